@@ -1,0 +1,3 @@
+//! keksdose binary.
+#![forbid(unsafe_code)]
+fn main() {}

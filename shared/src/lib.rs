@@ -1,0 +1,2 @@
+//! Keksdose domain model.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Test helpers.
+#![forbid(unsafe_code)]

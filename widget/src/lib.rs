@@ -1,0 +1,2 @@
+//! Keksdose banner.
+#![forbid(unsafe_code)]
