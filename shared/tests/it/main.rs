@@ -1,0 +1,9 @@
+//! keksdose-shared's integration tests: the domain model's behaviour as the server,
+//! the banner and an auditor rely on it. One target; one module per topic.
+
+mod config;
+mod cookie;
+mod decision;
+mod fixtures;
+mod record;
+mod vectors;
