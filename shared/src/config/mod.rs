@@ -398,10 +398,10 @@ impl Localized {
 /// Why a config text could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("{0}")]
+    #[error(transparent)]
     Json(#[from] serde_json::Error),
     #[cfg(feature = "toml")]
-    #[error("{0}")]
+    #[error(transparent)]
     Toml(#[from] toml::de::Error),
 }
 
