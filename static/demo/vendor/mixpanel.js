@@ -1,0 +1,7 @@
+// Harmless local stand-in for mixpanel: records that it ran and sets the cookies the real service sets.
+(function () {
+  var d = (window.__demo = window.__demo || { ran: [] });
+  d.ran.push('mixpanel');
+  document.cookie = 'mp_0a1b2c3d_mixpanel=demo-' + Date.now() + '; path=/; max-age=31536000; SameSite=Lax';
+  var out = document.getElementById('ran'); if (out) out.textContent = d.ran.join(', ');
+})();
