@@ -9,6 +9,8 @@
 mod demo;
 mod http;
 mod sites;
+#[allow(dead_code)] // wired into the HTTP API in the next commits
+mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
