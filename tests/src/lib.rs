@@ -1,2 +1,56 @@
-//! Test helpers.
+//! Test fixtures for Keksdose's integration and end-to-end tests.
+//!
+//! What belongs here: the few helpers every test topic needs, namely a [`TestServer`]
+//! (the real `keksdose` binary on a random port with a temporary store) and a
+//! [`Browser`] (headless Debian Chromium driven through chromedriver). What does not:
+//! assertions, fixtures or page objects of one topic; those live beside that topic's
+//! tests under `tests/it/`.
+//!
+//! Both helpers own child processes and end them on `Drop`, so a failing test leaves
+//! nothing running. They need the binary built first (`cargo xtask test` does that)
+//! and Chromium installed (so does `cargo xtask test`).
 #![forbid(unsafe_code)]
+
+mod browser;
+mod server;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+
+pub use browser::Browser;
+pub use server::TestServer;
+
+/// The workspace root (the tests crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago. The OS picks it; a clash with
+/// another process grabbing it before our child binds is possible but rare.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// A `data:text/html` URL for `html`, percent-encoded so that `#`, `%` and friends
+/// survive. Handy for browser tests that need a page but no server.
+pub fn data_url(html: &str) -> String {
+    let mut url = String::from("data:text/html;charset=utf-8,");
+    for byte in html.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~<>/=:;,'()!*".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+/// The last `max` bytes of a log file, for error messages.
+fn log_tail(path: &std::path::Path, max: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let start = text.len().saturating_sub(max);
+    String::from_utf8_lossy(&text[start..]).into_owned()
+}

@@ -1,0 +1,234 @@
+//! Building the banner: cargo (wasm32) → wasm-bindgen → wasm-opt → `static/widget/`.
+//!
+//! The output is a pair of content-hashed files, `banner.<hash>.js` and
+//! `banner.<hash>.wasm`, plus `static/widget/manifest.json` naming them, so the server
+//! can serve them with an immutable cache lifetime and the loader finds the current
+//! pair through the manifest. One hash over both files names both: the JS glue and
+//! its WASM only work as a pair. The loader imports the JS and passes the WASM URL
+//! explicitly (`init({module_or_path})`), so the WASM's name is free.
+//!
+//! wasm-bindgen and wasm-opt are skipped when the input WASM and the tool versions are
+//! unchanged since the last run (a stamp under `target/widget-bindgen/`). wasm-opt is an
+//! optimisation only: when it fails, the build warns and ships the unoptimised WASM.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::setup::{self, hex};
+use crate::{Workspace, step};
+
+pub const TARGET: &str = "wasm32-unknown-unknown";
+const PROFILE: &str = "wasm-release";
+
+/// WASM features that wasm-opt must accept. Current rustc emits these for wasm32 by
+/// default (bulk memory and non-trapping float-to-int since Rust 1.87; reference types
+/// and multivalue since 1.82); binaryen rejects a module using a feature not enabled.
+const WASM_OPT_ARGS: &[&str] = &[
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-bulk-memory-opt",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+/// Builds the widget and installs it into `static/widget/`.
+pub fn build(ws: &Workspace) -> Result<()> {
+    step("building the widget for wasm32 (profile wasm-release)");
+    ws.run(
+        ws.cargo().args([
+            "build",
+            "-p",
+            "keksdose-widget",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ]),
+        "building keksdose-widget for wasm32",
+    )?;
+
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ws.root.join("target"));
+    let target_dir = if target_dir.is_absolute() {
+        target_dir
+    } else {
+        ws.root.join(target_dir)
+    };
+    let input = target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join("keksdose_widget.wasm");
+    let out_dir = target_dir.join("widget-bindgen");
+    let (js, wasm) = bindgen_and_optimise(ws, &input, &out_dir)?;
+    install(ws, &js, &wasm)
+}
+
+/// wasm-bindgen then wasm-opt into `out_dir`, unless the stamp says they are current.
+/// Returns the glue JS and the final WASM.
+fn bindgen_and_optimise(
+    ws: &Workspace,
+    input: &Path,
+    out_dir: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    let input_bytes =
+        std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let bindgen = setup::cargo_bin_or_path("wasm-bindgen");
+    let wasm_opt = ws.root.join("node_modules/.bin/wasm-opt");
+    let mut hasher = Sha256::new();
+    hasher.update(&input_bytes);
+    hasher.update(setup::output(Command::new(&bindgen).arg("--version")).unwrap_or_default());
+    hasher.update(setup::output(Command::new(&wasm_opt).arg("--version")).unwrap_or_default());
+    hasher.update(WASM_OPT_ARGS.join(" "));
+    let fingerprint = hex(&hasher.finalize());
+
+    let stamp = out_dir.join(".xtask-stamp");
+    let js = out_dir.join("banner.js");
+    let final_wasm = out_dir.join("banner.final.wasm");
+    if js.is_file()
+        && final_wasm.is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
+    {
+        step("wasm-bindgen and wasm-opt: input unchanged, skipped");
+        return Ok((js, final_wasm));
+    }
+    let _ = std::fs::remove_file(&stamp);
+
+    step("wasm-bindgen --target web");
+    ws.run(
+        Command::new(&bindgen)
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                "banner",
+                "--out-dir",
+            ])
+            .arg(out_dir)
+            .arg(input),
+        "wasm-bindgen",
+    )?;
+    let bindgen_wasm = out_dir.join("banner_bg.wasm");
+
+    step("wasm-opt -Oz");
+    let optimised = out_dir.join("banner.opt.wasm");
+    let _ = std::fs::remove_file(&optimised);
+    // Its output is captured: a validation failure prints thousands of lines.
+    let opt = Command::new(&wasm_opt)
+        .args(WASM_OPT_ARGS)
+        .arg("-o")
+        .arg(&optimised)
+        .arg(&bindgen_wasm)
+        .stdin(Stdio::null())
+        .output();
+    let chosen = match opt {
+        Ok(out) if out.status.success() && optimised.is_file() => &optimised,
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let head: Vec<&str> = stderr.lines().take(12).collect();
+            eprintln!(
+                "xtask: warning: wasm-opt failed ({}); shipping the unoptimised WASM. Its first lines:\n{}",
+                out.status,
+                head.join("\n")
+            );
+            &bindgen_wasm
+        }
+        Err(err) => {
+            eprintln!(
+                "xtask: warning: could not run {} ({err}); shipping the unoptimised WASM",
+                wasm_opt.display()
+            );
+            &bindgen_wasm
+        }
+    };
+    std::fs::copy(chosen, &final_wasm)
+        .with_context(|| format!("writing {}", final_wasm.display()))?;
+    std::fs::write(&stamp, fingerprint)?;
+    Ok((js, final_wasm))
+}
+
+/// Copies the pair into `static/widget/` under hashed names, removes older pairs,
+/// writes `manifest.json` and prints the sizes.
+fn install(ws: &Workspace, js: &Path, wasm: &Path) -> Result<()> {
+    let js_bytes = std::fs::read(js).with_context(|| format!("reading {}", js.display()))?;
+    let wasm_bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(&js_bytes);
+    hasher.update(&wasm_bytes);
+    let hash = &hex(&hasher.finalize())[..10];
+
+    let dir = ws.root.join("static/widget");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let js_name = format!("banner.{hash}.js");
+    let wasm_name = format!("banner.{hash}.wasm");
+    std::fs::write(dir.join(&js_name), &js_bytes)?;
+    std::fs::write(dir.join(&wasm_name), &wasm_bytes)?;
+
+    let manifest = format!(
+        "{{\"js\": \"{js_name}\", \"wasm\": \"{wasm_name}\", \"wasm_bytes\": {}, \"js_bytes\": {}}}\n",
+        wasm_bytes.len(),
+        js_bytes.len()
+    );
+    // Written via a temporary file and a rename, so a running server never reads half of it.
+    let tmp = dir.join(".manifest.json.tmp");
+    std::fs::write(&tmp, manifest)?;
+    std::fs::rename(&tmp, dir.join("manifest.json"))?;
+
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let hashed =
+            name.starts_with("banner.") && (name.ends_with(".js") || name.ends_with(".wasm"));
+        if hashed && name != js_name && name != wasm_name {
+            std::fs::remove_file(entry.path()).with_context(|| format!("removing old {name}"))?;
+        }
+    }
+
+    step(&format!(
+        "widget installed in static/widget/ as {js_name} + {wasm_name}"
+    ));
+    eprintln!(
+        "    {:<22} {}",
+        wasm_name,
+        sizes(&dir.join(&wasm_name), wasm_bytes.len())
+    );
+    eprintln!(
+        "    {:<22} {}",
+        js_name,
+        sizes(&dir.join(&js_name), js_bytes.len())
+    );
+    Ok(())
+}
+
+/// "123456 B raw, 45678 B gzip, 40000 B brotli", with whichever compressors exist.
+fn sizes(file: &Path, raw: usize) -> String {
+    let mut parts = vec![format!("{raw:>8} B raw")];
+    for (tool, args) in [
+        ("gzip", &["-9", "-c"][..]),
+        ("brotli", &["-q", "11", "-c"][..]),
+    ] {
+        if let Ok(n) = compressed_len(tool, args, file) {
+            parts.push(format!("{n:>8} B {tool}"));
+        }
+    }
+    parts.join(", ")
+}
+
+fn compressed_len(tool: &str, args: &[&str], file: &Path) -> Result<usize> {
+    let out = Command::new(tool)
+        .args(args)
+        .arg(file)
+        .stderr(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        bail!("{tool} failed");
+    }
+    Ok(out.stdout.len())
+}
