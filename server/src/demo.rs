@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use keksdose_shared::SiteConfig;
 
-use crate::sites::Site;
-
 /// The example sites, by id.
 pub const EXAMPLES: [(&str, &str); 4] = [
     ("saas", include_str!("../../examples/sites/saas.toml")),
@@ -25,14 +23,8 @@ pub const EXAMPLES: [(&str, &str); 4] = [
     ),
 ];
 
-/// The example sites, allowed from the demo pages' origin.
-pub fn sites(listen: SocketAddr) -> anyhow::Result<Vec<Site>> {
-    let mut origins = vec![format!("http://{listen}")];
-    if listen.ip().is_loopback() {
-        origins.push(format!("http://localhost:{}", listen.port()));
-        origins.push(format!("http://127.0.0.1:{}", listen.port()));
-    }
-    origins.dedup();
+/// The example configs, validated.
+pub fn configs() -> anyhow::Result<Vec<(&'static str, SiteConfig)>> {
     EXAMPLES
         .iter()
         .map(|(id, text)| {
@@ -41,21 +33,50 @@ pub fn sites(listen: SocketAddr) -> anyhow::Result<Vec<Site>> {
             config
                 .validate()
                 .with_context(|| format!("example site {id}"))?;
-            Ok(Site::new(id, origins.clone(), config))
+            Ok((*id, config))
         })
         .collect()
+}
+
+/// The origins the demo pages are served from.
+pub fn origins(listen: SocketAddr) -> Vec<String> {
+    let mut origins = vec![format!("http://{listen}")];
+    if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+        for host in ["localhost", "127.0.0.1"] {
+            let o = format!("http://{host}:{}", listen.port());
+            if !origins.contains(&o) {
+                origins.push(o);
+            }
+        }
+    }
+    origins
+}
+
+/// `https://host[:port]` (or plain http for localhost), nothing after it.
+pub fn is_origin(o: &str) -> bool {
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.contains(['/', '?', '#', ' '])
+            && (o.starts_with("https://")
+                || r.starts_with("localhost")
+                || r.starts_with("127.0.0.1"))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_example_is_a_valid_demo_site() {
-        let sites = super::sites("127.0.0.1:8080".parse().unwrap()).unwrap();
-        assert_eq!(sites.len(), 4);
+        assert_eq!(super::configs().unwrap().len(), 4);
+        let origins = super::origins("127.0.0.1:8080".parse().unwrap());
+        assert_eq!(origins, ["http://127.0.0.1:8080", "http://localhost:8080"]);
         assert!(
-            sites
-                .iter()
-                .all(|s| s.origins.contains(&"http://localhost:8080".to_string()))
+            super::is_origin("https://www.example.com")
+                && !super::is_origin("https://example.com/x")
         );
+        assert!(!super::is_origin("http://example.com"));
     }
 }

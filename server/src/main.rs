@@ -1,24 +1,27 @@
 //! `keksdose`: the Keksdose server and its admin CLI.
 //!
-//! This file is glue: it parses the command line and hands over to the library
-//! modules — [`sites`] (published site configs), [`demo`] (the built-in example
-//! sites) and [`http`] (the actix-web API). It owns no logic of its own.
+//! This file is glue: it parses the command line and hands over to the modules —
+//! [`store`] (the journal-backed ledger), [`http`] (the actix-web API),
+//! [`published`] (configs ready to serve), [`pseudonym`] (keyed hashes) and
+//! [`demo`] (the built-in example sites). It owns no logic of its own.
 
 #![forbid(unsafe_code)]
 
 mod demo;
 mod http;
-mod sites;
-#[allow(dead_code)] // wired into the HTTP API in the next commits
+mod pseudonym;
+mod published;
 mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use keksdose_shared::SiteConfig;
+
+use crate::store::{SiteMeta, SledStore, Store};
 
 /// Keksdose: consent banner server with tamper-evident proofs.
 #[derive(Debug, Parser)]
@@ -51,14 +54,72 @@ struct Cli {
 enum Command {
     /// Runs the HTTP server.
     Serve {
-        /// Also serve the built-in example sites and the demo pages.
+        /// Also serve the built-in example sites (created if missing; their API
+        /// keys are renewed and printed at every start).
         #[arg(long)]
         demo: bool,
+    },
+    /// Sites: create, list, rotate keys, publish configs.
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
     },
     /// Site configs.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Creates a site and prints its API key, once.
+    Create {
+        #[arg(long)]
+        id: String,
+        /// An origin allowed to embed the banner, e.g. https://www.example.com (repeatable).
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        /// The site's config (TOML, or JSON if it ends in .json).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print `{"site": ..., "api_key": ...}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the sites.
+    List,
+    /// API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Configs of a site.
+    Config {
+        #[command(subcommand)]
+        command: SiteConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Replaces a site's API key; the old one stops working at once.
+    Rotate {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteConfigCommand {
+    /// Validates and publishes a new config version; old versions stay stored.
+    Publish {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 
@@ -74,7 +135,8 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { demo } => serve(&cli.listen, &cli.static_dir, demo),
+        Command::Serve { demo } => serve(&cli.data, cli.listen, &cli.static_dir, demo),
+        Command::Site { command } => block_on(site(&cli.data, command)),
         Command::Config {
             command: ConfigCommand::Check { files },
         } => check(&files),
@@ -88,30 +150,150 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(listen: &SocketAddr, static_dir: &std::path::Path, demo: bool) -> anyhow::Result<()> {
-    let mut registry = sites::Sites::default();
+fn block_on<T, F: Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+fn open(data: &Path) -> anyhow::Result<SledStore> {
+    SledStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
+}
+
+fn new_key() -> (String, String) {
+    let key = format!("{}{}", http::KEY_PREFIX, pseudonym::random_token(32));
+    let hash = http::key_hash(&key);
+    (key, hash)
+}
+
+fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyhow::Result<()> {
+    let store = open(data)?;
     if demo {
-        for site in demo::sites(*listen)? {
-            registry.insert(site);
+        let base = format!("http://{listen}");
+        let keys = block_on(async {
+            let mut keys = Vec::new();
+            for (id, config) in demo::configs()? {
+                let (key, hash) = new_key();
+                match store.site(id)? {
+                    Some(meta) => {
+                        store
+                            .update_site(SiteMeta {
+                                key_hash: hash,
+                                origins: demo::origins(listen),
+                                ..meta
+                            })
+                            .await?;
+                        if store
+                            .site(id)?
+                            .is_some_and(|m| m.config_version != config.version())
+                        {
+                            store.publish_config(id, config).await?;
+                        }
+                    }
+                    None => {
+                        store
+                            .create_site(new_site(id, demo::origins(listen), hash), config)
+                            .await?
+                    }
+                }
+                keys.push((id, key));
+            }
+            anyhow::Ok(keys)
+        })?;
+        println!("Keksdose demo: {base}/demo/");
+        for (id, key) in keys {
+            println!("  {id:<15} {base}/v1/sites/{id}/config   API key {key}");
         }
     }
-    let base = format!("http://{listen}");
-    if demo {
-        println!("Keksdose demo on {base}/demo/");
-        for site in registry.iter() {
-            let note = if site.config.needs_banner() {
-                ""
-            } else {
-                "  (only necessary: no banner)"
-            };
-            println!(
-                "  site {:<15} config {base}/v1/sites/{}/config{note}",
-                site.id, site.id
-            );
-        }
-    }
-    http::run(*listen, static_dir.to_path_buf(), registry)
+    println!("Listening on http://{listen} (data in {})", data.display());
+    http::run(listen, static_dir.to_path_buf(), store)
         .with_context(|| format!("serving on {listen}"))
+}
+
+fn new_site(id: &str, origins: Vec<String>, key_hash: String) -> SiteMeta {
+    SiteMeta {
+        id: id.to_string(),
+        origins,
+        created_at: keksdose_shared::time::rfc3339_millis(store::sled_store::now_ms()),
+        key_hash,
+        secret: pseudonym::random_token(32),
+        config_version: String::new(),
+    }
+}
+
+async fn site(data: &Path, command: SiteCommand) -> anyhow::Result<()> {
+    let store = open(data)?;
+    match command {
+        SiteCommand::Create {
+            id,
+            origins,
+            config,
+            json,
+        } => {
+            if !keksdose_shared::config::is_id(&id) {
+                anyhow::bail!(
+                    "--id: expected lowercase letters, digits, '-' and '_', starting with a letter, got {id:?}"
+                );
+            }
+            for o in &origins {
+                if !demo::is_origin(o) {
+                    anyhow::bail!(
+                        "--origin: expected an origin like https://www.example.com (no path), got {o:?}"
+                    );
+                }
+            }
+            let config = load(&config)?;
+            let (key, hash) = new_key();
+            store
+                .create_site(new_site(&id, origins, hash), config)
+                .await?;
+            if json {
+                println!("{}", serde_json::json!({"site": id, "api_key": key}));
+            } else {
+                println!("Created site {id}. Its API key (shown only now, keep it safe):\n{key}");
+            }
+        }
+        SiteCommand::List => {
+            for s in store.sites()? {
+                let records = store.head(&s.id)?.map_or(0, |h| h.seq);
+                println!(
+                    "{:<20} config {}  {} records  origins {}",
+                    s.id,
+                    s.config_version,
+                    records,
+                    s.origins.join(" ")
+                );
+            }
+        }
+        SiteCommand::Key {
+            command: KeyCommand::Rotate { id, json },
+        } => {
+            let meta = store
+                .site(&id)?
+                .with_context(|| format!("unknown site {id:?}"))?;
+            let (key, hash) = new_key();
+            store
+                .update_site(SiteMeta {
+                    key_hash: hash,
+                    ..meta
+                })
+                .await?;
+            if json {
+                println!("{}", serde_json::json!({"site": id, "api_key": key}));
+            } else {
+                println!("New API key for {id} (the old one no longer works):\n{key}");
+            }
+        }
+        SiteCommand::Config {
+            command: SiteConfigCommand::Publish { id, config },
+        } => {
+            let config = load(&config)?;
+            let version = store.publish_config(&id, config).await?;
+            println!("Published config version {version} for {id}");
+        }
+    }
+    Ok(())
 }
 
 fn check(files: &[PathBuf]) -> anyhow::Result<()> {
@@ -145,7 +327,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 /// Reads and validates a config file; TOML unless it ends in `.json`.
-fn load(path: &std::path::Path) -> anyhow::Result<SiteConfig> {
+fn load(path: &Path) -> anyhow::Result<SiteConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let config = if path.extension().is_some_and(|e| e == "json") {

@@ -5,7 +5,10 @@ use std::fmt;
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use keksdose_shared::ValidationErrors;
 use keksdose_shared::api::{ApiError, ErrorCode};
+
+use crate::store::StoreError;
 
 /// An API error on its way to the client.
 #[derive(Debug)]
@@ -14,6 +17,13 @@ pub struct HttpError(pub ApiError);
 impl HttpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> HttpError {
         HttpError(ApiError::new(code, message))
+    }
+
+    /// A 422 listing every problem with its path.
+    pub fn invalid(message: impl Into<String>, errors: &ValidationErrors) -> HttpError {
+        let mut e = ApiError::new(ErrorCode::Invalid, message);
+        e.error.details = errors.0.iter().map(Into::into).collect();
+        HttpError(e)
     }
 }
 
@@ -30,7 +40,11 @@ impl ResponseError for HttpError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(&self.0)
+        let mut r = HttpResponse::build(self.status_code());
+        if self.0.error.code == ErrorCode::Unavailable {
+            r.insert_header(("Retry-After", "5"));
+        }
+        r.json(&self.0)
     }
 }
 
@@ -39,6 +53,21 @@ impl actix_web::Responder for HttpError {
 
     fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
         self.error_response()
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Internal(_) => ErrorCode::Internal,
+        };
+        if code == ErrorCode::Internal {
+            eprintln!("keksdose: {e}");
+        }
+        HttpError::new(code, e.to_string())
     }
 }
 
@@ -52,6 +81,9 @@ pub fn json_error(e: JsonPayloadError) -> HttpError {
             ErrorCode::UnsupportedMediaType,
             "expected Content-Type: application/json",
         ),
+        JsonPayloadError::Deserialize(d) => {
+            HttpError::new(ErrorCode::BadRequest, format!("invalid JSON body: {d}"))
+        }
         other => HttpError::new(ErrorCode::BadRequest, other.to_string()),
     }
 }

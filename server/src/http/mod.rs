@@ -1,39 +1,58 @@
-//! The HTTP API on actix-web: routes, and the static files (loader, banner, demo).
+//! The HTTP API on actix-web: routes, shared state, and the static files
+//! (loader, banner, demo pages).
 //!
-//! Handlers are thin: they look up the site, call the domain, and map the result.
-//! Every error leaves as `{"error": {"code", "message"}}` (see [`error`]), 404s
-//! and malformed requests included.
+//! Handlers are thin: they parse, call the domain (`keksdose-shared`) or the
+//! store, and map the result. Every error leaves as `{"error": {"code",
+//! "message"}}` ([`error`]), 404s and malformed requests included.
 
+mod admin;
+mod auth;
+mod body;
+
+pub use auth::{KEY_PREFIX, key_hash};
 mod error;
+mod public;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, web};
 use keksdose_shared::api::ErrorCode;
 
 pub use error::HttpError;
 
-use crate::sites::Sites;
+use crate::published::PublishedCache;
+use crate::store::Store;
 
-/// Runs the server until Ctrl-C or SIGTERM.
-pub fn run(listen: SocketAddr, static_dir: PathBuf, sites: Sites) -> std::io::Result<()> {
-    let sites = web::Data::new(sites);
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState<S> {
+    pub store: S,
+    pub published: PublishedCache,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
+/// requests finish, and the store's writer flushes when the state is dropped.
+pub fn run<S: Store>(listen: SocketAddr, static_dir: PathBuf, store: S) -> std::io::Result<()> {
+    let state = web::Data::new(AppState {
+        store,
+        published: PublishedCache::default(),
+    });
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()
-                .app_data(sites.clone())
-                .configure(|cfg| routes(cfg, &static_dir))
+                .app_data(state.clone())
+                .configure(|cfg| routes::<S>(cfg, &static_dir))
         })
         .bind(listen)?
+        .shutdown_timeout(10)
         .run()
         .await
     })
 }
 
-/// Every route; also used by the in-process tests.
-pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
+/// Every route.
+pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
     cfg.app_data(
         web::PathConfig::default()
             .error_handler(|e, _| HttpError::new(ErrorCode::BadRequest, e.to_string()).into()),
@@ -44,11 +63,35 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
     )
     .app_data(
         web::JsonConfig::default()
-            .limit(16 * 1024)
+            .limit(public::MAX_BODY)
             .error_handler(|e, _| error::json_error(e).into()),
     )
     .route("/healthz", web::get().to(healthz))
-    .route("/v1/sites/{site}/config", web::get().to(site_config))
+    .route("/.well-known/gpc.json", web::get().to(public::gpc))
+    .route(
+        "/v1/sites/{site}/config",
+        web::get().to(public::site_config::<S>),
+    )
+    .route(
+        "/v1/sites/{site}/consents",
+        web::post().to(public::record_consent::<S>),
+    )
+    .route(
+        "/v1/sites/{site}/consents",
+        web::method(actix_web::http::Method::OPTIONS).to(public::preflight::<S>),
+    )
+    .route(
+        "/v1/consents/{consent_id}",
+        web::get().to(public::history::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/consents/{consent_id}/proof",
+        web::get().to(admin::proof::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/verify",
+        web::get().to(admin::verify::<S>),
+    )
     .service(
         actix_files::Files::new("/", static_dir)
             .index_file("index.html")
@@ -57,8 +100,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
     .default_service(web::to(not_found));
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+async fn healthz() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
 async fn not_found(req: HttpRequest) -> HttpError {
@@ -66,45 +109,4 @@ async fn not_found(req: HttpRequest) -> HttpError {
         ErrorCode::NotFound,
         format!("no such resource: {} {}", req.method(), req.path()),
     )
-}
-
-/// `GET /v1/sites/{site}/config`: the published config with its version.
-async fn site_config(
-    req: HttpRequest,
-    path: web::Path<String>,
-    sites: web::Data<Sites>,
-) -> Result<HttpResponse, HttpError> {
-    let id = path.into_inner();
-    let site = sites
-        .get(&id)
-        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, format!("unknown site {id:?}")))?;
-    let etag = format!("\"{}\"", site.version);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if not_modified {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .insert_header((header::VARY, "Origin"));
-    if let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        && site.origins.iter().any(|o| o == origin)
-    {
-        response.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_string()));
-    }
-    if not_modified {
-        return Ok(response.finish());
-    }
-    Ok(response
-        .content_type("application/json")
-        .body(site.config_json.clone()))
 }

@@ -15,7 +15,7 @@
 //! used (sled #1308: it deadlocks with many waiters).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -328,8 +328,9 @@ impl SledStore {
         wait(sent, answer)
     }
 
-    /// Directory this store keeps its data in.
-    pub fn index_path(dir: &Path) -> PathBuf {
+    /// The folder of sled's index inside a data directory.
+    #[cfg(test)]
+    pub fn index_path(dir: &Path) -> std::path::PathBuf {
         dir.join("index")
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use validate::{Limits, ValidationError, ValidationErrors};
+pub use validate::{Limits, ValidationError, ValidationErrors, is_id};
 
 use crate::canonical;
 use crate::lifetime::Lifetime;

@@ -178,7 +178,7 @@ impl Check {
 }
 
 /// An id as `data-consent` and the cookie carry it.
-pub(crate) fn is_id(id: &str) -> bool {
+pub fn is_id(id: &str) -> bool {
     let mut bytes = id.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z'))
         && id.len() <= Limits::ID_LEN
@@ -372,7 +372,7 @@ impl SiteConfig {
             }
             if cat.id != NECESSARY && !self.services.iter().any(|s| s.category == cat.id) {
                 c.err(
-                    format!("{path}"),
+                    path.clone(),
                     format!("category {:?} has no services; visitors cannot know what they consent to (add its services or remove it)", cat.id),
                 );
             }

@@ -36,14 +36,16 @@ fn cookie_vectors_are_current() {
     let config = small();
     let version = config.version();
     let mut valid = Vec::new();
-    let cases: [(
-        &str,
+    /// name, action, ids switched on, consent id, pending key, signals
+    type Case<'a> = (
+        &'a str,
         Action,
-        &[(&str, bool)],
-        Option<&str>,
-        Option<&str>,
+        &'a [(&'a str, bool)],
+        Option<&'a str>,
+        Option<&'a str>,
         Signals,
-    ); 5] = [
+    );
+    let cases: [Case; 5] = [
         (
             "accept all",
             Action::AcceptAll,

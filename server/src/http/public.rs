@@ -1,0 +1,274 @@
+//! The public API, called from visitors' browsers: the config, recording a
+//! decision, and a visitor's own history. CORS is limited to the site's origins.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use keksdose_shared::api::ErrorCode;
+use keksdose_shared::decision::Signals;
+use keksdose_shared::record::Source;
+use keksdose_shared::{Action, Decision, Personal};
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, HttpError};
+use crate::pseudonym::{Pseudonymiser, random_token};
+use crate::store::{Draft, SiteMeta, Store};
+
+/// The largest request body the public API reads.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// `GET /.well-known/gpc.json` (Global Privacy Control): this server honours GPC.
+pub async fn gpc() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"gpc": true, "lastUpdate": "2026-11-21"}))
+}
+
+fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, HttpError> {
+    state
+        .store
+        .site(id)?
+        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, format!("unknown site {id:?}")))
+}
+
+/// The request's Origin if the site allows it; a browser request from any other
+/// origin is refused, a request without Origin (a server) is let through.
+fn allowed_origin(req: &HttpRequest, site: &SiteMeta) -> Result<Option<String>, HttpError> {
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or(""))
+    {
+        None => Ok(None),
+        Some(origin) if site.origins.iter().any(|o| o == origin) => Ok(Some(origin.to_string())),
+        Some(origin) => Err(HttpError::new(
+            ErrorCode::Forbidden,
+            format!("origin {origin:?} is not allowed for site {:?}", site.id),
+        )),
+    }
+}
+
+fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
+    r.insert_header((header::VARY, "Origin"));
+    if let Some(o) = origin {
+        r.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o));
+    }
+}
+
+/// `GET /v1/sites/{site}/config`: the published config with its version.
+pub async fn site_config<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = site_of(&state, &path)?;
+    // A config is public; CORS headers only for the site's own origins.
+    let origin = allowed_origin(&req, &site).unwrap_or(None);
+    let published = state.published.get(&state.store, &site)?;
+    let etag = format!("\"{}\"", published.version);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut r = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    r.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+    cors(&mut r, origin);
+    if not_modified {
+        return Ok(r.finish());
+    }
+    Ok(r.content_type("application/json")
+        .body(published.json.clone()))
+}
+
+/// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight of a JSON POST.
+pub async fn preflight<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = site_of(&state, &path)?;
+    let origin = allowed_origin(&req, &site)?;
+    let mut r = HttpResponse::NoContent();
+    cors(&mut r, origin);
+    r.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"));
+    Ok(r.finish())
+}
+
+/// The body of `POST /v1/sites/{site}/consents`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// The visitor's existing consent ID, for an update or a withdrawal.
+    #[serde(default)]
+    pub consent_id: Option<String>,
+    /// A key the banner chose for this decision; a retry with the same key
+    /// returns the first receipt instead of recording twice.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// The version of the config the visitor was shown.
+    pub config_version: String,
+    pub action: Action,
+    #[serde(default)]
+    pub categories: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub services: BTreeMap<String, bool>,
+    pub language: String,
+    #[serde(default)]
+    pub signals: Signals,
+    /// The path of the page the decision was made on.
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+fn is_token(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The path only: no origin, query or fragment, bounded.
+fn clean_page(page: &str) -> Result<String, HttpError> {
+    let path = page.split(['?', '#']).next().unwrap_or("");
+    if !path.starts_with('/') || path.len() > 512 || path.chars().any(char::is_control) {
+        return Err(HttpError::new(
+            ErrorCode::Invalid,
+            "page: expected a path like \"/preise\" of at most 512 characters",
+        ));
+    }
+    Ok(path.to_string())
+}
+
+/// `POST /v1/sites/{site}/consents`: records a decision, durably, and answers with
+/// the receipt.
+pub async fn record_consent<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = site_of(&state, &path)?;
+    let origin = allowed_origin(&req, &site)?;
+    let body: ConsentRequest = super::body::read_json(&req, payload, MAX_BODY).await?;
+    let invalid = |m: String| HttpError::new(ErrorCode::Invalid, m);
+
+    let config = state
+        .store
+        .config(&site.id, &body.config_version)?
+        .ok_or_else(|| {
+            invalid(format!(
+                "config_version: {:?} is not a version of site {:?}",
+                body.config_version, site.id
+            ))
+        })?;
+    let decision = Decision {
+        action: body.action,
+        categories: body.categories,
+        services: body.services,
+    };
+    let choices = decision.resolve(&config).map_err(|e| {
+        HttpError::invalid("the decision does not fit the config version it names", &e)
+    })?;
+    if !config.site.languages.contains(&body.language) {
+        return Err(invalid(format!(
+            "language: {:?} is not one of the config's languages ({})",
+            body.language,
+            config.site.languages.join(", ")
+        )));
+    }
+    if let Some(k) = &body.idempotency_key
+        && !is_token(k)
+    {
+        return Err(invalid(
+            "idempotency_key: expected 1 to 64 letters, digits, '-' or '_'".into(),
+        ));
+    }
+    let consent_id = match &body.consent_id {
+        Some(id) => {
+            let known =
+                is_token(id) && state.store.consent_site(id)?.as_deref() == Some(site.id.as_str());
+            if !known {
+                return Err(invalid(format!(
+                    "consent_id: {id:?} is not a consent ID of site {:?}",
+                    site.id
+                )));
+            }
+            id.clone()
+        }
+        None if body.action == Action::Withdraw => {
+            return Err(invalid(
+                "consent_id: a withdrawal names the consent ID it withdraws".into(),
+            ));
+        }
+        None => random_token(16),
+    };
+    let page = body.page.as_deref().map(clean_page).transpose()?;
+
+    let pseudonyms = Pseudonymiser::new(&site.secret);
+    let personal = Personal {
+        salt: random_token(16),
+        page,
+        ip_hash: req.peer_addr().map(|a| pseudonyms.ip(a.ip())),
+        ua_hash: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| pseudonyms.user_agent(ua)),
+        subject_hash: None,
+    };
+    let record = state
+        .store
+        .append(
+            &site.id,
+            Draft {
+                consent_id,
+                action: body.action,
+                source: Source::Banner,
+                config_version: body.config_version,
+                choices,
+                purposes: BTreeMap::new(),
+                language: body.language,
+                signals: body.signals,
+                personal,
+                idempotency_key: body.idempotency_key,
+            },
+        )
+        .await?;
+    let mut r = HttpResponse::Created();
+    cors(&mut r, origin);
+    r.insert_header((
+        header::LOCATION,
+        format!("/v1/consents/{}", record.consent_id),
+    ));
+    Ok(r.json(record.receipt()))
+}
+
+/// `GET /v1/consents/{consent_id}`: a visitor's own history; the ID is the
+/// capability. Personal content (pseudonyms, page) is left out.
+pub async fn history<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let id = path.into_inner();
+    let not_found = || HttpError::new(ErrorCode::NotFound, "unknown consent ID");
+    if !is_token(&id) {
+        return Err(not_found());
+    }
+    let site_id = state.store.consent_site(&id)?.ok_or_else(not_found)?;
+    let site = site_of(&state, &site_id)?;
+    let mut records = state.store.consent(&site_id, &id)?;
+    for r in &mut records {
+        r.erase_personal();
+    }
+    let mut r = HttpResponse::Ok();
+    cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(r.json(serde_json::json!({"consent_id": id, "site": site_id, "records": records})))
+}

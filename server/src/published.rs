@@ -1,0 +1,54 @@
+//! The published configs, ready to serve: the config endpoint is the hot path of
+//! every first visit, so each site's current config is serialised once per
+//! version and kept in memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::store::{SiteMeta, Store, StoreError};
+
+/// A site's current config as the public API serves it.
+#[derive(Debug)]
+pub struct Published {
+    pub version: String,
+    /// `{"site", "version", "config"}`, serialised once.
+    pub json: Vec<u8>,
+}
+
+/// The cache, keyed by site id; an entry is replaced when the site's current
+/// version changes.
+#[derive(Debug, Default)]
+pub struct PublishedCache(RwLock<HashMap<String, Arc<Published>>>);
+
+impl PublishedCache {
+    /// The site's current config.
+    pub fn get<S: Store>(&self, store: &S, site: &SiteMeta) -> Result<Arc<Published>, StoreError> {
+        if let Some(p) = self.0.read().ok().and_then(|m| m.get(&site.id).cloned())
+            && p.version == site.config_version
+        {
+            return Ok(p);
+        }
+        let config = store
+            .config(&site.id, &site.config_version)?
+            .ok_or_else(|| {
+                StoreError::Internal(format!(
+                    "site {:?} has no config {}",
+                    site.id, site.config_version
+                ))
+            })?;
+        let json = serde_json::to_vec(&serde_json::json!({
+            "site": site.id,
+            "version": site.config_version,
+            "config": config,
+        }))
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let p = Arc::new(Published {
+            version: site.config_version.clone(),
+            json,
+        });
+        if let Ok(mut m) = self.0.write() {
+            m.insert(site.id.clone(), p.clone());
+        }
+        Ok(p)
+    }
+}
