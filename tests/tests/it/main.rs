@@ -1,4 +1,8 @@
 //! Keksdose's integration and end-to-end tests: one test binary, one module per topic.
 //! Shared fixtures (`TestServer`, `Browser`) live in the crate's library, `tests/src/`.
 
+// Test code may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
 mod browser;

@@ -1,0 +1,369 @@
+//! The HTTP API against the real binary: config, recording decisions, history,
+//! admin proofs and verification, and every error status a client can meet.
+
+use keksdose_tests::TestServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The API keys `serve --demo` printed, by site.
+pub fn demo_key(server: &TestServer, site: &str) -> String {
+    server
+        .log()
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
+        .and_then(|l| l.split_whitespace().last())
+        .map(String::from)
+        .unwrap_or_else(|| {
+            panic!(
+                "no API key for {site} in the server's output:\n{}",
+                server.log()
+            )
+        })
+}
+
+pub async fn config_version(http: &reqwest::Client, server: &TestServer, site: &str) -> String {
+    let body: Value = http
+        .get(server.url(&format!("/v1/sites/{site}/config")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["version"].as_str().unwrap().to_string()
+}
+
+pub async fn post(
+    http: &reqwest::Client,
+    server: &TestServer,
+    site: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
+    let resp = http
+        .post(server.url(&format!("/v1/sites/{site}/consents")))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+#[tokio::test]
+async fn the_config_is_served_with_its_version_etag_and_cors_for_the_sites_origins_only() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(server.url("/v1/sites/saas/config"))
+        .header("Origin", server.base_url())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        server.base_url()
+    );
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(etag, format!("\"{}\"", body["version"].as_str().unwrap()));
+    assert_eq!(body["site"], "saas");
+    assert_eq!(body["config"]["site"]["name"], "Taskwerk");
+
+    let cached = http
+        .get(server.url("/v1/sites/saas/config"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    let foreign = http
+        .get(server.url("/v1/sites/saas/config"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 200, "a config is public");
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let unknown = http
+        .get(server.url("/v1/sites/nope/config"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(error_code(&unknown.json().await.unwrap()), "not_found");
+}
+
+#[tokio::test]
+async fn a_decision_is_recorded_updated_withdrawn_and_listed_in_the_visitors_history() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &server, "saas").await;
+
+    let (status, first) = post(
+        &http,
+        &server,
+        "saas",
+        &json!({"config_version": version, "action": "custom", "categories": {"analytics": true}, "language": "de", "page": "/preise?utm=x"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["consent_id"].as_str().unwrap().to_string();
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["record_hash"].as_str().unwrap().len(), 64);
+
+    let (status, second) =
+        post(&http, &server, "saas", &json!({"consent_id": id, "config_version": version, "action": "withdraw", "language": "en"}))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["consent_id"], id.as_str());
+
+    let history: Value = http
+        .get(server.url(&format!("/v1/consents/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = history["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["action"], "custom");
+    assert_eq!(records[0]["choices"]["services"]["mixpanel"], true);
+    assert_eq!(records[0]["choices"]["services"]["google-ads"], false);
+    assert_eq!(records[1]["action"], "withdraw");
+    assert_eq!(records[1]["prev_hash"], records[0]["record_hash"]);
+    assert!(
+        records.iter().all(|r| r.get("personal").is_none()),
+        "no pseudonyms in the public history"
+    );
+
+    let unknown = http
+        .get(server.url("/v1/consents/AAAAAAAAAAAAAAAAAAAAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_is_not_a_second_decision() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &server, "coaching").await;
+    let body = json!({"config_version": version, "action": "accept_all", "language": "de", "idempotency_key": "req-42"});
+    let (_, a) = post(&http, &server, "coaching", &body).await;
+    let (status, b) = post(&http, &server, "coaching", &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(a, b);
+    let history: Value = http
+        .get(server.url(&format!(
+            "/v1/consents/{}",
+            a["consent_id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["records"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &server, "saas").await;
+    let url = server.url("/v1/sites/saas/consents");
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json::<Value>().await.unwrap())
+    };
+
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (http.post(&url).header("content-type", "application/json").body("{not json"), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            http.post(&url).json(&json!({"config_version": version, "action": "accept_all", "language": "de", "extra": 1})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (http.post(&url).json(&json!({"config_version": version, "action": "maybe", "language": "de"})), StatusCode::BAD_REQUEST, "bad_request"),
+        (http.post(&url).body("{}"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            http.post(&url).header("content-type", "application/json").body(format!("\"{}\"", "a".repeat(20_000))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            http.post(&url).json(&json!({"config_version": "not-a-version", "action": "accept_all", "language": "de"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            http.post(&url).json(&json!({"config_version": version, "action": "custom", "services": {"hotjar": true}, "language": "de"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            http.post(&url).json(&json!({"config_version": version, "action": "custom", "categories": {"necessary": false}, "language": "de"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (http.post(&url).json(&json!({"config_version": version, "action": "withdraw", "language": "de"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (
+            http.post(&url).json(&json!({"consent_id": "AAAAAAAAAAAAAAAAAAAAAA", "config_version": version, "action": "accept_all", "language": "de"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (http.post(&url).json(&json!({"config_version": version, "action": "accept_all", "language": "fr"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (
+            http.post(&url).json(&json!({"config_version": version, "action": "accept_all", "language": "de", "page": "https://x/"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            http.post(&url).header("Origin", "https://evil.example").json(&json!({"config_version": version, "action": "accept_all", "language": "de"})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            http.post(server.url("/v1/sites/nope/consents")).json(&json!({"config_version": version, "action": "accept_all", "language": "de"})),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (http.get(server.url("/v1/no/such/route")), StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (i, (req, status, code)) in cases.into_iter().enumerate() {
+        let (got, body) = send(req).await;
+        assert_eq!((got, error_code(&body)), (status, code), "case {i}: {body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let (_, unknown_service) = send(
+        http.post(&url).json(&json!({"config_version": version, "action": "custom", "services": {"hotjar": true}, "language": "de"})),
+    )
+    .await;
+    assert_eq!(
+        unknown_service["error"]["details"][0]["path"],
+        "services.hotjar"
+    );
+
+    // Nothing of the above reached the ledger.
+    let key = demo_key(&server, "saas");
+    let verify: Value = http
+        .get(server.url("/v1/admin/sites/saas/verify"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["records"], 0, "{verify}");
+}
+
+#[tokio::test]
+async fn a_proof_shows_every_record_with_its_links_and_the_config_shown_and_keys_stay_with_their_site()
+ {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &server, "saas").await;
+    let (_, other) = post(
+        &http,
+        &server,
+        "saas",
+        &json!({"config_version": version, "action": "accept_all", "language": "de"}),
+    )
+    .await;
+    let (_, first) = post(
+        &http,
+        &server,
+        "saas",
+        &json!({"config_version": version, "action": "accept_all", "language": "de"}),
+    )
+    .await;
+    let id = first["consent_id"].as_str().unwrap();
+    post(&http, &server, "saas", &json!({"consent_id": id, "config_version": version, "action": "withdraw", "language": "de"})).await;
+
+    let saas = demo_key(&server, "saas");
+    let coaching = demo_key(&server, "coaching");
+    let proof_url = server.url(&format!("/v1/admin/sites/saas/consents/{id}/proof"));
+    let proof: Value = http
+        .get(&proof_url)
+        .bearer_auth(&saas)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(proof["verified"], true, "{proof}");
+    let records = proof["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["record"]["seq"], 2);
+    assert_eq!(records[0]["record"]["prev_hash"], other["record_hash"]);
+    assert_eq!(records[1]["record"]["action"], "withdraw");
+    assert!(
+        records[0]["record"]["personal"]["ip_hash"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64,
+        "the operator sees pseudonyms"
+    );
+    assert_eq!(
+        proof["configs"][&version]["site"]["name"], "Taskwerk",
+        "the exact config shown is part of the proof"
+    );
+
+    for (key, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("kd_wrong"), StatusCode::FORBIDDEN),
+        (Some(coaching.as_str()), StatusCode::FORBIDDEN),
+    ] {
+        for url in [proof_url.clone(), server.url("/v1/admin/sites/saas/verify")] {
+            let mut req = http.get(&url);
+            if let Some(k) = key {
+                req = req.bearer_auth(k);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status(), status, "{url} with {key:?}");
+            let body: Value = resp.json().await.unwrap();
+            assert!(body.get("records").is_none(), "nothing leaks: {body}");
+        }
+    }
+
+    let verify: Value = http
+        .get(server.url("/v1/admin/sites/saas/verify"))
+        .bearer_auth(&saas)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (verify["verified"].clone(), verify["records"].clone()),
+        (json!(true), json!(3))
+    );
+}
