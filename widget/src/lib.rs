@@ -1,2 +1,71 @@
-//! Keksdose banner.
+//! Keksdose's consent banner: a yew app compiled to wasm32, mounted by the loader
+//! (`k.js`) into an open shadow root on an element the loader owns, never into the
+//! host page's `<body>` directly.
+//!
+//! The crate owns what the visitor sees and chooses — the first layer, the
+//! settings, focus and keyboard handling, the look — and nothing else: it does not
+//! read or write cookies, POST to the ledger, or apply decisions; the loader does,
+//! with what [`mount`] hands it. The rules of the banner live in [`state`], pure
+//! and unit-tested natively; [`components`] render it, one component per file.
+//!
+//! # The loader's API
+//!
+//! ```js
+//! import init, { mount } from "./keksdose_widget.js";
+//! await init();
+//! const handle = mount(hostElement, {
+//!   config,                    // required: the body of GET /v1/sites/{site}/config,
+//!                              //   {"site", "version", "config"}
+//!   lang: "de",                // optional: the page's language; falls back to the
+//!                              //   site's default if the site does not offer it
+//!   stored: "1.…",             // optional: the consent cookie's value; starts the
+//!                              //   switches from it and shows the consent ID
+//!   layer: "settings",         // optional: "first" (default) or "settings"
+//!                              //   (the "Cookie-Einstellungen" link)
+//!   apiBase: "https://cmp.example", // optional: for the link to the visitor's history
+//! }, onDecision, onClose);
+//! // …later, after applying the decision:
+//! handle.unmount();
+//! ```
+//!
+//! `mount` throws an `Error` if the options are malformed (unknown fields
+//! included); a `stored` value that does not parse counts as no decision.
+//! It attaches an open shadow root to `hostElement` (or reuses the one there,
+//! replacing its content).
+//!
+//! `onDecision(event)` is called once when the visitor decides, after focus went
+//! back to where it was before the banner opened:
+//!
+//! ```js
+//! { action: "accept_all" | "reject_all" | "custom" | "withdraw",
+//!   categories: { analytics: true, … },   // the switches, for "custom"; {} otherwise
+//!   services: { mixpanel: true, … },      // the switches, for "custom"; {} otherwise
+//!   choices: { categories: {…}, services: {…} }, // resolved: every id with its yes/no
+//!   configVersion: "…",                   // the config the visitor was shown
+//!   lang: "de" }                          // the language it was shown in
+//! ```
+//!
+//! `action`, `categories` and `services` are the `Decision` to POST to the ledger.
+//! "Nur Notwendige" is `withdraw` when `stored` has a consent ID and allowed
+//! anything beyond the necessary, else `reject_all`.
+//!
+//! `onClose()` is called when the visitor closes settings they reopened over an
+//! earlier decision (`layer: "settings"` with a `stored` decision): that decision
+//! stands. Closing is never a choice: the first layer cannot be closed, and
+//! closing settings without an earlier decision returns to the first layer.
+//!
+//! After either callback the banner renders nothing; `unmount()` removes it.
+
 #![forbid(unsafe_code)]
+
+pub mod components;
+pub mod focus;
+pub mod options;
+pub mod site;
+pub mod state;
+pub mod style;
+pub mod wording;
+
+mod export;
+
+pub use export::{Handle, mount};

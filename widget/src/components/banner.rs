@@ -1,0 +1,146 @@
+//! The dialog root: owns the [`State`], renders the stylesheet and the open layer
+//! inside `role="dialog"` (`aria-modal`, named by the layer's title, described by
+//! its text), manages focus, and hands the outcome to its callbacks.
+//!
+//! The dialog is focused on mount (the dialog itself, not a button, so that no
+//! answer is preselected and a screen reader starts with the title), Tab is
+//! trapped inside, Escape closes only where closing is allowed (see
+//! [`Msg::Close`]), and on the way out focus returns to where it was.
+
+use std::rc::Rc;
+
+use keksdose_shared::Decision;
+use web_sys::{Element, HtmlElement};
+use yew::prelude::*;
+
+use super::first_layer::FirstLayer;
+use super::settings::Settings;
+use crate::focus;
+use crate::site::SiteRef;
+use crate::state::{Layer, Msg, Outcome, State};
+use crate::style;
+
+#[derive(Properties, PartialEq)]
+pub struct BannerProps {
+    pub site: SiteRef,
+    /// The layer to open with.
+    pub layer: Layer,
+    /// The visitor decided.
+    pub on_decision: Callback<Decision>,
+    /// The visitor closed the settings they had reopened, without a new decision.
+    pub on_close: Callback<()>,
+}
+
+#[component]
+pub fn Banner(props: &BannerProps) -> Html {
+    let site = props.site.clone();
+    let state = {
+        let (site, layer) = (site.clone(), props.layer);
+        use_reducer_eq(move || State::new(&site.config, site.stored.as_ref(), layer))
+    };
+    let dialog = use_node_ref();
+    let previous_focus = use_mut_ref(|| None::<HtmlElement>);
+    let captured = use_mut_ref(|| false);
+
+    // Focus the dialog on mount and whenever the layer changes (the control that
+    // had focus is gone then); remember the page's focus the first time.
+    {
+        let (dialog, previous_focus) = (dialog.clone(), previous_focus.clone());
+        use_effect_with(state.layer, move |_| {
+            if !captured.replace(true) {
+                *previous_focus.borrow_mut() = focus::page_focus();
+            }
+            if let Some(el) = dialog.cast::<HtmlElement>() {
+                focus::focus(&el);
+            }
+        });
+    }
+    // The end: focus goes back, then the outcome is handed over (the loader may
+    // unmount us in its callback).
+    {
+        let (on_decision, on_close) = (props.on_decision.clone(), props.on_close.clone());
+        use_effect_with(state.outcome.clone(), move |outcome| {
+            if outcome.is_some() {
+                focus::restore(previous_focus.borrow_mut().take());
+            }
+            match outcome {
+                Some(Outcome::Decided(decision)) => on_decision.emit(decision.clone()),
+                Some(Outcome::Closed) => on_close.emit(()),
+                None => {}
+            }
+        });
+    }
+
+    let on_msg = {
+        let state = state.clone();
+        Callback::from(move |msg: Msg| state.dispatch(msg))
+    };
+    let onkeydown = {
+        let (state, dialog) = (state.clone(), dialog.clone());
+        Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
+            "Escape" => state.dispatch(Msg::Close),
+            "Tab" => {
+                if let Some(el) = dialog.cast::<HtmlElement>() {
+                    focus::trap(&el, &e);
+                }
+            }
+            _ => {}
+        })
+    };
+    // A press on the backdrop must not move focus out of the dialog.
+    let onmousedown = Callback::from(|e: MouseEvent| {
+        let on_backdrop = e
+            .target_dyn_into::<Element>()
+            .and_then(|t| t.get_attribute("class"))
+            .is_some_and(|c| c.starts_with("kd-backdrop"));
+        if on_backdrop {
+            e.prevent_default();
+        }
+    });
+
+    let appearance = &site.config.appearance;
+    let css = format!("{}{}", style::CSS, style::variables(appearance));
+    if state.outcome.is_some() {
+        return html! { <style>{ css }</style> };
+    }
+    let snapshot = Rc::new((*state).clone());
+    let (layer_class, body) = match state.layer {
+        Layer::First => (
+            "kd-first",
+            html! { <FirstLayer site={site.clone()} on_msg={on_msg} /> },
+        ),
+        Layer::Settings => (
+            "kd-settings",
+            html! { <Settings site={site.clone()} state={snapshot} on_msg={on_msg} /> },
+        ),
+    };
+    let root = format!(
+        "{} kd-layer-{}",
+        style::root_classes(appearance),
+        if state.layer == Layer::First {
+            "first"
+        } else {
+            "settings"
+        }
+    );
+    html! {
+        <>
+            <style>{ css }</style>
+            <div class={root} {onmousedown}>
+                <div
+                    ref={dialog}
+                    class={classes!("kd-dialog", layer_class)}
+                    role="dialog"
+                    aria-modal="true"
+                    aria-labelledby="kd-title"
+                    aria-describedby="kd-desc"
+                    lang={site.lang.clone()}
+                    tabindex="-1"
+                    {onkeydown}
+                >
+                    { body }
+                </div>
+            </div>
+        </>
+    }
+}

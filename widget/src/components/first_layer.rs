@@ -1,0 +1,48 @@
+//! The first layer: title, short text, the links to the privacy policy and the
+//! imprint, and three buttons of equal size and weight — "Alle akzeptieren", "Nur
+//! Notwendige", "Einstellungen" share one class and one style. There is no close
+//! button: closing is not a choice.
+
+use yew::prelude::*;
+
+use crate::site::SiteRef;
+use crate::state::Msg;
+
+#[derive(Properties, PartialEq)]
+pub struct FirstLayerProps {
+    pub site: SiteRef,
+    pub on_msg: Callback<Msg>,
+}
+
+#[component]
+pub fn FirstLayer(props: &FirstLayerProps) -> Html {
+    let site = &props.site;
+    let t = &site.texts;
+    let send = |msg: Msg| props.on_msg.reform(move |_: MouseEvent| msg.clone());
+    html! {
+        <>
+            <div class="kd-head">
+                <h2 id="kd-title">{ &t.title }</h2>
+            </div>
+            <div class="kd-body">
+                <p id="kd-desc">{ &t.intro }</p>
+                <p class="kd-links">
+                    <a href={site.text(&site.config.site.privacy_policy_url).to_string()}
+                        target="_blank" rel="noopener">{ &t.privacy_policy }</a>
+                    <a href={site.text(&site.config.site.imprint_url).to_string()}
+                        target="_blank" rel="noopener">{ &t.imprint }</a>
+                </p>
+            </div>
+            <div class="kd-foot">
+                <div class="kd-actions">
+                    <button type="button" class="kd-btn" data-action="accept_all"
+                        onclick={send(Msg::AcceptAll)}>{ &t.accept_all }</button>
+                    <button type="button" class="kd-btn" data-action="reject_all"
+                        onclick={send(Msg::RejectAll)}>{ &t.reject_all }</button>
+                    <button type="button" class="kd-btn" data-action="settings"
+                        onclick={send(Msg::OpenSettings)}>{ &t.settings }</button>
+                </div>
+            </div>
+        </>
+    }
+}

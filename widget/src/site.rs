@@ -1,0 +1,123 @@
+//! What the banner shows and never changes while it is open: the site config, its
+//! version, the chosen language with its texts, the visitor's earlier decision and
+//! the API's base URL. Built once at mount; components share it by reference.
+
+use std::ops::Deref;
+use std::rc::Rc;
+
+use keksdose_shared::SiteConfig;
+use keksdose_shared::cookie::StoredDecision;
+use keksdose_shared::texts::{self, Texts};
+
+/// The fixed inputs of one banner.
+#[derive(Debug)]
+pub struct Site {
+    pub config: SiteConfig,
+    /// The config's version as the server published it.
+    pub version: String,
+    /// The language the banner is shown in (one the site offers).
+    pub lang: String,
+    pub texts: Texts,
+    /// The visitor's earlier decision, if the consent cookie held a valid one.
+    pub stored: Option<StoredDecision>,
+    /// `https://cmp.example`, without a trailing slash; links to the visitor's own
+    /// history need it.
+    pub api_base: Option<String>,
+}
+
+impl Site {
+    /// `lang` is what the page asked for: used when the site offers it (`de-AT`
+    /// counts as `de`), else the site's default language.
+    pub fn new(
+        config: SiteConfig,
+        version: String,
+        lang: Option<&str>,
+        stored: Option<StoredDecision>,
+        api_base: Option<&str>,
+    ) -> Site {
+        let lang = pick_language(&config, lang);
+        let texts = texts::for_language(&config, &lang);
+        Site {
+            config,
+            version,
+            lang,
+            texts,
+            stored,
+            api_base: api_base
+                .map(|b| b.trim_end_matches('/').to_string())
+                .filter(|b| !b.is_empty()),
+        }
+    }
+
+    /// A localized config text in the banner's language.
+    pub fn text<'a>(&self, value: &'a keksdose_shared::config::Localized) -> &'a str {
+        value.get(&self.lang, self.config.default_language())
+    }
+
+    /// The visitor's history of consents, when there is a consent ID and an API.
+    pub fn history_url(&self) -> Option<String> {
+        let id = self.stored.as_ref()?.consent_id.as_ref()?;
+        Some(format!("{}/v1/consents/{id}", self.api_base.as_ref()?))
+    }
+}
+
+fn pick_language(config: &SiteConfig, asked: Option<&str>) -> String {
+    let offered = &config.site.languages;
+    asked
+        .map(str::to_ascii_lowercase)
+        .and_then(|a| {
+            let primary = a.split('-').next().unwrap_or_default().to_string();
+            offered
+                .iter()
+                .find(|l| l.eq_ignore_ascii_case(&a))
+                .or_else(|| offered.iter().find(|l| l.eq_ignore_ascii_case(&primary)))
+                .cloned()
+        })
+        .unwrap_or_else(|| config.default_language().to_string())
+}
+
+/// A shared [`Site`]; equal only to itself, so components compare it in O(1).
+#[derive(Debug, Clone)]
+pub struct SiteRef(pub Rc<Site>);
+
+impl PartialEq for SiteRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for SiteRef {
+    type Target = Site;
+
+    fn deref(&self) -> &Site {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keksdose_shared::SiteConfig;
+
+    use super::*;
+
+    #[test]
+    fn language_is_the_asked_one_if_offered_else_the_default() {
+        let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
+        let lang = |asked| Site::new(config.clone(), "v".into(), asked, None, None).lang;
+        assert_eq!(lang(Some("en")), "en");
+        assert_eq!(lang(Some("en-GB")), "en");
+        assert_eq!(lang(Some("DE-at")), "de");
+        assert_eq!(lang(Some("fr")), "de");
+        assert_eq!(lang(None), "de");
+        let en = Site::new(
+            config,
+            "v".into(),
+            Some("en"),
+            None,
+            Some("https://cmp.example/"),
+        );
+        assert_eq!(en.texts.accept_all, "Accept all");
+        assert_eq!(en.api_base.as_deref(), Some("https://cmp.example"));
+        assert_eq!(en.history_url(), None);
+    }
+}
