@@ -32,47 +32,42 @@ impl TestServer {
     /// Like [`start`](Self::start), letting the caller add arguments or environment
     /// variables to the command before it is spawned.
     pub async fn start_with(configure: impl FnOnce(&mut Command)) -> Result<Self> {
-        let bin = std::env::var_os("KEKSDOSE_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target/debug/keksdose"));
-        if !bin.is_file() {
-            bail!(
-                "{} does not exist: build it with `cargo build -p keksdose-server --bin keksdose` \
-                 (`cargo xtask test` does), or point KEKSDOSE_BIN at it",
-                bin.display()
-            );
-        }
         let dir = tempfile::Builder::new()
             .prefix("keksdose-test-")
             .tempdir()?;
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data)?;
-        let log = dir.path().join("server.log");
-        let log_file = std::fs::File::create(&log)?;
-        let port = free_port()?;
-        let listen = format!("127.0.0.1:{port}");
-
-        let mut cmd = Command::new(&bin);
-        cmd.args(["serve", "--demo", "--listen", &listen, "--data"])
-            .arg(&data)
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file);
-        configure(&mut cmd);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+        std::fs::create_dir(dir.path().join("data"))?;
+        let (child, base_url) = spawn(dir.path(), configure)?;
         let mut server = Self {
             child,
-            base_url: format!("http://{listen}"),
+            base_url,
             dir,
         };
-        server.wait_healthy(&log).await?;
+        server.wait_healthy().await?;
         Ok(server)
     }
 
-    async fn wait_healthy(&mut self, log: &Path) -> Result<()> {
+    /// Kills the process with SIGKILL, as a crash would: no shutdown, no flush.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same data directory (after [`kill`](Self::kill)
+    /// or a crash), on a new port, and waits until it is healthy.
+    pub async fn restart(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_none() {
+            self.kill()?;
+        }
+        let (child, base_url) = spawn(self.dir.path(), |_| {})?;
+        self.child = child;
+        self.base_url = base_url;
+        self.wait_healthy().await
+    }
+
+    async fn wait_healthy(&mut self) -> Result<()> {
+        let log = self.dir.path().join("server.log");
+        let log = log.as_path();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()?;
@@ -120,6 +115,38 @@ impl TestServer {
     pub fn log(&self) -> String {
         log_tail(&self.dir.path().join("server.log"), usize::MAX)
     }
+}
+
+/// Spawns `keksdose serve --demo` with its data in `dir/data`, appending its output
+/// to `dir/server.log`.
+fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, String)> {
+    let bin = std::env::var_os("KEKSDOSE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/keksdose"));
+    if !bin.is_file() {
+        bail!(
+            "{} does not exist: build it with `cargo build -p keksdose-server --bin keksdose` \
+             (`cargo xtask test` does), or point KEKSDOSE_BIN at it",
+            bin.display()
+        );
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))?;
+    let listen = format!("127.0.0.1:{}", free_port()?);
+    let mut cmd = Command::new(&bin);
+    cmd.args(["serve", "--demo", "--listen", &listen, "--data"])
+        .arg(dir.join("data"))
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    configure(&mut cmd);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    Ok((child, format!("http://{listen}")))
 }
 
 impl Drop for TestServer {

@@ -10,7 +10,8 @@ pub fn demo_key(server: &TestServer, site: &str) -> String {
     server
         .log()
         .lines()
-        .find(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
+        .filter(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
+        .last() // keys are renewed at every start
         .and_then(|l| l.split_whitespace().last())
         .map(String::from)
         .unwrap_or_else(|| {
