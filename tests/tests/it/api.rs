@@ -10,8 +10,8 @@ pub fn demo_key(server: &TestServer, site: &str) -> String {
     server
         .log()
         .lines()
-        .filter(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
-        .last() // keys are renewed at every start
+        .rev() // keys are renewed at every start: the last one counts
+        .find(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
         .and_then(|l| l.split_whitespace().last())
         .map(String::from)
         .unwrap_or_else(|| {
