@@ -26,8 +26,11 @@ const PROFILE: &str = "wasm-release";
 /// WASM features that wasm-opt must accept. Current rustc emits these for wasm32 by
 /// default (bulk memory and non-trapping float-to-int since Rust 1.87; reference types
 /// and multivalue since 1.82); binaryen rejects a module using a feature not enabled.
+/// The strip flags matter when the profile keeps debug info or custom sections.
 const WASM_OPT_ARGS: &[&str] = &[
     "-Oz",
+    "--strip-debug",
+    "--strip-producers",
     "--enable-bulk-memory",
     "--enable-bulk-memory-opt",
     "--enable-nontrapping-float-to-int",
