@@ -52,7 +52,7 @@ pub const CSS: &str = r#"
 .kd-pos-center .kd-dialog { max-width: 40rem; }
 .kd-pos-bottom-left .kd-dialog, .kd-pos-bottom-right .kd-dialog { max-width: 28rem; }
 .kd-layer-settings .kd-dialog { max-width: 46rem; }
-@keyframes kd-in { from { opacity: 0; transform: translateY(0.5rem); } to { opacity: 1; transform: none; } }
+@keyframes kd-in { from { transform: translateY(0.5rem); } to { transform: none; } }
 @media (prefers-reduced-motion: reduce) {
   .kd-dialog, .kd-switch, .kd-switch::after { animation: none; transition: none; }
 }

@@ -45,9 +45,13 @@ struct Banner {
 
 impl Banner {
     async fn mount(extra: Value) -> Banner {
+        Banner::mount_config(fixture(), extra).await
+    }
+
+    async fn mount_config(config: Value, extra: Value) -> Banner {
         let host = document().create_element("div").unwrap();
         document().body().unwrap().append_child(&host).unwrap();
-        let mut options = json!({ "config": fixture() });
+        let mut options = json!({ "config": config });
         options
             .as_object_mut()
             .unwrap()
@@ -256,38 +260,61 @@ async fn the_dialog_is_labelled_and_takes_focus() {
 
 #[wasm_bindgen_test]
 async fn the_three_first_layer_buttons_are_equal() {
-    let banner = Banner::mount(json!({})).await;
-    let buttons = banner.all(".kd-actions button");
-    let texts: Vec<_> = buttons.iter().map(|b| b.text_content().unwrap()).collect();
-    assert_eq!(
-        texts,
-        ["Alle akzeptieren", "Nur Notwendige", "Einstellungen"]
-    );
-    let window = web_sys::window().unwrap();
-    let look = |b: &HtmlElement| {
-        let rect = b.get_bounding_client_rect();
-        let style = window.get_computed_style(b).unwrap().unwrap();
-        let prop = |p: &str| style.get_property_value(p).unwrap();
-        (
-            rect.width().round() as i64,
-            rect.height().round() as i64,
-            prop("font-weight"),
-            prop("font-size"),
-            prop("background-color"),
-            prop("color"),
-            prop("border-top-width"),
-            b.class_name(),
-        )
-    };
-    let first = look(&buttons[0]);
-    assert!(
-        first.0 > 50 && first.1 >= 40,
-        "visible and at least 44px tall: {first:?}"
-    );
-    for b in &buttons[1..] {
-        assert_eq!(look(b), first);
+    // The example's corner banner stacks them; a full-width banner puts them in a row.
+    for position in ["bottom_right", "bottom"] {
+        let mut config = fixture();
+        config["config"]["appearance"]["position"] = json!(position);
+        let banner = Banner::mount_config(config, json!({})).await;
+        let buttons = banner.all(".kd-actions button");
+        let texts: Vec<_> = buttons.iter().map(|b| b.text_content().unwrap()).collect();
+        assert_eq!(
+            texts,
+            ["Alle akzeptieren", "Nur Notwendige", "Einstellungen"]
+        );
+        let window = web_sys::window().unwrap();
+        let look = |b: &HtmlElement| {
+            let rect = b.get_bounding_client_rect();
+            let style = window.get_computed_style(b).unwrap().unwrap();
+            let prop = |p: &str| style.get_property_value(p).unwrap();
+            (
+                rect.width().round() as i64,
+                rect.height().round() as i64,
+                prop("font-weight"),
+                prop("font-size"),
+                prop("background-color"),
+                prop("color"),
+                prop("border-top-width"),
+                b.class_name(),
+            )
+        };
+        let first = look(&buttons[0]);
+        assert!(
+            first.0 > 50 && first.1 >= 40,
+            "{position}: visible, 44px tall: {first:?}"
+        );
+        for b in &buttons[1..] {
+            assert_eq!(look(b), first, "{position}");
+        }
+        let tops: Vec<_> = buttons
+            .iter()
+            .map(|b| b.get_bounding_client_rect().top().round() as i64)
+            .collect();
+        let width = window.inner_width().unwrap().as_f64().unwrap();
+        assert!(width > 640.0, "a desktop viewport: {width}px");
+        if position == "bottom" {
+            assert!(
+                tops.iter().all(|t| *t == tops[0]),
+                "one row on a desktop: {tops:?}"
+            );
+        }
+        if position == "bottom_right" {
+            assert!(
+                tops[0] < tops[1] && tops[1] < tops[2],
+                "stacked in the corner: {tops:?}"
+            );
+        }
+        banner.unmount();
     }
-    banner.unmount();
 }
 
 #[wasm_bindgen_test]
