@@ -11,6 +11,7 @@ mod demo;
 mod http;
 mod pseudonym;
 mod published;
+mod signing;
 mod store;
 
 use std::net::SocketAddr;
@@ -207,7 +208,9 @@ fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyh
         }
     }
     println!("Listening on http://{listen} (data in {})", data.display());
-    http::run(listen, static_dir.to_path_buf(), store)
+    let signer = signing::Signer::load_or_create(data)
+        .with_context(|| format!("the signing key in {}", data.display()))?;
+    http::run(listen, static_dir.to_path_buf(), store, signer)
         .with_context(|| format!("serving on {listen}"))
 }
 

@@ -61,6 +61,11 @@ impl Pseudonymiser {
     pub fn user_agent(&self, ua: &str) -> String {
         self.hash("ua", ua.as_bytes())
     }
+
+    /// A site's own user id (for access and erasure by subject).
+    pub fn subject(&self, subject: &str) -> String {
+        self.hash("subject", subject.as_bytes())
+    }
 }
 
 /// `n` random bytes, base64url: consent ids, salts, keys and secrets.

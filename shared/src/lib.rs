@@ -22,4 +22,4 @@ pub mod time;
 
 pub use config::{SiteConfig, ValidationError, ValidationErrors};
 pub use decision::{Action, Choices, Decision};
-pub use record::{ConsentRecord, Personal};
+pub use record::{Checkpoint, ConsentRecord, Personal};

@@ -258,3 +258,31 @@ impl CanonicalError {
         CanonicalError::new(e.to_string())
     }
 }
+
+/// A signed statement of a ledger's head: "site S had `seq` records and the last
+/// one's hash was `head_hash`". Whoever keeps a checkpoint can later detect any
+/// rewrite of the history it covers. The signature is Ed25519 over the JCS form of
+/// the checkpoint without `signature`, by the key `key_id` names (`GET /v1/keys`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub site: String,
+    pub seq: u64,
+    pub head_hash: String,
+    pub signed_at: String,
+    pub key_id: String,
+    /// base64url, filled in by signing.
+    #[serde(default)]
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The bytes the signature covers: JCS of the checkpoint without `signature`.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
+        let mut value = serde_json::to_value(self).map_err(|e| CanonicalError::from_serde(&e))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("signature");
+        }
+        Ok(canonical::to_canonical_json(&value)?.into_bytes())
+    }
+}

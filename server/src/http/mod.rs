@@ -11,7 +11,9 @@ mod body;
 
 pub use auth::{KEY_PREFIX, key_hash};
 mod error;
+mod export;
 mod public;
+mod subjects;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,26 +31,76 @@ use crate::store::Store;
 pub struct AppState<S> {
     pub store: S,
     pub published: PublishedCache,
+    pub signer: crate::signing::Signer,
 }
+
+/// How often the server signs the head of every ledger that grew.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
 /// requests finish, and the store's writer flushes when the state is dropped.
-pub fn run<S: Store>(listen: SocketAddr, static_dir: PathBuf, store: S) -> std::io::Result<()> {
+pub fn run<S: Store>(
+    listen: SocketAddr,
+    static_dir: PathBuf,
+    store: S,
+    signer: crate::signing::Signer,
+) -> std::io::Result<()> {
     let state = web::Data::new(AppState {
         store,
         published: PublishedCache::default(),
+        signer,
     });
     actix_web::rt::System::new().block_on(async move {
-        HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .configure(|cfg| routes::<S>(cfg, &static_dir))
+        let background = state.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(CHECKPOINT_EVERY);
+            loop {
+                tick.tick().await;
+                checkpoint_grown(&background).await;
+            }
+        });
+        let server = HttpServer::new({
+            let state = state.clone();
+            move || {
+                App::new()
+                    .app_data(state.clone())
+                    .configure(|cfg| routes::<S>(cfg, &static_dir))
+            }
         })
         .bind(listen)?
         .shutdown_timeout(10)
-        .run()
-        .await
+        .run();
+        let result = server.await;
+        // A last checkpoint on the way out, so the newest records are covered.
+        checkpoint_grown(&state).await;
+        result
     })
+}
+
+/// Signs the head of every site whose ledger grew since its last checkpoint.
+async fn checkpoint_grown<S: Store>(state: &AppState<S>) {
+    let Ok(sites) = state.store.sites() else {
+        return;
+    };
+    for site in sites {
+        let head = state
+            .store
+            .head(&site.id)
+            .ok()
+            .flatten()
+            .map_or(0, |h| h.seq);
+        let last = state
+            .store
+            .latest_checkpoint(&site.id)
+            .ok()
+            .flatten()
+            .map_or(0, |c| c.seq);
+        if head > last
+            && let Err(e) = admin::sign_head(state, &site.id).await
+        {
+            eprintln!("keksdose: checkpoint of {} failed: {e}", site.id);
+        }
+    }
 }
 
 /// Every route.
@@ -84,13 +136,50 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         "/v1/consents/{consent_id}",
         web::get().to(public::history::<S>),
     )
+    .route("/v1/keys", web::get().to(admin::keys::<S>))
+    .route(
+        "/v1/admin/sites/{site}/consents",
+        web::get().to(export::search::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/consents",
+        web::post().to(admin::backend_consent::<S>),
+    )
     .route(
         "/v1/admin/sites/{site}/consents/{consent_id}/proof",
         web::get().to(admin::proof::<S>),
     )
     .route(
+        "/v1/admin/sites/{site}/consents/{consent_id}/withdraw",
+        web::post().to(admin::withdraw::<S>),
+    )
+    .route(
         "/v1/admin/sites/{site}/verify",
         web::get().to(admin::verify::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/checkpoints",
+        web::post().to(admin::checkpoint::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/config",
+        web::put().to(admin::put_config::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/stats",
+        web::get().to(export::stats::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/subjects/{subject}",
+        web::get().to(subjects::access::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/subjects/{subject}",
+        web::post().to(subjects::link::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/subjects/{subject}",
+        web::delete().to(subjects::erase::<S>),
     )
     .service(
         actix_files::Files::new("/", static_dir)

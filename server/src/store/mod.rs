@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use keksdose_shared::decision::Signals;
 use keksdose_shared::record::{PurposeState, Source};
-use keksdose_shared::{Action, Choices, ConsentRecord, Personal, SiteConfig};
+use keksdose_shared::{Action, Checkpoint, Choices, ConsentRecord, Personal, SiteConfig};
 use serde::{Deserialize, Serialize};
 
 pub use sled_store::SledStore;
@@ -68,6 +68,25 @@ pub struct Draft {
     pub idempotency_key: Option<String>,
 }
 
+/// A change that needs no place in the chain: it is journalled and applied, and
+/// applying it twice changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change {
+    /// Drops a record's personal content; its hashes stay (erasure, retention).
+    Erase { site: String, seq: u64 },
+    /// Links a site user id (as its keyed hash) to a consent ID.
+    Link {
+        site: String,
+        subject_hash: String,
+        consent_id: String,
+    },
+    /// Removes every link of a subject.
+    Unlink { site: String, subject_hash: String },
+    /// Stores a signed checkpoint of a ledger's head.
+    Checkpoint { checkpoint: Checkpoint },
+}
+
 /// The head of a site's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
@@ -116,6 +135,8 @@ pub trait Store: Send + Sync + 'static {
         site: &str,
         draft: Draft,
     ) -> impl Future<Output = Result<ConsentRecord>> + Send;
+    /// Applies changes, durably, in order.
+    fn change(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send;
 
     fn site(&self, id: &str) -> Result<Option<SiteMeta>>;
     fn sites(&self) -> Result<Vec<SiteMeta>>;
@@ -128,4 +149,10 @@ pub trait Store: Send + Sync + 'static {
     fn consent(&self, site: &str, consent_id: &str) -> Result<Vec<ConsentRecord>>;
     /// The site a consent ID belongs to.
     fn consent_site(&self, consent_id: &str) -> Result<Option<String>>;
+    /// The consent IDs linked to a subject (keyed hash of a site user id).
+    fn subject(&self, site: &str, subject_hash: &str) -> Result<Vec<String>>;
+    /// The first checkpoint at or after `seq` (the one that covers record `seq`).
+    fn checkpoint_covering(&self, site: &str, seq: u64) -> Result<Option<Checkpoint>>;
+    /// The latest checkpoint of a site.
+    fn latest_checkpoint(&self, site: &str) -> Result<Option<Checkpoint>>;
 }

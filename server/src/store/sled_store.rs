@@ -21,12 +21,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keksdose_shared::record::{FORMAT, GENESIS};
-use keksdose_shared::{ConsentRecord, SiteConfig};
+use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::journal::Journal;
-use super::{Draft, Head, Result, SiteMeta, Store, StoreError};
+use super::{Change, Draft, Head, Result, SiteMeta, Store, StoreError};
 
 /// How much memory sled may use for its page cache (its 1 GB default showed as
 /// 0.5–0.8 GB RSS under load).
@@ -53,9 +53,16 @@ enum Entry {
         record: Box<ConsentRecord>,
         idempotency_key: Option<String>,
     },
+    Change {
+        change: Change,
+    },
 }
 
 enum Job {
+    Change {
+        changes: Vec<Change>,
+        reply: oneshot::Sender<Result<()>>,
+    },
     CreateSite {
         site: SiteMeta,
         config: Box<SiteConfig>,
@@ -86,6 +93,8 @@ struct Trees {
     consents: sled::Tree,
     consent_sites: sled::Tree,
     idempotency: sled::Tree,
+    subjects: sled::Tree,
+    checkpoints: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -156,6 +165,8 @@ impl Trees {
             consents: tree("consents")?,
             consent_sites: tree("consent_sites")?,
             idempotency: tree("idempotency")?,
+            subjects: tree("subjects")?,
+            checkpoints: tree("checkpoints")?,
             meta: tree("meta")?,
             db,
         })
@@ -208,6 +219,56 @@ impl Trees {
                         .insert(key(&[site, k.as_bytes()]), &record.seq.to_be_bytes())
                         .map_err(internal)?;
                 }
+            }
+            Entry::Change { change } => self.apply_change(change)?,
+        }
+        Ok(())
+    }
+
+    fn apply_change(&self, change: &Change) -> Result<()> {
+        match change {
+            Change::Erase { site, seq } => {
+                if let Some(mut record) = self.record(site, *seq)?
+                    && record.personal.is_some()
+                {
+                    record.erase_personal();
+                    self.records
+                        .insert(seq_key(site, *seq), to_json(&record)?)
+                        .map_err(internal)?;
+                }
+            }
+            Change::Link {
+                site,
+                subject_hash,
+                consent_id,
+            } => {
+                self.subjects
+                    .insert(
+                        key(&[
+                            site.as_bytes(),
+                            subject_hash.as_bytes(),
+                            consent_id.as_bytes(),
+                        ]),
+                        &[],
+                    )
+                    .map_err(internal)?;
+            }
+            Change::Unlink { site, subject_hash } => {
+                let mut prefix = key(&[site.as_bytes(), subject_hash.as_bytes()]);
+                prefix.push(0);
+                for k in self.subjects.scan_prefix(&prefix).keys() {
+                    self.subjects
+                        .remove(k.map_err(internal)?)
+                        .map_err(internal)?;
+                }
+            }
+            Change::Checkpoint { checkpoint } => {
+                self.checkpoints
+                    .insert(
+                        seq_key(&checkpoint.site, checkpoint.seq),
+                        to_json(checkpoint)?,
+                    )
+                    .map_err(internal)?;
             }
         }
         Ok(())
@@ -396,6 +457,10 @@ impl Store for SledStore {
         })
     }
 
+    fn change(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send {
+        self.send(|reply| Job::Change { changes, reply })
+    }
+
     fn site(&self, id: &str) -> Result<Option<SiteMeta>> {
         self.trees
             .sites
@@ -466,6 +531,38 @@ impl Store for SledStore {
             .get(consent_id.as_bytes())
             .map_err(internal)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn subject(&self, site: &str, subject_hash: &str) -> Result<Vec<String>> {
+        let mut prefix = key(&[site.as_bytes(), subject_hash.as_bytes()]);
+        prefix.push(0);
+        self.trees
+            .subjects
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| {
+                let k = k.map_err(internal)?;
+                Ok(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            })
+            .collect()
+    }
+
+    fn checkpoint_covering(&self, site: &str, seq: u64) -> Result<Option<Checkpoint>> {
+        self.trees
+            .checkpoints
+            .range(seq_key(site, seq)..=seq_key(site, u64::MAX))
+            .next()
+            .map(|kv| serde_json::from_slice(&kv.map_err(internal)?.1).map_err(internal))
+            .transpose()
+    }
+
+    fn latest_checkpoint(&self, site: &str) -> Result<Option<Checkpoint>> {
+        self.trees
+            .checkpoints
+            .range(seq_key(site, 0)..=seq_key(site, u64::MAX))
+            .next_back()
+            .map(|kv| serde_json::from_slice(&kv.map_err(internal)?.1).map_err(internal))
+            .transpose()
     }
 }
 
@@ -602,6 +699,10 @@ impl Writer {
                     entries.push(Entry::Site { site: meta });
                     answers.push(Answer::Version(reply, version));
                 }
+                Job::Change { changes, reply } => {
+                    entries.extend(changes.into_iter().map(|change| Entry::Change { change }));
+                    answers.push(Answer::Unit(reply));
+                }
                 Job::Append { site, draft, reply } => {
                     if !self.sites.contains_key(&site) {
                         let _ =
@@ -631,10 +732,24 @@ impl Writer {
                                 batch_keys.insert((site.clone(), k.clone()), record.clone());
                             }
                             answers.push(Answer::Record(reply, Box::new(record.clone())));
+                            let record_personal_subject = record
+                                .personal
+                                .as_ref()
+                                .and_then(|p| p.subject_hash.clone())
+                                .map(|subject_hash| Change::Link {
+                                    site: site.clone(),
+                                    subject_hash,
+                                    consent_id: record.consent_id.clone(),
+                                });
                             entries.push(Entry::Record {
                                 record: Box::new(record),
                                 idempotency_key: key,
                             });
+                            // A record with a subject is findable by it (access, erasure)
+                            // from the moment it exists.
+                            if let Some(p) = record_personal_subject {
+                                entries.push(Entry::Change { change: p });
+                            }
                         }
                         Err(e) => {
                             let _ = reply.send(Err(e));

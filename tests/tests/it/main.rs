@@ -4,6 +4,7 @@
 // Test code may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod api;
 mod browser;
 mod durability;

@@ -1,0 +1,113 @@
+//! A site's own user ids (subjects): linking them to consent IDs, access and
+//! export (Art. 15/20 GDPR), and erasure (Art. 17). Ids are kept only as keyed
+//! hashes; erasure drops the personal content of every linked record and keeps
+//! the hashes, so the chain still verifies.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use keksdose_shared::api::ErrorCode;
+use serde::Deserialize;
+
+use super::{AppState, HttpError, auth, body};
+use crate::pseudonym::Pseudonymiser;
+use crate::store::{Change, Store};
+
+fn subject_hash(site: &crate::store::SiteMeta, subject: &str) -> Result<String, HttpError> {
+    if subject.is_empty() || subject.len() > 256 {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            "subject: expected 1 to 256 characters",
+        ));
+    }
+    Ok(Pseudonymiser::new(&site.secret).subject(subject))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub consent_id: String,
+}
+
+/// `POST /v1/admin/sites/{site}/subjects/{subject}`: links a consent ID to the
+/// site's user id.
+pub async fn link<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site_id, subject) = path.into_inner();
+    let site = auth::authorise(&req, &state.store, &site_id)?;
+    let hash = subject_hash(&site, &subject)?;
+    let body: Link = body::read_json(&req, payload, 4096).await?;
+    if state.store.consent_site(&body.consent_id)?.as_deref() != Some(site.id.as_str()) {
+        return Err(HttpError::new(
+            ErrorCode::Invalid,
+            format!(
+                "consent_id: {:?} is not a consent ID of this site",
+                body.consent_id
+            ),
+        ));
+    }
+    state
+        .store
+        .change(vec![Change::Link {
+            site: site.id.clone(),
+            subject_hash: hash.clone(),
+            consent_id: body.consent_id,
+        }])
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"consents": state.store.subject(&site.id, &hash)?})))
+}
+
+/// `GET /v1/admin/sites/{site}/subjects/{subject}`: every consent of the subject
+/// with all its records (access and portability).
+pub async fn access<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site_id, subject) = path.into_inner();
+    let site = auth::authorise(&req, &state.store, &site_id)?;
+    let hash = subject_hash(&site, &subject)?;
+    let mut consents = Vec::new();
+    for id in state.store.subject(&site.id, &hash)? {
+        let records = state.store.consent(&site.id, &id)?;
+        consents.push(serde_json::json!({"consent_id": id, "records": records}));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"site": site.id, "consents": consents})))
+}
+
+/// `DELETE /v1/admin/sites/{site}/subjects/{subject}`: erasure. The personal
+/// content of every linked record is dropped (hashes kept) and the links removed.
+pub async fn erase<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site_id, subject) = path.into_inner();
+    let site = auth::authorise(&req, &state.store, &site_id)?;
+    let hash = subject_hash(&site, &subject)?;
+    let ids = state.store.subject(&site.id, &hash)?;
+    let mut changes = Vec::new();
+    for id in &ids {
+        for r in state.store.consent(&site.id, id)? {
+            if r.personal.is_some() {
+                changes.push(Change::Erase {
+                    site: site.id.clone(),
+                    seq: r.seq,
+                });
+            }
+        }
+    }
+    let erased = changes.len();
+    changes.push(Change::Unlink {
+        site: site.id.clone(),
+        subject_hash: hash,
+    });
+    state.store.change(changes).await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"site": site.id, "consents": ids, "erased_records": erased})))
+}
