@@ -175,7 +175,25 @@ impl Journal {
     pub fn len(&self) -> u64 {
         self.len
     }
+
+    /// Replaces the journal at `path` with an empty one, atomically (write, sync,
+    /// rename, sync the folder). Only for when everything in it is durably held
+    /// elsewhere: this is how erased personal content leaves the journal.
+    pub fn reset(&mut self, path: &Path) -> io::Result<()> {
+        let fresh = path.with_extension("new");
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&fresh)?;
+        file.write_all(MAGIC)?;
+        file.sync_all()?;
+        std::fs::rename(&fresh, path)?;
+        sync_dir(path)?;
+        self.file = file;
+        self.len = MAGIC.len() as u64;
+        Ok(())
+    }
 }
+
+/// The offset of the first entry of an empty journal.
+pub const START: u64 = MAGIC.len() as u64;
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;

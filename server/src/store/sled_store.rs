@@ -15,7 +15,7 @@
 //! used (sled #1308: it deadlocks with many waiters).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +31,8 @@ use super::{Change, Draft, Head, Result, SiteMeta, Store, StoreError};
 /// How much memory sled may use for its page cache (its 1 GB default showed as
 /// 0.5–0.8 GB RSS under load).
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// Past this size the journal is compacted into the index.
+const COMPACT_AT: u64 = 64 * 1024 * 1024;
 /// How often sled is flushed, which bounds how much journal a restart replays.
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// The most jobs one group commit takes.
@@ -300,6 +302,19 @@ impl Trees {
     }
 }
 
+/// `fsync`s every file below `dir`, and the folders themselves.
+fn fsync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            fsync_tree(&path)?;
+        } else {
+            std::fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(internal)
 }
@@ -351,6 +366,8 @@ impl SledStore {
         let mut writer = Writer {
             trees: trees.clone(),
             journal,
+            dir: dir.to_path_buf(),
+            erased: false,
             heads: HashMap::new(),
             sites: HashMap::new(),
             last_flush: Instant::now(),
@@ -570,6 +587,10 @@ impl Store for SledStore {
 struct Writer {
     trees: Trees,
     journal: Journal,
+    /// The data directory.
+    dir: PathBuf,
+    /// Personal content was erased since the journal was last compacted.
+    erased: bool,
     heads: HashMap<String, Head>,
     sites: HashMap<String, SiteMeta>,
     last_flush: Instant,
@@ -615,6 +636,17 @@ impl Writer {
         if !self.dirty {
             return;
         }
+        if self.erased || self.journal.len() > COMPACT_AT {
+            match self.compact() {
+                Ok(()) => {
+                    self.erased = false;
+                    self.dirty = false;
+                    self.last_flush = Instant::now();
+                    return;
+                }
+                Err(e) => eprintln!("keksdose: journal compaction failed, will retry: {e}"),
+            }
+        }
         let offset = self.journal.len();
         if self.trees.db.flush().is_ok()
             && self
@@ -628,6 +660,22 @@ impl Writer {
         self.last_flush = Instant::now();
     }
 
+    /// Makes the index durable on its own (sled's flush, then `fsync` of every
+    /// file, which sled never does), then empties the journal. Afterwards the
+    /// journal holds nothing erased and nothing the index could not rebuild.
+    /// A crash at any point leaves either the old journal (replayed in full:
+    /// every entry applies idempotently, erasures after the records they erase)
+    /// or an empty one over a durable index.
+    fn compact(&mut self) -> std::io::Result<()> {
+        let io = |e: sled::Error| std::io::Error::other(e.to_string());
+        self.trees.db.flush().map_err(io)?;
+        fsync_tree(&self.dir.join("index"))?;
+        self.trees.meta.insert("journal_offset", &super::journal::START.to_be_bytes()).map_err(io)?;
+        self.trees.db.flush().map_err(io)?;
+        fsync_tree(&self.dir.join("index"))?;
+        self.journal.reset(&self.dir.join("journal"))
+    }
+
     fn commit(&mut self, batch: Vec<Job>) {
         let heads_before = self.heads.clone();
         let sites_before = self.sites.clone();
@@ -635,6 +683,7 @@ impl Writer {
         let mut answers: Vec<Answer> = Vec::new();
         // Idempotency keys seen in this batch, with the record they produced.
         let mut batch_keys: HashMap<(String, String), ConsentRecord> = HashMap::new();
+        let mut erasing = false;
 
         for job in batch {
             match job {
@@ -700,6 +749,7 @@ impl Writer {
                     answers.push(Answer::Version(reply, version));
                 }
                 Job::Change { changes, reply } => {
+                    erasing |= changes.iter().any(|c| matches!(c, Change::Erase { .. }));
                     entries.extend(changes.into_iter().map(|change| Entry::Change { change }));
                     answers.push(Answer::Unit(reply));
                 }
@@ -771,6 +821,7 @@ impl Writer {
         match applied {
             Ok(()) => {
                 self.dirty = true;
+                self.erased |= erasing;
                 for answer in answers {
                     match answer {
                         Answer::Unit(reply) => drop(reply.send(Ok(()))),
@@ -914,6 +965,39 @@ mod tests {
             (next.seq, next.prev_hash.as_str()),
             (21, acknowledged[19].record_hash.as_str())
         );
+    }
+
+    #[tokio::test]
+    async fn erased_personal_content_leaves_the_journal_and_stays_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = conformance::config();
+        let journal = dir.path().join("journal");
+        let contains = |needle: &str| {
+            let bytes = std::fs::read(&journal).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.create_site(conformance::site("a"), config.clone()).await.unwrap();
+            let mut d = conformance::draft(&config, "c1", Action::AcceptAll, None);
+            d.personal.page = Some("/very-personal-page".into());
+            let r = store.append("a", d).await.unwrap();
+            assert!(contains("/very-personal-page"), "the journal holds it until erased");
+            store.change(vec![Change::Erase { site: "a".into(), seq: r.seq }]).await.unwrap();
+            // The writer compacts at its next flush (at most FLUSH_EVERY later).
+            let deadline = Instant::now() + FLUSH_EVERY * 4;
+            while contains("/very-personal-page") && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(!contains("/very-personal-page"), "erased content is gone from the journal");
+            store.append("a", conformance::draft(&config, "c2", Action::RejectAll, None)).await.unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let records = store.records("a", 1, u64::MAX, 10).unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(records[0].personal.is_none());
+        let mut v = ChainVerifier::new("a");
+        records.iter().for_each(|r| v.push(r).unwrap());
     }
 
     #[test]
