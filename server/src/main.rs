@@ -70,6 +70,35 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Recomputes every record hash and chain link (offline; stop the server first).
+    Verify {
+        /// Only this site (default: every site).
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Writes a site's records to standard output (offline).
+    Export {
+        #[arg(long)]
+        site: String,
+        /// `ndjson` (one record per line, as auditors recompute them) or `csv`.
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        /// Only records received at or after this time (RFC 3339 or a date).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only records received before this time.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Retention: drops the personal content of records older than a duration
+    /// (e.g. "3y"), keeping every hash so the chains still verify (offline).
+    Purge {
+        #[arg(long)]
+        older_than: String,
+        /// Only this site (default: every site).
+        #[arg(long)]
+        site: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +170,16 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { files },
         } => check(&files),
+        Command::Verify { site } => verify(&cli.data, site.as_deref()),
+        Command::Export {
+            site,
+            format,
+            from,
+            to,
+        } => export(&cli.data, &site, &format, from.as_deref(), to.as_deref()),
+        Command::Purge { older_than, site } => {
+            block_on(purge(&cli.data, &older_than, site.as_deref()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -295,6 +334,136 @@ async fn site(data: &Path, command: SiteCommand) -> anyhow::Result<()> {
             let version = store.publish_config(&id, config).await?;
             println!("Published config version {version} for {id}");
         }
+    }
+    Ok(())
+}
+
+/// The sites a command is about: one, or all.
+fn chosen_sites(store: &SledStore, site: Option<&str>) -> anyhow::Result<Vec<String>> {
+    match site {
+        Some(id) => {
+            store
+                .site(id)?
+                .with_context(|| format!("unknown site {id:?}"))?;
+            Ok(vec![id.to_string()])
+        }
+        None => Ok(store.sites()?.into_iter().map(|s| s.id).collect()),
+    }
+}
+
+fn verify(data: &Path, site: Option<&str>) -> anyhow::Result<()> {
+    let store = open(data)?;
+    let mut broken = 0;
+    for id in chosen_sites(&store, site)? {
+        let (checked, first_broken) = store.verify_chain(&id)?;
+        match first_broken {
+            None => println!("{id}: {checked} records, chain intact"),
+            Some(e) => {
+                broken += 1;
+                println!("{id}: BROKEN after {checked} good records: {e}");
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} ledger(s) failed verification");
+    }
+    Ok(())
+}
+
+/// A bound for `--from`/`--to` in the RFC 3339 form records carry.
+fn bound(name: &str, text: &str) -> anyhow::Result<String> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_string()
+    };
+    let ms = keksdose_shared::time::parse_rfc3339(&full).with_context(|| {
+        format!("--{name}: expected a date like 2026-11-01 or an RFC 3339 time")
+    })?;
+    Ok(keksdose_shared::time::rfc3339_millis(ms))
+}
+
+fn export(
+    data: &Path,
+    site: &str,
+    format: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let csv = match format {
+        "ndjson" => false,
+        "csv" => true,
+        other => anyhow::bail!("--format: expected ndjson or csv, got {other:?}"),
+    };
+    let from = from.map(|f| bound("from", f)).transpose()?;
+    let to = to.map(|t| bound("to", t)).transpose()?;
+    let store = open(data)?;
+    store
+        .site(site)?
+        .with_context(|| format!("unknown site {site:?}"))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if csv {
+        out.write_all(http::export::CSV_HEADER.as_bytes())?;
+    }
+    let mut next = 1;
+    loop {
+        let page = store.records(site, next, u64::MAX, 1000)?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        for r in &page {
+            if from.as_ref().is_some_and(|f| &r.received_at < f)
+                || to.as_ref().is_some_and(|t| &r.received_at >= t)
+            {
+                continue;
+            }
+            if csv {
+                out.write_all(http::export::csv_line(r).as_bytes())?;
+            } else {
+                serde_json::to_writer(&mut out, r)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn purge(data: &Path, older_than: &str, site: Option<&str>) -> anyhow::Result<()> {
+    let age = keksdose_shared::lifetime::Lifetime::parse(older_than)
+        .ok()
+        .and_then(keksdose_shared::lifetime::Lifetime::seconds)
+        .with_context(|| {
+            format!("--older-than: expected a duration like \"3y\" or \"36mo\", got {older_than:?}")
+        })?;
+    let cutoff = keksdose_shared::time::rfc3339_millis(
+        store::sled_store::now_ms().saturating_sub(age * 1000),
+    );
+    let store = open(data)?;
+    for id in chosen_sites(&store, site)? {
+        let mut erase = Vec::new();
+        let mut next = 1;
+        'pages: loop {
+            let page = store.records(&id, next, u64::MAX, 1000)?;
+            let Some(last) = page.last() else { break };
+            next = last.seq + 1;
+            for r in &page {
+                if r.received_at >= cutoff {
+                    break 'pages;
+                }
+                if r.personal.is_some() {
+                    erase.push(store::Change::Erase {
+                        site: id.clone(),
+                        seq: r.seq,
+                    });
+                }
+            }
+        }
+        let n = erase.len();
+        store.change(erase).await?;
+        println!(
+            "{id}: dropped the personal content of {n} records received before {cutoff}; hashes kept"
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use keksdose_shared::api::ErrorCode;
-use keksdose_shared::record::{Broken, ChainVerifier, GENESIS, PurposeState, Source};
+use keksdose_shared::record::{GENESIS, PurposeState, Source};
 use keksdose_shared::{Action, Choices, ConsentRecord, Decision, Personal, SiteConfig};
 use serde::Deserialize;
 
@@ -14,8 +14,6 @@ use super::{AppState, HttpError, auth, body};
 use crate::pseudonym::{Pseudonymiser, random_token};
 use crate::store::{Change, Draft, SiteMeta, Store, sled_store::now_ms};
 
-/// How many records one read of the ledger takes while verifying.
-const PAGE: usize = 1000;
 /// The largest config a site may publish.
 const MAX_CONFIG: usize = 512 * 1024;
 
@@ -116,22 +114,6 @@ pub async fn proof<S: Store>(
         })))
 }
 
-/// Recomputes a site's whole chain; `Err` carries the first break.
-pub fn verify_chain<S: Store>(store: &S, site: &str) -> Result<(u64, Option<Broken>), HttpError> {
-    let mut verifier = ChainVerifier::new(site);
-    loop {
-        let page = store.records(site, verifier.verified() + 1, u64::MAX, PAGE)?;
-        if page.is_empty() {
-            return Ok((verifier.verified(), None));
-        }
-        for r in &page {
-            if let Err(e) = verifier.push(r) {
-                return Ok((verifier.verified(), Some(e)));
-            }
-        }
-    }
-}
-
 /// `GET /v1/admin/sites/{site}/verify`: recomputes the whole chain and reports the
 /// first broken link, if any, and whether the latest checkpoint still matches.
 pub async fn verify<S: Store>(
@@ -141,7 +123,7 @@ pub async fn verify<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let site = path.into_inner();
     auth::authorise(&req, &state.store, &site)?;
-    let (checked, broken) = verify_chain(&state.store, &site)?;
+    let (checked, broken) = state.store.verify_chain(&site)?;
     let head = state.store.head(&site)?;
     let checkpoint = state.store.latest_checkpoint(&site)?;
     // The checkpoint still matches when its signature holds and the record it

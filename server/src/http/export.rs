@@ -141,9 +141,9 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-const CSV_HEADER: &str = "seq,received_at,consent_id,action,source,config_version,language,gpc,dnt,granted,denied,purposes,page,prev_hash,record_hash\n";
+pub const CSV_HEADER: &str = "seq,received_at,consent_id,action,source,config_version,language,gpc,dnt,granted,denied,purposes,page,prev_hash,record_hash\n";
 
-fn csv_line(r: &ConsentRecord) -> String {
+pub fn csv_line(r: &ConsentRecord) -> String {
     let ids = |on: bool| {
         r.choices
             .iter()

@@ -11,7 +11,7 @@ mod body;
 
 pub use auth::{KEY_PREFIX, key_hash};
 mod error;
-mod export;
+pub mod export;
 mod public;
 mod subjects;
 

@@ -120,3 +120,11 @@ pub async fn basics<S: Store>(store: &S) {
         }
     }
 }
+
+/// Writes with nothing to write are answered, not dropped.
+pub async fn empty_changes_are_answered<S: Store>(store: &S) {
+    store
+        .change(Vec::new())
+        .await
+        .expect("an empty change succeeds");
+}

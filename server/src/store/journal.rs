@@ -181,7 +181,12 @@ impl Journal {
     /// elsewhere: this is how erased personal content leaves the journal.
     pub fn reset(&mut self, path: &Path) -> io::Result<()> {
         let fresh = path.with_extension("new");
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&fresh)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&fresh)?;
         file.write_all(MAGIC)?;
         file.sync_all()?;
         std::fs::rename(&fresh, path)?;

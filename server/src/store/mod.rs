@@ -14,7 +14,7 @@ pub mod sled_store;
 use std::collections::BTreeMap;
 
 use keksdose_shared::decision::Signals;
-use keksdose_shared::record::{PurposeState, Source};
+use keksdose_shared::record::{Broken, ChainVerifier, PurposeState, Source};
 use keksdose_shared::{Action, Checkpoint, Choices, ConsentRecord, Personal, SiteConfig};
 use serde::{Deserialize, Serialize};
 
@@ -155,4 +155,21 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint_covering(&self, site: &str, seq: u64) -> Result<Option<Checkpoint>>;
     /// The latest checkpoint of a site.
     fn latest_checkpoint(&self, site: &str) -> Result<Option<Checkpoint>>;
+
+    /// Recomputes a site's whole chain, page by page: how many records verified,
+    /// and the first break if there is one.
+    fn verify_chain(&self, site: &str) -> Result<(u64, Option<Broken>)> {
+        let mut verifier = ChainVerifier::new(site);
+        loop {
+            let page = self.records(site, verifier.verified() + 1, u64::MAX, 1000)?;
+            if page.is_empty() {
+                return Ok((verifier.verified(), None));
+            }
+            for r in &page {
+                if let Err(e) = verifier.push(r) {
+                    return Ok((verifier.verified(), Some(e)));
+                }
+            }
+        }
+    }
 }

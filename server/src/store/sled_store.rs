@@ -604,6 +604,17 @@ enum Answer {
     Record(oneshot::Sender<Result<ConsentRecord>>, Box<ConsentRecord>),
 }
 
+impl Answer {
+    fn ok(self) {
+        // A dropped receiver means the caller gave up waiting; nothing to do.
+        match self {
+            Answer::Unit(reply) => drop(reply.send(Ok(()))),
+            Answer::Version(reply, v) => drop(reply.send(Ok(v))),
+            Answer::Record(reply, r) => drop(reply.send(Ok(*r))),
+        }
+    }
+}
+
 impl Writer {
     fn run(mut self, rx: &mpsc::Receiver<Job>) {
         loop {
@@ -670,7 +681,10 @@ impl Writer {
         let io = |e: sled::Error| std::io::Error::other(e.to_string());
         self.trees.db.flush().map_err(io)?;
         fsync_tree(&self.dir.join("index"))?;
-        self.trees.meta.insert("journal_offset", &super::journal::START.to_be_bytes()).map_err(io)?;
+        self.trees
+            .meta
+            .insert("journal_offset", &super::journal::START.to_be_bytes())
+            .map_err(io)?;
         self.trees.db.flush().map_err(io)?;
         fsync_tree(&self.dir.join("index"))?;
         self.journal.reset(&self.dir.join("journal"))
@@ -809,6 +823,9 @@ impl Writer {
             }
         }
         if entries.is_empty() {
+            // Nothing to write (an empty change, or only retries answered from
+            // the idempotency index): answer at once.
+            answers.into_iter().for_each(Answer::ok);
             return;
         }
 
@@ -822,13 +839,7 @@ impl Writer {
             Ok(()) => {
                 self.dirty = true;
                 self.erased |= erasing;
-                for answer in answers {
-                    match answer {
-                        Answer::Unit(reply) => drop(reply.send(Ok(()))),
-                        Answer::Version(reply, v) => drop(reply.send(Ok(v))),
-                        Answer::Record(reply, r) => drop(reply.send(Ok(*r))),
-                    }
-                }
+                answers.into_iter().for_each(Answer::ok);
             }
             Err(e) => {
                 // Nothing of this batch was acknowledged; forget it.
@@ -921,6 +932,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         conformance::basics(&store).await;
+        conformance::empty_changes_are_answered(&store).await;
     }
 
     #[tokio::test]
@@ -978,19 +990,40 @@ mod tests {
         };
         {
             let store = SledStore::open(dir.path()).unwrap();
-            store.create_site(conformance::site("a"), config.clone()).await.unwrap();
+            store
+                .create_site(conformance::site("a"), config.clone())
+                .await
+                .unwrap();
             let mut d = conformance::draft(&config, "c1", Action::AcceptAll, None);
             d.personal.page = Some("/very-personal-page".into());
             let r = store.append("a", d).await.unwrap();
-            assert!(contains("/very-personal-page"), "the journal holds it until erased");
-            store.change(vec![Change::Erase { site: "a".into(), seq: r.seq }]).await.unwrap();
+            assert!(
+                contains("/very-personal-page"),
+                "the journal holds it until erased"
+            );
+            store
+                .change(vec![Change::Erase {
+                    site: "a".into(),
+                    seq: r.seq,
+                }])
+                .await
+                .unwrap();
             // The writer compacts at its next flush (at most FLUSH_EVERY later).
             let deadline = Instant::now() + FLUSH_EVERY * 4;
             while contains("/very-personal-page") && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            assert!(!contains("/very-personal-page"), "erased content is gone from the journal");
-            store.append("a", conformance::draft(&config, "c2", Action::RejectAll, None)).await.unwrap();
+            assert!(
+                !contains("/very-personal-page"),
+                "erased content is gone from the journal"
+            );
+            store
+                .append(
+                    "a",
+                    conformance::draft(&config, "c2", Action::RejectAll, None),
+                )
+                .await
+                .unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
         let records = store.records("a", 1, u64::MAX, 10).unwrap();
