@@ -36,11 +36,11 @@ impl PublishedCache {
                     site.id, site.config_version
                 ))
             })?;
-        let json = serde_json::to_vec(&serde_json::json!({
-            "site": site.id,
-            "version": site.config_version,
-            "config": config,
-        }))
+        let json = serde_json::to_vec(&crate::http::schema::PublishedConfig {
+            site: site.id.clone(),
+            version: site.config_version.clone(),
+            config,
+        })
         .map_err(|e| StoreError::Internal(e.to_string()))?;
         let p = Arc::new(Published {
             version: site.config_version.clone(),

@@ -65,15 +65,15 @@ impl Signer {
     }
 
     /// The public key as `GET /v1/keys` lists it.
-    pub fn public_jwk(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kid": self.key_id,
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "alg": "EdDSA",
-            "use": "sig",
-            "x": b64(self.key.verifying_key().as_bytes()),
-        })
+    pub fn public_jwk(&self) -> crate::http::schema::Jwk {
+        crate::http::schema::Jwk {
+            kid: self.key_id.clone(),
+            kty: "OKP",
+            crv: "Ed25519",
+            alg: "EdDSA",
+            use_: "sig",
+            x: b64(self.key.verifying_key().as_bytes()),
+        }
     }
 
     /// Signs a checkpoint of a ledger head.

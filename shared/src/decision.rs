@@ -14,6 +14,7 @@ use crate::config::{NECESSARY, SiteConfig, ValidationError, ValidationErrors};
 
 /// What the visitor did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// "Alle akzeptieren".
@@ -60,6 +61,7 @@ impl Action {
 
 /// For every category and service of a config, whether it is allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Choices {
     pub categories: BTreeMap<String, bool>,
@@ -88,6 +90,7 @@ impl Choices {
 
 /// Signals the browser sent with the decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Signals {
     /// `navigator.globalPrivacyControl`.
@@ -98,6 +101,7 @@ pub struct Signals {
 
 /// A visitor's decision as the banner sends it, before it is resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub action: Action,

@@ -24,6 +24,7 @@ pub const FORMAT: u32 = 1;
 
 /// One entry of a site's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRecord {
     /// Record format version ([`FORMAT`]).
@@ -58,6 +59,7 @@ pub struct ConsentRecord {
 
 /// Where a decision came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The visitor, in the banner or a two-click placeholder.
@@ -70,6 +72,7 @@ pub enum Source {
 
 /// A consent beyond cookies, e.g. a newsletter with double opt-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PurposeState {
     /// Asked for, not yet confirmed (double opt-in: the e-mail went out).
@@ -82,6 +85,7 @@ pub enum PurposeState {
 
 /// The personal content of a record: pseudonymous, and erasable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Personal {
     /// Random, so that `personal_hash` reveals nothing after erasure.
@@ -109,6 +113,7 @@ impl Personal {
 
 /// What the server answers when it has durably recorded a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     pub consent_id: String,
@@ -264,6 +269,7 @@ impl CanonicalError {
 /// rewrite of the history it covers. The signature is Ed25519 over the JCS form of
 /// the checkpoint without `signature`, by the key `key_id` names (`GET /v1/keys`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
     pub site: String,

@@ -9,6 +9,7 @@ macro_rules! texts {
     ($( $field:ident : $de:literal , $en:literal ; )*) => {
         /// A site's overrides of the built-in texts for one language.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(deny_unknown_fields)]
         pub struct TextOverrides {
             $(
@@ -26,6 +27,7 @@ macro_rules! texts {
 
         /// The texts the banner shows in one language.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct Texts {
             $( pub $field: String, )*
         }

@@ -10,6 +10,7 @@ use keksdose_shared::record::{GENESIS, PurposeState, Source};
 use keksdose_shared::{Action, Choices, ConsentRecord, Decision, Personal, SiteConfig};
 use serde::Deserialize;
 
+use super::schema::{BrokenLink, ConfigPublished, Keys, Proof, ProofEntry, VerifyReport};
 use super::{AppState, HttpError, auth, body};
 use crate::pseudonym::{Pseudonymiser, random_token};
 use crate::store::{Change, Draft, SiteMeta, Store, sled_store::now_ms};
@@ -37,6 +38,13 @@ fn current_config<S: Store>(store: &S, site: &SiteMeta) -> Result<SiteConfig, Ht
 /// consent ID with hashes and chain links, each checked against its neighbours
 /// in the ledger, the config versions the visitor was shown, and the signed
 /// checkpoint that covers the latest record.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/consents/{consent_id}/proof", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("consent_id" = String, Path, description = "A consent ID")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every record of the consent ID, checked, with the configs shown and the covering checkpoint", body = Proof),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError)))]
 pub async fn proof<S: Store>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -80,22 +88,19 @@ pub async fn proof<S: Store>(
         let problem = problem.or_else(|| {
             (!next_ok).then(|| format!("record {} does not link to record {}", r.seq + 1, r.seq))
         });
-        entries.push(serde_json::json!({
-            "record": r,
-            "verified": ok,
-            "problem": problem,
-            "next_prev_hash": next.first().map(|n| n.prev_hash.clone()),
-        }));
+        entries.push(ProofEntry {
+            record: r.clone(),
+            verified: ok,
+            problem,
+            next_prev_hash: next.first().map(|n| n.prev_hash.clone()),
+        });
     }
-    let mut configs = serde_json::Map::new();
+    let mut configs = BTreeMap::new();
     for r in &records {
         if !configs.contains_key(&r.config_version)
             && let Some(c) = state.store.config(&site, &r.config_version)?
         {
-            configs.insert(
-                r.config_version.clone(),
-                serde_json::to_value(c).unwrap_or_default(),
-            );
+            configs.insert(r.config_version.clone(), c);
         }
     }
     let last = records.last().map_or(0, |r| r.seq);
@@ -103,19 +108,25 @@ pub async fn proof<S: Store>(
     let checkpoint_valid = checkpoint.as_ref().map(|c| state.signer.verify(c));
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({
-            "site": site,
-            "consent_id": consent_id,
-            "verified": verified,
-            "records": entries,
-            "configs": configs,
-            "checkpoint": checkpoint,
-            "checkpoint_signature_valid": checkpoint_valid,
-        })))
+        .json(Proof {
+            site,
+            consent_id,
+            verified,
+            records: entries,
+            configs,
+            checkpoint,
+            checkpoint_signature_valid: checkpoint_valid,
+        }))
 }
 
 /// `GET /v1/admin/sites/{site}/verify`: recomputes the whole chain and reports the
 /// first broken link, if any, and whether the latest checkpoint still matches.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/verify", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The whole chain recomputed; the first broken link, if any", body = VerifyReport),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError)))]
 pub async fn verify<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -140,19 +151,31 @@ pub async fn verify<S: Store>(
                         .is_some_and(|r| r.record_hash == c.head_hash)),
         ),
     };
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(serde_json::json!({
-        "site": site,
-        "verified": broken.is_none() && checkpoint_matches != Some(false),
-        "records": head.as_ref().map_or(0, |h| h.seq),
-        "checked": checked,
-        "head": head.map(|h| h.hash),
-        "first_broken": broken.as_ref().map(|b| serde_json::json!({"error": b.to_string(), "detail": b})),
-        "checkpoint": checkpoint,
-        "checkpoint_matches": checkpoint_matches,
-    })))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(VerifyReport {
+            site,
+            verified: broken.is_none() && checkpoint_matches != Some(false),
+            records: head.as_ref().map_or(0, |h| h.seq),
+            checked,
+            head: head.map(|h| h.hash),
+            first_broken: broken.as_ref().map(|b| BrokenLink {
+                error: b.to_string(),
+                detail: serde_json::to_value(b).unwrap_or_default(),
+            }),
+            checkpoint,
+            checkpoint_matches,
+        }))
 }
 
 /// `POST /v1/admin/sites/{site}/checkpoints`: signs the ledger's head now.
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/checkpoints", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The ledger head, signed now (Ed25519 over JCS without signature)", body = keksdose_shared::Checkpoint),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn checkpoint<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -184,8 +207,12 @@ pub async fn sign_head<S: Store>(
 }
 
 /// `GET /v1/keys`: the public keys that sign checkpoints (JWK).
+#[utoipa::path(get, path = "/v1/keys", tag = "operations",
+    responses((status = 200, description = "The public keys that sign checkpoints", body = Keys)))]
 pub async fn keys<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"keys": [state.signer.public_jwk()]}))
+    HttpResponse::Ok().json(Keys {
+        keys: vec![state.signer.public_jwk()],
+    })
 }
 
 /// Purpose states a consent ID holds after its records, in order.
@@ -202,6 +229,14 @@ fn purpose_states(records: &[ConsentRecord]) -> BTreeMap<String, PurposeState> {
 /// `POST /v1/admin/sites/{site}/consents/{consent_id}/withdraw`: a withdrawal
 /// received by other means (an e-mail "Widerspruch"): only necessary services stay
 /// allowed, and every purpose is withdrawn.
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/consents/{consent_id}/withdraw", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("consent_id" = String, Path, description = "A consent ID")), security(("api_key" = [])),
+    responses(
+        (status = 201, description = "A withdrawal recorded on the visitor's behalf", body = keksdose_shared::record::Receipt),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn withdraw<S: Store>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -252,7 +287,7 @@ pub async fn withdraw<S: Store>(
 }
 
 /// The body of `POST /v1/admin/sites/{site}/consents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConsent {
     /// An existing consent ID (e.g. the confirmation of a newsletter sign-up).
@@ -272,6 +307,19 @@ pub struct BackendConsent {
 
 /// `POST /v1/admin/sites/{site}/consents`: a consent given outside the banner
 /// (newsletter double opt-in, calendar sync, push), recorded in the same ledger.
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/consents", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    request_body = BackendConsent,
+    responses(
+        (status = 201, description = "A consent given outside the banner, recorded", body = keksdose_shared::record::Receipt),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 409, description = "Conflict", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn backend_consent<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -373,6 +421,18 @@ pub async fn backend_consent<S: Store>(
 
 /// `PUT /v1/admin/sites/{site}/config`: validates and publishes a new config
 /// version; every earlier version stays retrievable for proofs.
+#[utoipa::path(put, path = "/v1/admin/sites/{site}/config", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    request_body = keksdose_shared::SiteConfig,
+    responses(
+        (status = 200, description = "Published (or unchanged); older versions stay stored", body = ConfigPublished),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn put_config<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -390,6 +450,9 @@ pub async fn put_config<S: Store>(
     } else {
         state.store.publish_config(&site.id, config).await?
     };
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"site": site.id, "version": version, "previous": previous})))
+    Ok(HttpResponse::Ok().json(ConfigPublished {
+        site: site.id,
+        version,
+        previous,
+    }))
 }

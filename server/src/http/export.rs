@@ -13,6 +13,7 @@ use keksdose_shared::time::parse_rfc3339;
 use keksdose_shared::{ConsentRecord, record::Source};
 use serde::Deserialize;
 
+use super::schema::{DayStats, SearchPage, Stats};
 use super::{AppState, HttpError, auth};
 use crate::pseudonym::Pseudonymiser;
 use crate::store::Store;
@@ -20,7 +21,8 @@ use crate::store::Store;
 const EXPORT_PAGE: usize = 1000;
 
 /// Query of `GET /v1/admin/sites/{site}/consents`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// RFC 3339 time or a date (`2026-11-01`), inclusive.
@@ -202,6 +204,14 @@ pub fn csv_line(r: &ConsentRecord) -> String {
 
 /// `GET /v1/admin/sites/{site}/consents`: search by time range and subject, paged
 /// with a cursor; `format=ndjson|csv` exports the whole selection as a stream.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/consents", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), SearchQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "format=json: a page of records; format=ndjson or csv: the whole selection, streamed", 
+         content((SearchPage = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError)))]
 pub async fn search<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -231,9 +241,11 @@ pub async fn search<S: Store>(
             };
             Ok(HttpResponse::Ok()
                 .insert_header(("Cache-Control", "no-store"))
-                .json(
-                    serde_json::json!({"site": site.id, "records": records, "next_cursor": next}),
-                ))
+                .json(SearchPage {
+                    site: site.id,
+                    records,
+                    next_cursor: next,
+                }))
         }
         "ndjson" | "csv" => {
             let csv = format == "csv";
@@ -298,7 +310,8 @@ pub async fn search<S: Store>(
 }
 
 /// Query of `GET /v1/admin/sites/{site}/stats`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     pub from: Option<String>,
@@ -308,6 +321,13 @@ pub struct StatsQuery {
 /// `GET /v1/admin/sites/{site}/stats`: decisions per day, per action, and how
 /// often each category was allowed (banner decisions), over a range (default: the
 /// last 30 days).
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), StatsQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Banner decisions per day, per action and per allowed category", body = Stats),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError)))]
 pub async fn stats<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -329,14 +349,7 @@ pub async fn stats<S: Store>(
         format: None,
     };
     let sel = select(&state.store, &site, &q)?;
-    #[derive(Default, serde::Serialize)]
-    struct Day {
-        decisions: u64,
-        actions: BTreeMap<&'static str, u64>,
-        allowed: BTreeMap<String, u64>,
-        gpc: u64,
-    }
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days: BTreeMap<String, DayStats> = BTreeMap::new();
     let mut next = sel.from_seq;
     loop {
         let records = page(&state.store, &site.id, &sel, next, EXPORT_PAGE)?;
@@ -347,7 +360,9 @@ pub async fn stats<S: Store>(
                 .entry(r.received_at.get(..10).unwrap_or_default().to_string())
                 .or_default();
             day.decisions += 1;
-            *day.actions.entry(r.action.as_str()).or_default() += 1;
+            *day.actions
+                .entry(r.action.as_str().to_string())
+                .or_default() += 1;
             for (c, on) in &r.choices.categories {
                 if *on {
                     *day.allowed.entry(c.clone()).or_default() += 1;
@@ -358,7 +373,10 @@ pub async fn stats<S: Store>(
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({
-            "site": site.id, "from": from, "to": query.to, "days": days,
-        })))
+        .json(Stats {
+            site: site.id,
+            from,
+            to: query.to.clone(),
+            days,
+        }))
 }

@@ -12,7 +12,9 @@ mod body;
 pub use auth::{KEY_PREFIX, key_hash};
 mod error;
 pub mod export;
+mod openapi;
 mod public;
+pub mod schema;
 mod subjects;
 
 use std::net::SocketAddr;
@@ -137,6 +139,7 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         web::get().to(public::history::<S>),
     )
     .route("/v1/keys", web::get().to(admin::keys::<S>))
+    .route("/v1/openapi.json", web::get().to(openapi::serve))
     .route(
         "/v1/admin/sites/{site}/consents",
         web::get().to(export::search::<S>),
@@ -189,8 +192,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
     .default_service(web::to(not_found));
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The server is up", body = schema::Health)))]
 async fn healthz() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    actix_web::HttpResponse::Ok().json(schema::Health { status: "ok" })
 }
 
 async fn not_found(req: HttpRequest) -> HttpError {

@@ -11,6 +11,7 @@ use keksdose_shared::record::Source;
 use keksdose_shared::{Action, Decision, Personal};
 use serde::{Deserialize, Serialize};
 
+use super::schema::{Gpc, History, PublishedConfig};
 use super::{AppState, HttpError};
 use crate::pseudonym::{Pseudonymiser, random_token};
 use crate::store::{Draft, SiteMeta, Store};
@@ -19,8 +20,13 @@ use crate::store::{Draft, SiteMeta, Store};
 pub const MAX_BODY: usize = 16 * 1024;
 
 /// `GET /.well-known/gpc.json` (Global Privacy Control): this server honours GPC.
+#[utoipa::path(get, path = "/.well-known/gpc.json", tag = "public",
+    responses((status = 200, description = "This server honours Global Privacy Control", body = Gpc)))]
 pub async fn gpc() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"gpc": true, "lastUpdate": "2026-11-21"}))
+    HttpResponse::Ok().json(Gpc {
+        gpc: true,
+        last_update: "2026-11-21",
+    })
 }
 
 fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, HttpError> {
@@ -55,6 +61,13 @@ fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
 }
 
 /// `GET /v1/sites/{site}/config`: the published config with its version.
+#[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
+    params(("site" = String, Path, description = "The site id"), ("If-None-Match" = Option<String>, Header, description = "A version seen before")),
+    responses(
+        (status = 200, description = "The published config and its version (also the ETag)", body = PublishedConfig),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn site_config<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -86,6 +99,11 @@ pub async fn site_config<S: Store>(
 }
 
 /// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight of a JSON POST.
+#[utoipa::path(options, path = "/v1/sites/{site}/consents", tag = "public",
+    params(("site" = String, Path, description = "The site id")),
+    responses((status = 204, description = "CORS preflight for the site's origins"),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError)))]
 pub async fn preflight<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -102,7 +120,7 @@ pub async fn preflight<S: Store>(
 }
 
 /// The body of `POST /v1/sites/{site}/consents`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     /// The visitor's existing consent ID, for an update or a withdrawal.
@@ -147,6 +165,19 @@ fn clean_page(page: &str) -> Result<String, HttpError> {
 
 /// `POST /v1/sites/{site}/consents`: records a decision, durably, and answers with
 /// the receipt.
+#[utoipa::path(post, path = "/v1/sites/{site}/consents", tag = "public",
+    params(("site" = String, Path, description = "The site id")),
+    request_body = ConsentRequest,
+    responses(
+        (status = 201, description = "Recorded durably (fdatasync'd) before this answer", body = keksdose_shared::record::Receipt),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn record_consent<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -251,6 +282,12 @@ pub async fn record_consent<S: Store>(
 
 /// `GET /v1/consents/{consent_id}`: a visitor's own history; the ID is the
 /// capability. Personal content (pseudonyms, page) is left out.
+#[utoipa::path(get, path = "/v1/consents/{consent_id}", tag = "public",
+    params(("consent_id" = String, Path, description = "A consent ID")),
+    responses(
+        (status = 200, description = "The visitor's own records, without pseudonyms; the ID is the capability", body = History),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn history<S: Store>(
     req: HttpRequest,
     path: web::Path<String>,
@@ -270,5 +307,9 @@ pub async fn history<S: Store>(
     let mut r = HttpResponse::Ok();
     cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
     r.insert_header((header::CACHE_CONTROL, "no-store"));
-    Ok(r.json(serde_json::json!({"consent_id": id, "site": site_id, "records": records})))
+    Ok(r.json(History {
+        consent_id: id,
+        site: site_id,
+        records,
+    }))
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use keksdose_shared::api::ErrorCode;
 use serde::Deserialize;
 
+use super::schema::{Erasure, SubjectAccess, SubjectConsent, SubjectLinks};
 use super::{AppState, HttpError, auth, body};
 use crate::pseudonym::Pseudonymiser;
 use crate::store::{Change, Store};
@@ -21,7 +22,7 @@ fn subject_hash(site: &crate::store::SiteMeta, subject: &str) -> Result<String, 
     Ok(Pseudonymiser::new(&site.secret).subject(subject))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub consent_id: String,
@@ -29,6 +30,17 @@ pub struct Link {
 
 /// `POST /v1/admin/sites/{site}/subjects/{subject}`: links a consent ID to the
 /// site's user id.
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/subjects/{subject}", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("subject" = String, Path, description = "The site's own user id (stored only as a keyed hash)")), security(("api_key" = [])),
+    request_body = Link,
+    responses(
+        (status = 200, description = "The subject's consent IDs after linking", body = SubjectLinks),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError)))]
 pub async fn link<S: Store>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -56,12 +68,20 @@ pub async fn link<S: Store>(
             consent_id: body.consent_id,
         }])
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"consents": state.store.subject(&site.id, &hash)?})))
+    Ok(HttpResponse::Ok().json(SubjectLinks {
+        consents: state.store.subject(&site.id, &hash)?,
+    }))
 }
 
 /// `GET /v1/admin/sites/{site}/subjects/{subject}`: every consent of the subject
 /// with all its records (access and portability).
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/subjects/{subject}", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("subject" = String, Path, description = "The site's own user id (stored only as a keyed hash)")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every consent of the subject with all its records (Art. 15/20 GDPR)", body = SubjectAccess),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError)))]
 pub async fn access<S: Store>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -73,15 +93,29 @@ pub async fn access<S: Store>(
     let mut consents = Vec::new();
     for id in state.store.subject(&site.id, &hash)? {
         let records = state.store.consent(&site.id, &id)?;
-        consents.push(serde_json::json!({"consent_id": id, "records": records}));
+        consents.push(SubjectConsent {
+            consent_id: id,
+            records,
+        });
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({"site": site.id, "consents": consents})))
+        .json(SubjectAccess {
+            site: site.id,
+            consents,
+        }))
 }
 
 /// `DELETE /v1/admin/sites/{site}/subjects/{subject}`: erasure. The personal
 /// content of every linked record is dropped (hashes kept) and the links removed.
+#[utoipa::path(delete, path = "/v1/admin/sites/{site}/subjects/{subject}", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("subject" = String, Path, description = "The site's own user id (stored only as a keyed hash)")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Personal content of every linked record dropped, hashes kept (Art. 17 GDPR)", body = Erasure),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn erase<S: Store>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -108,6 +142,9 @@ pub async fn erase<S: Store>(
         subject_hash: hash,
     });
     state.store.change(changes).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"site": site.id, "consents": ids, "erased_records": erased})))
+    Ok(HttpResponse::Ok().json(Erasure {
+        site: site.id,
+        consents: ids,
+        erased_records: erased,
+    }))
 }

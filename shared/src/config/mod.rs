@@ -24,6 +24,7 @@ pub const NECESSARY: &str = "necessary";
 
 /// A site's complete consent configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
     pub site: SiteInfo,
@@ -46,6 +47,7 @@ pub struct SiteConfig {
 
 /// Who runs the site and where its legal pages are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SiteInfo {
     /// The site's name as shown in the banner.
@@ -63,6 +65,7 @@ pub struct SiteInfo {
 
 /// How long a decision holds and when visitors are asked again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentSettings {
     /// How long a decision holds before the banner asks again, e.g. "12mo".
@@ -79,6 +82,7 @@ pub struct ConsentSettings {
 
 /// The banner's look.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Appearance {
     #[serde(default)]
@@ -91,6 +95,7 @@ pub struct Appearance {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
     #[default]
@@ -102,6 +107,7 @@ pub enum Position {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
     /// Follows the visitor's `prefers-color-scheme`.
@@ -113,6 +119,7 @@ pub enum Theme {
 
 /// Google Consent Mode v2 options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentModeSettings {
     /// `basic`: no Google tag loads before consent. `advanced`: Google tags load with
@@ -129,6 +136,7 @@ pub struct ConsentModeSettings {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentModeKind {
     #[default]
@@ -138,6 +146,7 @@ pub enum ConsentModeKind {
 
 /// A Google Consent Mode v2 signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentSignal {
     AdStorage,
@@ -208,6 +217,7 @@ impl Default for Appearance {
 /// A cookie category. `name` and `description` may be left out for the built-in
 /// ids (`necessary`, `functional`, `analytics`, `marketing`, `affiliate`, `social`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Category {
     pub id: String,
@@ -220,6 +230,7 @@ pub struct Category {
 /// A consent that is not about cookies: a newsletter, a calendar sync, push.
 /// Recorded by the site's backend through the admin API, in the same ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
     pub id: String,
@@ -235,6 +246,7 @@ pub struct Purpose {
 
 /// A third-party (or first-party) service with all a privacy policy says about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub id: String,
@@ -271,6 +283,7 @@ pub struct Service {
 
 /// A legal person with a postal address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     pub name: String,
@@ -284,6 +297,7 @@ pub struct Party {
 
 /// Art. 6(1) GDPR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// Art. 6(1)(a): consent.
@@ -310,6 +324,7 @@ impl LegalBasis {
 
 /// A cookie or similar storage a service sets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Cookie {
     /// The name; `*` stands for any run of characters (`_ga_*`).
@@ -339,6 +354,7 @@ impl Cookie {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Storage {
     #[default]
@@ -352,6 +368,7 @@ pub enum Storage {
 
 /// A transfer to a third country and its safeguard (Art. 44 ff. GDPR).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// ISO 3166-1 alpha-2.
@@ -360,6 +377,7 @@ pub struct Transfer {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Safeguard {
     /// Art. 45: an adequacy decision (e.g. the EU-US Data Privacy Framework for a
@@ -375,6 +393,7 @@ pub enum Safeguard {
 
 /// A text per language (`{ de = "…", en = "…" }`), or one text for all languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Localized {
     Same(String),

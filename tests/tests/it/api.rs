@@ -368,3 +368,42 @@ async fn a_proof_shows_every_record_with_its_links_and_the_config_shown_and_keys
         (json!(true), json!(3))
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_names_every_endpoint() {
+    let server = TestServer::start().await.unwrap();
+    let served = reqwest::get(server.url("/v1/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let committed =
+        std::fs::read_to_string(keksdose_tests::workspace_root().join("server/openapi.json"))
+            .unwrap();
+    assert_eq!(served, committed);
+    let doc: Value = serde_json::from_str(&served).unwrap();
+    for (path, method) in [
+        ("/v1/sites/{site}/config", "get"),
+        ("/v1/sites/{site}/consents", "post"),
+        ("/v1/consents/{consent_id}", "get"),
+        ("/v1/admin/sites/{site}/consents/{consent_id}/proof", "get"),
+        ("/v1/admin/sites/{site}/consents", "get"),
+        ("/v1/admin/sites/{site}/consents", "post"),
+        (
+            "/v1/admin/sites/{site}/consents/{consent_id}/withdraw",
+            "post",
+        ),
+        ("/v1/admin/sites/{site}/verify", "get"),
+        ("/v1/admin/sites/{site}/config", "put"),
+        ("/v1/admin/sites/{site}/stats", "get"),
+        ("/v1/admin/sites/{site}/subjects/{subject}", "delete"),
+        ("/v1/keys", "get"),
+        ("/.well-known/gpc.json", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+}
