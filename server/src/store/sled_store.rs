@@ -368,6 +368,7 @@ impl SledStore {
             journal,
             dir: dir.to_path_buf(),
             erased: false,
+            poisoned: None,
             heads: HashMap::new(),
             sites: HashMap::new(),
             last_flush: Instant::now(),
@@ -591,6 +592,8 @@ struct Writer {
     dir: PathBuf,
     /// Personal content was erased since the journal was last compacted.
     erased: bool,
+    /// Set when the index failed after a durable write: writes are refused.
+    poisoned: Option<String>,
     heads: HashMap<String, Head>,
     sites: HashMap<String, SiteMeta>,
     last_flush: Instant,
@@ -605,6 +608,18 @@ enum Answer {
 }
 
 impl Answer {
+    fn fail(self, e: &StoreError) {
+        let err = || match e {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Internal(other.to_string()),
+        };
+        match self {
+            Answer::Unit(reply) => drop(reply.send(Err(err()))),
+            Answer::Version(reply, _) => drop(reply.send(Err(err()))),
+            Answer::Record(reply, _) => drop(reply.send(Err(err()))),
+        }
+    }
+
     fn ok(self) {
         // A dropped receiver means the caller gave up waiting; nothing to do.
         match self {
@@ -691,6 +706,25 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: Vec<Job>) {
+        if let Some(reason) = &self.poisoned {
+            let e = StoreError::Unavailable(format!("restart the server: {reason}"));
+            for job in batch {
+                match job {
+                    Job::CreateSite { reply, .. }
+                    | Job::UpdateSite { reply, .. }
+                    | Job::Change { reply, .. } => {
+                        drop(reply.send(Err(StoreError::Unavailable(e.to_string()))));
+                    }
+                    Job::Publish { reply, .. } => {
+                        drop(reply.send(Err(StoreError::Unavailable(e.to_string()))))
+                    }
+                    Job::Append { reply, .. } => {
+                        drop(reply.send(Err(StoreError::Unavailable(e.to_string()))))
+                    }
+                }
+            }
+            return;
+        }
         let heads_before = self.heads.clone();
         let sites_before = self.sites.clone();
         let mut entries: Vec<Entry> = Vec::new();
@@ -834,31 +868,28 @@ impl Writer {
         let written = payloads
             .map_err(internal)
             .and_then(|p| self.journal.append(&p).map_err(|e| io_error(&e)));
-        let applied = written.and_then(|_| entries.iter().try_for_each(|e| self.trees.apply(e)));
-        match applied {
-            Ok(()) => {
-                self.dirty = true;
-                self.erased |= erasing;
-                answers.into_iter().for_each(Answer::ok);
+        if let Err(e) = written {
+            // Nothing of this batch is on disk and nobody was told otherwise:
+            // forget it, as if it had never been asked for.
+            self.heads = heads_before;
+            self.sites = sites_before;
+            for answer in answers {
+                answer.fail(&e);
             }
-            Err(e) => {
-                // Nothing of this batch was acknowledged; forget it.
-                self.heads = heads_before;
-                self.sites = sites_before;
-                let message = e.to_string();
-                let err = || match &e {
-                    StoreError::Unavailable(_) => StoreError::Unavailable(message.clone()),
-                    _ => StoreError::Internal(message.clone()),
-                };
-                for answer in answers {
-                    match answer {
-                        Answer::Unit(reply) => drop(reply.send(Err(err()))),
-                        Answer::Version(reply, _) => drop(reply.send(Err(err()))),
-                        Answer::Record(reply, _) => drop(reply.send(Err(err()))),
-                    }
-                }
-            }
+            return;
         }
+        // The batch is durable: its answers are true whatever happens next.
+        if let Err(e) = entries.iter().try_for_each(|e| self.trees.apply(e)) {
+            // The index now lags the journal; a restart replays it. Until then no
+            // further write may build on an index that is missing records.
+            eprintln!(
+                "keksdose: the index failed after a durable write ({e}); refusing writes until restart"
+            );
+            self.poisoned = Some(e.to_string());
+        }
+        self.dirty = true;
+        self.erased |= erasing;
+        answers.into_iter().for_each(Answer::ok);
     }
 
     fn known_key(&self, site: &str, k: &str) -> Result<Option<ConsentRecord>> {
