@@ -407,3 +407,58 @@ async fn the_openapi_document_is_served_and_names_every_endpoint() {
         );
     }
 }
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_the_sites_origins_only_and_gpc_is_declared() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let preflight = |origin: &str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            server.url("/v1/sites/saas/consents"),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+    };
+    let ok = preflight(server.base_url()).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        server.base_url()
+    );
+    assert!(
+        ok.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    let foreign = preflight("https://evil.example").await.unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let gpc: Value = http
+        .get(server.url("/.well-known/gpc.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gpc["gpc"], true);
+    let health: Value = http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}

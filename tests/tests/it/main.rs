@@ -7,4 +7,5 @@
 mod admin;
 mod api;
 mod browser;
+mod cli;
 mod durability;
