@@ -1,19 +1,22 @@
 //! `keksdose`: the Keksdose server and its admin CLI.
 //!
 //! This file is glue: it parses the command line and hands over to the modules —
-//! [`store`] (the journal-backed ledger), [`http`] (the actix-web API),
-//! [`published`] (configs ready to serve), [`pseudonym`] (keyed hashes) and
-//! [`demo`] (the built-in example sites). It owns no logic of its own.
+//! [`settings`] (defaults < keksdose.toml < environment < flags), [`store`] (the
+//! journal-backed ledger), [`http`] (the actix-web API), [`published`] (configs
+//! ready to serve), [`pseudonym`] (keyed hashes), [`proxy`] (who a
+//! client is behind proxies) and [`demo`] (the built-in example sites). It owns no logic of
+//! its own.
 
 #![forbid(unsafe_code)]
 
 mod demo;
 mod http;
+mod proxy;
 mod pseudonym;
 mod published;
+mod settings;
 mod store;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,31 +24,16 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use keksdose_shared::SiteConfig;
 
+use crate::settings::{Flags, Settings};
 use crate::store::{SiteMeta, SledStore, Store};
 
 /// Keksdose: consent banner server with tamper-evident proofs.
 #[derive(Debug, Parser)]
 #[command(name = "keksdose", version)]
 struct Cli {
-    /// Where the server keeps its data.
-    #[arg(
-        long,
-        global = true,
-        env = "KEKSDOSE_DATA",
-        default_value = "./keksdose-data"
-    )]
-    data: PathBuf,
-    /// Address the HTTP server listens on.
-    #[arg(
-        long,
-        global = true,
-        env = "KEKSDOSE_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
-    listen: SocketAddr,
-    /// Folder of static files (the loader, the built banner, the demo pages).
-    #[arg(long, global = true, env = "KEKSDOSE_STATIC", default_value = "static")]
-    static_dir: PathBuf,
+    /// Settings; see keksdose.example.toml for every one of them.
+    #[command(flatten)]
+    settings: Flags,
     #[command(subcommand)]
     command: Command,
 }
@@ -134,9 +122,16 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let settings = match Settings::load(&cli.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
-        Command::Serve { demo } => serve(&cli.data, cli.listen, &cli.static_dir, demo),
-        Command::Site { command } => block_on(site(&cli.data, command)),
+        Command::Serve { demo } => serve(&settings, demo),
+        Command::Site { command } => block_on(site(&settings, command)),
         Command::Config {
             command: ConfigCommand::Check { files },
         } => check(&files),
@@ -157,8 +152,10 @@ fn block_on<T, F: Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T>
         .block_on(f)
 }
 
-fn open(data: &Path) -> anyhow::Result<SledStore> {
-    SledStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
+fn open(settings: &Settings) -> anyhow::Result<SledStore> {
+    let data = &settings.data;
+    SledStore::open_with_cache(data, settings.sled_cache_mb.saturating_mul(1024 * 1024))
+        .with_context(|| format!("opening the data directory {}", data.display()))
 }
 
 fn new_key() -> (String, String) {
@@ -167,8 +164,9 @@ fn new_key() -> (String, String) {
     (key, hash)
 }
 
-fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyhow::Result<()> {
-    let store = open(data)?;
+fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let (data, listen) = (&settings.data, settings.listen);
+    let store = open(settings)?;
     if demo {
         let base = format!("http://{listen}");
         let keys = block_on(async {
@@ -207,8 +205,7 @@ fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyh
         }
     }
     println!("Listening on http://{listen} (data in {})", data.display());
-    http::run(listen, static_dir.to_path_buf(), store)
-        .with_context(|| format!("serving on {listen}"))
+    http::run(settings, store).with_context(|| format!("serving on {listen}"))
 }
 
 fn new_site(id: &str, origins: Vec<String>, key_hash: String) -> SiteMeta {
@@ -222,8 +219,8 @@ fn new_site(id: &str, origins: Vec<String>, key_hash: String) -> SiteMeta {
     }
 }
 
-async fn site(data: &Path, command: SiteCommand) -> anyhow::Result<()> {
-    let store = open(data)?;
+async fn site(settings: &Settings, command: SiteCommand) -> anyhow::Result<()> {
+    let store = open(settings)?;
     match command {
         SiteCommand::Create {
             id,

@@ -13,15 +13,13 @@ pub use auth::{KEY_PREFIX, key_hash};
 mod error;
 mod public;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use actix_web::{App, HttpRequest, HttpServer, web};
 use keksdose_shared::api::ErrorCode;
 
 pub use error::HttpError;
 
 use crate::published::PublishedCache;
+use crate::settings::Settings;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -33,18 +31,19 @@ pub struct AppState<S> {
 
 /// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
 /// requests finish, and the store's writer flushes when the state is dropped.
-pub fn run<S: Store>(listen: SocketAddr, static_dir: PathBuf, store: S) -> std::io::Result<()> {
+pub fn run<S: Store>(settings: &Settings, store: S) -> std::io::Result<()> {
     let state = web::Data::new(AppState {
         store,
         published: PublishedCache::default(),
     });
+    let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| routes::<S>(cfg, &static_dir))
         })
-        .bind(listen)?
+        .bind(settings.listen)?
         .shutdown_timeout(10)
         .run()
         .await

@@ -28,9 +28,9 @@ use tokio::sync::oneshot;
 use super::journal::Journal;
 use super::{Draft, Head, Result, SiteMeta, Store, StoreError};
 
-/// How much memory sled may use for its page cache (its 1 GB default showed as
-/// 0.5–0.8 GB RSS under load).
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// How much memory sled may use for its page cache by default (its own 1 GB
+/// default showed as 0.5–0.8 GB RSS under load); `sled_cache_mb` in the settings.
+pub const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// How often sled is flushed, which bounds how much journal a restart replays.
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// The most jobs one group commit takes.
@@ -141,10 +141,10 @@ pub fn now_ms() -> u64 {
 }
 
 impl Trees {
-    fn open(dir: &Path) -> Result<Trees> {
+    fn open(dir: &Path, cache_bytes: u64) -> Result<Trees> {
         let db = sled::Config::new()
             .path(dir.join("index"))
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::LowSpace)
             .open()
             .map_err(|e| internal(format!("opening {}: {e}", dir.display())))?;
@@ -246,7 +246,13 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 impl SledStore {
     /// Opens the store in `dir` (created if missing), replays the journal into
     /// the index, and starts the writer.
+    #[allow(dead_code)] // the shorthand for tests and tools; `serve` sets the cache size
     pub fn open(dir: &Path) -> Result<SledStore> {
+        SledStore::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// [`open`](Self::open) with sled's page cache set to `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(&e))?;
         let lock = std::fs::File::create(dir.join("lock")).map_err(|e| io_error(&e))?;
         match lock.try_lock() {
@@ -259,7 +265,7 @@ impl SledStore {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&e)),
         }
-        let trees = Trees::open(dir)?;
+        let trees = Trees::open(dir, cache_bytes)?;
         let from = trees
             .meta
             .get("journal_offset")

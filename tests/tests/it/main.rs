@@ -7,3 +7,4 @@
 mod api;
 mod browser;
 mod durability;
+mod ops;
