@@ -3,14 +3,17 @@
 //! This file is glue: it parses the command line and hands over to the modules —
 //! [`settings`] (defaults < keksdose.toml < environment < flags), [`store`] (the
 //! journal-backed ledger), [`http`] (the actix-web API), [`published`] (configs
-//! ready to serve), [`pseudonym`] (keyed hashes), [`proxy`] (who a
-//! client is behind proxies) and [`demo`] (the built-in example sites). It owns no logic of
+//! ready to serve), [`pseudonym`] (keyed hashes), [`ratelimit`] and [`proxy`]
+//! (who a client is and how often it may call), [`metrics`] and [`log`] (what the
+//! operator sees) and [`demo`] (the built-in example sites). It owns no logic of
 //! its own.
 
 #![forbid(unsafe_code)]
 
 mod demo;
 mod http;
+mod log;
+mod metrics;
 mod proxy;
 mod pseudonym;
 mod published;
@@ -205,6 +208,25 @@ fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         }
     }
     println!("Listening on http://{listen} (data in {})", data.display());
+    let limits = &settings.rate_limits;
+    let limit = |l: settings::Limit| match l.per_minute {
+        0 => "off".to_string(),
+        n => format!("{n}/min,burst={}", l.burst),
+    };
+    log::info(
+        "starting",
+        &[
+            ("version", &env!("CARGO_PKG_VERSION")),
+            ("listen", &listen),
+            ("data", &data.display()),
+            ("sled_cache_mb", &settings.sled_cache_mb),
+            ("trusted_proxies", &settings.trusted_proxies.len()),
+            ("metrics_token", &settings.metrics_token.is_some()),
+            ("rate_consents", &limit(limits.consents)),
+            ("rate_history", &limit(limits.history)),
+            ("rate_config", &limit(limits.config)),
+        ],
+    );
     http::run(settings, store).with_context(|| format!("serving on {listen}"))
 }
 

@@ -11,12 +11,15 @@ mod body;
 
 pub use auth::{KEY_PREFIX, key_hash};
 mod error;
+mod ops;
 mod public;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use keksdose_shared::api::ErrorCode;
 
 pub use error::HttpError;
+pub use ops::Ops;
 
 use crate::published::PublishedCache;
 use crate::settings::Settings;
@@ -27,6 +30,8 @@ use crate::store::Store;
 pub struct AppState<S> {
     pub store: S,
     pub published: PublishedCache,
+    /// Rate limits, trusted proxies, the metrics token.
+    pub ops: Ops,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
@@ -35,11 +40,13 @@ pub fn run<S: Store>(settings: &Settings, store: S) -> std::io::Result<()> {
     let state = web::Data::new(AppState {
         store,
         published: PublishedCache::default(),
+        ops: Ops::new(settings),
     });
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(ops::observe))
                 .app_data(state.clone())
                 .configure(|cfg| routes::<S>(cfg, &static_dir))
         })
@@ -66,6 +73,7 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
             .error_handler(|e, _| error::json_error(e).into()),
     )
     .route("/healthz", web::get().to(healthz))
+    .route("/metrics", web::get().to(metrics::<S>))
     .route("/.well-known/gpc.json", web::get().to(public::gpc))
     .route(
         "/v1/sites/{site}/config",
@@ -101,6 +109,13 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
 
 async fn healthz() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn metrics<S: Store>(
+    req: HttpRequest,
+    state: web::Data<AppState<S>>,
+) -> Result<actix_web::HttpResponse, HttpError> {
+    ops::metrics_page(req, &state.ops).await
 }
 
 async fn not_found(req: HttpRequest) -> HttpError {

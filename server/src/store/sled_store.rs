@@ -655,13 +655,24 @@ impl Writer {
 
         let payloads: std::result::Result<Vec<Vec<u8>>, _> =
             entries.iter().map(serde_json::to_vec).collect();
+        let sync_started = Instant::now();
         let written = payloads
             .map_err(internal)
             .and_then(|p| self.journal.append(&p).map_err(|e| io_error(&e)));
+        let sync_time = sync_started.elapsed();
         let applied = written.and_then(|_| entries.iter().try_for_each(|e| self.trees.apply(e)));
         match applied {
             Ok(()) => {
                 self.dirty = true;
+                // Metrics: only what is durable and about to be acknowledged.
+                crate::metrics::STORE.committed(
+                    answers.len(),
+                    entries
+                        .iter()
+                        .filter(|e| matches!(e, Entry::Record { .. }))
+                        .count(),
+                    sync_time,
+                );
                 for answer in answers {
                     match answer {
                         Answer::Unit(reply) => drop(reply.send(Ok(()))),
