@@ -17,6 +17,7 @@ mod metrics;
 mod proxy;
 mod pseudonym;
 mod published;
+mod ratelimit;
 mod settings;
 mod store;
 

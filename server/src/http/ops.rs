@@ -6,6 +6,8 @@
 //! `public.rs` call [`Ops::check`] where they know the site) or keep any raw
 //! client address beyond the request that carries it.
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -16,20 +18,45 @@ use actix_web::{HttpRequest, HttpResponse};
 use keksdose_shared::api::ErrorCode;
 
 use super::HttpError;
+use crate::proxy::{self, Cidr};
+use crate::ratelimit::{RateLimits, Route};
 use crate::settings::{Secret, Settings};
 use crate::{log, metrics};
 
 /// The operational part of the shared state.
 #[derive(Debug)]
 pub struct Ops {
+    pub limits: RateLimits,
+    pub trusted_proxies: Vec<Cidr>,
     pub metrics_token: Option<Secret>,
 }
 
 impl Ops {
     pub fn new(settings: &Settings) -> Ops {
         Ops {
+            limits: RateLimits::new(&settings.rate_limits),
+            trusted_proxies: settings.trusted_proxies.clone(),
             metrics_token: settings.metrics_token.clone(),
         }
+    }
+
+    /// The client's address: the TCP peer, or behind a trusted proxy the address
+    /// it forwarded ([`proxy::client_ip`]). Only ever pseudonymised.
+    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
+        let peer = req
+            .peer_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok());
+        proxy::client_ip(peer, forwarded, &self.trusted_proxies)
+    }
+
+    /// Takes a token of `route`'s limit for this client (and `site`, empty when
+    /// the path names none or an unknown one); `Err` holds seconds to wait.
+    pub fn check(&self, req: &HttpRequest, route: Route, site: &str) -> Result<(), u64> {
+        self.limits.check(route, site, self.client_ip(req))
     }
 }
 
@@ -98,7 +125,12 @@ pub async fn metrics_page(req: HttpRequest, ops: &Ops) -> Result<HttpResponse, H
             ));
         }
     }
-    let text = metrics::render(&[]);
+    let l = &ops.limits;
+    let text = metrics::render(&[
+        ("consents", l.consents.rejected.load(Ordering::Relaxed)),
+        ("history", l.history.rejected.load(Ordering::Relaxed)),
+        ("config", l.config.rejected.load(Ordering::Relaxed)),
+    ]);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -7,6 +7,126 @@ use serde_json::{Value, json};
 
 use crate::api::{config_version, post};
 
+/// A POST of a decision from the client `forwarded_for` (the server trusts
+/// 127.0.0.1 as a proxy in these tests).
+async fn post_from(
+    http: &reqwest::Client,
+    server: &TestServer,
+    forwarded_for: &str,
+    version: &str,
+) -> reqwest::Response {
+    http.post(server.url("/v1/sites/saas/consents"))
+        .header("X-Forwarded-For", forwarded_for)
+        .json(&json!({"config_version": version, "action": "reject_all", "language": "de"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_flooding_client_gets_429_with_retry_after_while_others_are_served() {
+    // Every layer at work: the file sets the proxy and a consents limit that the
+    // environment overrides; the environment sets a history limit that a flag overrides.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keksdose.toml");
+    std::fs::write(
+        &file,
+        "trusted_proxies = [\"127.0.0.1\"]\n\
+         [rate_limits.consents]\nper_minute = 1\nburst = 100\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(|c| {
+        c.env("KEKSDOSE_CONFIG", &file)
+            .env("KEKSDOSE_RATE_CONSENTS", "1:3")
+            .env("KEKSDOSE_RATE_HISTORY", "60:60")
+            .args(["--rate-history", "1:2"]);
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &server, "saas").await;
+
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..8 {
+        let resp = post_from(&http, &server, "203.0.113.7", &version).await;
+        statuses.push(resp.status().as_u16());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(resp);
+        }
+    }
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429]);
+    let refused = refused.unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+
+    // Another network is served; the same /24 is not; another site is its own bucket.
+    let other = post_from(&http, &server, "198.51.100.9", &version).await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+    let same_net = post_from(&http, &server, "203.0.113.250", &version).await;
+    assert_eq!(same_net.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A client cannot escape by claiming another address left of the proxy's entry.
+    let spoofed = post_from(&http, &server, "192.0.2.1, 203.0.113.7", &version).await;
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // A stranger probing consent IDs: 404s, then 429.
+    let mut probes = Vec::new();
+    for i in 0..4 {
+        let resp = http
+            .get(server.url(&format!("/v1/consents/probe{i:018}")))
+            .header("X-Forwarded-For", "203.0.113.7")
+            .send()
+            .await
+            .unwrap();
+        probes.push(resp.status().as_u16());
+    }
+    assert_eq!(probes, [404, 404, 429, 429]);
+
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("keksdose_rate_limited_total{limit=\"consents\"} 7"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keksdose_rate_limited_total{limit=\"history\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let server = TestServer::start_with(|c| {
+        c.args(["--rate-history", "1:5"]);
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let resp = http
+            .get(server.url("/v1/consents/AAAAAAAAAAAAAAAAAAAAAA"))
+            .header("X-Forwarded-For", format!("198.51.{i}.1"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 404, 404, 404, 429, 429, 429]);
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_the_ledgers_group_commits() {
     let server = TestServer::start_with(|c| {
