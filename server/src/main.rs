@@ -1,20 +1,27 @@
 //! `keksdose`: the Keksdose server and its admin CLI.
 //!
 //! This file is glue: it parses the command line and hands over to the modules —
-//! [`store`] (the journal-backed ledger), [`http`] (the actix-web API),
-//! [`published`] (configs ready to serve), [`pseudonym`] (keyed hashes) and
-//! [`demo`] (the built-in example sites). It owns no logic of its own.
+//! [`settings`] (defaults < keksdose.toml < environment < flags), [`store`] (the
+//! journal-backed ledger), [`http`] (the actix-web API), [`published`] (configs
+//! ready to serve), [`pseudonym`] (keyed hashes), [`ratelimit`] and [`proxy`]
+//! (who a client is and how often it may call), [`metrics`] and [`log`] (what the
+//! operator sees) and [`demo`] (the built-in example sites). It owns no logic of
+//! its own.
 
 #![forbid(unsafe_code)]
 
 mod demo;
 mod http;
+mod log;
+mod metrics;
+mod proxy;
 mod pseudonym;
 mod published;
+mod ratelimit;
+mod settings;
 mod signing;
 mod store;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,31 +29,16 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use keksdose_shared::SiteConfig;
 
+use crate::settings::{Flags, Settings};
 use crate::store::{SiteMeta, SledStore, Store};
 
 /// Keksdose: consent banner server with tamper-evident proofs.
 #[derive(Debug, Parser)]
 #[command(name = "keksdose", version)]
 struct Cli {
-    /// Where the server keeps its data.
-    #[arg(
-        long,
-        global = true,
-        env = "KEKSDOSE_DATA",
-        default_value = "./keksdose-data"
-    )]
-    data: PathBuf,
-    /// Address the HTTP server listens on.
-    #[arg(
-        long,
-        global = true,
-        env = "KEKSDOSE_LISTEN",
-        default_value = "127.0.0.1:8080"
-    )]
-    listen: SocketAddr,
-    /// Folder of static files (the loader, the built banner, the demo pages).
-    #[arg(long, global = true, env = "KEKSDOSE_STATIC", default_value = "static")]
-    static_dir: PathBuf,
+    /// Settings; see keksdose.example.toml for every one of them.
+    #[command(flatten)]
+    settings: Flags,
     #[command(subcommand)]
     command: Command,
 }
@@ -164,21 +156,28 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let settings = match Settings::load(&cli.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
-        Command::Serve { demo } => serve(&cli.data, cli.listen, &cli.static_dir, demo),
-        Command::Site { command } => block_on(site(&cli.data, command)),
+        Command::Serve { demo } => serve(&settings, demo),
+        Command::Site { command } => block_on(site(&settings, command)),
         Command::Config {
             command: ConfigCommand::Check { files },
         } => check(&files),
-        Command::Verify { site } => verify(&cli.data, site.as_deref()),
+        Command::Verify { site } => verify(&settings, site.as_deref()),
         Command::Export {
             site,
             format,
             from,
             to,
-        } => export(&cli.data, &site, &format, from.as_deref(), to.as_deref()),
+        } => export(&settings, &site, &format, from.as_deref(), to.as_deref()),
         Command::Purge { older_than, site } => {
-            block_on(purge(&cli.data, &older_than, site.as_deref()))
+            block_on(purge(&settings, &older_than, site.as_deref()))
         }
     };
     match result {
@@ -197,8 +196,10 @@ fn block_on<T, F: Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T>
         .block_on(f)
 }
 
-fn open(data: &Path) -> anyhow::Result<SledStore> {
-    SledStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
+fn open(settings: &Settings) -> anyhow::Result<SledStore> {
+    let data = &settings.data;
+    SledStore::open_with_cache(data, settings.sled_cache_mb.saturating_mul(1024 * 1024))
+        .with_context(|| format!("opening the data directory {}", data.display()))
 }
 
 fn new_key() -> (String, String) {
@@ -207,8 +208,9 @@ fn new_key() -> (String, String) {
     (key, hash)
 }
 
-fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyhow::Result<()> {
-    let store = open(data)?;
+fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let (data, listen) = (&settings.data, settings.listen);
+    let store = open(settings)?;
     if demo {
         let base = format!("http://{listen}");
         let keys = block_on(async {
@@ -247,10 +249,28 @@ fn serve(data: &Path, listen: SocketAddr, static_dir: &Path, demo: bool) -> anyh
         }
     }
     println!("Listening on http://{listen} (data in {})", data.display());
+    let limits = &settings.rate_limits;
+    let limit = |l: settings::Limit| match l.per_minute {
+        0 => "off".to_string(),
+        n => format!("{n}/min,burst={}", l.burst),
+    };
+    log::info(
+        "starting",
+        &[
+            ("version", &env!("CARGO_PKG_VERSION")),
+            ("listen", &listen),
+            ("data", &data.display()),
+            ("sled_cache_mb", &settings.sled_cache_mb),
+            ("trusted_proxies", &settings.trusted_proxies.len()),
+            ("metrics_token", &settings.metrics_token.is_some()),
+            ("rate_consents", &limit(limits.consents)),
+            ("rate_history", &limit(limits.history)),
+            ("rate_config", &limit(limits.config)),
+        ],
+    );
     let signer = signing::Signer::load_or_create(data)
         .with_context(|| format!("the signing key in {}", data.display()))?;
-    http::run(listen, static_dir.to_path_buf(), store, signer)
-        .with_context(|| format!("serving on {listen}"))
+    http::run(settings, store, signer).with_context(|| format!("serving on {listen}"))
 }
 
 fn new_site(id: &str, origins: Vec<String>, key_hash: String) -> SiteMeta {
@@ -264,8 +284,8 @@ fn new_site(id: &str, origins: Vec<String>, key_hash: String) -> SiteMeta {
     }
 }
 
-async fn site(data: &Path, command: SiteCommand) -> anyhow::Result<()> {
-    let store = open(data)?;
+async fn site(settings: &Settings, command: SiteCommand) -> anyhow::Result<()> {
+    let store = open(settings)?;
     match command {
         SiteCommand::Create {
             id,
@@ -351,8 +371,8 @@ fn chosen_sites(store: &SledStore, site: Option<&str>) -> anyhow::Result<Vec<Str
     }
 }
 
-fn verify(data: &Path, site: Option<&str>) -> anyhow::Result<()> {
-    let store = open(data)?;
+fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<()> {
+    let store = open(settings)?;
     let mut broken = 0;
     for id in chosen_sites(&store, site)? {
         let (checked, first_broken) = store.verify_chain(&id)?;
@@ -384,7 +404,7 @@ fn bound(name: &str, text: &str) -> anyhow::Result<String> {
 }
 
 fn export(
-    data: &Path,
+    settings: &Settings,
     site: &str,
     format: &str,
     from: Option<&str>,
@@ -398,7 +418,7 @@ fn export(
     };
     let from = from.map(|f| bound("from", f)).transpose()?;
     let to = to.map(|t| bound("to", t)).transpose()?;
-    let store = open(data)?;
+    let store = open(settings)?;
     store
         .site(site)?
         .with_context(|| format!("unknown site {site:?}"))?;
@@ -429,7 +449,7 @@ fn export(
     Ok(())
 }
 
-async fn purge(data: &Path, older_than: &str, site: Option<&str>) -> anyhow::Result<()> {
+async fn purge(settings: &Settings, older_than: &str, site: Option<&str>) -> anyhow::Result<()> {
     let age = keksdose_shared::lifetime::Lifetime::parse(older_than)
         .ok()
         .and_then(keksdose_shared::lifetime::Lifetime::seconds)
@@ -439,7 +459,7 @@ async fn purge(data: &Path, older_than: &str, site: Option<&str>) -> anyhow::Res
     let cutoff = keksdose_shared::time::rfc3339_millis(
         store::sled_store::now_ms().saturating_sub(age * 1000),
     );
-    let store = open(data)?;
+    let store = open(settings)?;
     for id in chosen_sites(&store, site)? {
         let mut erase = Vec::new();
         let mut next = 1;

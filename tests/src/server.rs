@@ -15,6 +15,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// `keksdose serve --demo` on a free port of 127.0.0.1, with its store in a fresh
 /// temporary directory and the workspace root as working directory (so it finds
 /// `static/`). The binary is `target/debug/keksdose`, or `$KEKSDOSE_BIN` if set.
+/// Rate limits are off (every test client is 127.0.0.1, one bucket); a test of
+/// them turns them on with flags or `KEKSDOSE_RATE_*` in `start_with`.
 /// The process is killed, and the directory removed, when this value is dropped.
 #[derive(Debug)]
 pub struct TestServer {
@@ -141,7 +143,10 @@ fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, Str
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
-        .stderr(log_file);
+        .stderr(log_file)
+        .env("KEKSDOSE_RATE_CONSENTS", "off")
+        .env("KEKSDOSE_RATE_HISTORY", "off")
+        .env("KEKSDOSE_RATE_CONFIG", "off");
     configure(&mut cmd);
     let child = cmd
         .spawn()

@@ -13,19 +13,20 @@ pub use auth::{KEY_PREFIX, key_hash};
 mod error;
 pub mod export;
 mod openapi;
+mod ops;
 mod public;
 pub mod schema;
 mod subjects;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use keksdose_shared::api::ErrorCode;
 
 pub use error::HttpError;
+pub use ops::Ops;
 
 use crate::published::PublishedCache;
+use crate::settings::Settings;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -34,6 +35,8 @@ pub struct AppState<S> {
     pub store: S,
     pub published: PublishedCache,
     pub signer: crate::signing::Signer,
+    /// Rate limits, trusted proxies, the metrics token.
+    pub ops: Ops,
 }
 
 /// How often the server signs the head of every ledger that grew.
@@ -42,8 +45,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(600
 /// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
 /// requests finish, and the store's writer flushes when the state is dropped.
 pub fn run<S: Store>(
-    listen: SocketAddr,
-    static_dir: PathBuf,
+    settings: &Settings,
     store: S,
     signer: crate::signing::Signer,
 ) -> std::io::Result<()> {
@@ -51,7 +53,9 @@ pub fn run<S: Store>(
         store,
         published: PublishedCache::default(),
         signer,
+        ops: Ops::new(settings),
     });
+    let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         let background = state.clone();
         actix_web::rt::spawn(async move {
@@ -65,11 +69,12 @@ pub fn run<S: Store>(
             let state = state.clone();
             move || {
                 App::new()
+                    .wrap(from_fn(ops::observe))
                     .app_data(state.clone())
                     .configure(|cfg| routes::<S>(cfg, &static_dir))
             }
         })
-        .bind(listen)?
+        .bind(settings.listen)?
         .shutdown_timeout(10)
         .run();
         let result = server.await;
@@ -121,6 +126,7 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
             .error_handler(|e, _| error::json_error(e).into()),
     )
     .route("/healthz", web::get().to(healthz))
+    .route("/metrics", web::get().to(metrics::<S>))
     .route("/.well-known/gpc.json", web::get().to(public::gpc))
     .route(
         "/v1/sites/{site}/config",
@@ -196,6 +202,13 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
     responses((status = 200, description = "The server is up", body = schema::Health)))]
 async fn healthz() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(schema::Health { status: "ok" })
+}
+
+async fn metrics<S: Store>(
+    req: HttpRequest,
+    state: web::Data<AppState<S>>,
+) -> Result<actix_web::HttpResponse, HttpError> {
+    ops::metrics_page(req, &state.ops).await
 }
 
 async fn not_found(req: HttpRequest) -> HttpError {

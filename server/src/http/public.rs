@@ -1,11 +1,12 @@
 //! The public API, called from visitors' browsers: the config, recording a
 //! decision, and a visitor's own history. CORS is limited to the site's origins.
+//! Each route is rate limited per pseudonymised client ([`crate::ratelimit`]).
 
 use std::collections::BTreeMap;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
-use keksdose_shared::api::ErrorCode;
+use keksdose_shared::api::{ApiError, ErrorCode};
 use keksdose_shared::decision::Signals;
 use keksdose_shared::record::Source;
 use keksdose_shared::{Action, Decision, Personal};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::schema::{Gpc, History, PublishedConfig};
 use super::{AppState, HttpError};
 use crate::pseudonym::{Pseudonymiser, random_token};
+use crate::ratelimit::Route;
 use crate::store::{Draft, SiteMeta, Store};
 
 /// The largest request body the public API reads.
@@ -30,10 +32,11 @@ pub async fn gpc() -> HttpResponse {
 }
 
 fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, HttpError> {
-    state
-        .store
-        .site(id)?
-        .ok_or_else(|| HttpError::new(ErrorCode::NotFound, format!("unknown site {id:?}")))
+    state.store.site(id)?.ok_or_else(|| unknown_site(id))
+}
+
+fn unknown_site(id: &str) -> HttpError {
+    HttpError::new(ErrorCode::NotFound, format!("unknown site {id:?}"))
 }
 
 /// The request's Origin if the site allows it; a browser request from any other
@@ -60,6 +63,29 @@ fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
     }
 }
 
+/// Takes a token of `route`'s limit for this client and site (an unknown site
+/// counts as one, so that probing for sites is limited too); over the limit,
+/// the 429 to answer, with `Retry-After` and CORS for the site's origins.
+fn over_limit<S: Store>(
+    req: &HttpRequest,
+    state: &AppState<S>,
+    route: Route,
+    site: Option<&SiteMeta>,
+) -> Option<HttpResponse> {
+    let site_id = site.map_or("", |s| s.id.as_str());
+    let secs = state.ops.check(req, route, site_id).err()?;
+    let mut r = HttpResponse::TooManyRequests();
+    cors(
+        &mut r,
+        site.and_then(|s| allowed_origin(req, s).ok().flatten()),
+    );
+    r.insert_header((header::RETRY_AFTER, secs.to_string()));
+    Some(r.json(ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests from your network; retry in {secs} s"),
+    )))
+}
+
 /// `GET /v1/sites/{site}/config`: the published config with its version.
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
     params(("site" = String, Path, description = "The site id"), ("If-None-Match" = Option<String>, Header, description = "A version seen before")),
@@ -73,7 +99,11 @@ pub async fn site_config<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = site_of(&state, &path)?;
+    let site = state.store.site(&path)?;
+    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()) {
+        return Ok(r);
+    }
+    let site = site.ok_or_else(|| unknown_site(&path))?;
     // A config is public; CORS headers only for the site's own origins.
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&state.store, &site)?;
@@ -184,7 +214,11 @@ pub async fn record_consent<S: Store>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = site_of(&state, &path)?;
+    let site = state.store.site(&path)?;
+    if let Some(r) = over_limit(&req, &state, Route::Consents, site.as_ref()) {
+        return Ok(r);
+    }
+    let site = site.ok_or_else(|| unknown_site(&path))?;
     let origin = allowed_origin(&req, &site)?;
     let body: ConsentRequest = super::body::read_json(&req, payload, MAX_BODY).await?;
     let invalid = |m: String| HttpError::new(ErrorCode::Invalid, m);
@@ -245,7 +279,7 @@ pub async fn record_consent<S: Store>(
     let personal = Personal {
         salt: random_token(16),
         page,
-        ip_hash: req.peer_addr().map(|a| pseudonyms.ip(a.ip())),
+        ip_hash: Some(pseudonyms.ip(state.ops.client_ip(&req))),
         ua_hash: req
             .headers()
             .get(header::USER_AGENT)
@@ -293,6 +327,9 @@ pub async fn history<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
+    if let Some(r) = over_limit(&req, &state, Route::History, None) {
+        return Ok(r);
+    }
     let id = path.into_inner();
     let not_found = || HttpError::new(ErrorCode::NotFound, "unknown consent ID");
     if !is_token(&id) {

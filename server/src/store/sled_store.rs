@@ -28,9 +28,9 @@ use tokio::sync::oneshot;
 use super::journal::Journal;
 use super::{Change, Draft, Head, Result, SiteMeta, Store, StoreError};
 
-/// How much memory sled may use for its page cache (its 1 GB default showed as
-/// 0.5–0.8 GB RSS under load).
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// How much memory sled may use for its page cache by default (its own 1 GB
+/// default showed as 0.5–0.8 GB RSS under load); `sled_cache_mb` in the settings.
+pub const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Past this size the journal is compacted into the index.
 const COMPACT_AT: u64 = 64 * 1024 * 1024;
 /// How often sled is flushed, which bounds how much journal a restart replays.
@@ -152,10 +152,10 @@ pub fn now_ms() -> u64 {
 }
 
 impl Trees {
-    fn open(dir: &Path) -> Result<Trees> {
+    fn open(dir: &Path, cache_bytes: u64) -> Result<Trees> {
         let db = sled::Config::new()
             .path(dir.join("index"))
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::LowSpace)
             .open()
             .map_err(|e| internal(format!("opening {}: {e}", dir.display())))?;
@@ -322,7 +322,13 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 impl SledStore {
     /// Opens the store in `dir` (created if missing), replays the journal into
     /// the index, and starts the writer.
+    #[allow(dead_code)] // the shorthand for tests and tools; `serve` sets the cache size
     pub fn open(dir: &Path) -> Result<SledStore> {
+        SledStore::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// [`open`](Self::open) with sled's page cache set to `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(&e))?;
         let lock = std::fs::File::create(dir.join("lock")).map_err(|e| io_error(&e))?;
         match lock.try_lock() {
@@ -335,7 +341,7 @@ impl SledStore {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&e)),
         }
-        let trees = Trees::open(dir)?;
+        let trees = Trees::open(dir, cache_bytes)?;
         let from = trees
             .meta
             .get("journal_offset")
@@ -865,9 +871,11 @@ impl Writer {
 
         let payloads: std::result::Result<Vec<Vec<u8>>, _> =
             entries.iter().map(serde_json::to_vec).collect();
+        let sync_started = Instant::now();
         let written = payloads
             .map_err(internal)
             .and_then(|p| self.journal.append(&p).map_err(|e| io_error(&e)));
+        let sync_time = sync_started.elapsed();
         if let Err(e) = written {
             // Nothing of this batch is on disk and nobody was told otherwise:
             // forget it, as if it had never been asked for.
@@ -889,6 +897,15 @@ impl Writer {
         }
         self.dirty = true;
         self.erased |= erasing;
+        // Metrics: only what is durable and about to be acknowledged.
+        crate::metrics::STORE.committed(
+            answers.len(),
+            entries
+                .iter()
+                .filter(|e| matches!(e, Entry::Record { .. }))
+                .count(),
+            sync_time,
+        );
         answers.into_iter().for_each(Answer::ok);
     }
 

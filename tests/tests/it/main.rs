@@ -9,3 +9,4 @@ mod api;
 mod browser;
 mod cli;
 mod durability;
+mod ops;
