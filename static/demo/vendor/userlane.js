@@ -1,7 +1,8 @@
-// Harmless local stand-in for userlane: records that it ran and sets the cookies the real service sets.
+// Harmless local stand-in for userlane: records that it ran and keeps what the real service keeps
+// (local storage under the `userlane*` prefix, as examples/sites/saas.toml declares it).
 (function () {
   var d = (window.__demo = window.__demo || { ran: [] });
   d.ran.push('userlane');
-  document.cookie = 'userlane_user=demo-' + Date.now() + '; path=/; max-age=31536000; SameSite=Lax';
+  try { localStorage.setItem('userlane_user', 'demo-' + Date.now()); } catch (e) { /* storage blocked */ }
   var out = document.getElementById('ran'); if (out) out.textContent = d.ran.join(', ');
 })();

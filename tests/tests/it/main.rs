@@ -6,6 +6,7 @@
 
 mod admin;
 mod api;
+mod banner;
 mod browser;
 mod cli;
 mod durability;

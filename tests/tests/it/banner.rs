@@ -1,0 +1,483 @@
+//! The loader (`static/k.js`) and the banner on the demo pages, in headless Chromium
+//! against the real server: what runs before and after a choice, what the ledger
+//! records, and what a returning visitor downloads. Needs the widget built
+//! (`cargo xtask widget`; `cargo xtask test` does it).
+
+use std::time::{Duration, Instant};
+
+use keksdose_tests::{Browser, TestServer};
+use serde_json::{Value, json};
+
+use crate::api::demo_key;
+
+/// How long a test waits for something the page does on its own.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Every blocked script of /demo/saas.html, as the stand-ins report themselves.
+const SAAS_SCRIPTS: [&str; 8] = [
+    "mixpanel",
+    "segment",
+    "satismeter",
+    "awin",
+    "google-ads",
+    "intercom",
+    "userlane",
+    "analytics-inline",
+];
+
+/// A browser and a server with the demo sites.
+struct Demo {
+    server: TestServer,
+    browser: Browser,
+    http: reqwest::Client,
+}
+
+impl Demo {
+    async fn start() -> Demo {
+        Demo {
+            server: TestServer::start().await.unwrap(),
+            browser: Browser::start().await.unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn open(&self, path: &str) {
+        self.browser
+            .client()
+            .goto(&self.server.url(path))
+            .await
+            .unwrap();
+    }
+
+    /// Runs `script` (a function body); a page in the middle of navigating gives `Null`.
+    async fn eval(&self, script: &str) -> Value {
+        self.browser.eval(script).await.unwrap_or(Value::Null)
+    }
+
+    /// Waits until `script` returns something truthy, and returns it.
+    async fn wait(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let v = self.eval(script).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {PATIENCE:?} for {what}; last: {v}; server log:\n{}",
+                self.server.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks the banner's button `data-action=action` inside its shadow root, once
+    /// the banner shows it.
+    async fn click(&self, action: &str) {
+        let script = format!(
+            "const h = document.querySelector('#keksdose-root');\
+             const b = h && h.shadowRoot && h.shadowRoot.querySelector('button[data-action=\"{action}\"]');\
+             if (!b) return false; b.click(); return true;"
+        );
+        self.wait(&format!("the banner's {action} button"), &script)
+            .await;
+    }
+
+    /// The ids of the blocked scripts that ran, in order.
+    async fn ran(&self) -> Vec<String> {
+        let v = self
+            .eval("return (window.__demo && window.__demo.ran) || [];")
+            .await;
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    /// The stored decision's consent ID, once the server acknowledged it.
+    async fn acknowledged_consent_id(&self) -> String {
+        let v = self
+            .wait(
+                "an acknowledged decision in the cookie",
+                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+                 if (!c) return null; const f = c.slice(9).split('.');\
+                 return f[1] !== '' && f[2] === '' ? f[1] : null;",
+            )
+            .await;
+        v.as_str().unwrap().to_string()
+    }
+
+    /// The cookie's action code (`a`, `r`, `c`, `w`), or null.
+    async fn cookie_action(&self) -> Value {
+        self.eval(
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+             return c ? c.slice(9).split('.')[6] : null;",
+        )
+        .await
+    }
+
+    async fn json(&self, path: &str, key: Option<&str>) -> Value {
+        let mut req = self.http.get(self.server.url(path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.json().await.unwrap()
+    }
+
+    async fn config(&self, site: &str) -> Value {
+        self.json(&format!("/v1/sites/{site}/config"), None).await
+    }
+
+    /// The admin proof of a consent ID (with the demo site's key).
+    async fn proof(&self, site: &str, consent_id: &str) -> Value {
+        let key = demo_key(&self.server, site);
+        self.json(
+            &format!("/v1/admin/sites/{site}/consents/{consent_id}/proof"),
+            Some(&key),
+        )
+        .await
+    }
+
+    /// Names of the page's cookies.
+    async fn cookie_names(&self) -> Vec<String> {
+        let v = self
+            .eval("return document.cookie ? document.cookie.split('; ').map(c => c.split('=')[0]) : [];")
+            .await;
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    /// URLs of every resource the page requested.
+    async fn resources(&self) -> Vec<String> {
+        let v = self
+            .eval("return performance.getEntriesByType('resource').map(e => e.name);")
+            .await;
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    async fn finish(self) {
+        self.browser.close().await.unwrap();
+    }
+}
+
+/// Whether the banner's three first-layer buttons are rendered with a size.
+const FIRST_LAYER_VISIBLE: &str = "const h = document.querySelector('#keksdose-root');\
+    if (!h || !h.shadowRoot) return false;\
+    const bs = ['accept_all', 'reject_all', 'settings'].map(a => h.shadowRoot.querySelector(`button[data-action=\"${a}\"]`));\
+    return bs.every(b => b && b.getBoundingClientRect().width > 0 && b.getBoundingClientRect().height > 0\
+        && getComputedStyle(b).visibility === 'visible');";
+
+#[tokio::test]
+async fn before_any_choice_nothing_blocked_runs_and_the_banner_asks() {
+    let demo = Demo::start().await;
+    for page in ["/demo/saas.html", "/demo/coaching.html"] {
+        demo.open(page).await;
+        demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+            .await;
+        assert_eq!(
+            demo.ran().await,
+            Vec::<String>::new(),
+            "{page}: nothing ran"
+        );
+        let iframes = demo
+            .eval("return [...document.querySelectorAll('iframe')].filter(f => f.hasAttribute('src')).length;")
+            .await;
+        assert_eq!(iframes, json!(0), "{page}: no iframe has a src");
+        let leaked: Vec<String> = demo
+            .resources()
+            .await
+            .into_iter()
+            .filter(|u| u.contains("/demo/vendor/") || u.contains("/demo/embed/"))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{page}: requests left before consent: {leaked:?}"
+        );
+        let first = demo.eval("return Array.from(window.dataLayer[0]);").await;
+        assert_eq!(
+            first,
+            json!(["consent", "default", {
+                "ad_storage": "denied", "ad_user_data": "denied", "ad_personalization": "denied",
+                "analytics_storage": "denied", "functionality_storage": "denied",
+                "personalization_storage": "denied", "security_storage": "granted",
+                "wait_for_update": 500
+            }]),
+            "{page}: Consent Mode defaults come first"
+        );
+        assert_eq!(
+            demo.eval("return window.keksdose.get();").await,
+            Value::Null
+        );
+    }
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn only_necessary_runs_nothing_and_records_reject_all() {
+    let demo = Demo::start().await;
+    let version = demo.config("saas").await["version"].clone();
+    demo.open("/demo/saas.html").await;
+    demo.click("reject_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the banner to close",
+        "return !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    assert_eq!(demo.cookie_action().await, json!("r"));
+    // Give anything wrongly activated the time to run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(demo.ran().await, Vec::<String>::new());
+    assert_eq!(
+        demo.eval(
+            "return window.keksdose.allowed('mixpanel') || window.keksdose.allowed('analytics');"
+        )
+        .await,
+        json!(false)
+    );
+
+    let proof = demo.proof("saas", &id).await;
+    let records = proof["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{proof}");
+    let record = &records[0]["record"];
+    assert_eq!(record["action"], "reject_all");
+    assert_eq!(record["config_version"], version, "the version shown");
+    assert_eq!(record["source"], "banner");
+    assert_eq!(proof["verified"], true);
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn accept_all_runs_every_blocked_script_once_loads_iframes_and_grants_the_mapped_signals() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.click("accept_all").await;
+    demo.wait(
+        "every blocked script to run",
+        &format!(
+            "return (window.__demo && window.__demo.ran.length) >= {};",
+            SAAS_SCRIPTS.len()
+        ),
+    )
+    .await;
+    demo.acknowledged_consent_id().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ran = demo.ran().await;
+    assert_eq!(
+        ran.last().map(String::as_str),
+        Some("analytics-inline"),
+        "in document order: the inline script is the last one: {ran:?}"
+    );
+    ran.sort();
+    let mut expected: Vec<String> = SAAS_SCRIPTS.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(ran, expected, "each exactly once");
+
+    // The update grants exactly the signals the config maps the services to.
+    let config = demo.config("saas").await;
+    let mapped: Vec<String> = config["config"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["consent_mode"].as_array().cloned().unwrap_or_default())
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        mapped.contains(&"analytics_storage".to_string()),
+        "{mapped:?}"
+    );
+    let update = demo
+        .eval(
+            "const u = [...window.dataLayer].map(e => Array.from(e))\
+               .filter(e => e[0] === 'consent' && e[1] === 'update');\
+             return u.length ? u[u.length - 1][2] : null;",
+        )
+        .await;
+    for (signal, state) in update.as_object().expect("a consent update") {
+        let granted = mapped.contains(signal) || signal == "security_storage";
+        assert_eq!(
+            state,
+            if granted { "granted" } else { "denied" },
+            "{signal} in {update}"
+        );
+    }
+    assert_eq!(update.as_object().unwrap().len(), 7, "{update}");
+
+    // The coaching site's two-click embeds (a fresh visitor: the cookie is per host).
+    demo.eval("document.cookie = 'keksdose=; Max-Age=0; Path=/'; return true;")
+        .await;
+    demo.open("/demo/coaching.html").await;
+    demo.click("accept_all").await;
+    let loaded = demo
+        .wait(
+            "every coaching iframe to load its content",
+            "const fs = [...document.querySelectorAll('iframe[data-consent]')];\
+             return fs.length >= 5 && fs.every(f => f.getAttribute('src') === f.dataset.src\
+                 && f.contentDocument && f.contentDocument.readyState === 'complete'\
+                 && f.contentDocument.body && f.contentDocument.body.textContent.trim() !== '') && fs.length;",
+        )
+        .await;
+    assert_eq!(loaded, json!(5));
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.click("accept_all").await;
+    demo.acknowledged_consent_id().await;
+    assert!(
+        demo.resources().await.iter().any(|u| u.ends_with(".wasm")),
+        "the first visit loaded the banner"
+    );
+
+    demo.open("/demo/saas.html").await;
+    demo.wait(
+        "every blocked script to run from the cookie",
+        &format!(
+            "return (window.__demo && window.__demo.ran.length) >= {};",
+            SAAS_SCRIPTS.len()
+        ),
+    )
+    .await;
+    // The loader checks the cookie against the config; wait until it has it, and
+    // has sent the Consent Mode update that follows.
+    demo.wait(
+        "the Consent Mode update from the stored decision",
+        "return [...window.dataLayer].some(e => e[0] === 'consent' && e[1] === 'update');",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len(), "each once");
+    assert_eq!(
+        demo.eval("return !!document.querySelector('#keksdose-root');")
+            .await,
+        json!(false),
+        "no banner"
+    );
+    let widget: Vec<String> = demo
+        .resources()
+        .await
+        .into_iter()
+        .filter(|u| u.contains("/widget/"))
+        .collect();
+    assert!(widget.is_empty(), "no banner download: {widget:?}");
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_cookies() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.click("accept_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "every blocked script to run",
+        &format!(
+            "return (window.__demo && window.__demo.ran.length) >= {};",
+            SAAS_SCRIPTS.len()
+        ),
+    )
+    .await;
+    let before = demo.cookie_names().await;
+    for name in [
+        "mp_0a1b2c3d_mixpanel",
+        "ajs_anonymous_id",
+        "_gcl_au",
+        "AWSESS",
+    ] {
+        assert!(
+            before.iter().any(|n| n == name),
+            "{name} set by its stand-in: {before:?}"
+        );
+    }
+    let userlane = "return Object.keys(localStorage).filter(k => k.startsWith('userlane'));";
+    assert_eq!(
+        demo.eval(userlane).await,
+        json!(["userlane_user"]),
+        "local storage"
+    );
+
+    // The footer's "Cookie-Einstellungen" opens the settings; "Nur Notwendige" there.
+    demo.browser
+        .client()
+        .find(fantoccini::Locator::Css("a[data-consent-open]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    demo.wait(
+        "the settings layer",
+        "const h = document.querySelector('#keksdose-root');\
+         return !!(h && h.shadowRoot && h.shadowRoot.querySelector('button[data-action=\"save\"]'));",
+    )
+    .await;
+    demo.click("reject_all").await;
+
+    // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
+    demo.wait(
+        "an acknowledged withdrawal in the cookie",
+        "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+         const f = c ? c.slice(9).split('.') : [];\
+         return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';",
+    )
+    .await;
+    assert_eq!(
+        demo.acknowledged_consent_id().await,
+        id,
+        "the same consent ID"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        demo.ran().await,
+        Vec::<String>::new(),
+        "after the reload nothing ran"
+    );
+    let after = demo.cookie_names().await;
+    let left: Vec<&String> = after
+        .iter()
+        .filter(|n| {
+            [
+                "mp_",
+                "ajs_",
+                "_gcl",
+                "_aw_",
+                "AWSESS",
+                "intercom-",
+                "sm_",
+                "userlane",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "refused services' cookies remain: {left:?}"
+    );
+    assert!(after.iter().any(|n| n == "keksdose"));
+    assert_eq!(
+        demo.eval(userlane).await,
+        json!([]),
+        "declared local storage is removed too"
+    );
+
+    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+    let actions: Vec<&str> = history["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["accept_all", "withdraw"], "{history}");
+    let proof = demo.proof("saas", &id).await;
+    assert_eq!(proof["records"][1]["record"]["action"], "withdraw");
+    demo.finish().await;
+}
