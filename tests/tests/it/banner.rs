@@ -481,3 +481,48 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
     assert_eq!(proof["records"][1]["record"]["action"], "withdraw");
     demo.finish().await;
 }
+
+#[tokio::test]
+async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_next_page() {
+    let mut demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+        .await;
+    demo.server.kill().unwrap();
+    demo.click("accept_all").await;
+    // Applied locally (the inline script needs no server), kept as pending.
+    demo.wait(
+        "the inline script to run",
+        "return !!(window.__demo && window.__demo.ran.includes('analytics-inline'));",
+    )
+    .await;
+    let pending = demo
+        .wait(
+            "a pending decision in the cookie",
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+             const f = c ? c.slice(9).split('.') : [];\
+             return f[1] === '' && f[2] !== '' && f[6] === 'a' ? f[2] : null;",
+        )
+        .await;
+    assert!(pending.as_str().is_some_and(|k| k.len() >= 16), "{pending}");
+
+    // The next page view (the server is back, on another port of the same host).
+    demo.server.restart().await.unwrap();
+    demo.open("/demo/saas.html").await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.open("/demo/saas.html").await;
+    demo.wait(
+        "every blocked script to run",
+        &format!(
+            "return (window.__demo && window.__demo.ran.length) >= {};",
+            SAAS_SCRIPTS.len()
+        ),
+    )
+    .await;
+    assert_eq!(demo.acknowledged_consent_id().await, id);
+    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+    let records = history["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "recorded once: {history}");
+    assert_eq!(records[0]["action"], "accept_all");
+    demo.finish().await;
+}
