@@ -190,6 +190,19 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         "/v1/admin/sites/{site}/subjects/{subject}",
         web::delete().to(subjects::erase::<S>),
     )
+    // The banner is loaded by k.js from the site's own origin, not the CMP's: its
+    // module, WASM and manifest need CORS. They are public and hold no credentials.
+    .service(
+        web::scope("/widget")
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add((actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")),
+            )
+            .service(
+                actix_files::Files::new("/", static_dir.join("widget"))
+                    .default_handler(web::to(not_found)),
+            ),
+    )
     .service(
         actix_files::Files::new("/", static_dir)
             .index_file("index.html")

@@ -526,3 +526,26 @@ async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_ne
     assert_eq!(records[0]["action"], "accept_all");
     demo.finish().await;
 }
+
+#[tokio::test]
+async fn the_banner_files_carry_cors_for_pages_on_other_origins() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(server.url(&path))
+            .header("Origin", "https://www.shop.example")
+            .send()
+    };
+    let manifest = get("/widget/manifest.json".into()).await.unwrap();
+    assert_eq!(manifest.status(), 200);
+    assert_eq!(manifest.headers()["access-control-allow-origin"], "*");
+    let manifest: Value = manifest.json().await.unwrap();
+    for file in ["js", "wasm"] {
+        let name = manifest[file].as_str().unwrap();
+        let resp = get(format!("/widget/{name}")).await.unwrap();
+        assert_eq!(resp.status(), 200, "{name}");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*", "{name}");
+    }
+    let missing = get("/widget/nope.js".into()).await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
