@@ -549,3 +549,117 @@ async fn the_banner_files_carry_cors_for_pages_on_other_origins() {
     let missing = get("/widget/nope.js".into()).await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+        .await;
+    // Chromium has no GPC setting: the test gives the page the signal.
+    demo.eval(
+        "Object.defineProperty(navigator, 'globalPrivacyControl', {value: true, configurable: true}); return true;",
+    )
+    .await;
+    assert_eq!(demo.ran().await, Vec::<String>::new());
+    // The visitor's explicit choice wins over the signal; the record notes both.
+    demo.click("accept_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    let flags = demo
+        .eval(
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+             return c.slice(9).split('.')[7];",
+        )
+        .await;
+    assert_eq!(flags, json!("g"), "the cookie notes GPC");
+    let proof = demo.proof("saas", &id).await;
+    assert_eq!(
+        proof["records"][0]["record"]["signals"],
+        json!({"gpc": true, "dnt": false}),
+        "{proof}"
+    );
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn a_site_with_only_necessary_cookies_shows_no_banner_until_the_settings_link() {
+    let demo = Demo::start().await;
+    demo.open("/demo/necessary-only.html").await;
+    demo.wait(
+        "the loader to fetch the config",
+        "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/necessary-only/config'));",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        demo.eval("return !!document.querySelector('#keksdose-root');")
+            .await,
+        json!(false),
+        "no banner"
+    );
+    assert!(
+        !demo
+            .resources()
+            .await
+            .iter()
+            .any(|u| u.contains("/widget/")),
+        "no banner download"
+    );
+    demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
+        .await;
+    demo.wait(
+        "the declaration behind the settings link",
+        "const h = document.querySelector('#keksdose-root');\
+         return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=\"dialog\"]'));",
+    )
+    .await;
+    assert_eq!(
+        demo.eval("return location.hash;").await,
+        json!(""),
+        "the link's default is prevented"
+    );
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn the_javascript_api_records_decisions_and_reports_changes() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+        .await;
+    demo.eval(
+        "window.__changes = []; window.__events = [];\
+         keksdose.on('change', d => __changes.push(d));\
+         document.addEventListener('keksdose:change', e => __events.push(e.detail));\
+         keksdose.acceptAll(); return true;",
+    )
+    .await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the banner to close",
+        "return !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    let got = demo.eval("return keksdose.get();").await;
+    assert_eq!(got["consentId"], json!(id), "{got}");
+    assert_eq!(got["services"]["mixpanel"], true, "{got}");
+    assert_eq!(got["choices"]["analytics"], true, "{got}");
+    assert_eq!(got["choices"]["necessary"], true, "{got}");
+    assert!(
+        got["choices"].get("mixpanel").is_none(),
+        "services apart: {got}"
+    );
+    assert_eq!(
+        demo.eval("return [keksdose.allowed('mixpanel'), keksdose.allowed('marketing'), keksdose.allowed('nope')];")
+            .await,
+        json!([true, true, false])
+    );
+    assert_eq!(
+        demo.eval("return [__changes.length, __events.length, __events[0].configVersion === keksdose.get().configVersion];")
+            .await,
+        json!([1, 1, true])
+    );
+    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+    assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
+    demo.finish().await;
+}
