@@ -501,10 +501,13 @@
   }
 
   /** The receipt arrived (or was refused for good): the cookie forgets `pending`. */
-  function acknowledge(receipt, key, config) {
+  function acknowledge(receipt, key, config, action) {
     if (receipt === null || !stored || stored.pending !== key) return;
     var d = Object.assign({}, stored, { pending: null });
-    if (receipt) d.consent_id = receipt.consent_id;
+    if (receipt) {
+      d.consent_id = receipt.consent_id;
+      if (action) d.action = action;
+    }
     writeStored(d, config);
   }
 
@@ -550,10 +553,21 @@
       page: root.location.pathname,
     };
     if (d.consent_id) body.consent_id = d.consent_id;
-    var sent = post(body).then(function (receipt) {
-      acknowledge(receipt, key, config);
-      return get();
-    });
+    var sent = post(body)
+      .then(function (receipt) {
+        if (receipt === false && body.consent_id) {
+          // One cookie per host: the consent ID may be another site's on this
+          // host (the demo sites share one). Start a new consent for this site.
+          delete body.consent_id;
+          if (body.action === "withdraw") body.action = "reject_all";
+          return post(body);
+        }
+        return receipt;
+      })
+      .then(function (receipt) {
+        acknowledge(receipt, key, config, body.action);
+        return get();
+      });
 
     // Apply: newly allowed elements run; refused services lose their cookies.
     var refused = before

@@ -663,3 +663,31 @@ async fn the_javascript_api_records_decisions_and_reports_changes() {
     assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
     demo.finish().await;
 }
+
+#[tokio::test]
+async fn two_sites_on_one_host_share_the_cookie_but_not_the_consent_id() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.click("accept_all").await;
+    let saas = demo.acknowledged_consent_id().await;
+    // The coaching site's config is not covered by that decision: it asks again.
+    demo.open("/demo/coaching.html").await;
+    demo.click("accept_all").await;
+    let coaching = demo
+        .wait(
+            "a consent ID of the coaching site",
+            &format!(
+                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
+                 const f = c ? c.slice(9).split('.') : [];\
+                 return f[1] && f[1] !== '{saas}' && f[2] === '' ? f[1] : null;"
+            ),
+        )
+        .await;
+    let coaching = coaching.as_str().unwrap();
+    let history = demo.json(&format!("/v1/consents/{coaching}"), None).await;
+    assert_eq!(history["site"], "coaching", "{history}");
+    assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
+    let history = demo.json(&format!("/v1/consents/{saas}"), None).await;
+    assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
+    demo.finish().await;
+}
