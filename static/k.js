@@ -484,7 +484,6 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
       credentials: "omit",
-      keepalive: true,
     }).then(
       function (r) {
         if (r.status === 201) return r.json();
