@@ -369,13 +369,131 @@
       if (!allowed(id) || el.hasAttribute("data-keksdose-done")) return;
       if (!mark(el)) return;
       if (el.tagName === "IFRAME") {
-        el.setAttribute("src", el.getAttribute("data-src"));
+        loadFrame(el);
         return;
       }
       // Scripts one after another, so that an inline one runs after the external
       // ones before it, as in the page's own order.
       queue = queue.then(function () {
         return runScript(el, id);
+      });
+    });
+  }
+
+  // -- Two-click placeholders for blocked iframes ----------------------------------
+  function loadFrame(el) {
+    var ph = el.previousElementSibling;
+    if (ph && ph.hasAttribute("data-keksdose-placeholder")) ph.parentNode.removeChild(ph);
+    if (el.hasAttribute("data-keksdose-hidden")) {
+      el.style.display = el.getAttribute("data-keksdose-hidden");
+      el.removeAttribute("data-keksdose-hidden");
+    }
+    el.setAttribute("data-keksdose-done", "");
+    el.setAttribute("src", el.getAttribute("data-src"));
+  }
+
+  var PLACEHOLDER = {
+    de: {
+      text: "Hier ist ein Inhalt von %s eingebettet. Beim Laden erhält der Anbieter Ihre IP-Adresse und kann Cookies setzen.",
+      privacy: "Datenschutzerklärung des Anbieters",
+      load: "Inhalt laden",
+      always: "Immer erlauben",
+    },
+    en: {
+      text: "Content from %s is embedded here. Loading it gives the provider your IP address and lets it set cookies.",
+      privacy: "The provider's privacy policy",
+      load: "Load content",
+      always: "Always allow",
+    },
+  };
+
+  /** Puts a placeholder before every blocked iframe in `scope` that is not allowed. */
+  function placeholders(scope) {
+    if (!published) return;
+    var config = published.config;
+    var frames = [];
+    if (scope.matches && scope.matches("iframe[data-consent][data-src]")) frames.push(scope);
+    if (scope.querySelectorAll) {
+      frames = frames.concat(Array.prototype.slice.call(scope.querySelectorAll("iframe[data-consent][data-src]")));
+    }
+    var t = PLACEHOLDER[choose(config, doc.documentElement.lang || root.navigator.language)] || PLACEHOLDER.en;
+    frames.forEach(function (el) {
+      var id = el.getAttribute("data-consent");
+      var prev = el.previousElementSibling;
+      if (allowed(id) || el.hasAttribute("data-keksdose-done")) return;
+      if (prev && prev.hasAttribute("data-keksdose-placeholder")) return;
+      var service = (config.services || []).filter(function (sv) {
+        return sv.id === id;
+      })[0];
+      var who = service ? service.name + (service.provider ? " (" + service.provider.name + ")" : "") : id;
+      var box = doc.createElement("div");
+      box.setAttribute("data-keksdose-placeholder", id);
+      box.className = "keksdose-placeholder";
+      var p = doc.createElement("p");
+      p.textContent = t.text.replace("%s", who);
+      box.appendChild(p);
+      if (service && service.privacy_policy_url) {
+        var a = doc.createElement("a");
+        a.href = service.privacy_policy_url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = t.privacy;
+        box.appendChild(a);
+      }
+      var load = doc.createElement("button");
+      load.type = "button";
+      load.setAttribute("data-keksdose-load", "");
+      load.textContent = t.load;
+      load.addEventListener("click", function () {
+        loadFrame(el);
+      });
+      box.appendChild(load);
+      if (service) {
+        var always = doc.createElement("button");
+        always.type = "button";
+        always.setAttribute("data-keksdose-allow", "");
+        always.textContent = t.always;
+        always.addEventListener("click", function () {
+          allowService(id);
+        });
+        box.appendChild(always);
+      }
+      el.setAttribute("data-keksdose-hidden", el.style.display || "");
+      el.style.display = "none";
+      el.parentNode.insertBefore(box, el);
+    });
+  }
+
+  /** "Immer erlauben": a custom decision, the stored one plus service `id`. */
+  function allowService(id) {
+    return fetchConfig().then(function (body) {
+      var config = body.config;
+      var choices = { categories: {}, services: {} };
+      var services = {};
+      (config.services || []).forEach(function (sv) {
+        var on = sv.category === NECESSARY || sv.id === id || allowed(sv.id);
+        choices.services[sv.id] = on;
+        if (sv.category !== NECESSARY) services[sv.id] = on;
+      });
+      categoryIds(config).forEach(function (c) {
+        var members = (config.services || []).filter(function (sv) {
+          return sv.category === c;
+        });
+        choices.categories[c] =
+          c === NECESSARY ||
+          (members.length
+            ? members.every(function (sv) {
+                return choices.services[sv.id];
+              })
+            : allowed(c));
+      });
+      return decide({
+        action: "custom",
+        categories: {},
+        services: services,
+        choices: choices,
+        configVersion: body.version,
+        lang: choose(config, doc.documentElement.lang || root.navigator.language),
       });
     });
   }
@@ -807,13 +925,19 @@
     new MutationObserver(function (records) {
       records.forEach(function (r) {
         for (var i = 0; i < r.addedNodes.length; i++) {
-          if (r.addedNodes[i].nodeType === 1) apply(r.addedNodes[i]);
+          if (r.addedNodes[i].nodeType === 1) {
+            apply(r.addedNodes[i]);
+            placeholders(r.addedNodes[i]);
+          }
         }
       });
     }).observe(doc.documentElement, { childList: true, subtree: true });
   });
   fetchConfig().then(
     function (body) {
+      ready(function () {
+        placeholders(doc);
+      });
       var reason = stored ? renewal(body.config, stored, now()) : { none: true };
       if (stored && !reason) {
         sendUpdate();

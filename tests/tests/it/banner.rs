@@ -691,3 +691,61 @@ async fn two_sites_on_one_host_share_the_cookie_but_not_the_consent_id() {
     assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
     demo.finish().await;
 }
+
+#[tokio::test]
+async fn a_two_click_placeholder_loads_one_embed_once_or_records_consent_for_its_service() {
+    let demo = Demo::start().await;
+    demo.open("/demo/coaching.html").await;
+    let count = demo
+        .wait(
+            "a placeholder for each blocked embed",
+            "const ps = document.querySelectorAll('[data-keksdose-placeholder]');\
+             return ps.length === document.querySelectorAll('iframe[data-consent]').length && ps.length;",
+        )
+        .await;
+    assert_eq!(count, json!(5));
+    let youtube = demo
+        .eval(
+            "return document.querySelector('[data-keksdose-placeholder=\"youtube\"]').textContent;",
+        )
+        .await;
+    assert!(
+        youtube.as_str().unwrap().contains("Google"),
+        "names the provider: {youtube}"
+    );
+
+    // "Inhalt laden": this one embed, this once, and no decision.
+    demo.eval(
+        "document.querySelector('[data-keksdose-placeholder=\"youtube\"] [data-keksdose-load]').click(); return true;",
+    )
+    .await;
+    let srcs = "return [...document.querySelectorAll('iframe[data-consent]')]\
+                .filter(f => f.hasAttribute('src')).map(f => f.dataset.consent);";
+    assert_eq!(demo.eval(srcs).await, json!(["youtube"]));
+    assert_eq!(demo.eval("return keksdose.get();").await, Value::Null);
+
+    // "Immer erlauben": consent for that service, recorded like any other.
+    demo.eval(
+        "document.querySelector('[data-keksdose-placeholder=\"facebook\"] [data-keksdose-allow]').click(); return true;",
+    )
+    .await;
+    let id = demo.acknowledged_consent_id().await;
+    assert_eq!(demo.eval(srcs).await, json!(["youtube", "facebook"]));
+    assert_eq!(
+        demo.eval("return document.querySelectorAll('[data-keksdose-placeholder]').length;")
+            .await,
+        json!(3),
+        "the others stay blocked"
+    );
+    let proof = demo.proof("coaching", &id).await;
+    let record = &proof["records"][0]["record"];
+    assert_eq!(record["action"], "custom", "{proof}");
+    assert_eq!(record["choices"]["services"]["facebook"], true, "{proof}");
+    assert_eq!(record["choices"]["services"]["youtube"], false, "{proof}");
+    assert_eq!(
+        demo.eval("return [keksdose.allowed('facebook'), keksdose.allowed('youtube'), keksdose.allowed('social')];")
+            .await,
+        json!([true, false, false])
+    );
+    demo.finish().await;
+}
