@@ -749,3 +749,74 @@ async fn a_two_click_placeholder_loads_one_embed_once_or_records_consent_for_its
     );
     demo.finish().await;
 }
+
+#[tokio::test]
+async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_not() {
+    let mut demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.click("accept_all").await;
+    demo.acknowledged_consent_id().await;
+    let cookie = demo
+        .eval("return document.cookie.split('; ').find(c => c.startsWith('keksdose='));")
+        .await;
+    let cookie = cookie.as_str().unwrap().to_string();
+    let key = demo_key(&demo.server, "saas");
+    let mut config = demo.config("saas").await["config"].clone();
+    let (http, url) = (
+        demo.http.clone(),
+        demo.server.url("/v1/admin/sites/saas/config"),
+    );
+    let publish = |config: Value| http.put(&url).bearer_auth(&key).json(&config).send();
+
+    // The same visitor with a fresh browser cache (the config is cached for 60 s).
+    let revisit = async |demo: &mut Demo| {
+        let old = std::mem::replace(&mut demo.browser, Browser::start().await.unwrap());
+        old.close().await.unwrap();
+        demo.open("/demo/index.html").await;
+        demo.eval(&format!(
+            "document.cookie = '{cookie}; Path=/'; return true;"
+        ))
+        .await;
+        demo.open("/demo/saas.html").await;
+        demo.wait(
+            "the loader to fetch the config",
+            "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/saas/config'));",
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    };
+
+    // A text fix: the decision holds.
+    config["site"]["policy_version"] = json!("Stand: 01.12.2026");
+    let resp = publish(config.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    revisit(&mut demo).await;
+    assert_eq!(
+        demo.eval("return !!document.querySelector('#keksdose-root');")
+            .await,
+        json!(false),
+        "a text change does not ask again"
+    );
+    assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len());
+
+    // A new analytics service needs consent: the banner asks again; what the
+    // visitor already allowed keeps running.
+    let mut hotjar = config["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "satismeter")
+        .unwrap()
+        .clone();
+    hotjar["id"] = json!("hotjar");
+    hotjar["name"] = json!("Hotjar");
+    hotjar["consent_mode"] = json!([]);
+    config["services"].as_array_mut().unwrap().push(hotjar);
+    let resp = publish(config).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    revisit(&mut demo).await;
+    demo.wait("the first layer again", FIRST_LAYER_VISIBLE)
+        .await;
+    assert!(demo.ran().await.contains(&"mixpanel".to_string()));
+    demo.finish().await;
+}
