@@ -29,7 +29,9 @@
   if (typeof root.gtag !== "function") root.gtag = gtag;
 
   // ---- The core: mirrors shared/src/cookie.rs and shared/src/renewal.rs. -------
-  var NAME = "keksdose";
+  // The cookie is per site (`keksdose_<site>`): sites sharing a host never
+  // read each other's decisions.
+  var PREFIX = "keksdose_";
   var MAX_LEN = 3800;
   var NECESSARY = "necessary";
   var ACTIONS = { a: "accept_all", r: "reject_all", c: "custom", w: "withdraw" };
@@ -261,7 +263,7 @@
   }
 
   var core = {
-    NAME: NAME,
+    PREFIX: PREFIX,
     decode: decode,
     encode: encode,
     renewal: renewal,
@@ -300,7 +302,7 @@
     var parts = doc.cookie ? doc.cookie.split("; ") : [];
     for (var i = 0; i < parts.length; i++) {
       var eq = parts[i].indexOf("=");
-      if (parts[i].slice(0, eq) === NAME) return parts[i].slice(eq + 1);
+      if (parts[i].slice(0, eq) === PREFIX + site) return parts[i].slice(eq + 1);
     }
     return null;
   }
@@ -314,7 +316,7 @@
     var value = encode(d);
     var attrs = "; Path=/; Max-Age=" + consentLifetimeSecs(config) + "; SameSite=Lax";
     if (root.location.protocol === "https:") attrs += "; Secure";
-    doc.cookie = NAME + "=" + value + attrs;
+    doc.cookie = PREFIX + site + "=" + value + attrs;
     stored = d;
   }
 
@@ -673,8 +675,8 @@
     var sent = post(body)
       .then(function (receipt) {
         if (receipt === false && body.consent_id) {
-          // One cookie per host: the consent ID may be another site's on this
-          // host (the demo sites share one). Start a new consent for this site.
+          // The server does not know this consent ID for this site (its data
+          // was reset, or the cookie was copied): start a new consent.
           delete body.consent_id;
           if (body.action === "withdraw") body.action = "reject_all";
           return post(body);

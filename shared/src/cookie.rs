@@ -19,8 +19,14 @@ use std::collections::BTreeSet;
 use crate::config::validate::is_id;
 use crate::decision::{Action, Choices, Signals};
 
-/// The cookie's name.
-pub const NAME: &str = "keksdose";
+/// The start of the cookie's name; the site id follows ([`name`]).
+pub const PREFIX: &str = "keksdose_";
+
+/// The cookie's name for a site: `keksdose_<site id>`. Sites that share a host
+/// (a shop and its blog, the demo sites) never read each other's decisions.
+pub fn name(site: &str) -> String {
+    format!("{PREFIX}{site}")
+}
 
 /// The format version, the value's first field.
 pub const VERSION: &str = "1";

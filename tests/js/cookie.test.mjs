@@ -23,7 +23,7 @@ const plain = (value) => JSON.parse(JSON.stringify(value));
 const core = load().__keksdoseCore;
 
 test('the cookie name is the one the vectors name', () => {
-  assert.equal(core.NAME, vectors.cookie_name);
+  assert.equal(core.PREFIX, vectors.cookie_name_prefix);
 });
 
 test('every valid vector decodes to its decision and encodes back to its value', () => {

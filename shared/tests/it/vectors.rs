@@ -156,7 +156,7 @@ fn cookie_vectors_are_current() {
         "cookie.json",
         &json!({
             "description": "Consent cookie vectors (format 1). `valid`: value and the decision it encodes; decoding the value must give the decision, encoding the decision must give the value. `invalid`: values a conforming parser must refuse (the banner then asks again).",
-            "cookie_name": keksdose_shared::cookie::NAME,
+            "cookie_name_prefix": keksdose_shared::cookie::PREFIX,
             "valid": valid,
             "invalid": invalid,
         }),

@@ -103,8 +103,8 @@ impl Demo {
         let v = self
             .wait(
                 "an acknowledged decision in the cookie",
-                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-                 if (!c) return null; const f = c.slice(9).split('.');\
+                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+                 if (!c) return null; const f = c.slice(c.indexOf('=') + 1).split('.');\
                  return f[1] !== '' && f[2] === '' ? f[1] : null;",
             )
             .await;
@@ -114,8 +114,8 @@ impl Demo {
     /// The cookie's action code (`a`, `r`, `c`, `w`), or null.
     async fn cookie_action(&self) -> Value {
         self.eval(
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-             return c ? c.slice(9).split('.')[6] : null;",
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+             return c ? c.slice(c.indexOf('=') + 1).split('.')[6] : null;",
         )
         .await
     }
@@ -308,9 +308,7 @@ async fn accept_all_runs_every_blocked_script_once_loads_iframes_and_grants_the_
     }
     assert_eq!(update.as_object().unwrap().len(), 7, "{update}");
 
-    // The coaching site's two-click embeds (a fresh visitor: the cookie is per host).
-    demo.eval("document.cookie = 'keksdose=; Max-Age=0; Path=/'; return true;")
-        .await;
+    // The coaching site's two-click embeds (its own cookie: a fresh visitor there).
     demo.open("/demo/coaching.html").await;
     demo.click("accept_all").await;
     let loaded = demo
@@ -424,8 +422,8 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
     // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
     demo.wait(
         "an acknowledged withdrawal in the cookie",
-        "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-         const f = c ? c.slice(9).split('.') : [];\
+        "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+         const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];\
          return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';",
     )
     .await;
@@ -462,7 +460,7 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
         left.is_empty(),
         "refused services' cookies remain: {left:?}"
     );
-    assert!(after.iter().any(|n| n == "keksdose"));
+    assert!(after.iter().any(|n| n == "keksdose_saas"));
     assert_eq!(
         demo.eval(userlane).await,
         json!([]),
@@ -499,8 +497,8 @@ async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_ne
     let pending = demo
         .wait(
             "a pending decision in the cookie",
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-             const f = c ? c.slice(9).split('.') : [];\
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+             const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];\
              return f[1] === '' && f[2] !== '' && f[6] === 'a' ? f[2] : null;",
         )
         .await;
@@ -567,8 +565,8 @@ async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal()
     let id = demo.acknowledged_consent_id().await;
     let flags = demo
         .eval(
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-             return c.slice(9).split('.')[7];",
+            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+             return c.slice(c.indexOf('=') + 1).split('.')[7];",
         )
         .await;
     assert_eq!(flags, json!("g"), "the cookie notes GPC");
@@ -665,30 +663,43 @@ async fn the_javascript_api_records_decisions_and_reports_changes() {
 }
 
 #[tokio::test]
-async fn two_sites_on_one_host_share_the_cookie_but_not_the_consent_id() {
+async fn a_decision_on_one_site_never_applies_to_another_site_on_the_same_host() {
     let demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
     demo.click("accept_all").await;
     let saas = demo.acknowledged_consent_id().await;
-    // The coaching site's config is not covered by that decision: it asks again.
+    // The coaching site also declares google-ads, but its visitor has not decided
+    // there: nothing of it runs, its banner asks.
     demo.open("/demo/coaching.html").await;
-    demo.click("accept_all").await;
-    let coaching = demo
-        .wait(
-            "a consent ID of the coaching site",
-            &format!(
-                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose='));\
-                 const f = c ? c.slice(9).split('.') : [];\
-                 return f[1] && f[1] !== '{saas}' && f[2] === '' ? f[1] : null;"
-            ),
-        )
+    demo.wait(
+        "the coaching banner",
+        "const r = document.querySelector('#keksdose-root');\
+         return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button'));",
+    )
+    .await;
+    assert_eq!(
+        demo.ran().await,
+        Vec::<String>::new(),
+        "saas's decision ran on coaching"
+    );
+    let loaded = demo
+        .eval("return [...document.querySelectorAll('iframe[data-consent]')].filter(f => f.getAttribute('src')).length;")
         .await;
-    let coaching = coaching.as_str().unwrap();
+    assert_eq!(loaded, 0, "an embed loaded without consent on coaching");
+    demo.click("accept_all").await;
+    let coaching = demo.acknowledged_consent_id().await;
+    assert_ne!(coaching, saas);
     let history = demo.json(&format!("/v1/consents/{coaching}"), None).await;
     assert_eq!(history["site"], "coaching", "{history}");
     assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
     let history = demo.json(&format!("/v1/consents/{saas}"), None).await;
     assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
+    let names = demo.cookie_names().await;
+    assert!(
+        names.contains(&"keksdose_saas".to_string())
+            && names.contains(&"keksdose_coaching".to_string()),
+        "{names:?}"
+    );
     demo.finish().await;
 }
 
@@ -757,7 +768,7 @@ async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_no
     demo.click("accept_all").await;
     demo.acknowledged_consent_id().await;
     let cookie = demo
-        .eval("return document.cookie.split('; ').find(c => c.startsWith('keksdose='));")
+        .eval("return document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));")
         .await;
     let cookie = cookie.as_str().unwrap().to_string();
     let key = demo_key(&demo.server, "saas");
