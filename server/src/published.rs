@@ -1,9 +1,12 @@
 //! The published configs, ready to serve: the config endpoint is the hot path of
-//! every first visit, so each site's current config is serialised once per
+//! every first visit, and every recorded decision is checked against the config
+//! it names, so each site's current config is parsed and serialised once per
 //! version and kept in memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+
+use keksdose_shared::SiteConfig;
 
 use crate::store::{SiteMeta, Store, StoreError};
 
@@ -11,6 +14,7 @@ use crate::store::{SiteMeta, Store, StoreError};
 #[derive(Debug)]
 pub struct Published {
     pub version: String,
+    pub config: SiteConfig,
     /// `{"site", "version", "config"}`, serialised once.
     pub json: Vec<u8>,
 }
@@ -39,11 +43,12 @@ impl PublishedCache {
         let json = serde_json::to_vec(&crate::http::schema::PublishedConfig {
             site: site.id.clone(),
             version: site.config_version.clone(),
-            config,
+            config: config.clone(),
         })
         .map_err(|e| StoreError::Internal(e.to_string()))?;
         let p = Arc::new(Published {
             version: site.config_version.clone(),
+            config,
             json,
         });
         if let Ok(mut m) = self.0.write() {

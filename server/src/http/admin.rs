@@ -13,25 +13,13 @@ use serde::Deserialize;
 use super::schema::{BrokenLink, ConfigPublished, Keys, Proof, ProofEntry, VerifyReport};
 use super::{AppState, HttpError, auth, body};
 use crate::pseudonym::{Pseudonymiser, random_token};
-use crate::store::{Change, Draft, SiteMeta, Store, sled_store::now_ms};
+use crate::store::{Change, Draft, Store, sled_store::now_ms};
 
 /// The largest config a site may publish.
 const MAX_CONFIG: usize = 512 * 1024;
 
 fn not_found(what: String) -> HttpError {
     HttpError::new(ErrorCode::NotFound, what)
-}
-
-/// The current config of a site.
-fn current_config<S: Store>(store: &S, site: &SiteMeta) -> Result<SiteConfig, HttpError> {
-    store
-        .config(&site.id, &site.config_version)?
-        .ok_or_else(|| {
-            HttpError::new(
-                ErrorCode::Internal,
-                format!("site {:?} has no current config", site.id),
-            )
-        })
 }
 
 /// `GET /v1/admin/sites/{site}/consents/{consent_id}/proof`: every record of the
@@ -250,14 +238,15 @@ pub async fn withdraw<S: Store>(
             "no records of consent ID {consent_id:?}"
         )));
     };
-    let config = current_config(&state.store, &site)?;
+    let published = state.published.get(&state.store, &site)?;
+    let config = &published.config;
     let purposes = purpose_states(&history)
         .into_iter()
         .filter(|(_, s)| matches!(s, PurposeState::Requested | PurposeState::Granted))
         .map(|(p, _)| (p, PurposeState::Withdrawn))
         .collect();
     let choices = Decision::new(Action::Withdraw)
-        .resolve(&config)
+        .resolve(config)
         .map_err(|e| HttpError::invalid("the current config cannot resolve a withdrawal", &e))?;
     let record = state
         .store
@@ -328,7 +317,8 @@ pub async fn backend_consent<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &state.store, &path)?;
     let body: BackendConsent = body::read_json(&req, payload, super::public::MAX_BODY).await?;
-    let config = current_config(&state.store, &site)?;
+    let published = state.published.get(&state.store, &site)?;
+    let config = &published.config;
     let invalid = |m: String| HttpError::new(ErrorCode::Invalid, m);
     if body.purposes.is_empty() {
         return Err(invalid("purposes: name at least one purpose".into()));

@@ -223,21 +223,30 @@ pub async fn record_consent<S: Store>(
     let body: ConsentRequest = super::body::read_json(&req, payload, MAX_BODY).await?;
     let invalid = |m: String| HttpError::new(ErrorCode::Invalid, m);
 
-    let config = state
-        .store
-        .config(&site.id, &body.config_version)?
-        .ok_or_else(|| {
-            invalid(format!(
-                "config_version: {:?} is not a version of site {:?}",
-                body.config_version, site.id
-            ))
-        })?;
+    // Almost every decision names the current version: take it from the cache
+    // instead of parsing the config from the store per request.
+    let published = state.published.get(&state.store, &site)?;
+    let older;
+    let config = if body.config_version == published.version {
+        &published.config
+    } else {
+        older = state
+            .store
+            .config(&site.id, &body.config_version)?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "config_version: {:?} is not a version of site {:?}",
+                    body.config_version, site.id
+                ))
+            })?;
+        &older
+    };
     let decision = Decision {
         action: body.action,
         categories: body.categories,
         services: body.services,
     };
-    let choices = decision.resolve(&config).map_err(|e| {
+    let choices = decision.resolve(config).map_err(|e| {
         HttpError::invalid("the decision does not fit the config version it names", &e)
     })?;
     if !config.site.languages.contains(&body.language) {

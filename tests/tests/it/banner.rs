@@ -25,6 +25,11 @@ const SAAS_SCRIPTS: [&str; 8] = [
     "analytics-inline",
 ];
 
+/// JS that sets `f` to the fields of this page's site cookie (`[]` when absent).
+const COOKIE_FIELDS: &str = "const c = document.cookie.split('; ')\
+    .find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+    const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];";
+
 /// A browser and a server with the demo sites.
 struct Demo {
     server: TestServer,
@@ -103,9 +108,7 @@ impl Demo {
         let v = self
             .wait(
                 "an acknowledged decision in the cookie",
-                "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
-                 if (!c) return null; const f = c.slice(c.indexOf('=') + 1).split('.');\
-                 return f[1] !== '' && f[2] === '' ? f[1] : null;",
+                &format!("{COOKIE_FIELDS} return f[1] && f[2] === '' ? f[1] : null;"),
             )
             .await;
         v.as_str().unwrap().to_string()
@@ -113,11 +116,8 @@ impl Demo {
 
     /// The cookie's action code (`a`, `r`, `c`, `w`), or null.
     async fn cookie_action(&self) -> Value {
-        self.eval(
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
-             return c ? c.slice(c.indexOf('=') + 1).split('.')[6] : null;",
-        )
-        .await
+        self.eval(&format!("{COOKIE_FIELDS} return f.length ? f[6] : null;"))
+            .await
     }
 
     async fn json(&self, path: &str, key: Option<&str>) -> Value {
@@ -422,9 +422,7 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
     // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
     demo.wait(
         "an acknowledged withdrawal in the cookie",
-        "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
-         const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];\
-         return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';",
+        &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
     )
     .await;
     assert_eq!(
@@ -497,9 +495,7 @@ async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_ne
     let pending = demo
         .wait(
             "a pending decision in the cookie",
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
-             const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];\
-             return f[1] === '' && f[2] !== '' && f[6] === 'a' ? f[2] : null;",
+            &format!("{COOKIE_FIELDS} return f[1] === '' && f[2] && f[6] === 'a' ? f[2] : null;"),
         )
         .await;
     assert!(pending.as_str().is_some_and(|k| k.len() >= 16), "{pending}");
@@ -563,12 +559,7 @@ async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal()
     // The visitor's explicit choice wins over the signal; the record notes both.
     demo.click("accept_all").await;
     let id = demo.acknowledged_consent_id().await;
-    let flags = demo
-        .eval(
-            "const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
-             return c.slice(c.indexOf('=') + 1).split('.')[7];",
-        )
-        .await;
+    let flags = demo.eval(&format!("{COOKIE_FIELDS} return f[7];")).await;
     assert_eq!(flags, json!("g"), "the cookie notes GPC");
     let proof = demo.proof("saas", &id).await;
     assert_eq!(
