@@ -296,6 +296,7 @@
   var ran = {}; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
   var listeners = [];
+  var optOutHooks = []; // [{id, fn}] from keksdose.onOptOut / on("optout")
   var queue = Promise.resolve();
 
   function cookieValue() {
@@ -409,6 +410,29 @@
     },
   };
 
+  /**
+   * The placeholders' look, added to the page once. `:where()` gives it no
+   * specificity, so any rule of the site's own wins; colours meet WCAG AA.
+   */
+  var PLACEHOLDER_CSS =
+    ":where(.keksdose-placeholder){box-sizing:border-box;display:flex;flex-direction:column;justify-content:center;" +
+    "align-items:flex-start;gap:.75em;width:100%;padding:1.25em;border:1px solid #c4c8cf;border-radius:8px;" +
+    "background:#f3f4f6;color:#1f2328;line-height:1.45;text-align:left}" +
+    ":where(.keksdose-placeholder) p{margin:0}" +
+    ":where(.keksdose-placeholder) a{color:#0a4fbf;text-decoration:underline}" +
+    ":where(.keksdose-placeholder-actions){display:flex;flex-wrap:wrap;gap:.5em}" +
+    ":where(.keksdose-placeholder) button{font:inherit;margin:0;padding:.5em 1em;border:1px solid #1f2328;" +
+    "border-radius:6px;background:#fff;color:#1f2328;cursor:pointer}" +
+    ":where(.keksdose-placeholder) button:hover{background:#e6e8eb}" +
+    ":where(.keksdose-placeholder) :focus-visible{outline:3px solid #0a4fbf;outline-offset:2px}";
+  function placeholderStyle() {
+    if (doc.getElementById("keksdose-placeholder-style")) return;
+    var style = doc.createElement("style");
+    style.id = "keksdose-placeholder-style";
+    style.textContent = PLACEHOLDER_CSS;
+    (doc.head || doc.documentElement).appendChild(style);
+  }
+
   /** Puts a placeholder before every blocked iframe in `scope` that is not allowed. */
   function placeholders(scope) {
     if (!published) return;
@@ -442,6 +466,9 @@
         a.textContent = t.privacy;
         box.appendChild(a);
       }
+      var actions = doc.createElement("div");
+      actions.className = "keksdose-placeholder-actions";
+      box.appendChild(actions);
       var load = doc.createElement("button");
       load.type = "button";
       load.setAttribute("data-keksdose-load", "");
@@ -449,7 +476,7 @@
       load.addEventListener("click", function () {
         loadFrame(el);
       });
-      box.appendChild(load);
+      actions.appendChild(load);
       if (service) {
         var always = doc.createElement("button");
         always.type = "button";
@@ -458,8 +485,19 @@
         always.addEventListener("click", function () {
           allowService(id);
         });
-        box.appendChild(always);
+        actions.appendChild(always);
       }
+      // The placeholder takes the iframe's place and, as far as known, its size.
+      var w = parseInt(el.getAttribute("width"), 10);
+      var h = parseInt(el.getAttribute("height"), 10);
+      var rect = el.getBoundingClientRect();
+      if (w > 0 && h > 0) {
+        box.style.maxWidth = w + "px";
+        box.style.aspectRatio = w + " / " + h;
+      } else if (rect.height > 0) {
+        box.style.minHeight = Math.round(rect.height) + "px";
+      }
+      placeholderStyle();
       el.setAttribute("data-keksdose-hidden", el.style.display || "");
       el.style.display = "none";
       el.parentNode.insertBefore(box, el);
@@ -694,6 +732,7 @@
           return denied.indexOf(id) >= 0;
         })
       : [];
+    optOut(before);
     deleteCookies(config, denied);
     sendUpdate();
     var reload =
@@ -713,6 +752,39 @@
       });
     }
     return sent;
+  }
+
+  /**
+   * Tells the site which services and categories lost their consent (allowed by
+   * `before`, not by the decision now stored): the hooks registered for them, the
+   * "optout" listeners and the `keksdose:optout` DOM event. They run before the
+   * refused services' cookies are deleted, so a vendor's own opt-out (which may
+   * write an opt-out marker) comes first and leftovers are removed after it.
+   */
+  function optOut(before) {
+    if (!before) return;
+    var gone = before.granted.filter(function (id) {
+      return !allowed(id);
+    });
+    if (!gone.length) return;
+    var cats = published ? categoryIds(published.config) : [];
+    var detail = {
+      services: gone.filter(function (id) {
+        return cats.indexOf(id) < 0;
+      }),
+      categories: gone.filter(function (id) {
+        return cats.indexOf(id) >= 0;
+      }),
+    };
+    optOutHooks.slice().forEach(function (h) {
+      if (h.id !== null && gone.indexOf(h.id) < 0) return;
+      try {
+        h.fn(h.id === null ? detail : h.id);
+      } catch (e) {
+        console.error("keksdose: opt-out hook failed:", e);
+      }
+    });
+    doc.dispatchEvent(new CustomEvent("keksdose:optout", { detail: detail }));
   }
 
   /** Whether a refused category covers a script that already ran. */
@@ -905,7 +977,12 @@
     },
     get: get,
     on: function (name, fn) {
-      if (name === "change" && typeof fn === "function") listeners.push(fn);
+      if (typeof fn !== "function") return;
+      if (name === "change") listeners.push(fn);
+      if (name === "optout") optOutHooks.push({ id: null, fn: fn });
+    },
+    onOptOut: function (id, fn) {
+      if (typeof fn === "function") optOutHooks.push({ id: String(id), fn: fn });
     },
     allowed: allowed,
   };

@@ -6,7 +6,7 @@
 //! Site texts proper (titles, buttons) come from `keksdose_shared::texts`; these
 //! are the few phrases a config cannot override because they render its data.
 
-use keksdose_shared::config::{Safeguard, Storage};
+use keksdose_shared::config::{LegalBasis, Safeguard, Storage};
 use keksdose_shared::lifetime::{Lifetime, Unit};
 use keksdose_shared::texts::Texts;
 
@@ -76,6 +76,24 @@ pub fn storage(kind: Storage, lang: &str) -> &'static str {
     }
 }
 
+/// The legal basis of a service, with its article, as a privacy policy cites it.
+pub fn legal_basis(basis: LegalBasis, lang: &str) -> &'static str {
+    match (basis, german(lang)) {
+        (LegalBasis::Consent, true) => "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)",
+        (LegalBasis::Consent, false) => "Consent (Art. 6(1)(a) GDPR)",
+        (LegalBasis::Contract, true) => "Vertragserfüllung (Art. 6 Abs. 1 lit. b DSGVO)",
+        (LegalBasis::Contract, false) => "Performance of a contract (Art. 6(1)(b) GDPR)",
+        (LegalBasis::LegalObligation, true) => {
+            "Rechtliche Verpflichtung (Art. 6 Abs. 1 lit. c DSGVO)"
+        }
+        (LegalBasis::LegalObligation, false) => "Legal obligation (Art. 6(1)(c) GDPR)",
+        (LegalBasis::LegitimateInterest, true) => {
+            "Berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)"
+        }
+        (LegalBasis::LegitimateInterest, false) => "Legitimate interests (Art. 6(1)(f) GDPR)",
+    }
+}
+
 /// The safeguard of a third-country transfer, with its article.
 pub fn safeguard(s: Safeguard, lang: &str) -> &'static str {
     match (s, german(lang)) {
@@ -128,7 +146,7 @@ pub fn date(unix_secs: u64, lang: &str) -> String {
 #[cfg(test)]
 mod tests {
     use keksdose_shared::SiteConfig;
-    use keksdose_shared::config::{Safeguard, Storage};
+    use keksdose_shared::config::{LegalBasis, Safeguard, Storage};
     use keksdose_shared::texts::for_language;
 
     use super::*;
@@ -164,6 +182,14 @@ mod tests {
         assert_eq!(
             safeguard(Safeguard::Adequacy, "en"),
             "Adequacy decision (Art. 45 GDPR)"
+        );
+        assert_eq!(
+            legal_basis(LegalBasis::Consent, "de"),
+            "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)"
+        );
+        assert_eq!(
+            legal_basis(LegalBasis::LegitimateInterest, "en"),
+            "Legitimate interests (Art. 6(1)(f) GDPR)"
         );
         assert_eq!(country("US", "de"), "USA");
         assert_eq!(country("US", "en"), "United States");

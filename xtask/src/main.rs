@@ -1,4 +1,4 @@
-//! Build orchestration for Keksdose: `cargo xtask run | test | widget`.
+//! Build orchestration for Keksdose: `cargo xtask run | test | widget | screenshots`.
 //!
 //! This crate owns the steps around cargo: installing the tools the build needs
 //! (wasm32 target, the wasm-bindgen CLI, npm dev tools, Debian's Chromium), building
@@ -23,7 +23,8 @@ usage: cargo xtask <command>
 commands:
   run [-- ARGS]   build the widget, then `keksdose serve --demo [ARGS]` on 127.0.0.1:8080
   test            install what is missing, build, and run every test suite in order
-  widget          only build the widget into static/widget/";
+  widget          only build the widget into static/widget/
+  screenshots     retake the README's banner screenshots (docs/screenshots/)";
 
 fn main() {
     if let Err(err) = real_main() {
@@ -49,6 +50,7 @@ fn real_main() -> Result<()> {
             setup::build_tools(&ws)?;
             widget::build(&ws)
         }
+        Some("screenshots") => screenshots(&ws),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -81,6 +83,39 @@ fn run(ws: &Workspace, extra: Vec<OsString>) -> Result<()> {
     ])
     .args(extra);
     ws.run(&mut cmd, "the demo server")
+}
+
+/// `cargo xtask screenshots`: the ignored browser test that photographs the banner
+/// on the demo pages into `docs/screenshots/`.
+fn screenshots(ws: &Workspace) -> Result<()> {
+    setup::build_tools(ws)?;
+    setup::browser()?;
+    widget::build(ws)?;
+    ws.run(
+        ws.cargo()
+            .args(["build", "-p", "keksdose-server", "--bin", "keksdose"]),
+        "building the keksdose binary",
+    )?;
+    step("taking the screenshots");
+    ws.run(
+        ws.cargo()
+            .args([
+                "test",
+                "-p",
+                "keksdose-tests",
+                "--test",
+                "it",
+                "banner::readme_screenshots",
+                "--",
+                "--ignored",
+                "--exact",
+            ])
+            .envs([
+                ("CHROMEDRIVER", setup::CHROMEDRIVER),
+                ("CHROMIUM", setup::CHROMIUM),
+            ]),
+        "the screenshot test",
+    )
 }
 
 /// `cargo xtask test`: every suite, in order, stopping at the first failure.

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use keksdose_tests::{Browser, TestServer};
 use serde_json::{Value, json};
 
@@ -160,10 +162,74 @@ impl Demo {
         serde_json::from_value(v).unwrap_or_default()
     }
 
+    /// Presses `keys` one after the other on whatever has focus (WebDriver actions:
+    /// real key events, nothing focused or clicked on the way).
+    async fn press(&self, keys: &[Key]) {
+        let mut seq = KeyActions::new("keyboard".into());
+        for k in keys {
+            let c = char::from(k.clone());
+            seq = seq
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        self.browser.client().perform_actions(seq).await.unwrap();
+    }
+
+    async fn shift_tab(&self) {
+        let shift = char::from(Key::Shift);
+        let tab = char::from(Key::Tab);
+        let seq = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: shift })
+            .then(KeyAction::Down { value: tab })
+            .then(KeyAction::Up { value: tab })
+            .then(KeyAction::Up { value: shift });
+        self.browser.client().perform_actions(seq).await.unwrap();
+    }
+
+    /// What has focus: `banner:…` inside the banner's shadow root, `page:…` outside.
+    async fn focus(&self) -> String {
+        let v = self.eval(DESCRIBE_FOCUS).await;
+        v.as_str().unwrap_or("none").to_string()
+    }
+
+    /// Presses Tab until `target` has focus; every stop on the way is returned.
+    async fn tab_to(&self, target: &str) -> Vec<String> {
+        let mut stops = Vec::new();
+        for _ in 0..40 {
+            self.press(&[Key::Tab]).await;
+            let f = self.focus().await;
+            stops.push(f.clone());
+            if f == target {
+                return stops;
+            }
+        }
+        panic!("Tab never reached {target}; stops: {stops:?}");
+    }
+
     async fn finish(self) {
         self.browser.close().await.unwrap();
     }
 }
+
+/// Names the focused element: `banner:<data-action>`, `banner:category:<id>`,
+/// `banner:service:<id>`, `banner:disclosure:<category>`, `banner:dialog`,
+/// `banner:link:<text>`; outside the banner `page:settings-link` or `page:<tag>`.
+const DESCRIBE_FOCUS: &str = "const h = document.querySelector('#keksdose-root');\
+    const a = h && h.shadowRoot ? h.shadowRoot.activeElement : null;\
+    if (a) {\
+      const d = a.dataset;\
+      if (d.action) return 'banner:' + d.action;\
+      if (d.category) return 'banner:category:' + d.category;\
+      if (d.service) return 'banner:service:' + d.service;\
+      if (a.classList.contains('kd-disclosure') && a.closest('li')) return 'banner:disclosure:service';\
+      if (a.classList.contains('kd-disclosure')) return 'banner:disclosure:' + a.closest('section').getAttribute('aria-labelledby').slice(7);\
+      if (a.getAttribute('role') === 'dialog') return 'banner:dialog';\
+      if (a.tagName === 'A') return 'banner:link:' + a.textContent.trim();\
+      return 'banner:' + a.tagName.toLowerCase() + '.' + a.className;\
+    }\
+    const e = document.activeElement;\
+    if (e && e.hasAttribute('data-consent-open')) return 'page:settings-link';\
+    return 'page:' + (e ? e.tagName.toLowerCase() : 'none');";
 
 /// Whether the banner's three first-layer buttons are rendered with a size.
 const FIRST_LAYER_VISIBLE: &str = "const h = document.querySelector('#keksdose-root');\
@@ -459,6 +525,10 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
         "refused services' cookies remain: {left:?}"
     );
     assert!(after.iter().any(|n| n == "keksdose_saas"));
+    assert!(
+        after.iter().any(|n| n == "__mp_opt_in_out_0a1b2c3d"),
+        "the page's opt-out hook for mixpanel ran before the reload: {after:?}"
+    );
     assert_eq!(
         demo.eval(userlane).await,
         json!([]),
@@ -650,6 +720,56 @@ async fn the_javascript_api_records_decisions_and_reports_changes() {
     );
     let history = demo.json(&format!("/v1/consents/{id}"), None).await;
     assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
+
+    // Opt-out hooks: per id, for any, and the DOM event; kept in sessionStorage
+    // because saas.toml reloads the page after a withdrawal.
+    demo.eval(
+        "const log = x => sessionStorage.setItem('optouts', JSON.stringify(\
+             JSON.parse(sessionStorage.getItem('optouts') || '[]').concat([x])));\
+         keksdose.onOptOut('segment', id => log('hook:' + id));\
+         keksdose.onOptOut('analytics', id => log('hook:' + id));\
+         keksdose.onOptOut('necessary', id => log('hook:' + id));\
+         keksdose.on('optout', d => log('any:' + d.categories.join('+') + '/' + d.services.length));\
+         document.addEventListener('keksdose:optout', e => log('event:' + e.detail.services.includes('mixpanel')));\
+         keksdose.rejectAll(); return true;",
+    )
+    .await;
+    demo.wait(
+        "an acknowledged withdrawal in the cookie",
+        &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
+    )
+    .await;
+    let config = demo.config("saas").await;
+    let optional_services = config["config"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["category"] != "necessary")
+        .count();
+    let mut optional_categories: Vec<&str> = config["config"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .filter(|c| *c != "necessary")
+        .collect();
+    optional_categories.sort();
+    let mut expected = vec![
+        "hook:segment".to_string(),
+        "hook:analytics".to_string(),
+        format!("any:{}/{optional_services}", optional_categories.join("+")),
+        "event:true".to_string(),
+    ];
+    expected.sort();
+    let logged = demo
+        .wait(
+            "the opt-out log",
+            "return JSON.parse(sessionStorage.getItem('optouts') || 'null');",
+        )
+        .await;
+    let mut logged: Vec<String> = serde_json::from_value(logged).unwrap();
+    logged.sort();
+    assert_eq!(logged, expected, "each hook once, none for necessary");
     demo.finish().await;
 }
 
@@ -820,5 +940,308 @@ async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_no
     demo.wait("the first layer again", FIRST_LAYER_VISIBLE)
         .await;
     assert!(demo.ran().await.contains(&"mixpanel".to_string()));
+    demo.finish().await;
+}
+
+#[tokio::test]
+async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() {
+    let demo = Demo::start().await;
+    demo.open("/demo/saas.html").await;
+    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+        .await;
+    demo.wait(
+        "the dialog to take the focus",
+        "return document.querySelector('#keksdose-root').shadowRoot.activeElement !== null;",
+    )
+    .await;
+    assert_eq!(
+        demo.focus().await,
+        "banner:dialog",
+        "focus starts on the dialog, no answer preselected"
+    );
+
+    // Tab goes round the first layer's controls and never leaves the dialog.
+    let mut stops = Vec::new();
+    for _ in 0..10 {
+        demo.press(&[Key::Tab]).await;
+        stops.push(demo.focus().await);
+    }
+    let round = [
+        "banner:link:Datenschutzerklärung",
+        "banner:link:Impressum",
+        "banner:accept_all",
+        "banner:reject_all",
+        "banner:settings",
+    ];
+    assert_eq!(&stops[..5], round, "{stops:?}");
+    assert_eq!(&stops[5..], round, "Tab wraps round: {stops:?}");
+    demo.press(&[Key::Tab]).await;
+    assert_eq!(demo.focus().await, round[0]);
+    demo.shift_tab().await;
+    assert_eq!(
+        demo.focus().await,
+        "banner:settings",
+        "Shift-Tab on the first control wraps to the last"
+    );
+
+    // Escape is not a choice: the first layer stays, nothing runs.
+    demo.press(&[Key::Escape]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    demo.wait("the first layer still open", FIRST_LAYER_VISIBLE)
+        .await;
+    assert_eq!(
+        demo.cookie_action().await,
+        Value::Null,
+        "no decision stored"
+    );
+
+    // "Einstellungen" with Enter; in the settings, the analytics switch with Space,
+    // the affiliate category's services disclosed with Enter, AWIN on with Space.
+    demo.tab_to("banner:settings").await;
+    demo.press(&[Key::Enter]).await;
+    demo.wait(
+        "the settings layer with the focus on its dialog",
+        "const h = document.querySelector('#keksdose-root');\
+         return !!h.shadowRoot.querySelector('button[data-action=\"save\"]')\
+             && h.shadowRoot.activeElement && h.shadowRoot.activeElement.getAttribute('role') === 'dialog';",
+    )
+    .await;
+    let stops = demo.tab_to("banner:category:analytics").await;
+    assert!(
+        !stops.iter().any(|s| s == "banner:category:necessary"),
+        "the necessary switch is locked, not a stop: {stops:?}"
+    );
+    demo.press(&[Key::Space]).await;
+    demo.tab_to("banner:disclosure:affiliate").await;
+    demo.press(&[Key::Enter]).await;
+    demo.tab_to("banner:service:awin").await;
+    demo.press(&[Key::Space]).await;
+    let switches = demo
+        .eval(
+            "const r = document.querySelector('#keksdose-root').shadowRoot;\
+             return ['[data-category=analytics]', '[data-category=marketing]', '[data-service=awin]', '[data-category=affiliate]']\
+                 .map(s => r.querySelector(s).getAttribute('aria-checked'));",
+        )
+        .await;
+    assert_eq!(
+        switches,
+        json!(["true", "false", "true", "true"]),
+        "analytics on, marketing off, AWIN (the affiliate category's only service) on"
+    );
+    // Tab keeps wrapping inside the larger layer too.
+    let stops = demo.tab_to("banner:reject_all").await;
+    demo.press(&[Key::Tab]).await;
+    let wrapped = demo.focus().await;
+    assert!(
+        wrapped.starts_with("banner:") && wrapped != "banner:dialog",
+        "after the last control Tab stays in the dialog: {wrapped} ({stops:?})"
+    );
+    demo.tab_to("banner:save").await;
+    demo.press(&[Key::Enter]).await;
+
+    let id = demo.acknowledged_consent_id().await;
+    assert_eq!(demo.cookie_action().await, json!("c"));
+    demo.wait(
+        "the chosen services to run",
+        "return window.__demo && window.__demo.ran.length >= 5;",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        demo.ran().await,
+        [
+            "mixpanel",
+            "segment",
+            "satismeter",
+            "awin",
+            "analytics-inline"
+        ],
+        "analytics and AWIN ran, in document order; nothing else"
+    );
+    let proof = demo.proof("saas", &id).await;
+    let record = &proof["records"][0]["record"];
+    assert_eq!(record["action"], "custom", "{proof}");
+    assert_eq!(record["choices"]["categories"]["analytics"], true);
+    assert_eq!(record["choices"]["categories"]["marketing"], false);
+    assert_eq!(record["choices"]["services"]["awin"], true);
+    assert_eq!(record["choices"]["services"]["google-ads"], false);
+    assert_eq!(record["choices"]["services"]["intercom"], false);
+
+    // The footer's "Cookie-Einstellungen", reached by Tab through the page, opened
+    // with Enter; Escape closes the reopened settings and the focus is back on it.
+    demo.tab_to("page:settings-link").await;
+    demo.press(&[Key::Enter]).await;
+    demo.wait(
+        "the settings layer with the focus on its dialog",
+        "const h = document.querySelector('#keksdose-root');\
+         return !!(h && h.shadowRoot.querySelector('button[data-action=\"save\"]')\
+             && h.shadowRoot.activeElement && h.shadowRoot.activeElement.getAttribute('role') === 'dialog');",
+    )
+    .await;
+    assert_eq!(
+        demo.eval(
+            "return document.querySelector('#keksdose-root').shadowRoot\
+                 .querySelector('[data-category=analytics]').getAttribute('aria-checked');"
+        )
+        .await,
+        json!("true"),
+        "the settings show the decision in force"
+    );
+    demo.press(&[Key::Escape]).await;
+    demo.wait(
+        "the banner to close",
+        "return !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    assert_eq!(
+        demo.focus().await,
+        "page:settings-link",
+        "focus returned to the link that opened the settings"
+    );
+    assert_eq!(
+        demo.cookie_action().await,
+        json!("c"),
+        "closing changed nothing"
+    );
+    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+    assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
+    demo.finish().await;
+}
+
+/// Runs axe-core (from npm, `node_modules/axe-core`) on what `selector` matches (the
+/// banner's host: its shadow tree is scanned too) and returns the violations, one
+/// line each — or a line saying that axe looked at no buttons at all (so a scan that
+/// missed the banner cannot pass).
+async fn axe_violations(demo: &Demo, selector: &str) -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../node_modules/axe-core/axe.min.js"
+    );
+    let source = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (run `npm ci` or `cargo xtask test`)"));
+    demo.browser.eval(&source).await.unwrap();
+    let v = demo
+        .browser
+        .eval_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(arguments[0])\
+               .then(r => done(r.passes.some(p => p.id === 'button-name' && p.nodes.length > 2)\
+                   ? r.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ` +\
+                       v.nodes.map(n => n.target.join(' > ') + ': ' + n.failureSummary).join(' | '))\
+                   : ['axe checked no buttons: it did not see into ' + arguments[0]]),\
+                     e => done(['axe failed: ' + e]));",
+            vec![json!(selector)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn axe_core_finds_no_accessibility_violations_in_the_banner_and_the_settings() {
+    let demo = Demo::start().await;
+    for lang in ["de", "en"] {
+        for page in ["/demo/saas.html", "/demo/coaching.html"] {
+            let url = format!("{page}?lang={lang}");
+            demo.open(&url).await;
+            demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+                .await;
+            let found = axe_violations(&demo, "#keksdose-root").await;
+            assert!(found.is_empty(), "{url}, first layer: {found:#?}");
+            if page.contains("coaching") {
+                let found = axe_violations(&demo, ".keksdose-placeholder").await;
+                assert!(
+                    found.is_empty(),
+                    "{url}, two-click placeholders: {found:#?}"
+                );
+            }
+
+            // The settings with every category and every service disclosed.
+            demo.click("settings").await;
+            demo.wait(
+                "the settings layer",
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 return !!r.querySelector('button[data-action=\"save\"]');",
+            )
+            .await;
+            demo.eval(
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 r.querySelectorAll('section > .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                 return true;",
+            )
+            .await;
+            demo.wait(
+                "the services listed",
+                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service').length > 0;",
+            )
+            .await;
+            demo.eval(
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 r.querySelectorAll('li .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                 return true;",
+            )
+            .await;
+            demo.wait(
+                "the services' details",
+                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service dl').length > 0;",
+            )
+            .await;
+            let found = axe_violations(&demo, "#keksdose-root").await;
+            assert!(found.is_empty(), "{url}, settings: {found:#?}");
+        }
+    }
+    // The scan does see into the shadow root: a button without a name put there is found.
+    demo.eval(
+        "document.querySelector('#keksdose-root').shadowRoot.querySelector('[role=dialog]')\
+             .appendChild(document.createElement('button')); return true;",
+    )
+    .await;
+    let found = axe_violations(&demo, "#keksdose-root").await;
+    assert!(
+        found.len() == 1 && found[0].starts_with("button-name"),
+        "{found:#?}"
+    );
+    demo.finish().await;
+}
+
+/// The README's screenshots: first layer and settings, desktop and mobile width,
+/// German and English, written to `docs/screenshots/`. Run by `cargo xtask screenshots`.
+#[tokio::test]
+#[ignore = "writes docs/screenshots/; run by `cargo xtask screenshots`"]
+async fn readme_screenshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let demo = Demo::start().await;
+    let client = demo.browser.client();
+    for (width, height, device) in [(1280, 800, "desktop"), (390, 844, "mobile")] {
+        client.set_window_size(width, height).await.unwrap();
+        for lang in ["de", "en"] {
+            demo.open(&format!("/demo/saas.html?lang={lang}")).await;
+            demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
+                .await;
+            // The dialog has focus (no visible ring on it); let any transition end.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("first-{lang}-{device}.png")), png).unwrap();
+
+            demo.click("settings").await;
+            demo.wait(
+                "the settings layer",
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 const b = r.querySelector('[data-category=analytics]');\
+                 if (!b) return false;\
+                 b.closest('section').querySelector('.kd-disclosure').click(); return true;",
+            )
+            .await;
+            demo.wait(
+                "the analytics services listed",
+                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service').length > 0;",
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("settings-{lang}-{device}.png")), png).unwrap();
+        }
+    }
     demo.finish().await;
 }

@@ -139,7 +139,7 @@ fn details(site: &SiteRef, service: &Service) -> Html {
                 <dd>{ &provider.name }<br />{ &provider.address }</dd>
                 { purposes }
                 <dt>{ &t.legal_basis }</dt>
-                <dd>{ service.legal_basis.article() }</dd>
+                <dd>{ wording::legal_basis(service.legal_basis, lang) }</dd>
                 { cookies }
                 { transfers }
             </dl>
