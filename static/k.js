@@ -395,18 +395,21 @@
     el.setAttribute("src", el.getAttribute("data-src"));
   }
 
+  // The built-in texts of shared/src/texts.rs (`placeholder`, `load_content`,
+  // `always_allow`); a site's `[texts.<lang>]` overrides them like the banner's.
   var PLACEHOLDER = {
     de: {
-      text: "Hier ist ein Inhalt von %s eingebettet. Beim Laden erhält der Anbieter Ihre IP-Adresse und kann Cookies setzen.",
+      placeholder:
+        "Hier ist ein Inhalt von {service} eingebettet. Beim Laden überträgt Ihr Browser Daten an {provider}.",
       privacy: "Datenschutzerklärung des Anbieters",
-      load: "Inhalt laden",
-      always: "Immer erlauben",
+      load_content: "Inhalt laden",
+      always_allow: "Immer erlauben",
     },
     en: {
-      text: "Content from %s is embedded here. Loading it gives the provider your IP address and lets it set cookies.",
+      placeholder: "Content from {service} is embedded here. Loading it sends data from your browser to {provider}.",
       privacy: "The provider's privacy policy",
-      load: "Load content",
-      always: "Always allow",
+      load_content: "Load content",
+      always_allow: "Always allow",
     },
   };
 
@@ -442,7 +445,12 @@
     if (scope.querySelectorAll) {
       frames = frames.concat(Array.prototype.slice.call(scope.querySelectorAll("iframe[data-consent][data-src]")));
     }
-    var t = PLACEHOLDER[choose(config, doc.documentElement.lang || root.navigator.language)] || PLACEHOLDER.en;
+    var lang = choose(config, doc.documentElement.lang || root.navigator.language);
+    var t = Object.assign({}, PLACEHOLDER[lang] || PLACEHOLDER.en);
+    var own = (config.texts && config.texts[lang]) || {};
+    ["placeholder", "load_content", "always_allow"].forEach(function (k) {
+      if (own[k]) t[k] = own[k];
+    });
     frames.forEach(function (el) {
       var id = el.getAttribute("data-consent");
       var prev = el.previousElementSibling;
@@ -451,12 +459,14 @@
       var service = (config.services || []).filter(function (sv) {
         return sv.id === id;
       })[0];
-      var who = service ? service.name + (service.provider ? " (" + service.provider.name + ")" : "") : id;
+      var provider = service && service.provider ? service.provider.name : (config.site.controller || {}).name;
       var box = doc.createElement("div");
       box.setAttribute("data-keksdose-placeholder", id);
       box.className = "keksdose-placeholder";
       var p = doc.createElement("p");
-      p.textContent = t.text.replace("%s", who);
+      p.textContent = t.placeholder
+        .replace("{service}", service ? service.name : id)
+        .replace("{provider}", provider || (service ? service.name : id));
       box.appendChild(p);
       if (service && service.privacy_policy_url) {
         var a = doc.createElement("a");
@@ -472,7 +482,7 @@
       var load = doc.createElement("button");
       load.type = "button";
       load.setAttribute("data-keksdose-load", "");
-      load.textContent = t.load;
+      load.textContent = t.load_content;
       load.addEventListener("click", function () {
         loadFrame(el);
       });
@@ -481,7 +491,7 @@
         var always = doc.createElement("button");
         always.type = "button";
         always.setAttribute("data-keksdose-allow", "");
-        always.textContent = t.always;
+        always.textContent = t.always_allow;
         always.addEventListener("click", function () {
           allowService(id);
         });

@@ -59,7 +59,9 @@ pub struct SiteInfo {
     pub languages: Vec<String>,
     pub privacy_policy_url: Localized,
     pub imprint_url: Localized,
-    /// The privacy policy's version as the site states it, e.g. "Stand: 30.06.2022".
+    /// The privacy policy's version as the site states it, e.g. "30.06.2022". The
+    /// banner shows it under its own label ("Stand: …" / "Version: …"); a leading
+    /// "Stand:" or "Version:" written here is dropped.
     pub policy_version: String,
 }
 

@@ -56,7 +56,7 @@ pub fn Settings(props: &SettingsProps) -> Html {
                         target="_blank" rel="noopener">{ &t.privacy_policy }</a>
                     <a href={site.text(&site.config.site.imprint_url).to_string()}
                         target="_blank" rel="noopener">{ &t.imprint }</a>
-                    <span class="kd-muted">{ &site.config.site.policy_version }</span>
+                    <span class="kd-muted">{ policy_version(&site.config.site.policy_version, &t.policy_version) }</span>
                 </p>
                 { for categories }
                 { consent }
@@ -72,5 +72,29 @@ pub fn Settings(props: &SettingsProps) -> Html {
                 </div>
             </div>
         </>
+    }
+}
+
+/// The privacy policy's version under the banner's own label ("Stand: …",
+/// "Version: …"): a label the site wrote in front of it ("Stand: 01.06.2024") is
+/// dropped, so that an English banner does not say "Stand".
+fn policy_version(value: &str, label: &str) -> String {
+    let bare = ["Stand:", "Version:", "Stand", "Version"]
+        .iter()
+        .find_map(|p| value.strip_prefix(p))
+        .unwrap_or(value)
+        .trim();
+    format!("{label}: {bare}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy_version;
+
+    #[test]
+    fn the_policy_version_carries_the_banners_label() {
+        assert_eq!(policy_version("Stand: 01.06.2024", "Version"), "Version: 01.06.2024");
+        assert_eq!(policy_version("01.06.2024", "Stand"), "Stand: 01.06.2024");
+        assert_eq!(policy_version("v3 (2025)", "Version"), "Version: v3 (2025)");
     }
 }
