@@ -24,6 +24,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: e.g. a site that exists already.
     Conflict,
+    /// 408: the body did not arrive in time (a client sending it too slowly).
+    RequestTimeout,
     /// 413
     PayloadTooLarge,
     /// 415: not `application/json`.
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Invalid => 422,

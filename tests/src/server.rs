@@ -34,10 +34,20 @@ impl TestServer {
     /// Like [`start`](Self::start), letting the caller add arguments or environment
     /// variables to the command before it is spawned.
     pub async fn start_with(configure: impl FnOnce(&mut Command)) -> Result<Self> {
+        Self::start_prepared(|_| Ok(()), configure).await
+    }
+
+    /// Like [`start_with`](Self::start_with), calling `prepare` with the (empty) data
+    /// directory before the server starts: to mount a small filesystem there, say.
+    pub async fn start_prepared(
+        prepare: impl FnOnce(&Path) -> Result<()>,
+        configure: impl FnOnce(&mut Command),
+    ) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("keksdose-test-")
             .tempdir()?;
         std::fs::create_dir(dir.path().join("data"))?;
+        prepare(&dir.path().join("data"))?;
         let (child, base_url) = spawn(dir.path(), configure)?;
         let mut server = Self {
             child,
@@ -58,10 +68,16 @@ impl TestServer {
     /// Starts the server again on the same data directory (after [`kill`](Self::kill)
     /// or a crash), on a new port, and waits until it is healthy.
     pub async fn restart(&mut self) -> Result<()> {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`restart`](Self::restart), with the command configured as in
+    /// [`start_with`](Self::start_with) (a restart does not repeat the first start's).
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Command)) -> Result<()> {
         if self.child.try_wait()?.is_none() {
             self.kill()?;
         }
-        let (child, base_url) = spawn(self.dir.path(), |_| {})?;
+        let (child, base_url) = spawn(self.dir.path(), configure)?;
         self.child = child;
         self.base_url = base_url;
         self.wait_healthy().await

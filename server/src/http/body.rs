@@ -1,5 +1,5 @@
-//! Reading JSON request bodies: bounded before they are read, and every failure a
-//! clear 4xx in the API's error format.
+//! Reading JSON request bodies: bounded in size before they are read and in time
+//! while they are, and every failure a clear 4xx in the API's error format.
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -9,6 +9,11 @@ use keksdose_shared::api::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use super::HttpError;
+
+/// How long a body may take to arrive once the request head is in (the head
+/// itself has [`super::REQUEST_HEAD_TIMEOUT`]): a client that sends it a byte at a
+/// time (slow loris) is cut off instead of holding a connection and a task.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Reads a JSON body of at most `limit` bytes into `T` (unknown fields refused by
 /// `T` itself). A declared length over the limit is refused without reading.
@@ -43,15 +48,30 @@ pub async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("reading the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                HttpError::new(ErrorCode::BadRequest, format!("reading the body: {e}"))
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            HttpError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
     serde_json::from_slice(&body)
         .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}")))
 }

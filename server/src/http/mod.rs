@@ -18,6 +18,8 @@ mod public;
 pub mod schema;
 mod subjects;
 
+use std::time::Duration;
+
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use keksdose_shared::api::ErrorCode;
@@ -40,7 +42,12 @@ pub struct AppState<S> {
 }
 
 /// How often the server signs the head of every ledger that grew.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(600);
+/// How long a client has to send a request's head (line and headers) before the
+/// connection is closed with 408: slow-loris connections do not pile up.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle keep-alive connection stays open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Runs the server until Ctrl-C or SIGTERM; actix stops accepting, lets running
 /// requests finish, and the store's writer flushes when the state is dropped.
@@ -74,6 +81,9 @@ pub fn run<S: Store>(
                     .configure(|cfg| routes::<S>(cfg, &static_dir))
             }
         })
+        .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(KEEP_ALIVE)
         .bind(settings.listen)?
         .shutdown_timeout(10)
         .run();

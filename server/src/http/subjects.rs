@@ -38,6 +38,7 @@ pub struct Link {
         (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
         (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
         (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 408, description = "The body did not arrive in time", body = keksdose_shared::api::ApiError),
         (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
         (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
         (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError)))]

@@ -26,6 +26,39 @@ const MAX_ENTRY: u32 = 16 * 1024 * 1024;
 pub struct Journal {
     file: File,
     len: u64,
+    /// Test instrument for the power-cut harness: with `KEKSDOSE_TEST_SYNC_TRACE`
+    /// set to a path, the journal's length after every successful `fdatasync` is
+    /// appended there (one number a line). A test that kills the server can then
+    /// throw away what a power cut would (everything after the last synced length)
+    /// and check that nothing acknowledged was in it. Unset, nothing is written.
+    trace: Option<File>,
+}
+
+/// The trace file named by `KEKSDOSE_TEST_SYNC_TRACE`, if any.
+fn sync_trace() -> io::Result<Option<File>> {
+    std::env::var_os("KEKSDOSE_TEST_SYNC_TRACE")
+        .map(|p| OpenOptions::new().create(true).append(true).open(p))
+        .transpose()
+}
+
+impl Journal {
+    fn new(file: File, len: u64) -> io::Result<Journal> {
+        let mut j = Journal {
+            file,
+            len,
+            trace: sync_trace()?,
+        };
+        j.synced()?;
+        Ok(j)
+    }
+
+    /// Notes in the trace (if any) that everything up to `len` is synced.
+    fn synced(&mut self) -> io::Result<()> {
+        match &mut self.trace {
+            Some(t) => writeln!(t, "{}", self.len),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What [`Journal::open`] found.
@@ -56,10 +89,7 @@ impl Journal {
             file.sync_all()?;
             sync_dir(path)?;
             return Ok(Opened {
-                journal: Journal {
-                    file,
-                    len: MAGIC.len() as u64,
-                },
+                journal: Journal::new(file, MAGIC.len() as u64)?,
                 entries: Vec::new(),
                 truncated: 0,
             });
@@ -96,7 +126,10 @@ impl Journal {
             }
             let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
             let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            if len > MAX_ENTRY {
+            if len == 0 || len > MAX_ENTRY {
+                // No entry is empty or that large: the rest is what a power cut
+                // leaves after the last synced write (zeros, garbage). Nothing
+                // tells where a next entry would start, so none can be checked.
                 break;
             }
             let mut payload = vec![0u8; len as usize];
@@ -104,18 +137,21 @@ impl Journal {
                 break; // torn: the file ends inside this entry
             }
             if crc32fast::hash(&payload) != crc {
-                if pos + 8 + u64::from(len) < size {
-                    // Damage with intact entries after it is not a torn write:
-                    // cutting it off would lose acknowledged records.
+                if next_entry_is_intact(&mut reader)? {
+                    // Damage with an intact entry after it is not a torn write
+                    // (only the last batch can be torn, and it is synced before
+                    // the next is written): cutting it off could lose
+                    // acknowledged records.
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         format!(
-                            "{}: damaged entry at offset {pos} with entries after it",
+                            "{}: damaged entry at offset {pos} with intact entries after it; \
+                             the journal needs a look before the server may use it",
                             path.display()
                         ),
                     ));
                 }
-                break; // torn: the last entry was only partly written
+                break; // torn: the last batch was only partly written
             }
             pos += 8 + u64::from(len);
             entries.push((payload, pos));
@@ -128,7 +164,7 @@ impl Journal {
         }
         file.seek(SeekFrom::Start(pos))?;
         Ok(Opened {
-            journal: Journal { file, len: pos },
+            journal: Journal::new(file, pos)?,
             entries,
             truncated,
         })
@@ -158,6 +194,9 @@ impl Journal {
         match result {
             Ok(()) => {
                 self.len += buf.len() as u64;
+                // The entries are durable: a failing trace must not turn that into
+                // an error (it is a test instrument).
+                let _ = self.synced();
                 Ok(self.len)
             }
             Err(e) => {
@@ -193,12 +232,28 @@ impl Journal {
         sync_dir(path)?;
         self.file = file;
         self.len = MAGIC.len() as u64;
+        let _ = self.synced();
         Ok(())
     }
 }
 
 /// The offset of the first entry of an empty journal.
 pub const START: u64 = MAGIC.len() as u64;
+
+/// Whether a whole, checksum-valid entry follows at the reader's position.
+fn next_entry_is_intact(r: &mut impl Read) -> io::Result<bool> {
+    let mut header = [0u8; 8];
+    if read_full(r, &mut header)? != 8 {
+        return Ok(false);
+    }
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len == 0 || len > MAX_ENTRY {
+        return Ok(false);
+    }
+    let mut payload = vec![0u8; len as usize];
+    Ok(read_full(r, &mut payload)? == payload.len() && crc32fast::hash(&payload) == crc)
+}
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -287,6 +342,40 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was cut off");
+    }
+
+    /// What power cuts leave after the last synced batch: zeros (a file extended
+    /// whose blocks were never written), or part of the batch with its last
+    /// sector garbage. Both are cut off; what was synced stays.
+    #[test]
+    fn a_power_cut_tail_of_zeros_or_garbage_is_cut_off() {
+        for tail in [vec![0u8; 4096], {
+            let mut t = Vec::new();
+            for p in [b"unsynced-1".as_slice(), b"unsynced-2"] {
+                t.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                t.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
+                t.extend_from_slice(p);
+            }
+            // The first entry's payload garbled, the second's header too.
+            for b in &mut t[10..24] {
+                *b = 0xA5;
+            }
+            t
+        }] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal");
+            let mut j = Journal::open(&path, 0).unwrap().journal;
+            let synced = j.append(&[b"synced".to_vec()]).unwrap();
+            drop(j);
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(&tail).unwrap();
+            drop(f);
+            let opened = Journal::open(&path, 0).unwrap();
+            assert_eq!(opened.entries.len(), 1);
+            assert_eq!(opened.entries[0].0, b"synced");
+            assert_eq!(opened.truncated, tail.len() as u64);
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), synced);
+        }
     }
 
     #[test]

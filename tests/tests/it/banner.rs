@@ -167,7 +167,7 @@ impl Demo {
     async fn press(&self, keys: &[Key]) {
         let mut seq = KeyActions::new("keyboard".into());
         for k in keys {
-            let c = char::from(k.clone());
+            let c = char::from(*k);
             seq = seq
                 .then(KeyAction::Down { value: c })
                 .then(KeyAction::Up { value: c });

@@ -20,31 +20,257 @@ async fn verify(http: &reqwest::Client, server: &TestServer, site: &str) -> Valu
         .unwrap()
 }
 
+/// The sites the crash harness writes to (each its own chain).
+const CRASH_SITES: [&str; 2] = ["saas", "coaching"];
+
+/// What one restart found, summed over the run.
+#[derive(Debug, Default)]
+struct CrashCount {
+    kills: usize,
+    sent: usize,
+    acknowledged: usize,
+    found: usize,
+    records: usize,
+}
+
+/// A small deterministic generator for the kill moments (the seed is printed, so
+/// a failing run can be repeated with `KEKSDOSE_CRASH_SEED`).
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Every record of `site`, from the NDJSON export.
+async fn export(http: &reqwest::Client, server: &TestServer, site: &str) -> Vec<Value> {
+    http.get(server.url(&format!("/v1/admin/sites/{site}/consents?format=ndjson")))
+        .bearer_auth(demo_key(server, site))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// After a restart: every acknowledged receipt is there with the same place and
+/// hash, every record there was sent (its page is one of ours, once), the
+/// sequence numbers run from 1 without gaps, every chain verifies.
+async fn check_after_restart(
+    http: &reqwest::Client,
+    server: &TestServer,
+    sent: &std::collections::HashSet<String>,
+    acknowledged: &[(String, Value)],
+    count: &mut CrashCount,
+) {
+    let mut records = 0;
+    let mut found = 0;
+    for site in CRASH_SITES {
+        let all = export(http, server, site).await;
+        let mut by_seq = std::collections::HashMap::new();
+        let mut pages = std::collections::HashSet::new();
+        for r in &all {
+            let page = r["personal"]["page"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                sent.contains(&page),
+                "{site}: a record that was never sent: {r}"
+            );
+            assert!(
+                pages.insert(page),
+                "{site}: one request recorded twice: {r}"
+            );
+            by_seq.insert(r["seq"].as_u64().unwrap(), r["record_hash"].clone());
+        }
+        let n = all.len() as u64;
+        assert!(
+            (1..=n).all(|seq| by_seq.contains_key(&seq)),
+            "{site}: sequence numbers have gaps"
+        );
+        for (s, receipt) in acknowledged.iter().filter(|(s, _)| s == site) {
+            let seq = receipt["seq"].as_u64().unwrap();
+            assert_eq!(
+                by_seq.get(&seq),
+                Some(&receipt["record_hash"]),
+                "{s}: acknowledged {receipt} is missing or changed after the crash"
+            );
+            found += 1;
+        }
+        let report = verify(http, server, site).await;
+        assert_eq!(report["verified"], true, "{site}: {report}");
+        assert_eq!(report["records"], json!(n), "{site}: {report}");
+        records += all.len();
+    }
+    count.found = found;
+    count.records = records;
+}
+
+/// The crash harness: writers on several sites, SIGKILL at random moments,
+/// restart on the same data, check everything after each restart. `kills` is
+/// `KEKSDOSE_CRASH_KILLS` (default 4; `cargo xtask soak` sets many more).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_acknowledged_record_survives_sigkill_during_concurrent_writes() {
-    let mut server = TestServer::start().await.unwrap();
+async fn every_acknowledged_record_survives_repeated_sigkill_during_concurrent_writes() {
+    crash_harness(false).await;
+}
+
+/// The same with a simulated power cut after each kill: the journal loses
+/// everything after its last `fdatasync` (the server notes each synced length in
+/// `KEKSDOSE_TEST_SYNC_TRACE`) but a torn piece of it, and sled's index — which
+/// never fsyncs — is kept, thrown away, or replaced by an older copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_record_survives_repeated_power_cuts_during_concurrent_writes() {
+    crash_harness(true).await;
+}
+
+/// What a power cut leaves of the data directory after the process died: the
+/// journal up to its last synced length plus a torn part of the rest, and an
+/// index as fresh as the last kill, absent, or as old as `snapshot`.
+fn cut_power(
+    data: &std::path::Path,
+    trace: &std::path::Path,
+    snapshot: &std::path::Path,
+    rng: &mut XorShift,
+) -> String {
+    let synced: u64 = std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let journal = data.join("journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let written = bytes.len() as u64;
+    assert!(
+        written >= synced,
+        "the journal is shorter than its synced length"
+    );
+    // A torn write: part of what was not yet synced reached the disk, its last
+    // sector garbled.
+    let torn = if written > synced {
+        rng.next() % (written - synced + 1)
+    } else {
+        0
+    };
+    bytes.truncate((synced + torn) as usize);
+    if torn > 0 {
+        let garble = (rng.next() % torn.min(512)) as usize;
+        let n = bytes.len();
+        for b in &mut bytes[n - garble..] {
+            *b = rng.next() as u8;
+        }
+    }
+    std::fs::write(&journal, &bytes).unwrap();
+    let index = data.join("index");
+    let what = match rng.next() % 3 {
+        0 => "index as left by the kill".to_string(),
+        1 => {
+            std::fs::remove_dir_all(&index).unwrap();
+            "index lost".to_string()
+        }
+        _ if snapshot.exists() => {
+            std::fs::remove_dir_all(&index).unwrap();
+            copy_dir(snapshot, &index);
+            "index from an earlier round".to_string()
+        }
+        _ => "index as left by the kill".to_string(),
+    };
+    // The next round's "earlier" index.
+    if index.exists() {
+        let _ = std::fs::remove_dir_all(snapshot);
+        copy_dir(&index, snapshot);
+    }
+    format!(
+        "journal {written} -> {} bytes ({} unsynced lost), {what}",
+        bytes.len(),
+        written - synced - torn
+    )
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+async fn crash_harness(power_cut: bool) {
+    let kills: usize = std::env::var("KEKSDOSE_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let seed: u64 = std::env::var("KEKSDOSE_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let what = if power_cut { "power cuts" } else { "kills" };
+    println!("crash harness: {kills} {what}, KEKSDOSE_CRASH_SEED={seed}");
+    let mut rng = XorShift(seed);
+    let scratch = tempfile::tempdir().unwrap();
+    let trace = scratch.path().join("synced");
+    let snapshot = scratch.path().join("index-snapshot");
+    let mut server = TestServer::start_with(|c| {
+        if power_cut {
+            c.env("KEKSDOSE_TEST_SYNC_TRACE", &trace);
+        }
+    })
+    .await
+    .unwrap();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let mut acknowledged: Vec<Value> = Vec::new();
-    let mut kills = 0;
+    let mut sent = std::collections::HashSet::new();
+    let mut acknowledged: Vec<(String, Value)> = Vec::new();
+    let mut count = CrashCount::default();
 
-    for round in 0..3 {
-        let version = config_version(&http, &server, "saas").await;
-        let url = server.url("/v1/sites/saas/consents");
+    for round in 0..kills {
+        let mut versions = Vec::new();
+        for site in CRASH_SITES {
+            versions.push(config_version(&http, &server, site).await);
+        }
         let receipts = Arc::new(Mutex::new(Vec::new()));
+        let pages = Arc::new(Mutex::new(Vec::new()));
         let writers: Vec<_> = (0..16)
             .map(|w| {
-                let (http, url, version, receipts) = (http.clone(), url.clone(), version.clone(), receipts.clone());
+                let site = CRASH_SITES[w % CRASH_SITES.len()];
+                let url = server.url(&format!("/v1/sites/{site}/consents"));
+                let version = versions[w % CRASH_SITES.len()].clone();
+                let (http, receipts, pages) = (http.clone(), receipts.clone(), pages.clone());
                 tokio::spawn(async move {
-                    for i in 0..10_000 {
-                        let body = json!({"config_version": version, "action": if (w + i) % 2 == 0 { "accept_all" } else { "reject_all" },
-                                          "language": "de", "idempotency_key": format!("r{round}w{w}i{i}")});
+                    for i in 0..100_000 {
+                        let page = format!("/crash/r{round}/w{w}/i{i}");
+                        let body = json!({"config_version": version,
+                                          "action": if (w + i) % 2 == 0 { "accept_all" } else { "reject_all" },
+                                          "language": "de", "idempotency_key": format!("r{round}w{w}i{i}"),
+                                          "page": page});
+                        // Sent: from here on the server may have recorded it.
+                        pages.lock().unwrap().push(page);
                         match http.post(&url).json(&body).send().await {
                             Ok(resp) if resp.status() == 201 => {
                                 let Ok(receipt) = resp.json::<Value>().await else { return };
-                                receipts.lock().unwrap().push(receipt);
+                                receipts.lock().unwrap().push((site.to_string(), receipt));
                             }
                             Ok(resp) => panic!("unexpected {}", resp.status()),
                             Err(_) => return, // the server is gone
@@ -53,54 +279,58 @@ async fn every_acknowledged_record_survives_sigkill_during_concurrent_writes() {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(400 + round * 150)).await;
+        // A random moment: early (while starting up) to late.
+        let wait = 50 + rng.next() % 900;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         server.kill().unwrap();
-        kills += 1;
+        count.kills += 1;
         for w in writers {
             w.await.unwrap();
         }
-        let got = receipts.lock().unwrap().len();
-        assert!(
-            got > 0,
-            "round {round}: no write was acknowledged before the kill"
-        );
+        let round_acks = receipts.lock().unwrap().len();
         acknowledged.extend(receipts.lock().unwrap().drain(..));
-        server.restart().await.unwrap();
-    }
-
-    // Every acknowledged receipt is there, with the same hash and place.
-    let mut found = 0;
-    for receipt in &acknowledged {
-        let id = receipt["consent_id"].as_str().unwrap();
-        let history: Value = http
-            .get(server.url(&format!("/v1/consents/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
+        let round_sent = pages.lock().unwrap().len();
+        sent.extend(pages.lock().unwrap().drain(..));
+        let cut = if power_cut {
+            format!(
+                "; {}",
+                cut_power(&server.data_dir(), &trace, &snapshot, &mut rng)
+            )
+        } else {
+            String::new()
+        };
+        server
+            .restart_with(|c| {
+                if power_cut {
+                    c.env("KEKSDOSE_TEST_SYNC_TRACE", &trace);
+                }
+            })
             .await
             .unwrap();
-        let records = history["records"].as_array().unwrap();
-        assert!(
-            records
-                .iter()
-                .any(|r| r["seq"] == receipt["seq"] && r["record_hash"] == receipt["record_hash"]),
-            "acknowledged {receipt} is missing after the crash"
+        check_after_restart(&http, &server, &sent, &acknowledged, &mut count).await;
+        println!(
+            "kill {}: after {wait} ms, {round_sent} sent, {round_acks} acknowledged{cut}; \
+             total acknowledged {}, found {}, records {}",
+            round + 1,
+            acknowledged.len(),
+            count.found,
+            count.records
         );
-        found += 1;
     }
-    let report = verify(&http, &server, "saas").await;
-    assert_eq!(report["verified"], true, "{report}");
-    let total = report["records"].as_u64().unwrap();
+    count.sent = sent.len();
+    count.acknowledged = acknowledged.len();
     assert!(
-        total >= acknowledged.len() as u64,
-        "{total} records, {} acknowledged",
-        acknowledged.len()
+        count.acknowledged > 0,
+        "no write was acknowledged in {kills} rounds"
     );
     println!(
-        "kills: {kills}, acknowledged: {}, found: {found}, lost: {}",
-        acknowledged.len(),
-        acknowledged.len() - found
+        "CRASH RESULT ({what}) kills: {}, sent: {}, acknowledged: {}, found: {}, records: {}, lost: {}",
+        count.kills,
+        count.sent,
+        count.acknowledged,
+        count.found,
+        count.records,
+        count.acknowledged - count.found
     );
 }
 

@@ -4,10 +4,12 @@
 // Test code may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod admin;
 mod api;
 mod banner;
 mod browser;
 mod cli;
+mod disk;
 mod durability;
 mod ops;

@@ -5,7 +5,7 @@ use keksdose_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::{config_version, post};
+use crate::api::{config_version, demo_key, post};
 
 /// A POST of a decision from the client `forwarded_for` (the server trusts
 /// 127.0.0.1 as a proxy in these tests).
@@ -223,7 +223,7 @@ async fn metrics_count_requests_by_route_and_the_ledgers_group_commits() {
 }
 
 #[tokio::test]
-async fn request_logs_hold_no_ip_user_agent_consent_id_or_query() {
+async fn logs_and_the_data_directory_hold_no_ip_user_agent_or_user_id() {
     let server = TestServer::start_with(|c| {
         c.args(["--trusted-proxies", "127.0.0.1"]);
     })
@@ -256,11 +256,50 @@ async fn request_logs_hold_no_ip_user_agent_consent_id_or_query() {
         .await
         .unwrap();
 
+    // An IPv6 visitor, and a site user id (newsletter sign-up, then linked).
+    let ip6 = "2001:db8:abcd:12::7";
+    let resp = http
+        .post(server.url("/v1/sites/saas/consents"))
+        .header("X-Forwarded-For", ip6)
+        .json(&json!({"config_version": version, "action": "reject_all", "language": "de"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let user = "kundin-4711@example.org";
+    let key = demo_key(&server, "coaching");
+    let resp = http
+        .post(server.url("/v1/admin/sites/coaching/consents"))
+        .bearer_auth(&key)
+        .header("X-Forwarded-For", ip)
+        .json(&json!({"subject": user, "purposes": {"newsletter": "requested"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::CREATED,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let resp = http
+        .post(server.url(&format!("/v1/admin/sites/coaching/subjects/{user}")))
+        .bearer_auth(&key)
+        .json(&json!({"consent_id": id}))
+        .send()
+        .await
+        .unwrap();
+    // A consent of another site cannot be linked here; the attempt is what counts.
+    assert!(resp.status().is_client_error() || resp.status().is_success());
+
     let log = server.log();
     for secret in [
         ua,
         "unique-ua-7f3a9c",
         ip,
+        ip6,
+        "2001:db8:abcd",
+        user,
         id,
         "secret-query-value",
         "secret-page-path",
@@ -268,6 +307,45 @@ async fn request_logs_hold_no_ip_user_agent_consent_id_or_query() {
     ] {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }
+
+    // Nor does any file of the data directory (journal, index, keys), in any
+    // form we could have written: as text, or the address's network part.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await; // sled's flush
+    let mut files = 0;
+    let mut stack = vec![server.data_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [
+                ua,
+                "unique-ua-7f3a9c",
+                ip,
+                "203.0.113.",
+                ip6,
+                "2001:db8:abcd",
+                user,
+                "kundin-4711",
+            ] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds {secret:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(files >= 3, "scanned {files} files");
+    let journal = std::fs::read(server.data_dir().join("journal")).unwrap();
+    assert!(
+        journal.windows(9).any(|w| w == b"\"ip_hash\""),
+        "the journal holds the keyed hashes instead"
+    );
     let requests: Vec<&str> = log.lines().filter(|l| l.contains("msg=request")).collect();
     assert!(
         requests.iter().all(|l| !l.contains("127.0.0.1")),

@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn the_policy_version_carries_the_banners_label() {
-        assert_eq!(policy_version("Stand: 01.06.2024", "Version"), "Version: 01.06.2024");
+        assert_eq!(
+            policy_version("Stand: 01.06.2024", "Version"),
+            "Version: 01.06.2024"
+        );
         assert_eq!(policy_version("01.06.2024", "Stand"), "Stand: 01.06.2024");
         assert_eq!(policy_version("v3 (2025)", "Version"), "Version: v3 (2025)");
     }
