@@ -12,4 +12,5 @@ mod browser;
 mod cli;
 mod disk;
 mod durability;
+mod negative;
 mod ops;
