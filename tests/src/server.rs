@@ -114,6 +114,11 @@ impl TestServer {
         }
     }
 
+    /// The server process's id (to read its memory and open files in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url

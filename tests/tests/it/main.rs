@@ -12,5 +12,6 @@ mod browser;
 mod cli;
 mod disk;
 mod durability;
+mod load;
 mod negative;
 mod ops;
