@@ -184,13 +184,19 @@ async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat()
         warm.1,
         last.1
     );
-    // Memory: flat once warm, over a run long enough to tell (the soak's).
+    // Memory: flat once warm, over a run long enough to tell (the soak's). The
+    // first minutes fill sled's page cache (32 MiB by default); after half the
+    // run the growth left is sled's index of the records written meanwhile.
     if secs >= 120 {
-        let settled = samples.iter().find(|(t, _)| *t >= 60).map_or(warm, |s| s.1);
+        let settled = samples
+            .iter()
+            .find(|(t, _)| *t >= secs / 2)
+            .map_or(warm, |s| s.1);
         assert!(
-            last.0 <= settled.0 + settled.0 / 4,
-            "memory grew from {} KiB at 60 s to {} KiB",
+            last.0 <= settled.0 + settled.0 * 3 / 20,
+            "memory grew from {} KiB at {} s to {} KiB",
             settled.0,
+            secs / 2,
             last.0
         );
     }
