@@ -8,18 +8,31 @@
 //! replayed into sled from the last offset sled is known to hold, and every
 //! application is idempotent, so replaying more than needed is harmless.
 //!
-//! Format: an 8-byte magic `KEKSJ001`, then entries of
-//! `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload: JSON]`.
-//! A torn tail (a write cut short by a crash, never acknowledged) is detected by
-//! its length or checksum and cut off on open.
+//! Format: an 8-byte magic `KEKSJ002`, then batches — one per group commit —
+//! of `[KBAT][body length: u32 LE][entry count: u32 LE][CRC-32 of body: u32 LE]`
+//! and a body of entries `[payload length: u32 LE][payload: JSON]`.
+//!
+//! What a crash can leave: each batch is written with one `write` and
+//! `fdatasync`'d before the next is written, so only the last batch can be
+//! incomplete — cut short, zero-filled, or with sectors persisted out of order.
+//! On open, a batch that fails its checks is such a torn tail only if no intact
+//! batch follows it anywhere in the file; then it was never acknowledged and is
+//! cut off (its bytes kept in `journal.torn-<offset>` for inspection). A damaged
+//! batch with an intact one after it is not what a crash leaves (bit rot, a bad
+//! block): the journal is refused, nothing is cut, and the server does not start.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"KEKSJ001";
+const MAGIC: &[u8; 8] = b"KEKSJ002";
+/// The first format (entries without batches), from before the first release.
+const MAGIC_V1: &[u8; 8] = b"KEKSJ001";
 /// No single entry is larger (a config is at most a few hundred KB).
 const MAX_ENTRY: u32 = 16 * 1024 * 1024;
+/// Marks the start of a batch.
+const BATCH: &[u8; 4] = b"KBAT";
+const BATCH_HEADER: usize = 16;
 
 /// The open journal, positioned at its end.
 #[derive(Debug)]
@@ -97,6 +110,16 @@ impl Journal {
         let mut magic = [0u8; 8];
         file.seek(SeekFrom::Start(0))?;
         file.read_exact(&mut magic)?;
+        if &magic == MAGIC_V1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} was written by a development version of Keksdose (journal format 1); \
+                     start with an empty data directory",
+                    path.display()
+                ),
+            ));
+        }
         if &magic != MAGIC {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -114,53 +137,46 @@ impl Journal {
             ));
         }
         file.seek(SeekFrom::Start(start))?;
-        let mut reader = BufReader::new(&file);
+        let mut rest = Vec::new();
+        file.read_to_end(&mut rest)?;
         let mut entries = Vec::new();
-        let mut pos = start;
-        loop {
-            let mut header = [0u8; 8];
-            match read_full(&mut reader, &mut header)? {
-                0 => break,
-                8 => {}
-                _ => break, // torn header
-            }
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-            let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            if len == 0 || len > MAX_ENTRY {
-                // No entry is empty or that large: the rest is what a power cut
-                // leaves after the last synced write (zeros, garbage). Nothing
-                // tells where a next entry would start, so none can be checked.
-                break;
-            }
-            let mut payload = vec![0u8; len as usize];
-            if read_full(&mut reader, &mut payload)? != payload.len() {
-                break; // torn: the file ends inside this entry
-            }
-            if crc32fast::hash(&payload) != crc {
-                if next_entry_is_intact(&mut reader)? {
-                    // Damage with an intact entry after it is not a torn write
-                    // (only the last batch can be torn, and it is synced before
-                    // the next is written): cutting it off could lose
-                    // acknowledged records.
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{}: damaged entry at offset {pos} with intact entries after it; \
-                             the journal needs a look before the server may use it",
-                            path.display()
-                        ),
-                    ));
+        let mut at = 0usize;
+        while at < rest.len() {
+            match batch(&rest[at..]) {
+                Some((payloads, used)) => {
+                    at += used;
+                    let end = start + at as u64;
+                    entries.extend(payloads.into_iter().map(|p| (p, end)));
                 }
-                break; // torn: the last batch was only partly written
+                None => {
+                    if let Some(next) = (at + 1..rest.len()).find(|&i| batch(&rest[i..]).is_some())
+                    {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "{}: damaged batch at offset {} with an intact batch after it \
+                                 (at {}): not what a crash leaves; refusing to cut off what may \
+                                 have been acknowledged",
+                                path.display(),
+                                start + at as u64,
+                                start + next as u64
+                            ),
+                        ));
+                    }
+                    break; // torn: the last batch was never synced
+                }
             }
-            pos += 8 + u64::from(len);
-            entries.push((payload, pos));
         }
-        drop(reader);
+        let pos = start + at as u64;
         let truncated = size - pos;
         if truncated > 0 {
+            // Keep what is cut off, for whoever wants to look at it.
+            let torn = path.with_extension(format!("torn-{pos}"));
+            std::fs::write(&torn, &rest[at..])?;
+            File::open(&torn)?.sync_all()?;
             file.set_len(pos)?;
             file.sync_all()?;
+            sync_dir(path)?;
         }
         file.seek(SeekFrom::Start(pos))?;
         Ok(Opened {
@@ -174,18 +190,24 @@ impl Journal {
     /// survive a crash or a power cut. On error nothing of them remains (the file
     /// is cut back), so a failed batch never leaves half an entry behind.
     pub fn append(&mut self, payloads: &[Vec<u8>]) -> io::Result<u64> {
-        let mut buf = Vec::with_capacity(payloads.iter().map(|p| p.len() + 8).sum());
+        let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "journal entry too large");
+        let mut body = Vec::with_capacity(payloads.iter().map(|p| p.len() + 4).sum());
         for p in payloads {
             let len = u32::try_from(p.len())
                 .ok()
                 .filter(|l| *l <= MAX_ENTRY)
-                .ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "journal entry too large")
-                })?;
-            buf.extend_from_slice(&len.to_le_bytes());
-            buf.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
-            buf.extend_from_slice(p);
+                .ok_or_else(too_large)?;
+            body.extend_from_slice(&len.to_le_bytes());
+            body.extend_from_slice(p);
         }
+        let body_len = u32::try_from(body.len()).map_err(|_| too_large())?;
+        let count = u32::try_from(payloads.len()).map_err(|_| too_large())?;
+        let mut buf = Vec::with_capacity(BATCH_HEADER + body.len());
+        buf.extend_from_slice(BATCH);
+        buf.extend_from_slice(&body_len.to_le_bytes());
+        buf.extend_from_slice(&count.to_le_bytes());
+        buf.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        buf.extend_from_slice(&body);
         let before = self.len;
         let result = self
             .file
@@ -240,32 +262,28 @@ impl Journal {
 /// The offset of the first entry of an empty journal.
 pub const START: u64 = MAGIC.len() as u64;
 
-/// Whether a whole, checksum-valid entry follows at the reader's position.
-fn next_entry_is_intact(r: &mut impl Read) -> io::Result<bool> {
-    let mut header = [0u8; 8];
-    if read_full(r, &mut header)? != 8 {
-        return Ok(false);
+/// The intact batch at the start of `bytes`: its entries and its length in
+/// bytes; `None` if there is none (cut short, zeros, garbage, a wrong checksum).
+fn batch(bytes: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+    let header = bytes.get(..BATCH_HEADER)?;
+    if &header[..4] != BATCH {
+        return None;
     }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len == 0 || len > MAX_ENTRY {
-        return Ok(false);
+    let word =
+        |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let (len, count, crc) = (word(4) as usize, word(8) as usize, word(12));
+    let body = bytes.get(BATCH_HEADER..BATCH_HEADER.checked_add(len)?)?;
+    if count == 0 || crc32fast::hash(body) != crc {
+        return None;
     }
-    let mut payload = vec![0u8; len as usize];
-    Ok(read_full(r, &mut payload)? == payload.len() && crc32fast::hash(&payload) == crc)
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    let mut entries = Vec::with_capacity(count.min(len / 4));
+    let mut at = 0;
+    while at < body.len() {
+        let l = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
+        entries.push(body.get(at + 4..at + 4 + l)?.to_vec());
+        at += 4 + l;
     }
-    Ok(n)
+    (entries.len() == count).then_some((entries, BATCH_HEADER + len))
 }
 
 /// Makes a newly created file's directory entry durable.
@@ -280,109 +298,116 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_survive_reopening_and_a_torn_tail_is_cut_off() {
+    /// A journal with the given batches appended; the offsets after each batch.
+    fn journal(batches: &[&[&[u8]]]) -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let mut j = Journal::open(&path, 0).unwrap().journal;
-        let after_first = j.append(&[b"one".to_vec()]).unwrap();
-        let end = j.append(&[b"two".to_vec(), b"three".to_vec()]).unwrap();
-        drop(j);
+        let ends = batches
+            .iter()
+            .map(|b| {
+                j.append(&b.iter().map(|p| p.to_vec()).collect::<Vec<_>>())
+                    .unwrap()
+            })
+            .collect();
+        (dir, path, ends)
+    }
 
+    fn payloads(opened: &Opened) -> Vec<&[u8]> {
+        opened.entries.iter().map(|(p, _)| p.as_slice()).collect()
+    }
+
+    #[test]
+    fn entries_survive_reopening_and_a_torn_tail_is_cut_off() {
+        let (_dir, path, ends) = journal(&[&[b"one"], &[b"two", b"three"]]);
         let opened = Journal::open(&path, 0).unwrap();
-        let payloads: Vec<&[u8]> = opened.entries.iter().map(|(p, _)| p.as_slice()).collect();
-        assert_eq!(payloads, [b"one".as_slice(), b"two", b"three"]);
-        assert_eq!(opened.entries[2].1, end);
+        assert_eq!(payloads(&opened), [b"one".as_slice(), b"two", b"three"]);
+        assert_eq!(opened.entries[2].1, ends[1]);
         assert_eq!(opened.truncated, 0);
         drop(opened);
 
         // Reading from an offset gives only what follows it.
-        let from = Journal::open(&path, after_first).unwrap();
+        let from = Journal::open(&path, ends[0]).unwrap();
         assert_eq!(from.entries.len(), 2);
         drop(from);
 
-        // A crash in the middle of a write: half an entry at the end.
+        // A crash in the middle of a write: half a batch at the end, kept aside.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+        f.write_all(b"KBAT\x09\0\0\0\x01").unwrap();
         drop(f);
         let opened = Journal::open(&path, 0).unwrap();
         assert_eq!(opened.entries.len(), 3);
-        assert_eq!(opened.truncated, 6);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), end);
-    }
-
-    #[test]
-    fn a_flipped_bit_ends_the_readable_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let mut j = Journal::open(&path, 0).unwrap().journal;
-        j.append(&[b"good".to_vec(), b"flipped".to_vec()]).unwrap();
-        drop(j);
-        let mut bytes = std::fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        std::fs::write(&path, bytes).unwrap();
-        let opened = Journal::open(&path, 0).unwrap();
-        assert_eq!(opened.entries.len(), 1);
-    }
-
-    #[test]
-    fn damage_before_the_tail_is_refused_not_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let mut j = Journal::open(&path, 0).unwrap().journal;
-        j.append(&[b"first".to_vec(), b"second".to_vec()]).unwrap();
-        drop(j);
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[8 + 8] ^= 1; // inside "first"
-        std::fs::write(&path, &bytes).unwrap();
-        let err = Journal::open(&path, 0).unwrap_err();
-        assert!(
-            err.to_string().contains("damaged entry at offset 8"),
-            "{err}"
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was cut off");
+        assert_eq!(opened.truncated, 9);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+        let torn = path.with_extension(format!("torn-{}", ends[1]));
+        assert_eq!(std::fs::read(torn).unwrap(), b"KBAT\x09\0\0\0\x01");
     }
 
     /// What power cuts leave after the last synced batch: zeros (a file extended
-    /// whose blocks were never written), or part of the batch with its last
-    /// sector garbage. Both are cut off; what was synced stays.
+    /// whose blocks were never written), part of the batch, or the whole batch
+    /// with a sector lost in its middle (sectors persisted out of order). Each is
+    /// cut off; what was synced stays.
     #[test]
-    fn a_power_cut_tail_of_zeros_or_garbage_is_cut_off() {
-        for tail in [vec![0u8; 4096], {
-            let mut t = Vec::new();
-            for p in [b"unsynced-1".as_slice(), b"unsynced-2"] {
-                t.extend_from_slice(&(p.len() as u32).to_le_bytes());
-                t.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
-                t.extend_from_slice(p);
-            }
-            // The first entry's payload garbled, the second's header too.
-            for b in &mut t[10..24] {
-                *b = 0xA5;
-            }
-            t
-        }] {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("journal");
-            let mut j = Journal::open(&path, 0).unwrap().journal;
-            let synced = j.append(&[b"synced".to_vec()]).unwrap();
-            drop(j);
+    fn a_power_cut_tail_is_cut_off() {
+        let (_d, reference, _) =
+            journal(&[&[b"synced"], &[b"unsynced-1", b"unsynced-2", b"unsynced-3"]]);
+        let bytes = std::fs::read(&reference).unwrap();
+        let synced = 8 + 16 + 4 + 6;
+        let last = bytes[synced..].to_vec();
+        let mut hole = last.clone();
+        for b in &mut hole[20..30] {
+            *b = 0;
+        }
+        for tail in [vec![0u8; 4096], last[..last.len() / 2].to_vec(), hole] {
+            let (_dir, path, ends) = journal(&[&[b"synced"]]);
+            assert_eq!(ends[0], synced as u64);
             let mut f = OpenOptions::new().append(true).open(&path).unwrap();
             f.write_all(&tail).unwrap();
             drop(f);
             let opened = Journal::open(&path, 0).unwrap();
-            assert_eq!(opened.entries.len(), 1);
-            assert_eq!(opened.entries[0].0, b"synced");
+            assert_eq!(payloads(&opened), [b"synced".as_slice()]);
             assert_eq!(opened.truncated, tail.len() as u64);
-            assert_eq!(std::fs::metadata(&path).unwrap().len(), synced);
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[0]);
+        }
+    }
+
+    /// Damage with an intact batch after it is not a crash: a flipped bit, a
+    /// zeroed block, a corrupted length field in an earlier batch. The journal is
+    /// refused and nothing is cut off.
+    #[test]
+    fn damage_before_an_intact_batch_is_refused_not_cut_off() {
+        let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+            ("a flipped bit", |b| b[8 + 16 + 4] ^= 1),
+            ("a zeroed block", |b| b[8..8 + 16].fill(0)),
+            ("a wrong length", |b| b[8 + 4] = 3),
+        ];
+        for (what, damage) in damages {
+            let (_dir, path, _) = journal(&[&[b"first"], &[b"second"], &[b"third"]]);
+            let mut bytes = std::fs::read(&path).unwrap();
+            damage(&mut bytes);
+            std::fs::write(&path, &bytes).unwrap();
+            let err = Journal::open(&path, 0).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("damaged batch at offset 8 with an intact batch after it"),
+                "{what}: {err}"
+            );
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "{what}: nothing was cut off"
+            );
         }
     }
 
     #[test]
-    fn refuses_a_file_that_is_not_a_journal() {
+    fn refuses_a_file_that_is_not_a_journal_or_of_the_first_format() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         std::fs::write(&path, b"something else entirely").unwrap();
         assert!(Journal::open(&path, 0).is_err());
+        std::fs::write(&path, b"KEKSJ001").unwrap();
+        let err = Journal::open(&path, 0).unwrap_err();
+        assert!(err.to_string().contains("journal format 1"), "{err}");
     }
 }
