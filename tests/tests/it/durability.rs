@@ -163,7 +163,7 @@ fn cut_power(
         0
     };
     bytes.truncate((synced + torn) as usize);
-    let (from, to) = if torn > 0 && rng.next() % 2 == 0 {
+    let (from, to) = if torn > 0 && rng.next().is_multiple_of(2) {
         let n = bytes.len();
         (n - (rng.next() % torn.min(512)) as usize, n)
     } else if torn > 0 {

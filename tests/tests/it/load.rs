@@ -88,16 +88,15 @@ async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat()
             let result = match (kind, known) {
                 (0..=6, known) => {
                     let mut body = json!({"config_version": version,
-                        "action": if n % 4 == 0 { "custom" } else if n % 2 == 0 { "accept_all" } else { "reject_all" },
-                        "language": if n % 5 == 0 { "en" } else { "de" },
-                        "categories": if n % 4 == 0 && site == "saas" { json!({"analytics": true, "marketing": false}) } else { json!({}) },
-                        "signals": {"gpc": n % 7 == 0, "dnt": false},
+                        "action": if n.is_multiple_of(4) { "custom" } else if n.is_multiple_of(2) { "accept_all" } else { "reject_all" },
+                        "language": if n.is_multiple_of(5) { "en" } else { "de" },
+                        "categories": if n.is_multiple_of(4) && site == "saas" { json!({"analytics": true, "marketing": false}) } else { json!({}) },
+                        "signals": {"gpc": n.is_multiple_of(7), "dnt": false},
                         "idempotency_key": format!("load-{n}"),
                         "page": format!("/produkte/seite-{}", n % 50)});
-                    if let (Some(id), 3) = (known, n % 7) {
-                        if site == "saas" {
-                            body["consent_id"] = json!(id);
-                        }
+                    if let (Some(id), 3, "saas") = (known, n % 7, site) {
+                        body["consent_id"] = json!(id);
+                    }
                     }
                     http.post(format!("{base}/v1/sites/{site}/consents"))
                         .json(&body)
@@ -119,14 +118,13 @@ async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat()
             let micros = t.elapsed().as_micros() as u64;
             match result {
                 Ok(resp) if resp.status().is_success() => {
-                    if resp.status() == 201 {
-                        if let Ok(v) = resp.json::<Value>().await
-                            && site == "saas"
-                        {
-                            ids.lock()
-                                .unwrap()
-                                .push(v["consent_id"].as_str().unwrap_or_default().into());
-                        }
+                    if resp.status() == 201
+                        && site == "saas"
+                        && let Ok(v) = resp.json::<Value>().await
+                    {
+                        ids.lock()
+                            .unwrap()
+                            .push(v["consent_id"].as_str().unwrap_or_default().into());
                     }
                     latencies.lock().unwrap().push(micros);
                 }
