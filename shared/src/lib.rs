@@ -12,6 +12,7 @@
 pub mod api;
 pub mod canonical;
 pub mod config;
+pub mod consent_request;
 pub mod cookie;
 pub mod decision;
 pub mod lifetime;
