@@ -15,6 +15,8 @@ pub mod config;
 pub mod consent_request;
 pub mod cookie;
 pub mod decision;
+#[cfg(feature = "toml")]
+pub mod fuzzing;
 pub mod lifetime;
 pub mod record;
 pub mod renewal;
