@@ -233,7 +233,7 @@ pub async fn record_consent<S: Store>(
             ));
         }
     };
-    let consent_id = body.consent_id.clone().unwrap_or_else(|| random_token(16));
+    let consent_id = body.consent_id.unwrap_or_else(|| random_token(16));
 
     let pseudonyms = Pseudonymiser::new(&site.secret);
     let personal = Personal {
