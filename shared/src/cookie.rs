@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::validate::is_id;
+use crate::consent_request::is_token;
 use crate::decision::{Action, Choices, Signals};
 
 /// The start of the cookie's name; the site id follows ([`name`]).
@@ -69,12 +70,6 @@ pub enum CookieError {
     Overlap,
     #[error("longer than {MAX_LEN} bytes")]
     TooLong,
-}
-
-fn is_token(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_number(s: &str) -> bool {

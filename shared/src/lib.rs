@@ -12,8 +12,11 @@
 pub mod api;
 pub mod canonical;
 pub mod config;
+pub mod consent_request;
 pub mod cookie;
 pub mod decision;
+#[cfg(feature = "toml")]
+pub mod fuzzing;
 pub mod lifetime;
 pub mod record;
 pub mod renewal;

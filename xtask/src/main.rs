@@ -1,4 +1,4 @@
-//! Build orchestration for Keksdose: `cargo xtask run | test | widget | screenshots`.
+//! Build orchestration for Keksdose: `cargo xtask run | test | widget | screenshots | fuzz | soak`.
 //!
 //! This crate owns the steps around cargo: installing the tools the build needs
 //! (wasm32 target, the wasm-bindgen CLI, npm dev tools, Debian's Chromium), building
@@ -8,7 +8,9 @@
 //! It does not build or test anything itself that cargo could: it calls cargo.
 #![forbid(unsafe_code)]
 
+mod fuzz;
 mod setup;
+mod soak;
 mod widget;
 
 use std::ffi::OsString;
@@ -24,7 +26,9 @@ commands:
   run [-- ARGS]   build the widget, then `keksdose serve --demo [ARGS]` on 127.0.0.1:8080
   test            install what is missing, build, and run every test suite in order
   widget          only build the widget into static/widget/
-  screenshots     retake the README's banner screenshots (docs/screenshots/)";
+  screenshots     retake the README's banner screenshots (docs/screenshots/)
+  fuzz [SECONDS]  run each fuzz target of fuzz/ for SECONDS (default 60); fails on a crash
+  soak            the long reliability runs: kills, power cuts, hostile input, load, fuzzing";
 
 fn main() {
     if let Err(err) = real_main() {
@@ -51,6 +55,17 @@ fn real_main() -> Result<()> {
             widget::build(&ws)
         }
         Some("screenshots") => screenshots(&ws),
+        Some("soak") => soak::run(&ws),
+        Some("fuzz") => {
+            let seconds = match rest.as_slice() {
+                [] => 60,
+                [s] => s.to_str().and_then(|s| s.parse().ok()).with_context(|| {
+                    format!("SECONDS must be a whole number, not {s:?}\n{USAGE}")
+                })?,
+                _ => bail!("`cargo xtask fuzz` takes at most one argument\n{USAGE}"),
+            };
+            fuzz::run(&ws, seconds).map(drop)
+        }
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -5,7 +5,8 @@
 //! installs: the wasm32 target (rustup), the wasm-bindgen CLI at the exact version
 //! of the `wasm-bindgen` crate in Cargo.lock (cargo install), the npm dev tools of
 //! the root package.json (wasm-opt from binaryen, the JCS reference implementation),
-//! and Debian's Chromium and ChromeDriver (apt-get, only for tests).
+//! Debian's Chromium and ChromeDriver (apt-get, only for tests), and cargo-fuzz
+//! (cargo install, only for `cargo xtask fuzz`).
 //! Nothing is downloaded outside those package managers.
 
 use std::ffi::OsString;
@@ -76,6 +77,28 @@ pub fn wasm_bindgen(ws: &Workspace) -> Result<()> {
     }
     Ok(())
 }
+
+/// cargo-fuzz, for `cargo xtask fuzz`, unless `cargo fuzz` runs already.
+pub fn cargo_fuzz(ws: &Workspace) -> Result<()> {
+    if tool_version(&cargo_bin_or_path("cargo-fuzz")).is_some() {
+        return Ok(());
+    }
+    step(&format!(
+        "installing cargo-fuzz {CARGO_FUZZ}; this takes a few minutes once"
+    ));
+    ws.run(
+        ws.cargo()
+            .args(["install", "cargo-fuzz", "--version", CARGO_FUZZ]),
+        "cargo install cargo-fuzz",
+    )?;
+    if tool_version(&cargo_bin_or_path("cargo-fuzz")).is_none() {
+        bail!("after installing, `cargo-fuzz --version` does not run");
+    }
+    Ok(())
+}
+
+/// The cargo-fuzz `cargo xtask fuzz` installs (any installed version is used).
+pub const CARGO_FUZZ: &str = "0.13.2";
 
 /// `npm ci` when node_modules is missing or stale. Staleness is judged by a hash of
 /// package.json and package-lock.json kept in node_modules, not by mtimes, which a

@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use keksdose_shared::Personal;
 use keksdose_shared::api::{ApiError, ErrorCode};
-use keksdose_shared::decision::Signals;
+use keksdose_shared::consent_request::{CheckedConsent, ConsentProblem, ConsentRequest, is_token};
 use keksdose_shared::record::Source;
-use keksdose_shared::{Action, Decision, Personal};
-use serde::{Deserialize, Serialize};
 
 use super::schema::{Gpc, History, PublishedConfig};
 use super::{AppState, HttpError};
@@ -149,48 +148,12 @@ pub async fn preflight<S: Store>(
     Ok(r.finish())
 }
 
-/// The body of `POST /v1/sites/{site}/consents`.
-#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentRequest {
-    /// The visitor's existing consent ID, for an update or a withdrawal.
-    #[serde(default)]
-    pub consent_id: Option<String>,
-    /// A key the banner chose for this decision; a retry with the same key
-    /// returns the first receipt instead of recording twice.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// The version of the config the visitor was shown.
-    pub config_version: String,
-    pub action: Action,
-    #[serde(default)]
-    pub categories: BTreeMap<String, bool>,
-    #[serde(default)]
-    pub services: BTreeMap<String, bool>,
-    pub language: String,
-    #[serde(default)]
-    pub signals: Signals,
-    /// The path of the page the decision was made on.
-    #[serde(default)]
-    pub page: Option<String>,
-}
-
-fn is_token(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The path only: no origin, query or fragment, bounded.
-fn clean_page(page: &str) -> Result<String, HttpError> {
-    let path = page.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') || path.len() > 512 || path.chars().any(char::is_control) {
-        return Err(HttpError::new(
-            ErrorCode::Invalid,
-            "page: expected a path like \"/preise\" of at most 512 characters",
-        ));
+/// The 422 for a problem of a consent request.
+fn problem(p: &ConsentProblem) -> HttpError {
+    match p {
+        ConsentProblem::Decision(errors) => HttpError::invalid(p.to_string(), errors),
+        other => HttpError::new(ErrorCode::Invalid, other.to_string()),
     }
-    Ok(path.to_string())
 }
 
 /// `POST /v1/sites/{site}/consents`: records a decision, durably, and answers with
@@ -242,48 +205,36 @@ pub async fn record_consent<S: Store>(
             })?;
         &older
     };
-    let decision = Decision {
-        action: body.action,
-        categories: body.categories,
-        services: body.services,
-    };
-    let choices = decision.resolve(config).map_err(|e| {
-        HttpError::invalid("the decision does not fit the config version it names", &e)
-    })?;
-    if !config.site.languages.contains(&body.language) {
-        return Err(invalid(format!(
-            "language: {:?} is not one of the config's languages ({})",
-            body.language,
-            config.site.languages.join(", ")
-        )));
-    }
-    if let Some(k) = &body.idempotency_key
-        && !is_token(k)
+    let checked = body.check(&site.id, config);
+    // The one check that needs the store: whether a well-formed consent ID is one
+    // of this site's. Problems come in the order of the checks, so it is asked only
+    // when nothing before it failed (a malformed ID is a problem of its own).
+    let first = checked.as_ref().err().and_then(|p| p.first());
+    if let Some(id) = &body.consent_id
+        && first.is_none_or(|p| matches!(p, ConsentProblem::Page))
+        && state.store.consent_site(id)?.as_deref() != Some(site.id.as_str())
     {
-        return Err(invalid(
-            "idempotency_key: expected 1 to 64 letters, digits, '-' or '_'".into(),
-        ));
+        return Err(problem(&ConsentProblem::ConsentId {
+            consent_id: id.clone(),
+            site: site.id.clone(),
+        }));
     }
-    let consent_id = match &body.consent_id {
-        Some(id) => {
-            let known =
-                is_token(id) && state.store.consent_site(id)?.as_deref() == Some(site.id.as_str());
-            if !known {
-                return Err(invalid(format!(
-                    "consent_id: {id:?} is not a consent ID of site {:?}",
-                    site.id
-                )));
-            }
-            id.clone()
-        }
-        None if body.action == Action::Withdraw => {
-            return Err(invalid(
-                "consent_id: a withdrawal names the consent ID it withdraws".into(),
+    let CheckedConsent { choices, page } = match checked {
+        Ok(checked) => checked,
+        Err(problems) => {
+            // `check` never refuses without a problem; the fuzz target checks that.
+            return Err(problems.first().map_or_else(
+                || {
+                    HttpError::new(
+                        ErrorCode::Internal,
+                        "a consent request refused without a problem",
+                    )
+                },
+                problem,
             ));
         }
-        None => random_token(16),
     };
-    let page = body.page.as_deref().map(clean_page).transpose()?;
+    let consent_id = body.consent_id.unwrap_or_else(|| random_token(16));
 
     let pseudonyms = Pseudonymiser::new(&site.secret);
     let personal = Personal {

@@ -8,5 +8,7 @@ mod config;
 mod cookie;
 mod decision;
 mod fixtures;
+mod fuzz_regressions;
+mod properties;
 mod record;
 mod vectors;

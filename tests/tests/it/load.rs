@@ -97,7 +97,6 @@ async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat()
                     if let (Some(id), 3, "saas") = (known, n % 7, site) {
                         body["consent_id"] = json!(id);
                     }
-                    }
                     http.post(format!("{base}/v1/sites/{site}/consents"))
                         .json(&body)
                         .send()
