@@ -376,7 +376,8 @@ mod tests {
     /// refused and nothing is cut off.
     #[test]
     fn damage_before_an_intact_batch_is_refused_not_cut_off() {
-        let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+        type Damage = fn(&mut Vec<u8>);
+        let damages: [(&str, Damage); 3] = [
             ("a flipped bit", |b| b[8 + 16 + 4] ^= 1),
             ("a zeroed block", |b| b[8..8 + 16].fill(0)),
             ("a wrong length", |b| b[8 + 4] = 3),
