@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, RwLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -100,9 +100,13 @@ struct Trees {
     meta: sled::Tree,
 }
 
+/// The index as readers and the writer share it: `None` while the writer
+/// rebuilds it (reads then answer "unavailable" for a moment).
+type Shared = Arc<RwLock<Option<Trees>>>;
+
 /// The embedded store in a data directory.
 pub struct SledStore {
-    trees: Trees,
+    index: Shared,
     /// Held while the store is open: one server per data directory.
     _lock: std::fs::File,
     tx: Option<mpsc::Sender<Job>>,
@@ -128,6 +132,41 @@ fn io_error(e: &std::io::Error) -> StoreError {
         _ if e.raw_os_error() == Some(28) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Unavailable(format!("write failed: {e}")),
     }
+}
+
+/// Brings a freshly opened index up to the journal: applies every entry after
+/// the offset the index last recorded, flushes, records the new offset. Returns
+/// the journal, open at its end.
+fn replay(trees: &Trees, dir: &Path) -> Result<Journal> {
+    let from = trees
+        .meta
+        .get("journal_offset")
+        .map_err(internal)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let opened = Journal::open(&dir.join("journal"), from).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => internal(format!("journal: {e}")),
+        _ => io_error(&e),
+    })?;
+    if opened.truncated > 0 {
+        eprintln!(
+            "keksdose: cut off a torn journal tail of {} bytes (never acknowledged)",
+            opened.truncated
+        );
+    }
+    for (payload, _) in &opened.entries {
+        let entry: Entry =
+            serde_json::from_slice(payload).map_err(|e| internal(format!("journal entry: {e}")))?;
+        trees.apply(&entry)?;
+    }
+    let journal = opened.journal;
+    trees.db.flush().map_err(internal)?;
+    trees
+        .meta
+        .insert("journal_offset", &journal.len().to_be_bytes())
+        .map_err(internal)?;
+    trees.db.flush().map_err(internal)?;
+    Ok(journal)
 }
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -315,11 +354,33 @@ fn fsync_tree(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Whether the data directory takes a write of a few MiB (what rebuilding the
+/// index needs at least): writes, syncs and removes a probe file.
+fn disk_takes_writes(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("probe");
+    let result = std::fs::File::create(&path).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(&vec![0u8; 4 << 20])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(internal)
 }
 
 impl SledStore {
+    /// The index for a read; unavailable while the writer rebuilds it.
+    fn trees(&self) -> Result<Trees> {
+        self.index
+            .read()
+            .map_err(|_| internal("the index lock is poisoned"))?
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the index is being rebuilt".into()))
+    }
+
     /// Opens the store in `dir` (created if missing), replays the journal into
     /// the index, and starts the writer.
     #[allow(dead_code)] // the shorthand for tests and tools; `serve` sets the cache size
@@ -342,39 +403,18 @@ impl SledStore {
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&e)),
         }
         let trees = Trees::open(dir, cache_bytes)?;
-        let from = trees
-            .meta
-            .get("journal_offset")
-            .map_err(internal)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes);
-        let opened = Journal::open(&dir.join("journal"), from)
-            .map_err(|e| internal(format!("journal: {e}")))?;
-        if opened.truncated > 0 {
-            eprintln!(
-                "keksdose: cut off a torn journal tail of {} bytes (never acknowledged)",
-                opened.truncated
-            );
-        }
-        for (payload, _) in &opened.entries {
-            let entry: Entry = serde_json::from_slice(payload)
-                .map_err(|e| internal(format!("journal entry: {e}")))?;
-            trees.apply(&entry)?;
-        }
-        let journal = opened.journal;
-        trees.db.flush().map_err(internal)?;
-        trees
-            .meta
-            .insert("journal_offset", &journal.len().to_be_bytes())
-            .map_err(internal)?;
-        trees.db.flush().map_err(internal)?;
+        let journal = replay(&trees, dir)?;
+        let index: Shared = Arc::new(RwLock::new(Some(trees.clone())));
 
         let mut writer = Writer {
-            trees: trees.clone(),
+            trees: Some(trees.clone()),
+            shared: index.clone(),
+            cache_bytes,
             journal,
             dir: dir.to_path_buf(),
             erased: false,
             poisoned: None,
+            last_recovery: None,
             heads: HashMap::new(),
             sites: HashMap::new(),
             last_flush: Instant::now(),
@@ -393,8 +433,9 @@ impl SledStore {
             .name("keksdose-writer".into())
             .spawn(move || writer.run(&rx))
             .map_err(internal)?;
+        drop(trees);
         Ok(SledStore {
-            trees,
+            index,
             _lock: lock,
             tx: Some(tx),
             writer: Some(handle),
@@ -486,7 +527,7 @@ impl Store for SledStore {
     }
 
     fn site(&self, id: &str) -> Result<Option<SiteMeta>> {
-        self.trees
+        self.trees()?
             .sites
             .get(id.as_bytes())
             .map_err(internal)?
@@ -495,7 +536,7 @@ impl Store for SledStore {
     }
 
     fn sites(&self) -> Result<Vec<SiteMeta>> {
-        self.trees
+        self.trees()?
             .sites
             .iter()
             .map(|kv| {
@@ -506,7 +547,7 @@ impl Store for SledStore {
     }
 
     fn config(&self, site: &str, version: &str) -> Result<Option<SiteConfig>> {
-        self.trees
+        self.trees()?
             .configs
             .get(key(&[site.as_bytes(), version.as_bytes()]))
             .map_err(internal)?
@@ -515,11 +556,11 @@ impl Store for SledStore {
     }
 
     fn head(&self, site: &str) -> Result<Option<Head>> {
-        self.trees.head(site)
+        self.trees()?.head(site)
     }
 
     fn records(&self, site: &str, from: u64, to: u64, limit: usize) -> Result<Vec<ConsentRecord>> {
-        self.trees
+        self.trees()?
             .records
             .range(seq_key(site, from)..=seq_key(site, to))
             .take(limit)
@@ -534,14 +575,15 @@ impl Store for SledStore {
         let mut prefix = key(&[site.as_bytes(), consent_id.as_bytes()]);
         prefix.push(0);
         let mut out = Vec::new();
-        for kv in self.trees.consents.scan_prefix(&prefix) {
+        let trees = self.trees()?;
+        for kv in trees.consents.scan_prefix(&prefix) {
             let (k, _) = kv.map_err(internal)?;
             let seq = k
                 .get(prefix.len()..)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(|| internal("bad consent index key"))?;
-            if let Some(r) = self.trees.record(site, seq)? {
+            if let Some(r) = trees.record(site, seq)? {
                 out.push(r);
             }
         }
@@ -550,7 +592,7 @@ impl Store for SledStore {
 
     fn consent_site(&self, consent_id: &str) -> Result<Option<String>> {
         Ok(self
-            .trees
+            .trees()?
             .consent_sites
             .get(consent_id.as_bytes())
             .map_err(internal)?
@@ -560,7 +602,7 @@ impl Store for SledStore {
     fn subject(&self, site: &str, subject_hash: &str) -> Result<Vec<String>> {
         let mut prefix = key(&[site.as_bytes(), subject_hash.as_bytes()]);
         prefix.push(0);
-        self.trees
+        self.trees()?
             .subjects
             .scan_prefix(&prefix)
             .keys()
@@ -572,7 +614,7 @@ impl Store for SledStore {
     }
 
     fn checkpoint_covering(&self, site: &str, seq: u64) -> Result<Option<Checkpoint>> {
-        self.trees
+        self.trees()?
             .checkpoints
             .range(seq_key(site, seq)..=seq_key(site, u64::MAX))
             .next()
@@ -581,7 +623,7 @@ impl Store for SledStore {
     }
 
     fn latest_checkpoint(&self, site: &str) -> Result<Option<Checkpoint>> {
-        self.trees
+        self.trees()?
             .checkpoints
             .range(seq_key(site, 0)..=seq_key(site, u64::MAX))
             .next_back()
@@ -592,14 +634,20 @@ impl Store for SledStore {
 
 /// The one thread that writes: owns the journal and the ledger heads.
 struct Writer {
-    trees: Trees,
+    /// The index; `None` only while it is being rebuilt.
+    trees: Option<Trees>,
+    /// The readers' handle on the index, swapped when it is rebuilt.
+    shared: Shared,
+    cache_bytes: u64,
     journal: Journal,
     /// The data directory.
     dir: PathBuf,
     /// Personal content was erased since the journal was last compacted.
     erased: bool,
-    /// Set when the index failed after a durable write: writes are refused.
+    /// Set when the index failed after a durable write: writes are refused
+    /// until [`Writer::recover`] has rebuilt it from the journal.
     poisoned: Option<String>,
+    last_recovery: Option<Instant>,
     heads: HashMap<String, Head>,
     sites: HashMap<String, SiteMeta>,
     last_flush: Instant,
@@ -637,11 +685,75 @@ impl Answer {
 }
 
 impl Writer {
+    fn index(&self) -> Result<&Trees> {
+        self.trees
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the index is being rebuilt".into()))
+    }
+
+    fn poison(&mut self, reason: &str) {
+        if self.poisoned.is_none() {
+            eprintln!("keksdose: the index failed {reason}; refusing writes until it is rebuilt");
+        }
+        self.poisoned = Some(reason.to_string());
+    }
+
+    /// Rebuilds a failed index from the journal, without a restart: closes sled
+    /// (readers see "unavailable" meanwhile), opens it again — which clears the
+    /// error sled keeps after a failed write — and replays the journal from the
+    /// offset the index last recorded. Tried at most once a second; while the
+    /// cause lasts (the disk still full) it fails and writes stay refused.
+    fn recover(&mut self) {
+        if self.poisoned.is_none()
+            || self
+                .last_recovery
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_recovery = Some(Instant::now());
+        // Closing the failed index costs the readers it still serves; do it only
+        // once the disk takes writes again.
+        if disk_takes_writes(&self.dir).is_err() {
+            return;
+        }
+        if let Ok(mut shared) = self.shared.write() {
+            *shared = None;
+        }
+        self.trees = None;
+        // sled holds a lock on its files until the last handle is gone; a reader
+        // may still hold one for a moment.
+        let mut opened = Trees::open(&self.dir, self.cache_bytes);
+        for _ in 0..40 {
+            if opened.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+            opened = Trees::open(&self.dir, self.cache_bytes);
+        }
+        let rebuilt = opened.and_then(|trees| replay(&trees, &self.dir).map(|_| trees));
+        match rebuilt {
+            Ok(trees) => {
+                if let Ok(mut shared) = self.shared.write() {
+                    *shared = Some(trees.clone());
+                }
+                self.trees = Some(trees);
+                self.poisoned = None;
+                self.dirty = false;
+                eprintln!("keksdose: the index was rebuilt from the journal; taking writes again");
+            }
+            Err(e) => {
+                eprintln!("keksdose: rebuilding the index failed, will retry: {e}");
+            }
+        }
+    }
+
     fn run(mut self, rx: &mpsc::Receiver<Job>) {
         loop {
             let first = match rx.recv_timeout(FLUSH_EVERY) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.recover();
                     self.flush_index();
                     continue;
                 }
@@ -680,14 +792,17 @@ impl Writer {
             }
         }
         let offset = self.journal.len();
-        if self.trees.db.flush().is_ok()
-            && self
-                .trees
+        let Ok(trees) = self.index() else { return };
+        match trees.db.flush().and_then(|_| {
+            trees
                 .meta
                 .insert("journal_offset", &offset.to_be_bytes())
-                .is_ok()
-        {
-            self.dirty = false;
+                .map(drop)
+        }) {
+            Ok(()) => self.dirty = false,
+            // sled keeps a failed write as an error for every later one (a full
+            // disk, say): only a rebuilt index takes writes again.
+            Err(e) => self.poison(&format!("flushing the index: {e}")),
         }
         self.last_flush = Instant::now();
     }
@@ -700,20 +815,24 @@ impl Writer {
     /// or an empty one over a durable index.
     fn compact(&mut self) -> std::io::Result<()> {
         let io = |e: sled::Error| std::io::Error::other(e.to_string());
-        self.trees.db.flush().map_err(io)?;
+        let trees = self
+            .index()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        trees.db.flush().map_err(io)?;
         fsync_tree(&self.dir.join("index"))?;
-        self.trees
+        trees
             .meta
             .insert("journal_offset", &super::journal::START.to_be_bytes())
             .map_err(io)?;
-        self.trees.db.flush().map_err(io)?;
+        trees.db.flush().map_err(io)?;
         fsync_tree(&self.dir.join("index"))?;
         self.journal.reset(&self.dir.join("journal"))
     }
 
     fn commit(&mut self, batch: Vec<Job>) {
+        self.recover();
         if let Some(reason) = &self.poisoned {
-            let e = StoreError::Unavailable(format!("restart the server: {reason}"));
+            let e = StoreError::Unavailable(format!("the index is being rebuilt: {reason}"));
             for job in batch {
                 match job {
                     Job::CreateSite { reply, .. }
@@ -887,13 +1006,13 @@ impl Writer {
             return;
         }
         // The batch is durable: its answers are true whatever happens next.
-        if let Err(e) = entries.iter().try_for_each(|e| self.trees.apply(e)) {
-            // The index now lags the journal; a restart replays it. Until then no
-            // further write may build on an index that is missing records.
-            eprintln!(
-                "keksdose: the index failed after a durable write ({e}); refusing writes until restart"
-            );
-            self.poisoned = Some(e.to_string());
+        let applied = self
+            .index()
+            .and_then(|t| entries.iter().try_for_each(|e| t.apply(e)));
+        if let Err(e) = applied {
+            // The index now lags the journal. No further write may build on an
+            // index that is missing records until it is rebuilt from the journal.
+            self.poison(&format!("after a durable write: {e}"));
         }
         self.dirty = true;
         self.erased |= erasing;
@@ -910,8 +1029,8 @@ impl Writer {
     }
 
     fn known_key(&self, site: &str, k: &str) -> Result<Option<ConsentRecord>> {
-        match self
-            .trees
+        let trees = self.index()?;
+        match trees
             .idempotency
             .get(key(&[site.as_bytes(), k.as_bytes()]))
             .map_err(internal)?
@@ -921,7 +1040,7 @@ impl Writer {
                 let seq = <[u8; 8]>::try_from(v.as_ref())
                     .map(u64::from_be_bytes)
                     .map_err(internal)?;
-                self.trees.record(site, seq)
+                trees.record(site, seq)
             }
         }
     }
