@@ -459,14 +459,29 @@
       var service = (config.services || []).filter(function (sv) {
         return sv.id === id;
       })[0];
-      var provider = service && service.provider ? service.provider.name : (config.site.controller || {}).name;
+      // A service names itself and its provider (none: the site's own controller);
+      // for a category id only the embed's host is known for sure.
+      var host = "";
+      try {
+        host = new URL(el.getAttribute("data-src"), root.location.href).hostname;
+      } catch (e) {
+        /* not a URL: the id stands in */
+      }
+      var who = service ? service.name : host || id;
+      var provider = service
+        ? service.provider
+          ? service.provider.name
+          : (config.site.controller || {}).name
+        : host || id;
       var box = doc.createElement("div");
       box.setAttribute("data-keksdose-placeholder", id);
       box.className = "keksdose-placeholder";
       var p = doc.createElement("p");
       p.textContent = t.placeholder
-        .replace("{service}", service ? service.name : id)
-        .replace("{provider}", provider || (service ? service.name : id));
+        .split("{service}")
+        .join(who)
+        .split("{provider}")
+        .join(provider || who);
       box.appendChild(p);
       if (service && service.privacy_policy_url) {
         var a = doc.createElement("a");
@@ -498,8 +513,13 @@
         actions.appendChild(always);
       }
       // The placeholder takes the iframe's place and, as far as known, its size.
-      var w = parseInt(el.getAttribute("width"), 10);
-      var h = parseInt(el.getAttribute("height"), 10);
+      // Only plain pixel numbers: width="100%" is not 100 px.
+      var px = function (name) {
+        var v = el.getAttribute(name);
+        return v && /^\d+$/.test(v.trim()) ? parseInt(v, 10) : 0;
+      };
+      var w = px("width");
+      var h = px("height");
       var rect = el.getBoundingClientRect();
       if (w > 0 && h > 0) {
         box.style.maxWidth = w + "px";

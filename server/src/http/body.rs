@@ -46,6 +46,7 @@ pub async fn read_json<T: DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        hold_unread(payload);
         return Err(too_large());
     }
     let read = async {
@@ -61,7 +62,7 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         Ok(body)
     };
-    let body = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
+    let read = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
         .await
         .map_err(|_| {
             HttpError::new(
@@ -71,7 +72,26 @@ pub async fn read_json<T: DeserializeOwned>(
                     BODY_TIMEOUT.as_secs()
                 ),
             )
-        })??;
+        })
+        .and_then(|r| r);
+    let body = match read {
+        Ok(body) => body,
+        Err(e) => {
+            hold_unread(payload);
+            return Err(e);
+        }
+    };
     serde_json::from_slice(&body)
         .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}")))
+}
+
+/// Keeps a refused body's stream open, unread, until well after the answer is
+/// out. actix reads a *dropped* chunked body to its end to keep the connection
+/// alive — for a client sending without end, without end; with the stream still
+/// held at the answer, it closes the connection after the answer instead.
+fn hold_unread(payload: web::Payload) {
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+        drop(payload);
+    });
 }

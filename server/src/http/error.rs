@@ -44,6 +44,14 @@ impl ResponseError for HttpError {
         if self.0.error.code == ErrorCode::Unavailable {
             r.insert_header(("Retry-After", "5"));
         }
+        // A body refused for its size or its pace is not read to its end to keep
+        // the connection: the connection is closed after the answer instead.
+        if matches!(
+            self.0.error.code,
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+        ) {
+            r.force_close();
+        }
         r.json(&self.0)
     }
 }
