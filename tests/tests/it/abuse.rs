@@ -97,7 +97,7 @@ async fn a_100_mb_body_is_refused_without_being_read() {
                 Ok(Ok(())) => sent += 64 * 1024,
                 _ => break, // refused or no longer read
             }
-            if sent % (1 << 20) == 0 {
+            if sent.is_multiple_of(1 << 20) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
