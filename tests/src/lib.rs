@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 
 pub use browser::Browser;
-pub use server::TestServer;
+pub use server::{TestServer, binary};
 
 /// The workspace root (the tests crate's parent directory).
 pub fn workspace_root() -> PathBuf {

@@ -140,12 +140,18 @@ impl TestServer {
     }
 }
 
+/// The `keksdose` binary the tests run: `$KEKSDOSE_BIN`, or the workspace's
+/// debug build.
+pub fn binary() -> PathBuf {
+    std::env::var_os("KEKSDOSE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/keksdose"))
+}
+
 /// Spawns `keksdose serve --demo` with its data in `dir/data`, appending its output
 /// to `dir/server.log`.
 fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, String)> {
-    let bin = std::env::var_os("KEKSDOSE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/keksdose"));
+    let bin = binary();
     if !bin.is_file() {
         bail!(
             "{} does not exist: build it with `cargo build -p keksdose-server --bin keksdose` \

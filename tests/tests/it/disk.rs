@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use keksdose_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
 
 use crate::api::{config_version, demo_key, post};
 
@@ -61,25 +62,30 @@ impl Drop for Tmpfs {
 /// machine does not let us mount (and `KEKSDOSE_TEST_MOUNT` does not require it).
 async fn server_on_tmpfs(size: &str) -> Option<(TestServer, Tmpfs)> {
     let mut mounted = None;
+    let mut refused = None;
     let started = TestServer::start_prepared(
         |data| {
-            mounted = Some(Tmpfs::mount(data, size)?);
+            match Tmpfs::mount(data, size) {
+                Ok(fs) => mounted = Some(fs),
+                Err(e) => refused = Some(e),
+            }
             Ok(())
         },
         |_| {},
     )
     .await;
-    match (started, mounted) {
-        (Ok(server), Some(fs)) => Some((server, fs)),
-        (Err(e), _) if std::env::var("KEKSDOSE_TEST_MOUNT").as_deref() != Ok("require") => {
-            eprintln!(
-                "SKIPPED: cannot mount a tmpfs here ({e:#}); KEKSDOSE_TEST_MOUNT=require makes this fail"
-            );
-            None
-        }
-        (Err(e), _) => panic!("{e:#}"),
-        (Ok(_), None) => unreachable!("prepare ran"),
+    if let Some(e) = refused {
+        assert!(
+            std::env::var("KEKSDOSE_TEST_MOUNT").as_deref() != Ok("require"),
+            "KEKSDOSE_TEST_MOUNT=require, but: {e:#}"
+        );
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs here ({e:#}); KEKSDOSE_TEST_MOUNT=require makes this fail"
+        );
+        return None;
     }
+    // Any other failure to start is the test's failure.
+    Some((started.unwrap(), mounted.unwrap()))
 }
 
 /// Fills the filesystem at `dir` up to the last byte with one file.
@@ -275,20 +281,31 @@ async fn a_read_only_data_directory_is_refused_at_start_with_a_clear_message() {
 #[tokio::test]
 async fn a_data_directory_held_by_another_server_is_refused_with_a_clear_message() {
     let server = TestServer::start().await.unwrap();
-    let bin = std::env::var_os("KEKSDOSE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| keksdose_tests::workspace_root().join("target/debug/keksdose"));
-    let out = Command::new(bin)
+    let mut second = tokio::process::Command::new(keksdose_tests::binary())
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
         .arg(server.data_dir())
         .current_dir(keksdose_tests::workspace_root())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), second.wait())
+        .await
+        .unwrap_or_else(|_| panic!("a second server on the same data started and kept running"))
         .unwrap();
     assert!(
-        !out.status.success(),
+        !status.success(),
         "a second server on the same data started"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut stderr = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
     assert!(
         stderr.contains("in use by another") || stderr.contains("locked"),
         "{stderr}"
