@@ -22,10 +22,10 @@ pub enum ErrorCode {
     NotFound,
     /// 405
     MethodNotAllowed,
-    /// 409: e.g. a site that exists already.
-    Conflict,
     /// 408: the body did not arrive in time (a client sending it too slowly).
     RequestTimeout,
+    /// 409: e.g. a site that exists already.
+    Conflict,
     /// 413
     PayloadTooLarge,
     /// 415: not `application/json`.
@@ -48,8 +48,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict => 409,
             ErrorCode::RequestTimeout => 408,
+            ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Invalid => 422,

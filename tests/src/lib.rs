@@ -54,3 +54,12 @@ fn log_tail(path: &std::path::Path, max: usize) -> String {
     let start = text.len().saturating_sub(max);
     String::from_utf8_lossy(&text[start..]).into_owned()
 }
+
+/// A number from the environment (how long or how often a test runs), or
+/// `default` when it is unset or not a number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

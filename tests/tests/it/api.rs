@@ -34,6 +34,33 @@ pub async fn config_version(http: &reqwest::Client, server: &TestServer, site: &
     body["version"].as_str().unwrap().to_string()
 }
 
+/// `GET /v1/admin/sites/{site}/verify` with the demo site's key.
+pub async fn verify(http: &reqwest::Client, server: &TestServer, site: &str) -> Value {
+    http.get(server.url(&format!("/v1/admin/sites/{site}/verify")))
+        .bearer_auth(demo_key(server, site))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every record of `site`, from the NDJSON export.
+pub async fn export(http: &reqwest::Client, server: &TestServer, site: &str) -> Vec<Value> {
+    http.get(server.url(&format!("/v1/admin/sites/{site}/consents?format=ndjson")))
+        .bearer_auth(demo_key(server, site))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 pub async fn post(
     http: &reqwest::Client,
     server: &TestServer,

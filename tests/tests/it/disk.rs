@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use crate::api::{config_version, demo_key, post};
+use crate::api::{config_version, demo_key, export, post, verify};
 
 /// A tmpfs mounted for one test; unmounted (lazily, even if busy) on drop.
 struct Tmpfs {
@@ -114,33 +114,12 @@ fn decision(version: &str, i: usize) -> Value {
 /// Every record of `site` from the NDJSON export: seqs from 1 without gaps, chain
 /// verified. Returns how many there are.
 async fn check_ledger(http: &reqwest::Client, server: &TestServer, site: &str) -> usize {
-    let key = demo_key(server, site);
-    let report: Value = http
-        .get(server.url(&format!("/v1/admin/sites/{site}/verify")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = verify(http, server, site).await;
     assert_eq!(report["verified"], true, "{report}");
-    let ndjson = http
-        .get(server.url(&format!("/v1/admin/sites/{site}/consents?format=ndjson")))
-        .bearer_auth(&key)
-        .send()
+    let mut seqs: Vec<u64> = export(http, server, site)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut seqs: Vec<u64> = ndjson
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
         .collect();
     seqs.sort_unstable();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();

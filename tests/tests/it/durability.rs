@@ -7,18 +7,7 @@ use std::time::Duration;
 use keksdose_tests::TestServer;
 use serde_json::{Value, json};
 
-use crate::api::{config_version, demo_key};
-
-async fn verify(http: &reqwest::Client, server: &TestServer, site: &str) -> Value {
-    http.get(server.url(&format!("/v1/admin/sites/{site}/verify")))
-        .bearer_auth(demo_key(server, site))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::api::{config_version, export, verify};
 
 /// The sites the crash harness writes to (each its own chain).
 const CRASH_SITES: [&str; 2] = ["saas", "coaching"];
@@ -43,21 +32,6 @@ impl XorShift {
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-/// Every record of `site`, from the NDJSON export.
-async fn export(http: &reqwest::Client, server: &TestServer, site: &str) -> Vec<Value> {
-    http.get(server.url(&format!("/v1/admin/sites/{site}/consents?format=ndjson")))
-        .bearer_auth(demo_key(server, site))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// After a restart: every acknowledged receipt is there with the same place and
@@ -220,20 +194,12 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 async fn crash_harness(power_cut: bool) {
-    let kills: usize = std::env::var("KEKSDOSE_CRASH_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
-    let seed: u64 = std::env::var("KEKSDOSE_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let kills = keksdose_tests::env_number("KEKSDOSE_CRASH_KILLS", 4) as usize;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let seed = keksdose_tests::env_number("KEKSDOSE_CRASH_SEED", now) | 1;
     let what = if power_cut { "power cuts" } else { "kills" };
     println!("crash harness: {kills} {what}, KEKSDOSE_CRASH_SEED={seed}");
     let mut rng = XorShift(seed);

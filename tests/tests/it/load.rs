@@ -12,13 +12,6 @@ use serde_json::{Value, json};
 
 use crate::api::config_version;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Resident memory (KiB) and open files of a process, from `/proc`.
 fn sample(pid: u32) -> (u64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -43,8 +36,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat() {
-    let secs = env_u64("KEKSDOSE_LOAD_SECS", 10);
-    let rate = env_u64("KEKSDOSE_LOAD_RATE", 300);
+    let secs = keksdose_tests::env_number("KEKSDOSE_LOAD_SECS", 10);
+    let rate = keksdose_tests::env_number("KEKSDOSE_LOAD_RATE", 300);
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
