@@ -136,3 +136,17 @@ test('cookie patterns match like Cookie::matches', () => {
   assert.ok(!core.cookieMatches('mp_*_mixpanel', 'mp_mixpanel'));
   assert.ok(core.cookieMatches('_fbp', '_fbp') && !core.cookieMatches('_fbp', '_fbpx'));
 });
+
+// The two-click placeholder's built-in texts are those of shared/src/texts.rs
+// (`placeholder`, `load_content`, `always_allow`), copied into the loader, which
+// has no other way to them: the copies must stay the same.
+test("the placeholder's texts are the shared built-in texts", () => {
+  const texts = readFileSync(new URL('../../shared/src/texts.rs', import.meta.url), 'utf8');
+  for (const key of ['placeholder', 'load_content', 'always_allow']) {
+    const m = texts.match(new RegExp(`\\b${key}:\\s*("(?:[^"\\\\]|\\\\.)*")\\s*,\\s*("(?:[^"\\\\]|\\\\.)*")\\s*;`));
+    assert.ok(m, `${key} not found in texts.rs`);
+    for (const literal of [m[1], m[2]]) {
+      assert.ok(source.includes(literal), `k.js lacks ${key} ${literal}`);
+    }
+  }
+});
