@@ -218,6 +218,12 @@ async fn crash_harness(power_cut: bool) {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
+    // Verifying and exporting tens of thousands of records (the soak's) takes
+    // longer than a writer should wait for a dead server.
+    let checks = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
     let mut sent = std::collections::HashSet::new();
     let mut acknowledged: Vec<(String, Value)> = Vec::new();
     let mut count = CrashCount::default();
@@ -290,7 +296,7 @@ async fn crash_harness(power_cut: bool) {
             })
             .await
             .unwrap();
-        check_after_restart(&http, &server, &sent, &acknowledged, &mut count).await;
+        check_after_restart(&checks, &server, &sent, &acknowledged, &mut count).await;
         println!(
             "kill {}: after {wait} ms, {round_sent} sent, {round_acks} acknowledged{cut}; \
              total acknowledged {}, found {}, records {}",
