@@ -494,23 +494,21 @@
       var actions = doc.createElement("div");
       actions.className = "keksdose-placeholder-actions";
       box.appendChild(actions);
-      var load = doc.createElement("button");
-      load.type = "button";
-      load.setAttribute("data-keksdose-load", "");
-      load.textContent = t.load_content;
-      load.addEventListener("click", function () {
+      var button = function (attr, label, onClick) {
+        var b = doc.createElement("button");
+        b.type = "button";
+        b.setAttribute(attr, "");
+        b.textContent = label;
+        b.addEventListener("click", onClick);
+        actions.appendChild(b);
+      };
+      button("data-keksdose-load", t.load_content, function () {
         loadFrame(el);
       });
-      actions.appendChild(load);
       if (service) {
-        var always = doc.createElement("button");
-        always.type = "button";
-        always.setAttribute("data-keksdose-allow", "");
-        always.textContent = t.always_allow;
-        always.addEventListener("click", function () {
+        button("data-keksdose-allow", t.always_allow, function () {
           allowService(id);
         });
-        actions.appendChild(always);
       }
       // The placeholder takes the iframe's place and, as far as known, its size.
       // Only plain pixel numbers: width="100%" is not 100 px.

@@ -102,7 +102,7 @@ struct Trees {
 
 /// The index as readers and the writer share it: `None` while the writer
 /// rebuilds it (reads then answer "unavailable" for a moment).
-type Shared = Arc<RwLock<Option<Trees>>>;
+type Shared = Arc<RwLock<Option<Arc<Trees>>>>;
 
 /// The embedded store in a data directory.
 pub struct SledStore {
@@ -373,7 +373,7 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 
 impl SledStore {
     /// The index for a read; unavailable while the writer rebuilds it.
-    fn trees(&self) -> Result<Trees> {
+    fn trees(&self) -> Result<Arc<Trees>> {
         self.index
             .read()
             .map_err(|_| internal("the index lock is poisoned"))?
@@ -404,6 +404,7 @@ impl SledStore {
         }
         let trees = Trees::open(dir, cache_bytes)?;
         let journal = replay(&trees, dir)?;
+        let trees = Arc::new(trees);
         let index: Shared = Arc::new(RwLock::new(Some(trees.clone())));
 
         let mut writer = Writer {
@@ -635,7 +636,7 @@ impl Store for SledStore {
 /// The one thread that writes: owns the journal and the ledger heads.
 struct Writer {
     /// The index; `None` only while it is being rebuilt.
-    trees: Option<Trees>,
+    trees: Option<Arc<Trees>>,
     /// The readers' handle on the index, swapped when it is rebuilt.
     shared: Shared,
     cache_bytes: u64,
@@ -687,7 +688,7 @@ impl Answer {
 impl Writer {
     fn index(&self) -> Result<&Trees> {
         self.trees
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| StoreError::Unavailable("the index is being rebuilt".into()))
     }
 
@@ -734,6 +735,7 @@ impl Writer {
         let rebuilt = opened.and_then(|trees| replay(&trees, &self.dir).map(|_| trees));
         match rebuilt {
             Ok(trees) => {
+                let trees = Arc::new(trees);
                 if let Ok(mut shared) = self.shared.write() {
                     *shared = Some(trees.clone());
                 }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt as _, stream};
 use keksdose_tests::TestServer;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::api::{config_version, post};
+use crate::api::{decide, get_json};
 
 async fn connect(server: &TestServer) -> TcpStream {
     TcpStream::connect(server.base_url().trim_start_matches("http://"))
@@ -42,22 +42,14 @@ async fn read_answer(rd: &mut (impl AsyncReadExt + Unpin), patience: Duration) -
 }
 
 /// The server still records a decision from an ordinary client.
-async fn still_serves(http: &reqwest::Client, server: &TestServer, version: &str) {
-    let (status, body) = post(
-        http,
-        server,
-        "saas",
-        &json!({"config_version": version, "action": "reject_all", "language": "de"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+async fn still_serves(http: &reqwest::Client, server: &TestServer) {
+    decide(http, server, "saas", "reject_all").await;
 }
 
 #[tokio::test]
 async fn a_100_mb_body_is_refused_without_being_read() {
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let version = config_version(&http, &server, "saas").await;
 
     // Declared: 100 MB. The answer comes before a byte of the body is sent.
     let (mut rd, mut wr) = connect(&server).await.into_split();
@@ -114,14 +106,13 @@ async fn a_100_mb_body_is_refused_without_being_read() {
         sent < 32 << 20,
         "{sent} bytes of the 100 MB got out before the server stopped reading"
     );
-    still_serves(&http, &server, &version).await;
+    still_serves(&http, &server).await;
 }
 
 #[tokio::test]
 async fn slow_loris_connections_are_cut_off_while_others_are_served() {
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let version = config_version(&http, &server, "saas").await;
 
     // 64 connections sending their request head a byte every half second, and
     // 8 sending a declared 200-byte body the same way.
@@ -144,7 +135,7 @@ async fn slow_loris_connections_are_cut_off_while_others_are_served() {
         .unwrap();
         bodies.push(c);
     }
-    still_serves(&http, &server, &version).await;
+    still_serves(&http, &server).await;
 
     // The head timeout is 5 s, the body timeout 10 s: within 30 s every slow
     // connection must have been answered 408 or closed.
@@ -177,7 +168,7 @@ async fn slow_loris_connections_are_cut_off_while_others_are_served() {
             }
         }
         open_bodies = still;
-        still_serves(&http, &server, &version).await;
+        still_serves(&http, &server).await;
     }
     for answer in &body_answers {
         assert!(
@@ -223,15 +214,7 @@ async fn ten_thousand_probed_consent_ids_reveal_nothing_and_the_prober_is_limite
     // Without a limit: 10,000 guesses, 10,000 identical 404s.
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let version = config_version(&http, &server, "saas").await;
-    let (status, real) = post(
-        &http,
-        &server,
-        "saas",
-        &json!({"config_version": version, "action": "accept_all", "language": "de"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let real = decide(&http, &server, "saas", "accept_all").await;
     let answers: Vec<(StatusCode, Value)> = stream::iter(0..10_000u64)
         .map(|i| {
             let (http, url) = (
@@ -284,10 +267,5 @@ async fn ten_thousand_probed_consent_ids_reveal_nothing_and_the_prober_is_limite
         statuses[&404] <= 25,
         "at most the burst (and what refilled) gets through: {statuses:?}"
     );
-    let config = http
-        .get(server.url("/v1/sites/saas/config"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(config.status(), 200);
+    get_json(&http, &server, "/v1/sites/saas/config", None).await;
 }

@@ -22,28 +22,56 @@ pub fn demo_key(server: &TestServer, site: &str) -> String {
         })
 }
 
+/// `GET path` (with the demo site's key for `site`, if given), which must answer
+/// 200 with JSON.
+pub async fn get_json(
+    http: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+    key_of: Option<&str>,
+) -> Value {
+    let mut req = http.get(server.url(path));
+    if let Some(site) = key_of {
+        req = req.bearer_auth(demo_key(server, site));
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+    resp.json().await.unwrap()
+}
+
 pub async fn config_version(http: &reqwest::Client, server: &TestServer, site: &str) -> String {
-    let body: Value = http
-        .get(server.url(&format!("/v1/sites/{site}/config")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(http, server, &format!("/v1/sites/{site}/config"), None).await;
     body["version"].as_str().unwrap().to_string()
+}
+
+/// A visitor's `action` on the site's current config, recorded: the receipt.
+pub async fn decide(
+    http: &reqwest::Client,
+    server: &TestServer,
+    site: &str,
+    action: &str,
+) -> Value {
+    let version = config_version(http, server, site).await;
+    let (status, receipt) = post(
+        http,
+        server,
+        site,
+        &json!({"config_version": version, "action": action, "language": "de"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    receipt
 }
 
 /// `GET /v1/admin/sites/{site}/verify` with the demo site's key.
 pub async fn verify(http: &reqwest::Client, server: &TestServer, site: &str) -> Value {
-    http.get(server.url(&format!("/v1/admin/sites/{site}/verify")))
-        .bearer_auth(demo_key(server, site))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(
+        http,
+        server,
+        &format!("/v1/admin/sites/{site}/verify"),
+        Some(site),
+    )
+    .await
 }
 
 /// Every record of `site`, from the NDJSON export.

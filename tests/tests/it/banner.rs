@@ -162,6 +162,23 @@ impl Demo {
         serde_json::from_value(v).unwrap_or_default()
     }
 
+    /// Waits until the first layer shows its three buttons.
+    async fn first_layer(&self, what: &str) {
+        self.wait(what, FIRST_LAYER_VISIBLE).await;
+    }
+
+    /// Waits until the settings layer is open, with its dialog focused if
+    /// `focused` (as after a keyboard action).
+    async fn settings_layer(&self, focused: bool) {
+        let script = format!(
+            "const h = document.querySelector('#keksdose-root');\
+             const r = h && h.shadowRoot;\
+             return !!(r && r.querySelector('button[data-action=\"save\"]')\
+                 && (!{focused} || (r.activeElement && r.activeElement.getAttribute('role') === 'dialog')));"
+        );
+        self.wait("the settings layer", &script).await;
+    }
+
     /// Presses `keys` one after the other on whatever has focus (WebDriver actions:
     /// real key events, nothing focused or clicked on the way).
     async fn press(&self, keys: &[Key]) {
@@ -243,8 +260,7 @@ async fn before_any_choice_nothing_blocked_runs_and_the_banner_asks() {
     let demo = Demo::start().await;
     for page in ["/demo/saas.html", "/demo/coaching.html"] {
         demo.open(page).await;
-        demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-            .await;
+        demo.first_layer("the first layer's three buttons").await;
         assert_eq!(
             demo.ran().await,
             Vec::<String>::new(),
@@ -477,12 +493,7 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
         .click()
         .await
         .unwrap();
-    demo.wait(
-        "the settings layer",
-        "const h = document.querySelector('#keksdose-root');\
-         return !!(h && h.shadowRoot && h.shadowRoot.querySelector('button[data-action=\"save\"]'));",
-    )
-    .await;
+    demo.settings_layer(false).await;
     demo.click("reject_all").await;
 
     // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
@@ -552,8 +563,7 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
 async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_next_page() {
     let mut demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
-    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer's three buttons").await;
     demo.server.kill().unwrap();
     demo.click("accept_all").await;
     // Applied locally (the inline script needs no server), kept as pending.
@@ -618,8 +628,7 @@ async fn the_banner_files_carry_cors_for_pages_on_other_origins() {
 async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal() {
     let demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
-    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer's three buttons").await;
     // Chromium has no GPC setting: the test gives the page the signal.
     demo.eval(
         "Object.defineProperty(navigator, 'globalPrivacyControl', {value: true, configurable: true}); return true;",
@@ -684,8 +693,7 @@ async fn a_site_with_only_necessary_cookies_shows_no_banner_until_the_settings_l
 async fn the_javascript_api_records_decisions_and_reports_changes() {
     let demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
-    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer's three buttons").await;
     demo.eval(
         "window.__changes = []; window.__events = [];\
          keksdose.on('change', d => __changes.push(d));\
@@ -937,8 +945,7 @@ async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_no
     let resp = publish(config).await.unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     revisit(&mut demo).await;
-    demo.wait("the first layer again", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer again").await;
     assert!(demo.ran().await.contains(&"mixpanel".to_string()));
     demo.finish().await;
 }
@@ -947,8 +954,7 @@ async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_no
 async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() {
     let demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
-    demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer's three buttons").await;
     demo.wait(
         "the dialog to take the focus",
         "return document.querySelector('#keksdose-root').shadowRoot.activeElement !== null;",
@@ -987,8 +993,7 @@ async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() 
     // Escape is not a choice: the first layer stays, nothing runs.
     demo.press(&[Key::Escape]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    demo.wait("the first layer still open", FIRST_LAYER_VISIBLE)
-        .await;
+    demo.first_layer("the first layer still open").await;
     assert_eq!(
         demo.cookie_action().await,
         Value::Null,
@@ -999,13 +1004,7 @@ async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() 
     // the affiliate category's services disclosed with Enter, AWIN on with Space.
     demo.tab_to("banner:settings").await;
     demo.press(&[Key::Enter]).await;
-    demo.wait(
-        "the settings layer with the focus on its dialog",
-        "const h = document.querySelector('#keksdose-root');\
-         return !!h.shadowRoot.querySelector('button[data-action=\"save\"]')\
-             && h.shadowRoot.activeElement && h.shadowRoot.activeElement.getAttribute('role') === 'dialog';",
-    )
-    .await;
+    demo.settings_layer(true).await;
     let stops = demo.tab_to("banner:category:analytics").await;
     assert!(
         !stops.iter().any(|s| s == "banner:category:necessary"),
@@ -1074,13 +1073,7 @@ async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() 
     // with Enter; Escape closes the reopened settings and the focus is back on it.
     demo.tab_to("page:settings-link").await;
     demo.press(&[Key::Enter]).await;
-    demo.wait(
-        "the settings layer with the focus on its dialog",
-        "const h = document.querySelector('#keksdose-root');\
-         return !!(h && h.shadowRoot.querySelector('button[data-action=\"save\"]')\
-             && h.shadowRoot.activeElement && h.shadowRoot.activeElement.getAttribute('role') === 'dialog');",
-    )
-    .await;
+    demo.settings_layer(true).await;
     assert_eq!(
         demo.eval(
             "return document.querySelector('#keksdose-root').shadowRoot\
@@ -1147,8 +1140,7 @@ async fn axe_core_finds_no_accessibility_violations_in_the_banner_and_the_settin
         for page in ["/demo/saas.html", "/demo/coaching.html"] {
             let url = format!("{page}?lang={lang}");
             demo.open(&url).await;
-            demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-                .await;
+            demo.first_layer("the first layer's three buttons").await;
             let found = axe_violations(&demo, "#keksdose-root").await;
             assert!(found.is_empty(), "{url}, first layer: {found:#?}");
             if page.contains("coaching") {
@@ -1161,12 +1153,7 @@ async fn axe_core_finds_no_accessibility_violations_in_the_banner_and_the_settin
 
             // The settings with every category and every service disclosed.
             demo.click("settings").await;
-            demo.wait(
-                "the settings layer",
-                "const r = document.querySelector('#keksdose-root').shadowRoot;\
-                 return !!r.querySelector('button[data-action=\"save\"]');",
-            )
-            .await;
+            demo.settings_layer(false).await;
             demo.eval(
                 "const r = document.querySelector('#keksdose-root').shadowRoot;\
                  r.querySelectorAll('section > .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
@@ -1220,8 +1207,7 @@ async fn readme_screenshots() {
         client.set_window_size(width, height).await.unwrap();
         for lang in ["de", "en"] {
             demo.open(&format!("/demo/saas.html?lang={lang}")).await;
-            demo.wait("the first layer's three buttons", FIRST_LAYER_VISIBLE)
-                .await;
+            demo.first_layer("the first layer's three buttons").await;
             // The dialog has focus (no visible ring on it); let any transition end.
             tokio::time::sleep(Duration::from_millis(600)).await;
             let png = client.screenshot().await.unwrap();

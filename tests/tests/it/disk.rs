@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use crate::api::{config_version, demo_key, export, post, verify};
+use crate::api::{config_version, export, get_json, post, verify};
 
 /// A tmpfs mounted for one test; unmounted (lazily, even if busy) on drop.
 struct Tmpfs {
@@ -166,28 +166,11 @@ async fn assert_refused(http: &reqwest::Client, server: &TestServer, body: &Valu
 /// Reads still answer: the visitor's history, the config, the proof.
 async fn assert_reads_work(http: &reqwest::Client, server: &TestServer, receipt: &Value) {
     let id = receipt["consent_id"].as_str().unwrap();
-    let history: Value = http
-        .get(server.url(&format!("/v1/consents/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(http, server, &format!("/v1/consents/{id}"), None).await;
     assert_eq!(history["records"][0]["seq"], receipt["seq"], "{history}");
-    let config = http
-        .get(server.url("/v1/sites/saas/config"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(config.status(), 200);
-    let proof = http
-        .get(server.url(&format!("/v1/admin/sites/saas/consents/{id}/proof")))
-        .bearer_auth(demo_key(server, "saas"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(proof.status(), 200);
+    get_json(http, server, "/v1/sites/saas/config", None).await;
+    let proof_path = format!("/v1/admin/sites/saas/consents/{id}/proof");
+    get_json(http, server, &proof_path, Some("saas")).await;
 }
 
 #[tokio::test]

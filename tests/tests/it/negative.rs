@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use keksdose_tests::TestServer;
 
-use crate::api::{config_version, demo_key, post, verify};
+use crate::api::{decide, demo_key, get_json, verify};
 
 /// One request to send.
 struct Case {
@@ -124,33 +124,13 @@ fn bad_params(name: &str) -> Vec<String> {
 async fn every_operation_answers_malformed_and_foreign_input_with_a_documented_4xx_never_a_5xx() {
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(server.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&http, &server, "/v1/openapi.json", None).await;
     let saas_key = demo_key(&server, "saas");
     let coaching_key = demo_key(&server, "coaching");
-    let version = config_version(&http, &server, "saas").await;
-    let (_, receipt) = post(
-        &http,
-        &server,
-        "saas",
-        &json!({"config_version": version, "action": "accept_all", "language": "de"}),
-    )
-    .await;
+    let receipt = decide(&http, &server, "saas", "accept_all").await;
     let consent_id = receipt["consent_id"].as_str().unwrap().to_string();
-    let config: Value = http
-        .get(server.url("/v1/sites/saas/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = get_json(&http, &server, "/v1/sites/saas/config", None).await;
+    let version = config["version"].as_str().unwrap().to_string();
 
     // A valid body per request schema: bad ones are made from it.
     let valid_body = |schema_ref: &str| -> Value {
@@ -388,27 +368,12 @@ const SITES: [&str; 4] = ["saas", "coaching", "education", "necessary-only"];
 async fn no_site_key_reads_exports_withdraws_or_verifies_anything_of_another_site() {
     let server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let doc: Value = http
-        .get(server.url("/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&http, &server, "/v1/openapi.json", None).await;
     let mut keys = std::collections::HashMap::new();
     let mut consents = std::collections::HashMap::new();
     for site in SITES {
         keys.insert(site, demo_key(&server, site));
-        let version = config_version(&http, &server, site).await;
-        let (status, receipt) = post(
-            &http,
-            &server,
-            site,
-            &json!({"config_version": version, "action": "reject_all", "language": "de"}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED, "{receipt}");
+        let receipt = decide(&http, &server, site, "reject_all").await;
         consents.insert(site, receipt["consent_id"].as_str().unwrap().to_string());
     }
     // Each key works on its own site (the 403s below are not a key that works

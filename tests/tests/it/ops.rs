@@ -5,7 +5,7 @@ use keksdose_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api::{config_version, demo_key, post};
+use crate::api::{config_version, decide, demo_key, post};
 
 /// A POST of a decision from the client `forwarded_for` (the server trusts
 /// 127.0.0.1 as a proxy in these tests).
@@ -278,15 +278,7 @@ async fn logs_and_the_data_directory_hold_no_ip_user_agent_or_user_id() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     // A banner decision on the coaching site, linked to the same user.
-    let coaching = config_version(&http, &server, "coaching").await;
-    let (status, banner) = post(
-        &http,
-        &server,
-        "coaching",
-        &json!({"config_version": coaching, "action": "reject_all", "language": "de"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    let banner = decide(&http, &server, "coaching", "reject_all").await;
     let resp = http
         .post(server.url(&format!("/v1/admin/sites/coaching/subjects/{user}")))
         .bearer_auth(&key)
