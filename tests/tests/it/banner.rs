@@ -162,6 +162,15 @@ impl Demo {
         serde_json::from_value(v).unwrap_or_default()
     }
 
+    /// Waits until every blocked script of the SaaS page ran.
+    async fn saas_scripts_ran(&self, what: &str) {
+        let script = format!(
+            "return (window.__demo && window.__demo.ran.length) >= {};",
+            SAAS_SCRIPTS.len()
+        );
+        self.wait(what, &script).await;
+    }
+
     /// Waits until the first layer shows its three buttons.
     async fn first_layer(&self, what: &str) {
         self.wait(what, FIRST_LAYER_VISIBLE).await;
@@ -339,14 +348,7 @@ async fn accept_all_runs_every_blocked_script_once_loads_iframes_and_grants_the_
     let demo = Demo::start().await;
     demo.open("/demo/saas.html").await;
     demo.click("accept_all").await;
-    demo.wait(
-        "every blocked script to run",
-        &format!(
-            "return (window.__demo && window.__demo.ran.length) >= {};",
-            SAAS_SCRIPTS.len()
-        ),
-    )
-    .await;
+    demo.saas_scripts_ran("every blocked script to run").await;
     demo.acknowledged_consent_id().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut ran = demo.ran().await;
@@ -418,14 +420,8 @@ async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
     );
 
     demo.open("/demo/saas.html").await;
-    demo.wait(
-        "every blocked script to run from the cookie",
-        &format!(
-            "return (window.__demo && window.__demo.ran.length) >= {};",
-            SAAS_SCRIPTS.len()
-        ),
-    )
-    .await;
+    demo.saas_scripts_ran("every blocked script to run from the cookie")
+        .await;
     // The loader checks the cookie against the config; wait until it has it, and
     // has sent the Consent Mode update that follows.
     demo.wait(
@@ -457,14 +453,7 @@ async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_c
     demo.open("/demo/saas.html").await;
     demo.click("accept_all").await;
     let id = demo.acknowledged_consent_id().await;
-    demo.wait(
-        "every blocked script to run",
-        &format!(
-            "return (window.__demo && window.__demo.ran.length) >= {};",
-            SAAS_SCRIPTS.len()
-        ),
-    )
-    .await;
+    demo.saas_scripts_ran("every blocked script to run").await;
     let before = demo.cookie_names().await;
     for name in [
         "mp_0a1b2c3d_mixpanel",
@@ -585,14 +574,7 @@ async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_ne
     demo.open("/demo/saas.html").await;
     let id = demo.acknowledged_consent_id().await;
     demo.open("/demo/saas.html").await;
-    demo.wait(
-        "every blocked script to run",
-        &format!(
-            "return (window.__demo && window.__demo.ran.length) >= {};",
-            SAAS_SCRIPTS.len()
-        ),
-    )
-    .await;
+    demo.saas_scripts_ran("every blocked script to run").await;
     assert_eq!(demo.acknowledged_consent_id().await, id);
     let history = demo.json(&format!("/v1/consents/{id}"), None).await;
     let records = history["records"].as_array().unwrap();
