@@ -32,6 +32,8 @@
   // The cookie is per site (`keksdose_<site>`): sites sharing a host never
   // read each other's decisions.
   var PREFIX = "keksdose_";
+  // The banner's file names; the server writes them in place of the string.
+  var WIDGET = "__KEKSDOSE_WIDGET__";
   var MAX_LEN = 3800;
   var NECESSARY = "necessary";
   var ACTIONS = { a: "accept_all", r: "reject_all", c: "custom", w: "withdraw" };
@@ -869,21 +871,40 @@
     banner = null;
   }
 
-  function openBanner(layer) {
-    if (banner || opening) return Promise.resolve();
-    opening = true;
-    var manifest = fetch(api + "/widget/manifest.json", { credentials: "omit" }).then(function (r) {
-      if (!r.ok) throw new Error("GET manifest: " + r.status);
-      return r.json();
-    });
-    return Promise.all([fetchConfig(), manifest])
-      .then(function (both) {
-        var m = both[1];
+  // The banner's module, instantiated: fetched once, the module and its WASM at
+  // the same time. The server writes the current file names into WIDGET; served
+  // from elsewhere, the loader asks the manifest first.
+  var widgetPromise = null;
+  function loadBanner() {
+    if (!widgetPromise) {
+      var names =
+        typeof WIDGET === "object" && WIDGET
+          ? Promise.resolve(WIDGET)
+          : fetch(api + "/widget/manifest.json", { credentials: "omit" }).then(function (r) {
+              if (!r.ok) throw new Error("GET manifest: " + r.status);
+              return r.json();
+            });
+      widgetPromise = names.then(function (m) {
+        var wasm = fetch(api + "/widget/" + m.wasm, { credentials: "omit" });
         return import(api + "/widget/" + m.js).then(function (mod) {
-          return mod.default({ module_or_path: api + "/widget/" + m.wasm }).then(function () {
+          return mod.default({ module_or_path: wasm }).then(function () {
             return mod;
           });
         });
+      });
+      widgetPromise.catch(function () {
+        widgetPromise = null; // try again next time
+      });
+    }
+    return widgetPromise;
+  }
+
+  function openBanner(layer) {
+    if (banner || opening) return Promise.resolve();
+    opening = true;
+    return Promise.all([fetchConfig(), loadBanner()])
+      .then(function (both) {
+        return both[1];
       })
       .then(function (mod) {
         return new Promise(function (resolve) {
@@ -1040,6 +1061,9 @@
       });
     }).observe(doc.documentElement, { childList: true, subtree: true });
   });
+  // A first visit almost always shows the banner: its module and WASM are fetched
+  // now, beside the config, not after it.
+  if (!stored) loadBanner().catch(function () {});
   fetchConfig().then(
     function (body) {
       ready(function () {

@@ -15,8 +15,8 @@ use crate::store::{SiteMeta, Store, StoreError};
 pub struct Published {
     pub version: String,
     pub config: SiteConfig,
-    /// `{"site", "version", "config"}`, serialised once.
-    pub json: Vec<u8>,
+    /// `{"site", "version", "config"}`, serialised and compressed once.
+    pub json: crate::http::assets::Encoded,
 }
 
 /// The cache, keyed by site id; an entry is replaced when the site's current
@@ -49,7 +49,7 @@ impl PublishedCache {
         let p = Arc::new(Published {
             version: site.config_version.clone(),
             config,
-            json,
+            json: crate::http::assets::Encoded::new(json),
         });
         if let Ok(mut m) = self.0.write() {
             m.insert(site.id.clone(), p.clone());

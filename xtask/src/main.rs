@@ -1,4 +1,4 @@
-//! Build orchestration for Keksdose: `cargo xtask run | test | widget | screenshots | fuzz | soak`.
+//! Build orchestration for Keksdose: `cargo xtask run | test | widget | screenshots | bench | fuzz | soak`.
 //!
 //! This crate owns the steps around cargo: installing the tools the build needs
 //! (wasm32 target, the wasm-bindgen CLI, npm dev tools, Debian's Chromium), building
@@ -27,6 +27,10 @@ commands:
   test            install what is missing, build, and run every test suite in order
   widget          only build the widget into static/widget/
   screenshots     retake the README's banner screenshots (docs/screenshots/)
+  bench [ARGS]    the benchmarks (release build): the ledger under load and the banner in
+                  Chromium; writes bench/results.json and bench/results.md. ARGS go to
+                  keksdose-bench: --only ledger|banner, --records N (1M), --rounds N (3),
+                  --round-secs N (5), --loads N (15)
   fuzz [SECONDS]  run each fuzz target of fuzz/ for SECONDS (default 60); fails on a crash
   soak            the long reliability runs: kills, power cuts, hostile input, load, fuzzing";
 
@@ -55,6 +59,7 @@ fn real_main() -> Result<()> {
             widget::build(&ws)
         }
         Some("screenshots") => screenshots(&ws),
+        Some("bench") => bench(&ws, rest),
         Some("soak") => soak::run(&ws),
         Some("fuzz") => {
             let seconds = match rest.as_slice() {
@@ -130,6 +135,42 @@ fn screenshots(ws: &Workspace) -> Result<()> {
                 ("CHROMIUM", setup::CHROMIUM),
             ]),
         "the screenshot test",
+    )
+}
+
+/// `cargo xtask bench`: the release server and the widget, then `keksdose-bench`
+/// (also a release build: the load generator must cost little) with the server
+/// binary it starts pointed at the release build.
+fn bench(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
+    setup::build_tools(ws)?;
+    setup::browser()?;
+    widget::build(ws)?;
+    step("building the server and the benchmarks (release)");
+    ws.run(
+        ws.cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "keksdose-server",
+            "--bin",
+            "keksdose",
+            "-p",
+            "keksdose-bench",
+        ]),
+        "building the release binaries",
+    )?;
+    step("running the benchmarks");
+    let target_dir = ws.target_dir();
+    ws.run(
+        Command::new(target_dir.join("release/keksdose-bench"))
+            .args(args)
+            .current_dir(&ws.root)
+            .env("KEKSDOSE_BIN", target_dir.join("release/keksdose"))
+            .envs([
+                ("CHROMEDRIVER", setup::CHROMEDRIVER),
+                ("CHROMIUM", setup::CHROMIUM),
+            ]),
+        "keksdose-bench",
     )
 }
 
@@ -247,6 +288,18 @@ impl Workspace {
             cmd.env("PATH", path);
         }
         cmd
+    }
+
+    /// cargo's target directory: `$CARGO_TARGET_DIR` (relative to the root), or `target/`.
+    pub fn target_dir(&self) -> PathBuf {
+        let dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("target"));
+        if dir.is_absolute() {
+            dir
+        } else {
+            self.root.join(dir)
+        }
     }
 
     /// Runs `cmd` to completion, failing with `what` in the message.

@@ -6,6 +6,7 @@
 //! "message"}}` ([`error`]), 404s and malformed requests included.
 
 mod admin;
+pub mod assets;
 mod auth;
 mod body;
 
@@ -39,6 +40,8 @@ pub struct AppState<S> {
     pub signer: crate::signing::Signer,
     /// Rate limits, trusted proxies, the metrics token.
     pub ops: Ops,
+    /// `/k.js` and the banner's files, compressed once, served from memory.
+    pub assets: assets::Assets,
 }
 
 /// How often the server signs the head of every ledger that grew.
@@ -61,6 +64,7 @@ pub fn run<S: Store>(
         published: PublishedCache::default(),
         signer,
         ops: Ops::new(settings),
+        assets: assets::Assets::load(&settings.static_dir)?,
     });
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
@@ -208,17 +212,39 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
                 actix_web::middleware::DefaultHeaders::new()
                     .add((actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")),
             )
-            .service(
-                actix_files::Files::new("/", static_dir.join("widget"))
-                    .default_handler(web::to(not_found)),
-            ),
+            .route("/{name}", web::get().to(widget_file::<S>))
+            .default_service(web::to(not_found)),
     )
+    .route("/k.js", web::get().to(loader::<S>))
     .service(
         actix_files::Files::new("/", static_dir)
             .index_file("index.html")
             .default_handler(web::to(not_found)),
     )
     .default_service(web::to(not_found));
+}
+
+/// `GET /k.js`: the loader, with the current banner's file names in it.
+async fn loader<S: Store>(
+    req: HttpRequest,
+    state: web::Data<AppState<S>>,
+) -> Result<actix_web::HttpResponse, HttpError> {
+    match state.assets.loader(&req) {
+        Some(r) => Ok(r),
+        None => Err(not_found(req).await),
+    }
+}
+
+/// `GET /widget/{name}`: the banner's module, WASM and manifest.
+async fn widget_file<S: Store>(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<actix_web::HttpResponse, HttpError> {
+    match state.assets.widget(&req, &name) {
+        Some(r) => Ok(r),
+        None => Err(not_found(req).await),
+    }
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",

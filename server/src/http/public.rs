@@ -123,8 +123,8 @@ pub async fn site_config<S: Store>(
     if not_modified {
         return Ok(r.finish());
     }
-    Ok(r.content_type("application/json")
-        .body(published.json.clone()))
+    r.content_type("application/json");
+    Ok(published.json.respond(&req, &mut r))
 }
 
 /// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight of a JSON POST.

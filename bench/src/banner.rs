@@ -1,0 +1,487 @@
+//! The banner in headless Chromium: the demo's SaaS page, cold, interleaved with the
+//! same page without `k.js` as the baseline; then as a returning visitor whose
+//! cookie says "Alle akzeptieren". Once over the network as it is, once throttled
+//! to slow 4G (150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) by chromedriver's
+//! network conditions.
+//!
+//! What is read comes from the page itself: a script registered through the
+//! DevTools protocol (`Page.addScriptToEvaluateOnNewDocument`, before any of the
+//! page's scripts) records the paint entries, the layout shifts, the first
+//! animation frame in which a banner button has a size, and the moment the first
+//! consented script runs (the demo's scripts report to `window.__demo.ran`). Bytes
+//! are Resource Timing's `transferSize` of the requests to the Keksdose server
+//! (`/k.js`, `/widget/`, `/v1/`); sizes per encoding are fetched again with
+//! `Accept-Encoding: br` and `gzip`. JS heap from `Runtime.getHeapUsage`, WASM
+//! memory from the banner module's `wasmMemoryBytes()`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use keksdose_tests::{Browser, TestServer};
+use serde_json::{Value, json};
+
+use crate::report::{Figure, Target};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Loads per page and profile.
+    pub loads: usize,
+}
+
+/// Recorded from the first moment of every page (see the module comment).
+const PROBE: &str = r#"(() => {
+  const r = (window.__kb = { cls: 0, fp: null, fcp: null, banner: null, consented: null });
+  try {
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) if (!e.hadRecentInput) r.cls += e.value;
+    }).observe({ type: "layout-shift", buffered: true });
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        if (e.name === "first-paint") r.fp = e.startTime;
+        if (e.name === "first-contentful-paint") r.fcp = e.startTime;
+      }
+    }).observe({ type: "paint", buffered: true });
+  } catch (e) {}
+  const ran = [];
+  ran.push = function () {
+    if (r.consented === null) r.consented = performance.now();
+    return Array.prototype.push.apply(this, arguments);
+  };
+  window.__demo = { ran: ran };
+  const poll = () => {
+    const host = document.getElementById("keksdose-root");
+    const b = host && host.shadowRoot && host.shadowRoot.querySelector("button");
+    if (b && b.getBoundingClientRect().height > 0) r.banner = performance.now();
+    else requestAnimationFrame(poll);
+  };
+  requestAnimationFrame(poll);
+})();"#;
+
+/// What one load of a page yielded.
+const COLLECT: &str = r#"const ours = (n) => /\/k\.js|\/widget\/|\/v1\//.test(new URL(n).pathname);
+const res = performance.getEntriesByType("resource").filter((e) => ours(e.name));
+const kjs = res.find((e) => new URL(e.name).pathname === "/k.js");
+const nav = performance.getEntriesByType("navigation")[0];
+return {
+  fp: __kb.fp, fcp: __kb.fcp, cls: __kb.cls, banner: __kb.banner, consented: __kb.consented,
+  loader: kjs ? kjs.responseEnd : null,
+  load: nav ? nav.loadEventEnd : null,
+  bytes: res.reduce((s, e) => s + e.transferSize, 0),
+  urls: res.map((e) => [e.name, e.initiatorType, e.transferSize]),
+};"#;
+
+/// A POST to chromedriver's session, for what WebDriver itself lacks.
+#[derive(Debug)]
+struct Session {
+    method: http::Method,
+    path: &'static str,
+    body: Value,
+}
+
+impl WebDriverCompatibleCommand for Session {
+    fn endpoint(&self, base: &url::Url, id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/{}", id.unwrap_or_default(), self.path))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = (self.method == http::Method::POST).then(|| self.body.to_string());
+        (self.method.clone(), body)
+    }
+}
+
+async fn cdp(browser: &Browser, cmd: &str, params: Value) -> Result<Value> {
+    browser
+        .client()
+        .issue_cmd(Session {
+            method: http::Method::POST,
+            path: "goog/cdp/execute",
+            body: json!({"cmd": cmd, "params": params}),
+        })
+        .await
+        .with_context(|| format!("DevTools {cmd}"))
+}
+
+/// Throttles to slow 4G, or lifts the throttling.
+async fn throttle(browser: &Browser, slow: bool) -> Result<()> {
+    let cmd = if slow {
+        Session {
+            method: http::Method::POST,
+            path: "chromium/network_conditions",
+            body: json!({"network_conditions": {
+                "offline": false,
+                "latency": 150,
+                "download_throughput": 1_600_000 / 8,
+                "upload_throughput": 750_000 / 8,
+            }}),
+        }
+    } else {
+        Session {
+            method: http::Method::DELETE,
+            path: "chromium/network_conditions",
+            body: Value::Null,
+        }
+    };
+    match browser.client().issue_cmd(cmd).await {
+        Ok(_) => Ok(()),
+        // Deleting conditions that were never set is an error to chromedriver.
+        Err(_) if !slow => Ok(()),
+        Err(e) => Err(e).context("setting network conditions"),
+    }
+}
+
+/// One profile's samples.
+#[derive(Debug, Default)]
+struct Samples {
+    banner: Vec<f64>,
+    fp: Vec<f64>,
+    fp_base: Vec<f64>,
+    fcp: Vec<f64>,
+    fcp_base: Vec<f64>,
+    cls: Vec<f64>,
+    cls_base: Vec<f64>,
+    first_bytes: Vec<f64>,
+    heap: Vec<f64>,
+    heap_base: Vec<f64>,
+    wasm: Vec<f64>,
+    returning_bytes: Vec<f64>,
+    consented: Vec<f64>,
+    consented_after_loader: Vec<f64>,
+    returning_fp: Vec<f64>,
+    returning_cls: Vec<f64>,
+}
+
+pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
+    let root = keksdose_tests::workspace_root();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("static/widget/manifest.json"))
+            .context("static/widget/manifest.json: build the widget (cargo xtask widget)")?,
+    )?;
+    // The demo's static files with one page added: the SaaS page without k.js.
+    let dir = tempfile::Builder::new()
+        .prefix("keksdose-bench-")
+        .tempdir()?;
+    let static_dir = dir.path().join("static");
+    copy_dir(&root.join("static"), &static_dir)?;
+    let page = std::fs::read_to_string(static_dir.join("demo/saas.html"))?;
+    let baseline: String = page
+        .lines()
+        .filter(|l| !l.contains("/k.js"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if baseline == page {
+        bail!("demo/saas.html has no k.js line to leave out");
+    }
+    std::fs::write(static_dir.join("demo/saas-baseline.html"), baseline)?;
+    let server = TestServer::start_with(|cmd| {
+        cmd.arg("--static-dir").arg(&static_dir);
+    })
+    .await?;
+
+    let browser = Browser::start().await?;
+    cdp(
+        &browser,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": PROBE}),
+    )
+    .await?;
+    let result = measure(options, &server, &browser, figures).await;
+    let _ = browser.close().await;
+    result?;
+    sizes(&server, &manifest, figures).await
+}
+
+async fn measure(
+    options: &Options,
+    server: &TestServer,
+    browser: &Browser,
+    figures: &mut Vec<Figure>,
+) -> Result<()> {
+    let page = server.url("/demo/saas.html");
+    let base = server.url("/demo/saas-baseline.html");
+    for slow in [true, false] {
+        let group = if slow {
+            "Banner, slow 4G (150 ms RTT, 1.6 Mbit/s)"
+        } else {
+            "Banner, loopback without throttling"
+        };
+        eprintln!("bench: {group}");
+        throttle(browser, slow).await?;
+        let mut s = Samples::default();
+        // First visits: cold cache, no cookies; baseline and banner page alternate
+        // which goes first.
+        for i in 0..options.loads {
+            let order = if i % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for with_banner in order {
+                cold(browser).await?;
+                let url = if with_banner { &page } else { &base };
+                browser.client().goto(url).await?;
+                if with_banner {
+                    wait_for(browser, "return window.__kb && window.__kb.banner").await?;
+                } else {
+                    wait_for(browser, "return window.__kb && window.__kb.fp").await?;
+                }
+                // Room for a late layout shift.
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                let m = browser.eval(COLLECT).await?;
+                let heap = cdp(browser, "Runtime.getHeapUsage", json!({})).await?;
+                let used = heap["usedSize"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+                if with_banner {
+                    s.banner.push(num(&m["banner"])?);
+                    s.fp.push(num(&m["fp"])?);
+                    s.fcp.push(num(&m["fcp"])?);
+                    s.cls.push(num(&m["cls"])?);
+                    s.first_bytes.push(num(&m["bytes"])?);
+                    s.heap.push(used);
+                    s.wasm.push(wasm_memory(browser).await? / 1024.0);
+                } else {
+                    s.fp_base.push(num(&m["fp"])?);
+                    s.fcp_base.push(num(&m["fcp"])?);
+                    s.cls_base.push(num(&m["cls"])?);
+                    s.heap_base.push(used);
+                }
+            }
+        }
+        // A returning visitor: "Alle akzeptieren" once, then loads with the cookie
+        // and the HTTP cache of that visit.
+        cold(browser).await?;
+        browser.client().goto(&page).await?;
+        wait_for(browser, "return window.__kb && window.__kb.banner").await?;
+        browser
+            .eval(
+                r#"const b = [...document.getElementById("keksdose-root").shadowRoot.querySelectorAll("button")]
+                     .find((b) => /Alle akzeptieren/.test(b.textContent));
+                   b.click();"#,
+            )
+            .await?;
+        wait_for(
+            browser,
+            // 1.<consent_id>.<pending>…: recorded once the ID is there and nothing pends.
+            r#"const c = document.cookie.split("; ").find((c) => c.startsWith("keksdose_saas="));
+               const p = c && c.slice("keksdose_saas=".length).split(".");
+               return p && p[1] && !p[2] ? true : null;"#,
+        )
+        .await
+        .context("the decision's cookie")?;
+        wait_for(browser, "return window.__kb && window.__kb.consented").await?;
+        for _ in 0..options.loads {
+            browser.client().goto("about:blank").await?;
+            browser.client().goto(&page).await?;
+            wait_for(browser, "return window.__kb && window.__kb.consented").await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let m = browser.eval(COLLECT).await?;
+            if m["banner"] != Value::Null {
+                bail!("the banner showed to a returning visitor: {m}");
+            }
+            let consented = num(&m["consented"])?;
+            s.consented.push(consented);
+            s.consented_after_loader
+                .push(consented - m["loader"].as_f64().unwrap_or(0.0));
+            s.returning_bytes.push(num(&m["bytes"])?);
+            s.returning_fp.push(num(&m["fp"])?);
+            s.returning_cls.push(num(&m["cls"])?);
+        }
+        push(figures, group, s, slow);
+    }
+    Ok(())
+}
+
+fn push(figures: &mut Vec<Figure>, group: &'static str, s: Samples, slow: bool) {
+    let delay: Vec<f64> = s.fp.iter().zip(&s.fp_base).map(|(a, b)| a - b).collect();
+    let heap: Vec<f64> = s
+        .heap
+        .iter()
+        .zip(&s.heap_base)
+        .map(|(a, b)| a - b)
+        .collect();
+    let f = |name: &str, unit: &'static str, v: Vec<f64>| Figure::new(group, name, unit).samples(v);
+    figures.push(
+        f("first visit: first banner button visible", "ms", s.banner).target(if slow {
+            Target::AtMost(650.0)
+        } else {
+            Target::None
+        }),
+    );
+    figures.push(f("first visit: first paint, with banner", "ms", s.fp));
+    figures.push(f(
+        "first visit: first paint, baseline without k.js",
+        "ms",
+        s.fp_base,
+    ));
+    figures.push(
+        f(
+            "first visit: first paint delay (with − baseline, per pair)",
+            "ms",
+            delay,
+        )
+        .target(Target::AtMost(16.7)),
+    );
+    figures.push(f(
+        "first visit: first contentful paint, with banner",
+        "ms",
+        s.fcp,
+    ));
+    figures.push(f(
+        "first visit: first contentful paint, baseline",
+        "ms",
+        s.fcp_base,
+    ));
+    figures.push(
+        f("first visit: layout shift, with banner", "CLS", s.cls).target(Target::AtMost(0.0)),
+    );
+    figures.push(f("first visit: layout shift, baseline", "CLS", s.cls_base));
+    figures.push(f(
+        "first visit: Keksdose bytes on the wire (as Chromium fetched them)",
+        "B",
+        s.first_bytes,
+    ));
+    figures.push(f("first visit: JS heap used, with banner", "KiB", s.heap));
+    figures.push(f("first visit: JS heap used, with − baseline", "KiB", heap));
+    figures.push(
+        f(
+            "first visit: WASM memory after the banner shows",
+            "KiB",
+            s.wasm,
+        )
+        .target(Target::AtMost(256.0)),
+    );
+    figures.push(
+        f(
+            "returning visitor: Keksdose bytes on the wire",
+            "B",
+            s.returning_bytes,
+        )
+        .target(Target::AtMost(4096.0)),
+    );
+    figures.push(f(
+        "returning visitor: consented scripts running, from navigation start",
+        "ms",
+        s.consented,
+    ));
+    figures.push(
+        f(
+            "returning visitor: consented scripts running, after k.js arrived",
+            "ms",
+            s.consented_after_loader,
+        )
+        .target(Target::AtMost(20.0)),
+    );
+    figures.push(f("returning visitor: first paint", "ms", s.returning_fp));
+    figures.push(
+        f("returning visitor: layout shift", "CLS", s.returning_cls).target(Target::AtMost(0.0)),
+    );
+}
+
+/// The banner's size per encoding, as the server sends it, and the first visit's
+/// Keksdose requests (k.js, config, the banner's module and WASM) per encoding.
+async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>) -> Result<()> {
+    let group = "Banner, bytes per encoding";
+    let http = reqwest::Client::new();
+    let js = format!(
+        "/widget/{}",
+        manifest["js"].as_str().context("manifest js")?
+    );
+    let wasm = format!(
+        "/widget/{}",
+        manifest["wasm"].as_str().context("manifest wasm")?
+    );
+    let first = ["/k.js", "/v1/sites/saas/config", js.as_str(), wasm.as_str()];
+    for encoding in ["br", "gzip", "identity"] {
+        let mut sizes = Vec::new();
+        for path in first {
+            let resp = http
+                .get(server.url(path))
+                .header("Accept-Encoding", encoding)
+                .send()
+                .await?
+                .error_for_status()?;
+            sizes.push(resp.bytes().await?.len() as f64);
+        }
+        let banner = sizes[2] + sizes[3];
+        let all: f64 = sizes.iter().sum();
+        let name = format!("banner WASM + JS glue, {encoding}");
+        figures.push(
+            Figure::new(group, name, "B")
+                .one(banner)
+                .target(if encoding == "br" {
+                    Target::AtMost(55.0 * 1024.0)
+                } else {
+                    Target::None
+                }),
+        );
+        figures.push(Figure::new(group, format!("WASM alone, {encoding}"), "B").one(sizes[3]));
+        figures.push(Figure::new(group, format!("k.js, {encoding}"), "B").one(sizes[0]));
+        figures.push(Figure::new(group, format!("config (saas), {encoding}"), "B").one(sizes[1]));
+        figures.push(
+            Figure::new(
+                group,
+                format!("first visit, every Keksdose response body, {encoding}"),
+                "B",
+            )
+            .one(all),
+        );
+    }
+    Ok(())
+}
+
+/// A cold start: no HTTP cache, no cookies, a blank page.
+async fn cold(browser: &Browser) -> Result<()> {
+    browser.client().goto("about:blank").await?;
+    cdp(browser, "Network.clearBrowserCache", json!({})).await?;
+    cdp(browser, "Network.clearBrowserCookies", json!({})).await?;
+    Ok(())
+}
+
+/// Polls `script` until it returns something other than null/false (30 s at most).
+async fn wait_for(browser: &Browser, script: &str) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = browser.eval(script).await?;
+        if !(v.is_null() || v == Value::Bool(false)) {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("waited 30 s for `{script}` in the browser");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The banner module's linear memory, bytes (the module is the one k.js imported).
+async fn wasm_memory(browser: &Browser) -> Result<f64> {
+    let v = browser
+        .eval_async(
+            r#"const done = arguments[arguments.length - 1];
+               const e = performance.getEntriesByType("resource").find((e) => /\/widget\/banner\.[^/]*\.js$/.test(e.name));
+               if (!e) { done(null); } else {
+                 import(e.name).then((m) => done(typeof m.wasmMemoryBytes === "function" ? m.wasmMemoryBytes() : null),
+                                     (err) => done(null));
+               }"#,
+            Vec::new(),
+        )
+        .await?;
+    Ok(v.as_f64().unwrap_or(f64::NAN))
+}
+
+fn num(v: &Value) -> Result<f64> {
+    v.as_f64()
+        .with_context(|| format!("expected a number, got {v}"))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

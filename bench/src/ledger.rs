@@ -1,0 +1,537 @@
+//! The ledger under load: the release binary on loopback, driven by [`crate::client`].
+//!
+//! Order of the run: config GET throughput; durable consent POSTs at 1, 16, 64 and
+//! 256 clients (rounds of `round_secs`); a fill to `records` records at 64 clients,
+//! sampling the server's RSS on the way; then, at that size, bytes on disk per
+//! record, proof lookups, chain verification and the NDJSON export.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use keksdose_tests::TestServer;
+use serde_json::{Value, json};
+
+use crate::client::{Conn, request};
+use crate::report::{Figure, Target, quantile};
+
+const GROUP: &str = "Ledger";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Records in the ledger for the at-size figures (1 M by default).
+    pub records: u64,
+    /// Rounds per throughput figure.
+    pub rounds: usize,
+    /// Seconds per round.
+    pub round_secs: u64,
+}
+
+/// A demo site, as the load uses it.
+#[derive(Debug, Clone)]
+struct Site {
+    id: String,
+    version: String,
+    key: String,
+    /// Its non-necessary category ids, for custom decisions.
+    categories: Vec<String>,
+}
+
+/// What a load round measured.
+#[derive(Debug)]
+struct Round {
+    per_sec: f64,
+    /// Sorted latencies, µs.
+    latencies: Vec<u32>,
+}
+
+pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
+    let server = TestServer::start().await?;
+    let addr = server.base_url().trim_start_matches("http://").to_string();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let mut sites = Vec::new();
+    for id in ["saas", "coaching", "education", "necessary-only"] {
+        let body: Value = http
+            .get(server.url(&format!("/v1/sites/{id}/config")))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let categories = body["config"]["categories"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c["id"].as_str())
+                    .filter(|c| *c != "necessary")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        sites.push(Site {
+            id: id.into(),
+            version: body["version"].as_str().context("config version")?.into(),
+            key: demo_key(&server, id)?,
+            categories,
+        });
+    }
+    let sites = Arc::new(sites);
+    let counter = Arc::new(AtomicU64::new(0));
+    let round = Duration::from_secs(options.round_secs);
+    eprintln!("bench: ledger on {addr} (pid {})", server.pid());
+
+    // The config, as every first visit fetches it.
+    let mut config = Vec::new();
+    for _ in 0..options.rounds {
+        let sites = sites.clone();
+        let r = load(&addr, 64, round, move |i, _| {
+            let site = &sites[i as usize % sites.len()];
+            request(
+                "GET",
+                &format!("/v1/sites/{}/config", site.id),
+                &["Accept-Encoding: gzip, deflate, br"],
+                b"",
+            )
+        })
+        .await?;
+        config.push(r.per_sec);
+    }
+    figures.push(
+        Figure::new(GROUP, "GET config, 64 clients", "req/s")
+            .samples(config)
+            .target(Target::AtLeast(100_000.0)),
+    );
+
+    // Durable consent writes.
+    for clients in [1usize, 16, 64, 256] {
+        let mut rounds = Vec::new();
+        for _ in 0..options.rounds {
+            let sites = sites.clone();
+            let counter = counter.clone();
+            rounds.push(
+                load(&addr, clients, round, move |_, last| {
+                    consent(&sites, counter.fetch_add(1, Ordering::Relaxed), last)
+                })
+                .await?,
+            );
+        }
+        let name =
+            |what: &str| format!("POST consent, {clients} client{}: {what}", plural(clients));
+        let (tput, p50, p99, p999) = (
+            rounds.iter().map(|r| r.per_sec).collect::<Vec<_>>(),
+            lat(&rounds, 0.5),
+            lat(&rounds, 0.99),
+            lat(&rounds, 0.999),
+        );
+        figures.push(
+            Figure::new(GROUP, name("throughput"), "writes/s")
+                .samples(tput)
+                .target(if clients == 64 {
+                    Target::AtLeast(25_000.0)
+                } else {
+                    Target::None
+                }),
+        );
+        figures.push(
+            Figure::new(GROUP, name("p50"), "ms")
+                .samples(p50)
+                .target(if clients == 1 {
+                    Target::AtMost(0.5)
+                } else {
+                    Target::None
+                }),
+        );
+        figures.push(
+            Figure::new(GROUP, name("p99"), "ms")
+                .samples(p99)
+                .target(if clients == 64 {
+                    Target::AtMost(10.0)
+                } else {
+                    Target::None
+                }),
+        );
+        figures.push(Figure::new(GROUP, name("p999"), "ms").samples(p999));
+    }
+
+    // Fill to the target size, keeping one consent ID in a thousand for lookups.
+    let ids = Arc::new(std::sync::Mutex::new(Vec::<(usize, String)>::new()));
+    let mut rss_at = Vec::new();
+    let step = (options.records / 10).max(1);
+    let fill_start = Instant::now();
+    loop {
+        // Every consent request so far was answered 201: one record each.
+        let have = counter.load(Ordering::Relaxed);
+        rss_at.push((have, rss_kib(server.pid())));
+        eprintln!(
+            "bench: {have} records, RSS {} MiB, {:.0} s",
+            rss_kib(server.pid()) / 1024,
+            fill_start.elapsed().as_secs_f64()
+        );
+        if have >= options.records {
+            break;
+        }
+        let want = step.min(options.records - have);
+        let done = Arc::new(AtomicU64::new(0));
+        fill(&addr, &sites, &counter, want, &done, &ids).await?;
+    }
+    let have = total_records(&http, &server, &sites).await?;
+    let fill_secs = fill_start.elapsed().as_secs_f64();
+    let at = format!("at {} records", crate::report::number(have as f64));
+    figures.push(
+        Figure::new(
+            GROUP,
+            format!("fill to size, 64 clients ({have} records)"),
+            "writes/s",
+        )
+        .one(have as f64 / fill_secs),
+    );
+    let disk = disk_bytes(&server.data_dir())?;
+    figures.push(
+        Figure::new(GROUP, format!("bytes on disk per record, {at}"), "B")
+            .one(disk as f64 / have as f64)
+            .target(Target::AtMost(800.0)),
+    );
+    let rss_samples: Vec<(u64, u64)> = rss_at.clone();
+    let rss_final = rss_kib(server.pid()) as f64 / 1024.0;
+    figures.push(
+        Figure::new(GROUP, format!("server RSS {at}"), "MB")
+            .one(rss_final)
+            .target(Target::AtMost(150.0)),
+    );
+    // Flatness: growth over the last half of the fill (1 M → 10 M with --records 10M).
+    if let Some(&(mid_n, mid_rss)) = rss_samples.iter().find(|(n, _)| *n >= have / 2 && *n > 0) {
+        figures.push(
+            Figure::new(
+                GROUP,
+                format!(
+                    "server RSS growth from {} to {} records",
+                    crate::report::number(mid_n as f64),
+                    crate::report::number(have as f64)
+                ),
+                "MB",
+            )
+            .one(rss_final - mid_rss as f64 / 1024.0),
+        );
+    }
+
+    // Proof lookups of random consent IDs, one client.
+    let ids = ids.lock().map_err(|_| anyhow::anyhow!("ids lock"))?.clone();
+    if ids.is_empty() {
+        bail!("the fill kept no consent IDs");
+    }
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for r in 0..options.rounds {
+        let mut conn = Conn::connect(&addr).await?;
+        let mut lat = Vec::new();
+        for i in 0..2000usize {
+            let (s, id) = &ids[(i * 7919 + r * 104_729) % ids.len()];
+            let site = &sites[*s];
+            let req = request(
+                "GET",
+                &format!("/v1/admin/sites/{}/consents/{id}/proof", site.id),
+                &[&format!("Authorization: Bearer {}", site.key)],
+                b"",
+            );
+            let t = Instant::now();
+            let resp = conn.send(&req).await?;
+            lat.push(t.elapsed().as_micros() as u32);
+            if resp.status != 200 {
+                bail!(
+                    "proof lookup answered {}: {}",
+                    resp.status,
+                    String::from_utf8_lossy(&resp.body)
+                );
+            }
+        }
+        lat.sort_unstable();
+        p50.push(quantile(&lat, 0.5) / 1000.0);
+        p99.push(quantile(&lat, 0.99) / 1000.0);
+    }
+    figures.push(Figure::new(GROUP, format!("proof lookup p50, {at}"), "ms").samples(p50));
+    figures.push(
+        Figure::new(GROUP, format!("proof lookup p99, {at}"), "ms")
+            .samples(p99)
+            .target(Target::AtMost(2.0)),
+    );
+
+    // Chain verification of every site (the whole ledger), and the NDJSON export.
+    let mut verify = Vec::new();
+    let mut verify_rate = Vec::new();
+    let mut export_rate = Vec::new();
+    for _ in 0..options.rounds {
+        let t = Instant::now();
+        let mut checked = 0;
+        for site in sites.iter() {
+            let report: Value = http
+                .get(server.url(&format!("/v1/admin/sites/{}/verify", site.id)))
+                .bearer_auth(&site.key)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            if report["verified"] != json!(true) {
+                bail!("verification failed: {report}");
+            }
+            checked += report["checked"].as_u64().unwrap_or(0);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        verify.push(secs);
+        verify_rate.push(checked as f64 / secs);
+
+        let t = Instant::now();
+        let mut lines = 0u64;
+        for site in sites.iter() {
+            let mut resp = http
+                .get(server.url(&format!(
+                    "/v1/admin/sites/{}/consents?format=ndjson&from=2000-01-01",
+                    site.id
+                )))
+                .bearer_auth(&site.key)
+                .send()
+                .await?
+                .error_for_status()?;
+            while let Some(chunk) = resp.chunk().await? {
+                lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            }
+        }
+        export_rate.push(lines as f64 / t.elapsed().as_secs_f64());
+        if lines < have {
+            bail!("the export had {lines} lines for {have} records");
+        }
+    }
+    figures.push(
+        Figure::new(GROUP, format!("chain verification, every site, {at}"), "s").samples(verify),
+    );
+    figures.push(Figure::new(GROUP, "chain verification rate", "records/s").samples(verify_rate));
+    figures.push(Figure::new(GROUP, "NDJSON export, every site", "records/s").samples(export_rate));
+    let log = server.log();
+    let errors = log.lines().filter(|l| l.contains("status=5")).count();
+    if errors > 0 {
+        bail!("the server answered {errors} requests with 5xx");
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The `q` quantile of each round, in ms.
+fn lat(rounds: &[Round], q: f64) -> Vec<f64> {
+    rounds
+        .iter()
+        .map(|r| quantile(&r.latencies, q) / 1000.0)
+        .collect()
+}
+
+/// `clients` connections sending `make(n, last_consent_id)` back to back for
+/// `duration`; every answer must be 2xx.
+async fn load<F>(addr: &str, clients: usize, duration: Duration, make: F) -> Result<Round>
+where
+    F: Fn(u64, Option<&str>) -> Vec<u8> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (make, start, addr) = (make.clone(), start.clone(), addr.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(&addr).await?;
+            let mut latencies = Vec::with_capacity(4096);
+            let mut last: Option<String> = None;
+            start.wait().await;
+            let began = Instant::now();
+            let mut n = c as u64;
+            while began.elapsed() < duration {
+                let req = make(n, last.as_deref());
+                let t = Instant::now();
+                let resp = conn.send(&req).await?;
+                latencies.push(t.elapsed().as_micros() as u32);
+                if !(200..300).contains(&resp.status) {
+                    bail!(
+                        "answer {}: {}",
+                        resp.status,
+                        String::from_utf8_lossy(&resp.body)
+                    );
+                }
+                if resp.status == 201 {
+                    last = receipt_id(&resp.body);
+                }
+                n += clients as u64;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    start.wait().await;
+    let began = Instant::now();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let secs = began.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Round {
+        per_sec: latencies.len() as f64 / secs,
+        latencies,
+    })
+}
+
+/// 64 clients writing `want` more consents; one ID in a thousand is kept.
+async fn fill(
+    addr: &str,
+    sites: &Arc<Vec<Site>>,
+    counter: &Arc<AtomicU64>,
+    want: u64,
+    done: &Arc<AtomicU64>,
+    ids: &Arc<std::sync::Mutex<Vec<(usize, String)>>>,
+) -> Result<()> {
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (sites, counter, done, ids, addr) = (
+            sites.clone(),
+            counter.clone(),
+            done.clone(),
+            ids.clone(),
+            addr.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(&addr).await?;
+            let mut last: Option<String> = None;
+            while done.fetch_add(1, Ordering::Relaxed) < want {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let resp = conn.send(&consent(&sites, n, last.as_deref())).await?;
+                if resp.status != 201 {
+                    bail!(
+                        "answer {}: {}",
+                        resp.status,
+                        String::from_utf8_lossy(&resp.body)
+                    );
+                }
+                last = receipt_id(&resp.body);
+                if n.is_multiple_of(1000)
+                    && let (Some(id), Ok(mut ids)) = (&last, ids.lock())
+                {
+                    ids.push(((n % sites.len() as u64) as usize, id.clone()));
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+fn receipt_id(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v["consent_id"].as_str().map(String::from)
+}
+
+/// The `n`-th decision of the load: about 400 bytes, rotating over the sites,
+/// actions and languages; one in five updates the connection's last consent ID.
+fn consent(sites: &[Site], n: u64, last: Option<&str>) -> Vec<u8> {
+    let site = &sites[(n % sites.len() as u64) as usize];
+    let action = match n % 10 {
+        0..=4 => "accept_all",
+        5..=7 => "reject_all",
+        _ => "custom",
+    };
+    let categories: serde_json::Map<String, Value> = if action == "custom" {
+        site.categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), json!((n >> i) & 1 == 1)))
+            .collect()
+    } else {
+        serde_json::Map::new()
+    };
+    let mut body = json!({
+        "config_version": site.version,
+        "action": action,
+        "categories": categories,
+        "language": if n.is_multiple_of(5) { "en" } else { "de" },
+        "signals": {"gpc": n.is_multiple_of(13), "dnt": false},
+        "idempotency_key": format!("bench-{n:016x}-{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        "page": format!("/produkte/kategorie-{}/seite-{}?utm_source=newsletter&utm_campaign=herbst", n % 17, n % 50),
+    });
+    if let Some(id) = last
+        && n.is_multiple_of(5)
+        && n % sites.len() as u64 == 0
+    {
+        body["consent_id"] = json!(id);
+    }
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    request(
+        "POST",
+        &format!("/v1/sites/{}/consents", site.id),
+        &[
+            "Accept-Encoding: gzip, deflate, br",
+            "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
+        ],
+        &body,
+    )
+}
+
+/// Records in every site's ledger, as verification counts them.
+async fn total_records(http: &reqwest::Client, server: &TestServer, sites: &[Site]) -> Result<u64> {
+    let mut total = 0;
+    for site in sites {
+        let report: Value = http
+            .get(server.url(&format!("/v1/admin/sites/{}/verify", site.id)))
+            .bearer_auth(&site.key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        total += report["records"].as_u64().unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// The demo key the server printed for `site` at start.
+fn demo_key(server: &TestServer, site: &str) -> Result<String> {
+    server
+        .log()
+        .lines()
+        .rev()
+        .find(|l| l.split_whitespace().next() == Some(site) && l.contains("API key"))
+        .and_then(|l| l.split_whitespace().last())
+        .map(String::from)
+        .with_context(|| format!("no API key for {site} in the server's output"))
+}
+
+/// The process's resident memory, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Bytes allocated on disk under `dir` (blocks, not apparent sizes).
+fn disk_bytes(dir: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            disk_bytes(&entry.path())?
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    Ok(total)
+}

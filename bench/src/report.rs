@@ -1,0 +1,291 @@
+//! The report: every figure with its samples, median, min and max, and its target;
+//! written as `results.json` and as the Markdown table `results.md`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+/// Which way a target points.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// The median must be at least this.
+    AtLeast(f64),
+    /// The median must be at most this.
+    AtMost(f64),
+    /// No target: the figure is context (a baseline, a breakdown).
+    None,
+}
+
+/// One measured quantity: its samples (one per round or load) and its target.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub group: &'static str,
+    pub name: String,
+    pub unit: &'static str,
+    pub samples: Vec<f64>,
+    pub target: Target,
+}
+
+impl Figure {
+    pub fn new(group: &'static str, name: impl Into<String>, unit: &'static str) -> Self {
+        Self {
+            group,
+            name: name.into(),
+            unit,
+            samples: Vec::new(),
+            target: Target::None,
+        }
+    }
+
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    pub fn samples(mut self, samples: Vec<f64>) -> Self {
+        self.samples = samples;
+        self
+    }
+
+    pub fn one(self, value: f64) -> Self {
+        self.samples(vec![value])
+    }
+
+    pub fn median(&self) -> Option<f64> {
+        let mut s = self.samples.clone();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        Some(if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        })
+    }
+
+    fn min(&self) -> Option<f64> {
+        self.samples.iter().copied().reduce(f64::min)
+    }
+
+    fn max(&self) -> Option<f64> {
+        self.samples.iter().copied().reduce(f64::max)
+    }
+
+    /// Whether the median meets the target; `None` without a target or samples.
+    pub fn met(&self) -> Option<bool> {
+        let m = self.median()?;
+        match self.target {
+            Target::AtLeast(t) => Some(m >= t),
+            Target::AtMost(t) => Some(m <= t),
+            Target::None => None,
+        }
+    }
+
+    fn target_text(&self) -> String {
+        match self.target {
+            Target::AtLeast(t) => format!("≥ {}", number(t)),
+            Target::AtMost(t) => format!("≤ {}", number(t)),
+            Target::None => String::new(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "group": self.group,
+            "name": self.name,
+            "unit": self.unit,
+            "median": self.median(),
+            "min": self.min(),
+            "max": self.max(),
+            "n": self.samples.len(),
+            "samples": self.samples,
+            "target": self.target_text(),
+            "met": self.met(),
+        })
+    }
+}
+
+/// A number for people: integers with thin grouping, small values with decimals.
+pub fn number(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        let s = format!("{:.0}", v);
+        let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{sign}{out}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The machine and build the figures were measured on.
+pub fn machine(root: &Path) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let out = |cmd: &str, args: &[&str]| -> String {
+        Command::new(cmd)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let dirty = !out("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "memory_gib": (mem_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "kernel": out("uname", &["-r"]),
+        "rustc": out("rustc", &["--version"]),
+        "chromium": out("chromium", &["--version"]),
+        "commit": out("git", &["rev-parse", "--short=12", "HEAD"]),
+        "dirty": dirty,
+        "date": out("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+    })
+}
+
+/// Writes `results.json` and `results.md` into `dir`.
+pub fn write(dir: &Path, machine: &Value, settings: &Value, figures: &[Figure]) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = json!({
+        "machine": machine,
+        "settings": settings,
+        "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
+    });
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    let path = dir.join("results.md");
+    std::fs::write(&path, markdown(machine, settings, figures))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn markdown(machine: &Value, settings: &Value, figures: &[Figure]) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut md = String::new();
+    let _ = writeln!(md, "# Keksdose benchmark results\n");
+    let _ = writeln!(
+        md,
+        "Written by `cargo xtask bench`; what each figure means, and why a target is \
+         missed where it is, is in [README.md](README.md).\n"
+    );
+    let _ = writeln!(
+        md,
+        "- Commit `{}`{}, {}\n- Machine: {} ({} cores, {} GiB), Linux {}\n- {}; {}\n- Settings: `{}`\n",
+        s(&machine["commit"]),
+        if machine["dirty"].as_bool() == Some(true) {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        s(&machine["date"]),
+        s(&machine["cpu"]),
+        machine["cores"],
+        machine["memory_gib"],
+        s(&machine["kernel"]),
+        s(&machine["rustc"]),
+        s(&machine["chromium"]),
+        settings,
+    );
+    let mut group = "";
+    for f in figures {
+        if f.group != group {
+            group = f.group;
+            let _ = writeln!(
+                md,
+                "\n## {group}\n\n| figure | median | min | max | n | target | |\n|---|--:|--:|--:|--:|--:|---|"
+            );
+        }
+        let cell = |v: Option<f64>| v.map(number).unwrap_or_else(|| "–".into());
+        let mark = match f.met() {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "",
+        };
+        let _ = writeln!(
+            md,
+            "| {} ({}) | {} | {} | {} | {} | {} | {} |",
+            f.name,
+            f.unit,
+            cell(f.median()),
+            cell(f.min()),
+            cell(f.max()),
+            f.samples.len(),
+            f.target_text(),
+            mark
+        );
+    }
+    md
+}
+
+/// The value at quantile `q` (0..=1) of sorted samples, nearest rank.
+pub fn quantile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64) * q).ceil() as usize;
+    f64::from(sorted[i.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max_and_targets() {
+        let f = Figure::new("g", "x", "ms")
+            .samples(vec![3.0, 1.0, 2.0, 10.0])
+            .target(Target::AtMost(2.5));
+        assert_eq!(f.median(), Some(2.5));
+        assert_eq!(f.min(), Some(1.0));
+        assert_eq!(f.max(), Some(10.0));
+        assert_eq!(f.met(), Some(true));
+        let f = f.target(Target::AtLeast(3.0));
+        assert_eq!(f.met(), Some(false));
+        assert_eq!(Figure::new("g", "y", "ms").met(), None);
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let s: Vec<u32> = (1..=1000).collect();
+        assert_eq!(quantile(&s, 0.5), 500.0);
+        assert_eq!(quantile(&s, 0.99), 990.0);
+        assert_eq!(quantile(&s, 0.999), 999.0);
+        assert_eq!(quantile(&s, 1.0), 1000.0);
+        assert_eq!(quantile(&[7], 0.999), 7.0);
+    }
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(number(25123.4), "25,123");
+        assert_eq!(number(1234567.0), "1,234,567");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(0.456), "0.46");
+        assert_eq!(number(-1500.0), "-1,500");
+    }
+}

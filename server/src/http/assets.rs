@@ -1,0 +1,351 @@
+//! The loader and the banner, served from memory in every encoding worth sending.
+//!
+//! Every first visit fetches `/k.js`, the site's config and the banner's module and
+//! WASM, so these are read once at start, compressed once (brotli and gzip at their
+//! best levels; the widget build's own `.br`/`.gz` files when it left them), and
+//! answered without touching the disk. `/k.js` gets the current banner's file
+//! names written into it (`"__KEKSDOSE_WIDGET__"` becomes the manifest), so the
+//! loader can fetch the module and the WASM at once instead of asking for the
+//! manifest first.
+//!
+//! Caching: the banner's files have content-hashed names and never change, so they
+//! are `immutable` for a year; `/k.js` keeps its stable address and is cached for
+//! five minutes, then revalidated by ETag; the manifest is always revalidated.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
+
+/// What the loader's source holds in place of the manifest.
+const WIDGET_TOKEN: &str = "\"__KEKSDOSE_WIDGET__\"";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const LOADER_CACHE: &str = "public, max-age=300";
+const REVALIDATE: &str = "no-cache";
+
+/// A body in the encodings a client may accept.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub identity: Bytes,
+    pub gzip: Bytes,
+    pub br: Bytes,
+}
+
+/// Which encoding to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Br,
+    Gzip,
+    Identity,
+}
+
+impl Encoded {
+    /// Compresses `bytes` with brotli and gzip at their best levels. A compressed
+    /// form that is not smaller is not kept (the identity is sent instead).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let br = brotli_best(&bytes);
+        let gzip = gzip_best(&bytes);
+        Self::with(bytes, Some(gzip), Some(br))
+    }
+
+    fn with(identity: Vec<u8>, gzip: Option<Vec<u8>>, br: Option<Vec<u8>>) -> Self {
+        let identity = Bytes::from(identity);
+        let smaller = |c: Option<Vec<u8>>| match c {
+            Some(c) if c.len() < identity.len() => Bytes::from(c),
+            _ => identity.clone(),
+        };
+        Self {
+            gzip: smaller(gzip),
+            br: smaller(br),
+            identity,
+        }
+    }
+
+    /// The body for `encoding`, and the `Content-Encoding` to name (none for identity
+    /// or where the compressed form was not kept).
+    pub fn body(&self, encoding: Encoding) -> (Bytes, Option<&'static str>) {
+        let pick = |b: &Bytes, name| {
+            if b.len() < self.identity.len() {
+                (b.clone(), Some(name))
+            } else {
+                (self.identity.clone(), None)
+            }
+        };
+        match encoding {
+            Encoding::Br => pick(&self.br, "br"),
+            Encoding::Gzip => pick(&self.gzip, "gzip"),
+            Encoding::Identity => (self.identity.clone(), None),
+        }
+    }
+
+    /// Sets the body of `r` for what `req` accepts, with `Vary: Accept-Encoding`.
+    pub fn respond(
+        &self,
+        req: &HttpRequest,
+        r: &mut actix_web::HttpResponseBuilder,
+    ) -> HttpResponse {
+        let (body, encoding) = self.body(accepted(req));
+        r.insert_header((header::VARY, "Accept-Encoding"));
+        if let Some(encoding) = encoding {
+            r.insert_header((header::CONTENT_ENCODING, encoding));
+        }
+        r.body(body)
+    }
+}
+
+fn brotli_best(bytes: &[u8]) -> Vec<u8> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(bytes.len() / 3);
+    let mut input = bytes;
+    match brotli::BrotliCompress(&mut input, &mut out, &params) {
+        Ok(_) => out,
+        Err(_) => Vec::new(),
+    }
+}
+
+fn gzip_best(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::best(),
+    );
+    match enc.write_all(bytes).and_then(|()| enc.finish()) {
+        Ok(out) => out,
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The best encoding `Accept-Encoding` allows: brotli, then gzip, else none.
+pub fn accepted(req: &HttpRequest) -> Encoding {
+    let Some(value) = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Encoding::Identity;
+    };
+    let mut br = false;
+    let mut gzip = false;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if refused {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("br") {
+            br = true;
+        } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = true;
+        }
+    }
+    if br {
+        Encoding::Br
+    } else if gzip {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// One file served from memory.
+#[derive(Debug)]
+struct Asset {
+    content_type: &'static str,
+    cache_control: &'static str,
+    etag: String,
+    body: Encoded,
+}
+
+impl Asset {
+    fn new(content_type: &'static str, cache_control: &'static str, body: Encoded) -> Self {
+        let etag = format!("\"{}\"", &hex(&Sha256::digest(&body.identity))[..32]);
+        Self {
+            content_type,
+            cache_control,
+            etag,
+            body,
+        }
+    }
+
+    fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        let fresh = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == self.etag || t.trim() == "*")
+            });
+        let mut r = if fresh {
+            HttpResponse::NotModified()
+        } else {
+            HttpResponse::Ok()
+        };
+        r.insert_header((header::ETAG, self.etag.clone()))
+            .insert_header((header::CACHE_CONTROL, self.cache_control));
+        if fresh {
+            r.insert_header((header::VARY, "Accept-Encoding"));
+            return r.finish();
+        }
+        r.content_type(self.content_type);
+        self.body.respond(req, &mut r)
+    }
+}
+
+/// `/k.js` and `/widget/*`, loaded at start.
+#[derive(Debug, Default)]
+pub struct Assets {
+    loader: Option<Asset>,
+    widget: HashMap<String, Asset>,
+}
+
+impl Assets {
+    /// Reads `static_dir/k.js` and every file of `static_dir/widget/`. A missing
+    /// file is not an error here (the routes answer 404): the server runs without a
+    /// built banner, as the API's tests do.
+    pub fn load(static_dir: &Path) -> std::io::Result<Self> {
+        let mut assets = Self::default();
+        let widget_dir = static_dir.join("widget");
+        let manifest = std::fs::read_to_string(widget_dir.join("manifest.json")).ok();
+        if let Ok(source) = std::fs::read_to_string(static_dir.join("k.js")) {
+            let source = match manifest.as_deref().and_then(manifest_literal) {
+                Some(literal) => source.replacen(WIDGET_TOKEN, &literal, 1),
+                None => source,
+            };
+            assets.loader = Some(Asset::new(
+                "text/javascript; charset=utf-8",
+                LOADER_CACHE,
+                Encoded::new(source.into_bytes()),
+            ));
+        }
+        let Ok(entries) = std::fs::read_dir(&widget_dir) else {
+            return Ok(assets);
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
+                continue;
+            };
+            let (content_type, cache_control) = if name.ends_with(".wasm") {
+                ("application/wasm", IMMUTABLE)
+            } else if name.ends_with(".js") {
+                ("text/javascript; charset=utf-8", IMMUTABLE)
+            } else if name == "manifest.json" {
+                ("application/json", REVALIDATE)
+            } else {
+                continue; // .br and .gz siblings, stamps
+            };
+            let bytes = std::fs::read(&path)?;
+            let sibling = |ext: &str| std::fs::read(format!("{}.{ext}", path.display())).ok();
+            let body = match (sibling("br"), sibling("gz")) {
+                (Some(br), Some(gz)) => Encoded::with(bytes, Some(gz), Some(br)),
+                _ => Encoded::new(bytes),
+            };
+            assets
+                .widget
+                .insert(name, Asset::new(content_type, cache_control, body));
+        }
+        Ok(assets)
+    }
+
+    pub fn loader(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        self.loader.as_ref().map(|a| a.respond(req))
+    }
+
+    pub fn widget(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
+        self.widget.get(name).map(|a| a.respond(req))
+    }
+}
+
+/// `{"js":…,"wasm":…}` from the manifest, as a JS object literal (JSON is one).
+fn manifest_literal(manifest: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let js = v["js"].as_str()?;
+    let wasm = v["wasm"].as_str()?;
+    serde_json::to_string(&serde_json::json!({"js": js, "wasm": wasm})).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn accept_encoding_prefers_brotli_and_honours_q_zero() {
+        let enc = |v: &str| {
+            accepted(
+                &TestRequest::default()
+                    .insert_header(("Accept-Encoding", v))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(enc("gzip, deflate, br, zstd"), Encoding::Br);
+        assert_eq!(enc("gzip, deflate"), Encoding::Gzip);
+        assert_eq!(enc("br;q=0, gzip;q=0.5"), Encoding::Gzip);
+        assert_eq!(enc("identity"), Encoding::Identity);
+        assert_eq!(enc("BR"), Encoding::Br);
+        assert_eq!(
+            accepted(&TestRequest::default().to_http_request()),
+            Encoding::Identity
+        );
+    }
+
+    #[test]
+    fn compressed_forms_round_trip_and_are_smaller() {
+        let text = "keksdose ".repeat(1000).into_bytes();
+        let e = Encoded::new(text.clone());
+        assert!(e.br.len() < text.len() / 10 && e.gzip.len() < text.len() / 10);
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &e.br[..], &mut out).unwrap();
+        assert_eq!(out, text);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out)
+            .unwrap();
+        assert_eq!(out, text);
+        // Nothing to gain: the identity is sent, without a Content-Encoding.
+        let tiny = Encoded::new(b"{}".to_vec());
+        assert_eq!(tiny.body(Encoding::Br), (Bytes::from_static(b"{}"), None));
+    }
+
+    #[test]
+    fn the_manifest_is_written_into_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("widget")).unwrap();
+        std::fs::write(
+            dir.path().join("k.js"),
+            "var WIDGET = \"__KEKSDOSE_WIDGET__\";\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("widget/manifest.json"),
+            r#"{"js":"banner.abc.js","wasm":"banner.abc.wasm"}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("widget/banner.abc.js"), "export {}").unwrap();
+        let assets = Assets::load(dir.path()).unwrap();
+        let loader = assets.loader.as_ref().unwrap();
+        assert_eq!(
+            &loader.body.identity[..],
+            b"var WIDGET = {\"js\":\"banner.abc.js\",\"wasm\":\"banner.abc.wasm\"};\n"
+        );
+        assert_eq!(assets.widget["banner.abc.js"].cache_control, IMMUTABLE);
+        assert_eq!(assets.widget["manifest.json"].cache_control, REVALIDATE);
+    }
+}
