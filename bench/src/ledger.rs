@@ -90,12 +90,13 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
         let sites = sites.clone();
         let r = load(&addr, 64, round, move |i, _| {
             let site = &sites[i as usize % sites.len()];
-            request(
+            let req = request(
                 "GET",
                 &format!("/v1/sites/{}/config", site.id),
                 &["Accept-Encoding: gzip, deflate, br"],
                 b"",
-            )
+            );
+            (req, false)
         })
         .await?;
         config.push(r.per_sec);
@@ -162,6 +163,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     let mut rss_at = Vec::new();
     let step = (options.records / 10).max(1);
     let fill_start = Instant::now();
+    let before_fill = counter.load(Ordering::Relaxed);
     loop {
         // Every consent request so far was answered 201: one record each.
         let have = counter.load(Ordering::Relaxed);
@@ -171,23 +173,28 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
             rss_kib(server.pid()) / 1024,
             fill_start.elapsed().as_secs_f64()
         );
-        if have >= options.records {
+        let kept = ids.lock().map_or(0, |ids| ids.len());
+        if have >= options.records && kept > 0 {
             break;
         }
-        let want = step.min(options.records - have);
+        // At least a few thousand, so that there are IDs to look up.
+        let want = step.min(options.records.saturating_sub(have)).max(5000);
         let done = Arc::new(AtomicU64::new(0));
         fill(&addr, &sites, &counter, want, &done, &ids).await?;
     }
-    let have = total_records(&http, &server, &sites).await?;
     let fill_secs = fill_start.elapsed().as_secs_f64();
+    let filled = counter.load(Ordering::Relaxed) - before_fill;
+    // RSS now, before verification and export read the whole ledger.
+    let rss_filled = rss_kib(server.pid()) as f64 / 1024.0;
+    let have = total_records(&http, &server, &sites).await?;
     let at = format!("at {} records", crate::report::number(have as f64));
     figures.push(
         Figure::new(
             GROUP,
-            format!("fill to size, 64 clients ({have} records)"),
+            "POST consent during the fill to size, 64 clients",
             "writes/s",
         )
-        .one(have as f64 / fill_secs),
+        .one(filled as f64 / fill_secs),
     );
     let disk = disk_bytes(&server.data_dir())?;
     figures.push(
@@ -196,11 +203,19 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
             .target(Target::AtMost(800.0)),
     );
     let rss_samples: Vec<(u64, u64)> = rss_at.clone();
-    let rss_final = rss_kib(server.pid()) as f64 / 1024.0;
+    let rss_final = rss_filled;
     figures.push(
-        Figure::new(GROUP, format!("server RSS {at}"), "MB")
+        Figure::new(GROUP, format!("server RSS {at}, after the fill"), "MB")
             .one(rss_final)
             .target(Target::AtMost(150.0)),
+    );
+    figures.push(
+        Figure::new(GROUP, "server RSS at each tenth of the fill", "MB").samples(
+            rss_samples
+                .iter()
+                .map(|(_, kib)| *kib as f64 / 1024.0)
+                .collect(),
+        ),
     );
     // Flatness: growth over the last half of the fill (1 M → 10 M with --records 10M).
     if let Some(&(mid_n, mid_rss)) = rss_samples.iter().find(|(n, _)| *n >= have / 2 && *n > 0) {
@@ -310,6 +325,14 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     );
     figures.push(Figure::new(GROUP, "chain verification rate", "records/s").samples(verify_rate));
     figures.push(Figure::new(GROUP, "NDJSON export, every site", "records/s").samples(export_rate));
+    figures.push(
+        Figure::new(
+            GROUP,
+            "server RSS after verification and export read the whole ledger",
+            "MB",
+        )
+        .one(rss_kib(server.pid()) as f64 / 1024.0),
+    );
     let log = server.log();
     let errors = log.lines().filter(|l| l.contains("status=5")).count();
     if errors > 0 {
@@ -331,10 +354,11 @@ fn lat(rounds: &[Round], q: f64) -> Vec<f64> {
 }
 
 /// `clients` connections sending `make(n, last_consent_id)` back to back for
-/// `duration`; every answer must be 2xx.
+/// `duration`; every answer must be 2xx. `make` also says whether the answer's
+/// consent ID is one to update later (see [`consent`]).
 async fn load<F>(addr: &str, clients: usize, duration: Duration, make: F) -> Result<Round>
 where
-    F: Fn(u64, Option<&str>) -> Vec<u8> + Send + Sync + 'static,
+    F: Fn(u64, Option<&str>) -> (Vec<u8>, bool) + Send + Sync + 'static,
 {
     let make = Arc::new(make);
     let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
@@ -349,7 +373,7 @@ where
             let began = Instant::now();
             let mut n = c as u64;
             while began.elapsed() < duration {
-                let req = make(n, last.as_deref());
+                let (req, keep) = make(n, last.as_deref());
                 let t = Instant::now();
                 let resp = conn.send(&req).await?;
                 latencies.push(t.elapsed().as_micros() as u32);
@@ -360,7 +384,7 @@ where
                         String::from_utf8_lossy(&resp.body)
                     );
                 }
-                if resp.status == 201 {
+                if resp.status == 201 && keep {
                     last = receipt_id(&resp.body);
                 }
                 n += clients as u64;
@@ -405,7 +429,8 @@ async fn fill(
             let mut last: Option<String> = None;
             while done.fetch_add(1, Ordering::Relaxed) < want {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let resp = conn.send(&consent(&sites, n, last.as_deref())).await?;
+                let (req, keep) = consent(&sites, n, last.as_deref());
+                let resp = conn.send(&req).await?;
                 if resp.status != 201 {
                     bail!(
                         "answer {}: {}",
@@ -413,11 +438,14 @@ async fn fill(
                         String::from_utf8_lossy(&resp.body)
                     );
                 }
-                last = receipt_id(&resp.body);
+                let id = receipt_id(&resp.body);
                 if n.is_multiple_of(1000)
-                    && let (Some(id), Ok(mut ids)) = (&last, ids.lock())
+                    && let (Some(id), Ok(mut ids)) = (&id, ids.lock())
                 {
                     ids.push(((n % sites.len() as u64) as usize, id.clone()));
+                }
+                if keep {
+                    last = id;
                 }
             }
             Ok::<_, anyhow::Error>(())
@@ -435,8 +463,10 @@ fn receipt_id(body: &[u8]) -> Option<String> {
 }
 
 /// The `n`-th decision of the load: about 400 bytes, rotating over the sites,
-/// actions and languages; one in five updates the connection's last consent ID.
-fn consent(sites: &[Site], n: u64, last: Option<&str>) -> Vec<u8> {
+/// actions and languages. Of the first site's decisions, one in five updates the
+/// last consent ID the connection got for that site; the `bool` says whether this
+/// decision's ID is such an ID.
+fn consent(sites: &[Site], n: u64, last: Option<&str>) -> (Vec<u8>, bool) {
     let site = &sites[(n % sites.len() as u64) as usize];
     let action = match n % 10 {
         0..=4 => "accept_all",
@@ -468,7 +498,7 @@ fn consent(sites: &[Site], n: u64, last: Option<&str>) -> Vec<u8> {
         body["consent_id"] = json!(id);
     }
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    request(
+    let req = request(
         "POST",
         &format!("/v1/sites/{}/consents", site.id),
         &[
@@ -476,7 +506,8 @@ fn consent(sites: &[Site], n: u64, last: Option<&str>) -> Vec<u8> {
             "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36",
         ],
         &body,
-    )
+    );
+    (req, n % sites.len() as u64 == 0)
 }
 
 /// Records in every site's ledger, as verification counts them.

@@ -32,6 +32,10 @@ use keksdose_shared::SiteConfig;
 use crate::settings::{Flags, Settings};
 use crate::store::{SiteMeta, SledStore, Store};
 
+/// mimalloc instead of glibc's malloc: see the note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keksdose: consent banner server with tamper-evident proofs.
 #[derive(Debug, Parser)]
 #[command(name = "keksdose", version)]

@@ -156,6 +156,8 @@ fn bench(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
             "keksdose",
             "-p",
             "keksdose-bench",
+            "--bin",
+            "keksdose-bench",
         ]),
         "building the release binaries",
     )?;
