@@ -372,13 +372,21 @@
     list.forEach(function (el) {
       var id = el.getAttribute("data-consent");
       if (!allowed(id) || el.hasAttribute("data-keksdose-done")) return;
+      // While the page is parsed, an inline script's text may not be complete yet:
+      // it is complete once a node follows it, and at DOMContentLoaded at the latest
+      // (apply runs again then).
+      if (el.tagName === "SCRIPT" && !el.hasAttribute("src") && !el.nextSibling && doc.readyState === "loading") {
+        return;
+      }
       if (!mark(el)) return;
       if (el.tagName === "IFRAME") {
         loadFrame(el);
         return;
       }
-      // Scripts one after another, so that an inline one runs after the external
-      // ones before it, as in the page's own order.
+      // In the page's own order: external scripts are inserted at once (async =
+      // false, so the browser runs them in order while it fetches them all in
+      // parallel); an inline script runs once the external ones before it ran, and
+      // the ones after it wait for it.
       queue = queue.then(function () {
         return runScript(el, id);
       });
@@ -568,30 +576,35 @@
     });
   }
 
+  var loads = []; // one promise per external script inserted: settled once it ran or failed
   function runScript(el, id) {
-    return new Promise(function (resolve) {
-      var s = doc.createElement("script");
-      for (var i = 0; i < el.attributes.length; i++) {
-        var a = el.attributes[i];
-        if (a.name !== "type" && a.name !== "data-consent" && a.name !== "data-keksdose-done") {
-          s.setAttribute(a.name, a.value);
-        }
+    var s = doc.createElement("script");
+    for (var i = 0; i < el.attributes.length; i++) {
+      var a = el.attributes[i];
+      if (a.name !== "type" && a.name !== "data-consent" && a.name !== "data-keksdose-done") {
+        s.setAttribute(a.name, a.value);
       }
-      s.setAttribute("data-keksdose-ran", id);
-      ran[id] = true;
+    }
+    s.setAttribute("data-keksdose-ran", id);
+    ran[id] = true;
+    function insert() {
       var parent = el.parentNode || doc.head;
-      if (el.hasAttribute("src")) {
-        s.async = false;
-        s.onload = s.onerror = function () {
-          resolve();
-        };
-        parent.insertBefore(s, el);
-      } else {
-        s.text = el.text;
-        parent.insertBefore(s, el);
-        resolve();
-      }
+      parent.insertBefore(s, el);
       if (el.parentNode) el.parentNode.removeChild(el);
+    }
+    if (el.hasAttribute("src")) {
+      s.async = false;
+      loads.push(
+        new Promise(function (resolve) {
+          s.onload = s.onerror = resolve;
+        })
+      );
+      insert();
+      return undefined; // the next script need not wait for this one to load
+    }
+    return Promise.all(loads).then(function () {
+      s.text = el.text;
+      insert();
     });
   }
 
@@ -1048,18 +1061,26 @@
   // config then says whether it still holds, and Consent Mode gets its update.
   // Blocked elements are taken once the document is parsed (an inline script's
   // text may not be complete before), then as they are added (single-page apps).
+  // A stored decision applies at once to what the page has so far, and to what the
+  // parser adds later (the observer), not only from DOMContentLoaded on; inline
+  // scripts still being parsed are left to the next pass (see apply).
+  apply(doc);
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      for (var i = 0; i < r.addedNodes.length; i++) {
+        var node = r.addedNodes[i];
+        if (node.nodeType === 1) {
+          apply(node);
+          placeholders(node);
+        }
+        // A node after an inline script completes it.
+        var prev = node.previousSibling;
+        if (prev && prev.nodeType === 1 && prev.tagName === "SCRIPT") apply(prev);
+      }
+    });
+  }).observe(doc.documentElement, { childList: true, subtree: true });
   ready(function () {
     apply(doc);
-    new MutationObserver(function (records) {
-      records.forEach(function (r) {
-        for (var i = 0; i < r.addedNodes.length; i++) {
-          if (r.addedNodes[i].nodeType === 1) {
-            apply(r.addedNodes[i]);
-            placeholders(r.addedNodes[i]);
-          }
-        }
-      });
-    }).observe(doc.documentElement, { childList: true, subtree: true });
   });
   // A first visit almost always shows the banner: its module and WASM are fetched
   // now, beside the config, not after it.
