@@ -1082,9 +1082,6 @@
   ready(function () {
     apply(doc);
   });
-  // A first visit almost always shows the banner: its module and WASM are fetched
-  // now, beside the config, not after it.
-  if (!stored) loadBanner().catch(function () {});
   fetchConfig().then(
     function (body) {
       ready(function () {

@@ -103,10 +103,14 @@ struct Trees {
 /// The index as readers and the writer share it: `None` while the writer
 /// rebuilds it (reads then answer "unavailable" for a moment).
 type Shared = Arc<RwLock<Option<Arc<Trees>>>>;
+/// Every site as last committed: the readers' copy of the writer's map, replaced
+/// after each commit that changed a site (every request looks its site up).
+type Sites = Arc<RwLock<HashMap<String, SiteMeta>>>;
 
 /// The embedded store in a data directory.
 pub struct SledStore {
     index: Shared,
+    sites: Sites,
     /// Held while the store is open: one server per data directory.
     _lock: std::fs::File,
     tx: Option<mpsc::Sender<Job>>,
@@ -406,6 +410,7 @@ impl SledStore {
         let journal = replay(&trees, dir)?;
         let trees = Arc::new(trees);
         let index: Shared = Arc::new(RwLock::new(Some(trees.clone())));
+        let sites: Sites = Arc::default();
 
         let mut writer = Writer {
             trees: Some(trees.clone()),
@@ -418,6 +423,7 @@ impl SledStore {
             last_recovery: None,
             heads: HashMap::new(),
             sites: HashMap::new(),
+            published_sites: sites.clone(),
             last_flush: Instant::now(),
             dirty: false,
         };
@@ -429,6 +435,7 @@ impl SledStore {
             }
             writer.sites.insert(site.id.clone(), site);
         }
+        writer.publish_sites();
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("keksdose-writer".into())
@@ -437,6 +444,7 @@ impl SledStore {
         drop(trees);
         Ok(SledStore {
             index,
+            sites,
             _lock: lock,
             tx: Some(tx),
             writer: Some(handle),
@@ -528,23 +536,24 @@ impl Store for SledStore {
     }
 
     fn site(&self, id: &str) -> Result<Option<SiteMeta>> {
-        self.trees()?
+        // Unavailable while the index is rebuilt, as every read.
+        self.trees()?;
+        let sites = self
             .sites
-            .get(id.as_bytes())
-            .map_err(internal)?
-            .map(|v| serde_json::from_slice(&v).map_err(internal))
-            .transpose()
+            .read()
+            .map_err(|_| internal("site map poisoned"))?;
+        Ok(sites.get(id).cloned())
     }
 
     fn sites(&self) -> Result<Vec<SiteMeta>> {
-        self.trees()?
+        self.trees()?;
+        let sites = self
             .sites
-            .iter()
-            .map(|kv| {
-                let (_, v) = kv.map_err(internal)?;
-                serde_json::from_slice(&v).map_err(internal)
-            })
-            .collect()
+            .read()
+            .map_err(|_| internal("site map poisoned"))?;
+        let mut all: Vec<SiteMeta> = sites.values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
     }
 
     fn config(&self, site: &str, version: &str) -> Result<Option<SiteConfig>> {
@@ -651,6 +660,8 @@ struct Writer {
     last_recovery: Option<Instant>,
     heads: HashMap<String, Head>,
     sites: HashMap<String, SiteMeta>,
+    /// The readers' copy of `sites`.
+    published_sites: Sites,
     last_flush: Instant,
     dirty: bool,
 }
@@ -1018,6 +1029,9 @@ impl Writer {
         }
         self.dirty = true;
         self.erased |= erasing;
+        if self.sites != sites_before {
+            self.publish_sites();
+        }
         // Metrics: only what is durable and about to be acknowledged.
         crate::metrics::STORE.committed(
             answers.len(),
@@ -1028,6 +1042,13 @@ impl Writer {
             sync_time,
         );
         answers.into_iter().for_each(Answer::ok);
+    }
+
+    /// Hands the readers the committed sites.
+    fn publish_sites(&self) {
+        if let Ok(mut published) = self.published_sites.write() {
+            published.clone_from(&self.sites);
+        }
     }
 
     fn known_key(&self, site: &str, k: &str) -> Result<Option<ConsentRecord>> {
