@@ -1,6 +1,7 @@
 //! The wasm-bindgen exports: [`mount`] and its [`Handle`] (documented at the crate
-//! root). Everything here moves values across the JavaScript boundary; the logic
-//! is in [`crate::options`], [`crate::state`] and the components.
+//! root), and [`wasm_memory_bytes`] for the benchmark. Everything here moves values
+//! across the JavaScript boundary; the logic is in [`crate::options`],
+//! [`crate::state`] and the components.
 
 use std::rc::Rc;
 
@@ -82,6 +83,17 @@ pub fn mount(
         app: Some(app),
         container,
     })
+}
+
+/// The current size of the WASM linear memory in bytes, for the benchmark to read
+/// after the banner shows. Memory only grows, so this is also its high-water mark.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> u32 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
 }
 
 /// A callback that threw: the page's problem, but it must be visible.
