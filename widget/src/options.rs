@@ -2,74 +2,463 @@
 //! hands back: the decision event.
 //!
 //! Both are plain data, so they are tested natively; `mount` only moves them
-//! across the JavaScript boundary as JSON.
+//! across the JavaScript boundary ([`Value`] is the options object as `mount`
+//! found it).
+//!
+//! The options are read by hand rather than through serde: serde's derived
+//! deserialisers of the whole site config, with any deserialiser, cost the banner
+//! some 60 KB of WASM (issue 6). The reader is as strict as the derives in
+//! `keksdose-shared`: unknown fields, missing required fields and wrong types are
+//! refused with their path, defaults are the config's own, enums go through
+//! their serde names, and a test checks that it reads every example config and
+//! every default exactly as serde does. A field added to the config fails to
+//! compile here until it is read.
 
 use std::collections::BTreeMap;
 
+use keksdose_shared::config::{
+    Appearance, Category, ConsentModeSettings, ConsentSettings, Cookie, Localized, Party, Purpose,
+    Service, SiteInfo, Transfer, default_languages,
+};
 use keksdose_shared::cookie::StoredDecision;
+use keksdose_shared::texts::TextOverrides;
 use keksdose_shared::{Choices, Decision, SiteConfig};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde::de::value::{Error as EnumError, StrDeserializer};
 
 use crate::site::Site;
 use crate::state::Layer;
 
-/// `mount`'s `options` argument.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MountOptions {
-    /// The body of `GET /v1/sites/{site}/config`.
-    config: Published,
-    lang: Option<String>,
-    /// The consent cookie's value.
-    stored: Option<String>,
-    layer: Option<LayerOption>,
-    api_base: Option<String>,
+/// A JSON-like value: `mount`'s options object as JavaScript holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Value>),
+    /// The object's own enumerable properties, in order.
+    Object(Vec<(String, Value)>),
 }
 
-/// A published config as the server serves it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Published {
-    #[allow(dead_code)] // part of the wire format; the banner needs only the config
-    site: String,
-    version: String,
-    config: SiteConfig,
+/// Reads `mount`'s options. A consent cookie that does not parse counts as no
+/// decision, as everywhere else; anything else malformed is an error that says
+/// what was wrong and where.
+pub fn read(options: &Value) -> Result<(Site, Layer), String> {
+    read_options(options).map_err(|e| format!("keksdose: invalid mount options: {e}"))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum LayerOption {
-    First,
-    Settings,
-}
-
-/// Reads `mount`'s options (as JSON). A consent cookie that does not parse counts
-/// as no decision, as everywhere else; anything else malformed is an error that
-/// says what was wrong.
-pub fn parse(json: &str) -> Result<(Site, Layer), String> {
-    let options: MountOptions =
-        serde_json::from_str(json).map_err(|e| format!("keksdose: invalid mount options: {e}"))?;
-    let stored = options
-        .stored
-        .as_deref()
-        .and_then(|value| StoredDecision::decode(value).ok());
-    let layer = match options.layer {
-        Some(LayerOption::Settings) => Layer::Settings,
-        Some(LayerOption::First) | None => Layer::First,
+fn read_options(options: &Value) -> Read<(Site, Layer)> {
+    let o = Obj::new(
+        options,
+        "options",
+        &["config", "lang", "stored", "layer", "apiBase"],
+    )?;
+    // The body of `GET /v1/sites/{site}/config`.
+    let published = o.obj("config", &["site", "version", "config"])?;
+    published.string("site")?; // part of the wire format; the banner needs only the config
+    let version = published.string("version")?;
+    let config = read_config(&published.obj("config", CONFIG_FIELDS)?)?;
+    let stored = o
+        .opt_string("stored")?
+        .and_then(|value| StoredDecision::decode(&value).ok());
+    let layer = match o.opt_string("layer")?.as_deref() {
+        None | Some("first") => Layer::First,
+        Some("settings") => Layer::Settings,
+        Some(other) => {
+            return Err(format!(
+                "options.layer: unknown variant \"{other}\", expected \"first\" or \"settings\""
+            ));
+        }
     };
     let site = Site::new(
-        options.config.config,
-        options.config.version,
-        options.lang.as_deref(),
+        config,
+        version,
+        o.opt_string("lang")?.as_deref(),
         stored,
-        options.api_base.as_deref(),
+        o.opt_string("apiBase")?.as_deref(),
     );
     Ok((site, layer))
 }
 
-/// What `on_decision` receives.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// An error is the path to the value and what is wrong with it.
+type Read<T> = Result<T, String>;
+
+const CONFIG_FIELDS: &[&str] = &[
+    "site",
+    "consent",
+    "appearance",
+    "consent_mode",
+    "texts",
+    "categories",
+    "purposes",
+    "services",
+];
+
+/// A [`SiteConfig`] as its serde derive reads it (`deny_unknown_fields`, the same
+/// defaults), but without serde.
+pub fn read_config(c: &Obj) -> Read<SiteConfig> {
+    let site = c.obj(
+        "site",
+        &[
+            "name",
+            "controller",
+            "languages",
+            "privacy_policy_url",
+            "imprint_url",
+            "policy_version",
+        ],
+    )?;
+    let site = SiteInfo {
+        name: site.string("name")?,
+        controller: party(&site.obj("controller", PARTY_FIELDS)?)?,
+        languages: match site.get("languages") {
+            None => default_languages(),
+            Some(_) => site.list("languages", |v| v.string())?,
+        },
+        privacy_policy_url: site.localized("privacy_policy_url")?,
+        imprint_url: site.localized("imprint_url")?,
+        policy_version: site.string("policy_version")?,
+    };
+    let consent =
+        match c.defaulted_obj("consent", &["lifetime", "revision", "reload_on_withdraw"])? {
+            None => ConsentSettings::default(),
+            Some(o) => {
+                let d = ConsentSettings::default();
+                ConsentSettings {
+                    lifetime: o.string_or("lifetime", d.lifetime)?,
+                    revision: o.u32_or("revision", d.revision)?,
+                    reload_on_withdraw: o.bool_or("reload_on_withdraw", d.reload_on_withdraw)?,
+                }
+            }
+        };
+    let appearance = match c.defaulted_obj("appearance", &["position", "theme", "accent_color"])? {
+        None => Appearance::default(),
+        Some(o) => {
+            let d = Appearance::default();
+            Appearance {
+                position: o.variant_or("position", d.position)?,
+                theme: o.variant_or("theme", d.theme)?,
+                accent_color: o.string_or("accent_color", d.accent_color)?,
+            }
+        }
+    };
+    let consent_mode = match c.defaulted_obj(
+        "consent_mode",
+        &[
+            "mode",
+            "ads_data_redaction",
+            "url_passthrough",
+            "wait_for_update",
+        ],
+    )? {
+        None => ConsentModeSettings::default(),
+        Some(o) => {
+            let d = ConsentModeSettings::default();
+            ConsentModeSettings {
+                mode: o.variant_or("mode", d.mode)?,
+                ads_data_redaction: o.bool_or("ads_data_redaction", d.ads_data_redaction)?,
+                url_passthrough: o.bool_or("url_passthrough", d.url_passthrough)?,
+                wait_for_update: o.u32_or("wait_for_update", d.wait_for_update)?,
+            }
+        }
+    };
+    let mut texts = BTreeMap::new();
+    if let Some(languages) = c.get("texts") {
+        let languages = Obj::map(languages.value, &languages.path)?;
+        for (lang, value) in languages.fields {
+            let o = Obj::new(value, &languages.path_of(lang), TextOverrides::NAMES)?;
+            let mut overrides = TextOverrides::default();
+            for (name, _) in o.fields {
+                if let Some(field) = overrides.field_mut(name) {
+                    *field = o.opt_string(name)?;
+                }
+            }
+            texts.insert(lang.clone(), overrides);
+        }
+    }
+    Ok(SiteConfig {
+        site,
+        consent,
+        appearance,
+        consent_mode,
+        texts,
+        categories: c.list("categories", |v| {
+            let o = v.obj(&["id", "name", "description"])?;
+            Ok(Category {
+                id: o.string("id")?,
+                name: o.opt_localized("name")?,
+                description: o.opt_localized("description")?,
+            })
+        })?,
+        purposes: c.list("purposes", |v| {
+            let o = v.obj(&["id", "name", "description", "double_opt_in", "services"])?;
+            Ok(Purpose {
+                id: o.string("id")?,
+                name: o.localized("name")?,
+                description: o.localized("description")?,
+                double_opt_in: o.bool_or("double_opt_in", false)?,
+                services: o.list("services", |v| v.string())?,
+            })
+        })?,
+        services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS)?))?,
+    })
+}
+
+const PARTY_FIELDS: &[&str] = &["name", "address", "country", "contact"];
+
+fn party(o: &Obj) -> Read<Party> {
+    Ok(Party {
+        name: o.string("name")?,
+        address: o.string("address")?,
+        country: o.string("country")?,
+        contact: o.opt_string("contact")?,
+    })
+}
+
+const SERVICE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "category",
+    "description",
+    "purposes",
+    "provider",
+    "legal_basis",
+    "cookies",
+    "fingerprinting",
+    "privacy_policy_url",
+    "opt_out_url",
+    "transfers",
+    "consent_mode",
+    "hosts",
+];
+
+fn service(o: &Obj) -> Read<Service> {
+    Ok(Service {
+        id: o.string("id")?,
+        name: o.string("name")?,
+        category: o.string("category")?,
+        description: o.localized("description")?,
+        purposes: o.list("purposes", |v| v.localized())?,
+        provider: o
+            .opt_obj("provider", PARTY_FIELDS)?
+            .map(|p| party(&p))
+            .transpose()?,
+        legal_basis: o.variant("legal_basis")?,
+        cookies: o.list("cookies", |v| {
+            let o = v.obj(&["name", "storage", "domain", "lifetime", "purpose"])?;
+            Ok(Cookie {
+                name: o.string("name")?,
+                storage: o.variant_or("storage", Default::default())?,
+                domain: o.opt_string("domain")?,
+                lifetime: o.string("lifetime")?,
+                purpose: o.localized("purpose")?,
+            })
+        })?,
+        fingerprinting: o.bool_or("fingerprinting", false)?,
+        privacy_policy_url: o.opt_string("privacy_policy_url")?,
+        opt_out_url: o.opt_string("opt_out_url")?,
+        transfers: o.list("transfers", |v| {
+            let o = v.obj(&["country", "safeguard"])?;
+            Ok(Transfer {
+                country: o.string("country")?,
+                safeguard: o.variant("safeguard")?,
+            })
+        })?,
+        consent_mode: o.list("consent_mode", |v| v.variant())?,
+        hosts: o.list("hosts", |v| v.string())?,
+    })
+}
+
+/// An object whose fields were checked against the known ones.
+pub struct Obj<'a> {
+    path: String,
+    fields: &'a [(String, Value)],
+}
+
+impl<'a> Obj<'a> {
+    /// An object with exactly the `known` fields or fewer.
+    pub fn new(value: &'a Value, path: &str, known: &[&str]) -> Read<Obj<'a>> {
+        let obj = Obj::map(value, path)?;
+        match obj
+            .fields
+            .iter()
+            .find(|(name, _)| !known.contains(&name.as_str()))
+        {
+            Some((name, _)) => Err(format!("{path}: unknown field \"{name}\"")),
+            None => Ok(obj),
+        }
+    }
+
+    /// An object with any fields (a map).
+    fn map(value: &'a Value, path: &str) -> Read<Obj<'a>> {
+        match value {
+            Value::Object(fields) => Ok(Obj {
+                path: path.to_string(),
+                fields,
+            }),
+            _ => Err(format!("{path}: expected an object")),
+        }
+    }
+
+    fn path_of(&self, name: &str) -> String {
+        format!("{}.{name}", self.path)
+    }
+
+    fn get(&self, name: &str) -> Option<Item<'_>> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| Item {
+                path: self.path_of(name),
+                value,
+            })
+    }
+
+    /// A field that must be there.
+    fn item(&self, name: &str) -> Read<Item<'_>> {
+        self.get(name)
+            .ok_or_else(|| format!("{}: missing field \"{name}\"", self.path))
+    }
+
+    /// An optional field: absent and `null` are `None`.
+    fn opt(&self, name: &str) -> Option<Item<'_>> {
+        self.get(name).filter(|i| *i.value != Value::Null)
+    }
+
+    fn string(&self, name: &str) -> Read<String> {
+        self.item(name)?.string()
+    }
+
+    fn opt_string(&self, name: &str) -> Read<Option<String>> {
+        self.opt(name).map(|i| i.string()).transpose()
+    }
+
+    fn localized(&self, name: &str) -> Read<Localized> {
+        self.item(name)?.localized()
+    }
+
+    fn opt_localized(&self, name: &str) -> Read<Option<Localized>> {
+        self.opt(name).map(|i| i.localized()).transpose()
+    }
+
+    fn obj(&self, name: &str, known: &[&str]) -> Read<Obj<'_>> {
+        self.item(name)?.obj(known)
+    }
+
+    fn opt_obj(&self, name: &str, known: &[&str]) -> Read<Option<Obj<'_>>> {
+        self.opt(name).map(|i| i.obj(known)).transpose()
+    }
+
+    /// An object that has defaults when absent (but is no object when `null`).
+    fn defaulted_obj(&self, name: &str, known: &[&str]) -> Read<Option<Obj<'_>>> {
+        self.get(name).map(|i| i.obj(known)).transpose()
+    }
+
+    fn string_or(&self, name: &str, default: String) -> Read<String> {
+        self.get(name).map_or(Ok(default), |i| i.string())
+    }
+
+    fn bool_or(&self, name: &str, default: bool) -> Read<bool> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Item {
+                value: Value::Bool(b),
+                ..
+            }) => Ok(*b),
+            Some(i) => Err(i.expected("a boolean")),
+        }
+    }
+
+    fn u32_or(&self, name: &str, default: u32) -> Read<u32> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Item {
+                value: Value::Number(n),
+                ..
+            }) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n) => Ok(*n as u32),
+            Some(i) => Err(i.expected("a whole number from 0 to 4294967295")),
+        }
+    }
+
+    fn variant<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Read<T> {
+        self.item(name)?.variant()
+    }
+
+    fn variant_or<T: for<'de> Deserialize<'de>>(&self, name: &str, default: T) -> Read<T> {
+        self.get(name).map_or(Ok(default), |i| i.variant())
+    }
+
+    /// A list; absent is empty.
+    fn list<T>(&self, name: &str, item: impl Fn(Item<'_>) -> Read<T>) -> Read<Vec<T>> {
+        let Some(list) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(values) = list.value else {
+            return Err(list.expected("a list"));
+        };
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                item(Item {
+                    path: format!("{}[{i}]", list.path),
+                    value,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A value and where it is.
+struct Item<'a> {
+    path: String,
+    value: &'a Value,
+}
+
+impl<'a> Item<'a> {
+    fn expected(&self, what: &str) -> String {
+        format!("{}: expected {what}", self.path)
+    }
+
+    fn string(&self) -> Read<String> {
+        match self.value {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    fn obj(&self, known: &[&str]) -> Read<Obj<'a>> {
+        Obj::new(self.value, &self.path, known)
+    }
+
+    /// A text, or a map of language to text (the untagged [`Localized`]).
+    fn localized(self) -> Read<Localized> {
+        match self.value {
+            Value::String(s) => Ok(Localized::Same(s.clone())),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(lang, text)| match text {
+                    Value::String(t) => Ok((lang.clone(), t.clone())),
+                    _ => Err(self.expected("a text or a map of language to text")),
+                })
+                .collect::<Read<_>>()
+                .map(Localized::PerLanguage),
+            _ => Err(self.expected("a text or a map of language to text")),
+        }
+    }
+
+    /// An enum's variant by its serde name, so that the names live in one place.
+    fn variant<T: for<'de> Deserialize<'de>>(self) -> Read<T> {
+        let name = self.string()?;
+        T::deserialize(StrDeserializer::<EnumError>::new(&name))
+            .map_err(|e| format!("{}: {e}", self.path))
+    }
+}
+
+/// What `on_decision` receives (as a plain object with these fields in
+/// camelCase; `export.rs` builds it).
+#[derive(Debug)]
 pub struct DecisionEvent<'a> {
     /// `accept_all`, `reject_all`, `custom` or `withdraw`.
     pub action: &'static str,
@@ -101,10 +490,29 @@ impl<'a> DecisionEvent<'a> {
 
 #[cfg(test)]
 mod tests {
-    use keksdose_shared::{Action, Decision};
+    use keksdose_shared::{Action, Decision, SiteConfig};
+    use serde::Deserialize;
     use serde_json::json;
 
     use super::*;
+
+    /// What `export.rs` makes of the JavaScript object `JSON.parse(json)`.
+    pub(crate) fn value(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(a) => Value::Array(a.iter().map(value).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+            }
+        }
+    }
+
+    fn parse(json: &str) -> Result<(Site, Layer), String> {
+        read(&value(&serde_json::from_str(json).unwrap()))
+    }
 
     const FIXTURE: &str = include_str!("../tests/fixtures/saas.json");
 
@@ -148,20 +556,179 @@ mod tests {
         assert!(err.contains("unknown variant"), "{err}");
         assert!(parse(&options(json!({ "colour": "red" }))).is_err());
         assert!(parse("{}").is_err());
+        assert!(parse("[]").is_err());
+    }
+
+    /// The config as serde reads the same JSON, or serde's refusal.
+    fn both(
+        config: &serde_json::Value,
+    ) -> (Result<SiteConfig, String>, Result<SiteConfig, String>) {
+        let ours = Obj::new(&value(config), "config", CONFIG_FIELDS).and_then(|c| read_config(&c));
+        let serde = SiteConfig::deserialize(config).map_err(|e| e.to_string());
+        (ours, serde)
+    }
+
+    #[test]
+    fn reads_every_example_config_as_serde_does() {
+        for example in [
+            include_str!("../../examples/sites/saas.toml"),
+            include_str!("../../examples/sites/coaching.toml"),
+            include_str!("../../examples/sites/education.toml"),
+            include_str!("../../examples/sites/necessary-only.toml"),
+        ] {
+            let config = SiteConfig::from_toml(example).unwrap();
+            let (ours, serde) = both(&serde_json::to_value(&config).unwrap());
+            assert_eq!(ours.unwrap(), config);
+            assert_eq!(serde.unwrap(), config);
+        }
+    }
+
+    fn minimal() -> serde_json::Value {
+        json!({ "site": {
+            "name": "S",
+            "controller": { "name": "C", "address": "A", "country": "DE" },
+            "privacy_policy_url": "https://s.example/p",
+            "imprint_url": { "de": "https://s.example/i" },
+            "policy_version": "1",
+        }})
+    }
+
+    /// `json` with `value` at the dotted `path` (`services.0.id`); `null` removes it.
+    fn with(
+        mut json: serde_json::Value,
+        path: &str,
+        value: serde_json::Value,
+    ) -> serde_json::Value {
+        let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
+        let mut at = &mut json;
+        for key in parent.split('.').filter(|k| !k.is_empty()) {
+            at = match key.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[key],
+            };
+        }
+        match (at, last.parse::<usize>()) {
+            (serde_json::Value::Array(a), Ok(i)) => a[i] = value,
+            (serde_json::Value::Object(o), _) if value == "REMOVE" => {
+                o.remove(last);
+            }
+            (serde_json::Value::Object(o), _) => {
+                o.insert(last.to_string(), value);
+            }
+            (other, _) => panic!("cannot set {path} in {other}"),
+        }
+        json
+    }
+
+    #[test]
+    fn fills_in_defaults_and_refuses_what_serde_refuses() {
+        let (ours, serde) = both(&minimal());
+        assert_eq!(ours.unwrap(), serde.unwrap());
+
+        let service = json!({
+            "id": "x", "name": "X", "category": "analytics", "description": "d",
+            "legal_basis": "consent",
+            "cookies": [{ "name": "_x", "lifetime": "1d", "purpose": "p" }],
+            "transfers": [{ "country": "US", "safeguard": "scc" }],
+            "consent_mode": ["analytics_storage"],
+            "provider": null,
+        });
+        let full = with(minimal(), "services", json!([service]));
+        let full = with(
+            full,
+            "purposes",
+            json!([{ "id": "n", "name": "N", "description": "D" }]),
+        );
+        let full = with(
+            full,
+            "categories",
+            json!([{ "id": "analytics", "name": null }]),
+        );
+        let full = with(
+            full,
+            "texts",
+            json!({ "de": { "title": "T", "intro": null } }),
+        );
+        let full = with(full, "consent", json!({ "revision": 3 }));
+        let full = with(full, "appearance", json!({ "theme": "dark" }));
+        let full = with(full, "consent_mode", json!({ "mode": "advanced" }));
+        let (ours, serde) = both(&full);
+        assert_eq!(ours.unwrap(), serde.unwrap());
+
+        // Each of these breaks the config in one place; both readers refuse it.
+        for (path, bad) in [
+            ("site.name", json!("REMOVE")),
+            ("site.name", json!(null)),
+            ("site.name", json!(1)),
+            ("site.colour", json!("red")),
+            ("site.languages", json!(null)),
+            ("site.languages", json!("de")),
+            ("site.languages", json!([1])),
+            ("site.imprint_url", json!({ "de": 1 })),
+            ("site.imprint_url", json!(["x"])),
+            ("site.controller.contact", json!(1)),
+            ("site.controller.zip", json!("1")),
+            ("site.controller", json!(null)),
+            ("consent", json!(null)),
+            ("consent.revision", json!(-1)),
+            ("consent.revision", json!(1.5)),
+            ("consent.revision", json!(4_294_967_296_u64)),
+            ("consent.revision", json!("1")),
+            ("consent.lifetime", json!(null)),
+            ("consent.reload_on_withdraw", json!(null)),
+            ("appearance.position", json!("left")),
+            ("appearance.theme", json!(null)),
+            ("appearance.accent_color", json!(null)),
+            ("consent_mode.mode", json!("full")),
+            ("consent_mode.wait_for_update", json!(true)),
+            ("texts", json!(null)),
+            ("texts.de", json!("x")),
+            ("texts.de.tittle", json!("x")),
+            ("texts.de.title", json!(1)),
+            ("categories", json!(null)),
+            ("categories", json!({})),
+            ("categories.0.id", json!("REMOVE")),
+            ("categories.0.name", json!(1)),
+            ("purposes.0.double_opt_in", json!("yes")),
+            ("purposes.0.services", json!([null])),
+            ("services.0.legal_basis", json!("REMOVE")),
+            ("services.0.legal_basis", json!("whim")),
+            ("services.0.purposes", json!(["a", 1])),
+            ("services.0.provider", json!({ "name": "P" })),
+            ("services.0.cookies.0.storage", json!("disk")),
+            ("services.0.cookies.0.purpose", json!(null)),
+            ("services.0.cookies.0.lifetime", json!("REMOVE")),
+            ("services.0.transfers.0.safeguard", json!("hope")),
+            ("services.0.consent_mode", json!(["ad_spying"])),
+            ("services.0.hosts", json!("x.example")),
+            ("services.0.fingerprinting", json!(null)),
+            ("services.0.extra", json!(1)),
+        ] {
+            let (ours, serde) = both(&with(full.clone(), path, bad.clone()));
+            assert!(serde.is_err(), "serde took {path} = {bad}");
+            let err = ours
+                .err()
+                .unwrap_or_else(|| panic!("we took {path} = {bad}"));
+            let at = path.replace(".0", "[0]");
+            let at = at.rsplit_once('.').map_or("", |(parent, _)| parent);
+            assert!(err.starts_with("config."), "{path} = {bad}: {err}");
+            assert!(err.contains(at), "{path} = {bad}: {err} does not name {at}");
+        }
     }
 
     #[test]
     fn the_decision_event_carries_the_resolved_choices_and_version() {
         let (site, _) = parse(&options(json!({ "lang": "en" }))).unwrap();
         let decision = Decision::new(Action::RejectAll);
-        let event = serde_json::to_value(DecisionEvent::new(&site, &decision)).unwrap();
-        assert_eq!(event["action"], "reject_all");
-        assert_eq!(event["configVersion"], site.version.as_str());
-        assert_eq!(event["lang"], "en");
-        assert_eq!(event["categories"], json!({}));
-        assert_eq!(event["choices"]["services"]["login"], true);
-        assert_eq!(event["choices"]["services"]["mixpanel"], false);
-        assert_eq!(event["choices"]["categories"]["analytics"], false);
+        let event = DecisionEvent::new(&site, &decision);
+        assert_eq!(event.action, "reject_all");
+        assert_eq!(event.config_version, site.version);
+        assert_eq!(event.lang, "en");
+        assert!(event.categories.is_empty() && event.services.is_empty());
+        let choices = event.choices.unwrap();
+        assert_eq!(choices.services["login"], true);
+        assert_eq!(choices.services["mixpanel"], false);
+        assert_eq!(choices.categories["analytics"], false);
     }
 }
 
