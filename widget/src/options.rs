@@ -436,14 +436,17 @@ impl<'a> Item<'a> {
     fn localized(self) -> Read<Localized> {
         match self.value {
             Value::String(s) => Ok(Localized::Same(s.clone())),
-            Value::Object(fields) => fields
-                .iter()
-                .map(|(lang, text)| match text {
-                    Value::String(t) => Ok((lang.clone(), t.clone())),
-                    _ => Err(self.expected("a text or a map of language to text")),
-                })
-                .collect::<Read<_>>()
-                .map(Localized::PerLanguage),
+            Value::Object(fields) => {
+                // `insert`, not `collect`: see `State::new`.
+                let mut texts = BTreeMap::new();
+                for (lang, text) in fields {
+                    let Value::String(text) = text else {
+                        return Err(self.expected("a text or a map of language to text"));
+                    };
+                    texts.insert(lang.clone(), text.clone());
+                }
+                Ok(Localized::PerLanguage(texts))
+            }
             _ => Err(self.expected("a text or a map of language to text")),
         }
     }
