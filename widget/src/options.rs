@@ -165,9 +165,13 @@ pub fn read_config(c: &Obj) -> Read<SiteConfig> {
     };
     let mut texts = BTreeMap::new();
     if let Some(languages) = c.get("texts") {
-        let languages = Obj::map(languages.value, &languages.path)?;
+        let languages = Obj::map(languages.value, &languages.path())?;
         for (lang, value) in languages.fields {
-            let o = Obj::new(value, &languages.path_of(lang), TextOverrides::NAMES)?;
+            let o = Obj::new(
+                value,
+                &format!("{}.{lang}", languages.path),
+                TextOverrides::NAMES,
+            )?;
             let mut overrides = TextOverrides::default();
             for (name, _) in o.fields {
                 if let Some(field) = overrides.field_mut(name) {
@@ -301,28 +305,25 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn path_of(&self, name: &str) -> String {
-        format!("{}.{name}", self.path)
-    }
-
-    fn get(&self, name: &str) -> Option<Item<'_>> {
+    fn get<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, value)| Item {
-                path: self.path_of(name),
+                parent: &self.path,
+                key: Key::Name(name),
                 value,
             })
     }
 
     /// A field that must be there.
-    fn item(&self, name: &str) -> Read<Item<'_>> {
+    fn item<'s>(&'s self, name: &'s str) -> Read<Item<'s>> {
         self.get(name)
             .ok_or_else(|| format!("{}: missing field \"{name}\"", self.path))
     }
 
     /// An optional field: absent and `null` are `None`.
-    fn opt(&self, name: &str) -> Option<Item<'_>> {
+    fn opt<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
         self.get(name).filter(|i| *i.value != Value::Null)
     }
 
@@ -342,16 +343,16 @@ impl<'a> Obj<'a> {
         self.opt(name).map(|i| i.localized()).transpose()
     }
 
-    fn obj(&self, name: &str, known: &[&str]) -> Read<Obj<'_>> {
+    fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Obj<'s>> {
         self.item(name)?.obj(known)
     }
 
-    fn opt_obj(&self, name: &str, known: &[&str]) -> Read<Option<Obj<'_>>> {
+    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Option<Obj<'s>>> {
         self.opt(name).map(|i| i.obj(known)).transpose()
     }
 
     /// An object that has defaults when absent (but is no object when `null`).
-    fn defaulted_obj(&self, name: &str, known: &[&str]) -> Read<Option<Obj<'_>>> {
+    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Option<Obj<'s>>> {
         self.get(name).map(|i| i.obj(known)).transpose()
     }
 
@@ -397,28 +398,42 @@ impl<'a> Obj<'a> {
         let Value::Array(values) = list.value else {
             return Err(list.expected("a list"));
         };
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                item(Item {
-                    path: format!("{}[{i}]", list.path),
-                    value,
-                })
-            })
-            .collect()
+        let path = list.path();
+        let mut out = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            out.push(item(Item {
+                parent: &path,
+                key: Key::Index(i),
+                value,
+            })?);
+        }
+        Ok(out)
     }
 }
 
-/// A value and where it is.
+/// A value and where it is; the path is spelled out only for an error.
 struct Item<'a> {
-    path: String,
+    parent: &'a str,
+    key: Key<'a>,
     value: &'a Value,
 }
 
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Name(&'a str),
+    Index(usize),
+}
+
 impl<'a> Item<'a> {
+    fn path(&self) -> String {
+        match self.key {
+            Key::Name(name) => format!("{}.{name}", self.parent),
+            Key::Index(i) => format!("{}[{i}]", self.parent),
+        }
+    }
+
     fn expected(&self, what: &str) -> String {
-        format!("{}: expected {what}", self.path)
+        format!("{}: expected {what}", self.path())
     }
 
     fn string(&self) -> Read<String> {
@@ -429,7 +444,7 @@ impl<'a> Item<'a> {
     }
 
     fn obj(&self, known: &[&str]) -> Read<Obj<'a>> {
-        Obj::new(self.value, &self.path, known)
+        Obj::new(self.value, &self.path(), known)
     }
 
     /// A text, or a map of language to text (the untagged [`Localized`]).
@@ -455,7 +470,7 @@ impl<'a> Item<'a> {
     fn variant<T: for<'de> Deserialize<'de>>(self) -> Read<T> {
         let name = self.string()?;
         T::deserialize(StrDeserializer::<EnumError>::new(&name))
-            .map_err(|e| format!("{}: {e}", self.path))
+            .map_err(|e| format!("{}: {e}", self.path()))
     }
 }
 
