@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 
 use keksdose_shared::config::{
-    Appearance, Category, ConsentModeSettings, ConsentSettings, Cookie, Localized, Party, Purpose,
-    Service, SiteInfo, Transfer, default_languages,
+    Appearance, Category, ConsentModeSettings, ConsentSettings, ConsentSignal, Cookie, LegalBasis,
+    Localized, Party, Purpose, Safeguard, Service, SiteInfo, Transfer, default_languages,
 };
 use keksdose_shared::cookie::StoredDecision;
 use keksdose_shared::texts::TextOverrides;
@@ -43,48 +43,67 @@ pub enum Value {
 
 /// Reads `mount`'s options. A consent cookie that does not parse counts as no
 /// decision, as everywhere else; anything else malformed is an error that says
-/// what was wrong and where.
+/// what was wrong and where (the first problem found).
 pub fn read(options: &Value) -> Result<(Site, Layer), String> {
-    read_options(options).map_err(|e| format!("keksdose: invalid mount options: {e}"))
-}
-
-fn read_options(options: &Value) -> Read<(Site, Layer)> {
+    let r = Reader::default();
     let o = Obj::new(
+        &r,
         options,
         "options",
         &["config", "lang", "stored", "layer", "apiBase"],
-    )?;
+    );
     // The body of `GET /v1/sites/{site}/config`.
-    let published = o.obj("config", &["site", "version", "config"])?;
-    published.string("site")?; // part of the wire format; the banner needs only the config
-    let version = published.string("version")?;
-    let config = read_config(&published.obj("config", CONFIG_FIELDS)?)?;
-    let stored = o
-        .opt_string("stored")?
-        .and_then(|value| StoredDecision::decode(&value).ok());
-    let layer = match o.opt_string("layer")?.as_deref() {
+    let published = o.obj("config", &["site", "version", "config"]);
+    published.string("site"); // part of the wire format; the banner needs only the config
+    let version = published.string("version");
+    let config = read_config(&published.obj("config", CONFIG_FIELDS));
+    let stored = o.opt_string("stored");
+    let layer = match o.opt_string("layer").as_deref() {
         None | Some("first") => Layer::First,
         Some("settings") => Layer::Settings,
         Some(other) => {
-            return Err(format!(
+            r.fail(format!(
                 "options.layer: unknown variant \"{other}\", expected \"first\" or \"settings\""
             ));
+            Layer::First
         }
     };
+    let (lang, api_base) = (o.opt_string("lang"), o.opt_string("apiBase"));
+    if let Some(error) = r.error.take() {
+        return Err(format!("keksdose: invalid mount options: {error}"));
+    }
+    let stored = stored.and_then(|value| StoredDecision::decode(&value).ok());
     let site = Site::new(
         config,
         version,
-        o.opt_string("lang")?.as_deref(),
+        lang.as_deref(),
         stored,
-        o.opt_string("apiBase")?.as_deref(),
+        api_base.as_deref(),
     );
     Ok((site, layer))
 }
 
-/// An error is the path to the value and what is wrong with it.
-type Read<T> = Result<T, String>;
+/// Keeps the first problem found ("path: what is wrong") while reading goes on
+/// with stand-in values, which are thrown away with the result. Not returning
+/// early is what keeps the reader small: building a struct field by field with
+/// `?` after each compiles to drop code for every prefix of its fields.
+#[derive(Default)]
+pub struct Reader {
+    error: std::cell::RefCell<Option<String>>,
+}
 
-const CONFIG_FIELDS: &[&str] = &[
+impl Reader {
+    fn fail(&self, message: String) {
+        self.error.borrow_mut().get_or_insert(message);
+    }
+
+    /// The first problem, if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.borrow().clone()
+    }
+}
+
+pub const CONFIG_FIELDS: &[&str] = &[
     "site",
     "consent",
     "appearance",
@@ -96,8 +115,8 @@ const CONFIG_FIELDS: &[&str] = &[
 ];
 
 /// A [`SiteConfig`] as its serde derive reads it (`deny_unknown_fields`, the same
-/// defaults), but without serde.
-pub fn read_config(c: &Obj) -> Read<SiteConfig> {
+/// defaults), but without serde. Problems go to the object's [`Reader`].
+pub fn read_config(c: &Obj) -> SiteConfig {
     let site = c.obj(
         "site",
         &[
@@ -108,38 +127,38 @@ pub fn read_config(c: &Obj) -> Read<SiteConfig> {
             "imprint_url",
             "policy_version",
         ],
-    )?;
+    );
     let site = SiteInfo {
-        name: site.string("name")?,
-        controller: party(&site.obj("controller", PARTY_FIELDS)?)?,
+        name: site.string("name"),
+        controller: party(&site.obj("controller", PARTY_FIELDS)),
         languages: match site.get("languages") {
             None => default_languages(),
-            Some(_) => site.list("languages", |v| v.string())?,
+            Some(_) => site.list("languages", |v| v.string()),
         },
-        privacy_policy_url: site.localized("privacy_policy_url")?,
-        imprint_url: site.localized("imprint_url")?,
-        policy_version: site.string("policy_version")?,
+        privacy_policy_url: site.localized("privacy_policy_url"),
+        imprint_url: site.localized("imprint_url"),
+        policy_version: site.string("policy_version"),
     };
-    let consent =
-        match c.defaulted_obj("consent", &["lifetime", "revision", "reload_on_withdraw"])? {
-            None => ConsentSettings::default(),
-            Some(o) => {
-                let d = ConsentSettings::default();
-                ConsentSettings {
-                    lifetime: o.string_or("lifetime", d.lifetime)?,
-                    revision: o.u32_or("revision", d.revision)?,
-                    reload_on_withdraw: o.bool_or("reload_on_withdraw", d.reload_on_withdraw)?,
-                }
+    let consent = match c.defaulted_obj("consent", &["lifetime", "revision", "reload_on_withdraw"])
+    {
+        None => ConsentSettings::default(),
+        Some(o) => {
+            let d = ConsentSettings::default();
+            ConsentSettings {
+                lifetime: o.string_or("lifetime", d.lifetime),
+                revision: o.u32_or("revision", d.revision),
+                reload_on_withdraw: o.bool_or("reload_on_withdraw", d.reload_on_withdraw),
             }
-        };
-    let appearance = match c.defaulted_obj("appearance", &["position", "theme", "accent_color"])? {
+        }
+    };
+    let appearance = match c.defaulted_obj("appearance", &["position", "theme", "accent_color"]) {
         None => Appearance::default(),
         Some(o) => {
             let d = Appearance::default();
             Appearance {
-                position: o.variant_or("position", d.position)?,
-                theme: o.variant_or("theme", d.theme)?,
-                accent_color: o.string_or("accent_color", d.accent_color)?,
+                position: o.variant_or("position", d.position),
+                theme: o.variant_or("theme", d.theme),
+                accent_color: o.string_or("accent_color", d.accent_color),
             }
         }
     };
@@ -151,73 +170,70 @@ pub fn read_config(c: &Obj) -> Read<SiteConfig> {
             "url_passthrough",
             "wait_for_update",
         ],
-    )? {
+    ) {
         None => ConsentModeSettings::default(),
         Some(o) => {
             let d = ConsentModeSettings::default();
             ConsentModeSettings {
-                mode: o.variant_or("mode", d.mode)?,
-                ads_data_redaction: o.bool_or("ads_data_redaction", d.ads_data_redaction)?,
-                url_passthrough: o.bool_or("url_passthrough", d.url_passthrough)?,
-                wait_for_update: o.u32_or("wait_for_update", d.wait_for_update)?,
+                mode: o.variant_or("mode", d.mode),
+                ads_data_redaction: o.bool_or("ads_data_redaction", d.ads_data_redaction),
+                url_passthrough: o.bool_or("url_passthrough", d.url_passthrough),
+                wait_for_update: o.u32_or("wait_for_update", d.wait_for_update),
             }
         }
     };
     let mut texts = BTreeMap::new();
     if let Some(languages) = c.get("texts") {
-        let languages = Obj::map(languages.value, &languages.path())?;
+        let languages = Obj::map(c.r, languages.value, &languages.path());
         for (lang, value) in languages.fields {
-            let o = Obj::new(
-                value,
-                &format!("{}.{lang}", languages.path),
-                TextOverrides::NAMES,
-            )?;
+            let path = format!("{}.{lang}", languages.path);
+            let o = Obj::new(c.r, value, &path, TextOverrides::NAMES);
             let mut overrides = TextOverrides::default();
             for (name, _) in o.fields {
                 if let Some(field) = overrides.field_mut(name) {
-                    *field = o.opt_string(name)?;
+                    *field = o.opt_string(name);
                 }
             }
             texts.insert(lang.clone(), overrides);
         }
     }
-    Ok(SiteConfig {
+    SiteConfig {
         site,
         consent,
         appearance,
         consent_mode,
         texts,
         categories: c.list("categories", |v| {
-            let o = v.obj(&["id", "name", "description"])?;
-            Ok(Category {
-                id: o.string("id")?,
-                name: o.opt_localized("name")?,
-                description: o.opt_localized("description")?,
-            })
-        })?,
+            let o = v.obj(&["id", "name", "description"]);
+            Category {
+                id: o.string("id"),
+                name: o.opt_localized("name"),
+                description: o.opt_localized("description"),
+            }
+        }),
         purposes: c.list("purposes", |v| {
-            let o = v.obj(&["id", "name", "description", "double_opt_in", "services"])?;
-            Ok(Purpose {
-                id: o.string("id")?,
-                name: o.localized("name")?,
-                description: o.localized("description")?,
-                double_opt_in: o.bool_or("double_opt_in", false)?,
-                services: o.list("services", |v| v.string())?,
-            })
-        })?,
-        services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS)?))?,
-    })
+            let o = v.obj(&["id", "name", "description", "double_opt_in", "services"]);
+            Purpose {
+                id: o.string("id"),
+                name: o.localized("name"),
+                description: o.localized("description"),
+                double_opt_in: o.bool_or("double_opt_in", false),
+                services: o.list("services", |v| v.string()),
+            }
+        }),
+        services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS))),
+    }
 }
 
 const PARTY_FIELDS: &[&str] = &["name", "address", "country", "contact"];
 
-fn party(o: &Obj) -> Read<Party> {
-    Ok(Party {
-        name: o.string("name")?,
-        address: o.string("address")?,
-        country: o.string("country")?,
-        contact: o.opt_string("contact")?,
-    })
+fn party(o: &Obj) -> Party {
+    Party {
+        name: o.string("name"),
+        address: o.string("address"),
+        country: o.string("country"),
+        contact: o.opt_string("contact"),
+    }
 }
 
 const SERVICE_FIELDS: &[&str] = &[
@@ -237,71 +253,75 @@ const SERVICE_FIELDS: &[&str] = &[
     "hosts",
 ];
 
-fn service(o: &Obj) -> Read<Service> {
-    Ok(Service {
-        id: o.string("id")?,
-        name: o.string("name")?,
-        category: o.string("category")?,
-        description: o.localized("description")?,
-        purposes: o.list("purposes", |v| v.localized())?,
-        provider: o
-            .opt_obj("provider", PARTY_FIELDS)?
-            .map(|p| party(&p))
-            .transpose()?,
-        legal_basis: o.variant("legal_basis")?,
+fn service(o: &Obj) -> Service {
+    Service {
+        id: o.string("id"),
+        name: o.string("name"),
+        category: o.string("category"),
+        description: o.localized("description"),
+        purposes: o.list("purposes", |v| v.localized()),
+        provider: o.opt_obj("provider", PARTY_FIELDS).map(|p| party(&p)),
+        // The stand-ins after a problem are never seen.
+        legal_basis: o.variant("legal_basis", LegalBasis::Consent),
         cookies: o.list("cookies", |v| {
-            let o = v.obj(&["name", "storage", "domain", "lifetime", "purpose"])?;
-            Ok(Cookie {
-                name: o.string("name")?,
-                storage: o.variant_or("storage", Default::default())?,
-                domain: o.opt_string("domain")?,
-                lifetime: o.string("lifetime")?,
-                purpose: o.localized("purpose")?,
-            })
-        })?,
-        fingerprinting: o.bool_or("fingerprinting", false)?,
-        privacy_policy_url: o.opt_string("privacy_policy_url")?,
-        opt_out_url: o.opt_string("opt_out_url")?,
+            let o = v.obj(&["name", "storage", "domain", "lifetime", "purpose"]);
+            Cookie {
+                name: o.string("name"),
+                storage: o.variant_or("storage", Default::default()),
+                domain: o.opt_string("domain"),
+                lifetime: o.string("lifetime"),
+                purpose: o.localized("purpose"),
+            }
+        }),
+        fingerprinting: o.bool_or("fingerprinting", false),
+        privacy_policy_url: o.opt_string("privacy_policy_url"),
+        opt_out_url: o.opt_string("opt_out_url"),
         transfers: o.list("transfers", |v| {
-            let o = v.obj(&["country", "safeguard"])?;
-            Ok(Transfer {
-                country: o.string("country")?,
-                safeguard: o.variant("safeguard")?,
-            })
-        })?,
-        consent_mode: o.list("consent_mode", |v| v.variant())?,
-        hosts: o.list("hosts", |v| v.string())?,
-    })
+            let o = v.obj(&["country", "safeguard"]);
+            Transfer {
+                country: o.string("country"),
+                safeguard: o.variant("safeguard", Safeguard::Consent),
+            }
+        }),
+        consent_mode: o.list("consent_mode", |v| v.variant(ConsentSignal::AdStorage)),
+        hosts: o.list("hosts", |v| v.string()),
+    }
 }
 
 /// An object whose fields were checked against the known ones.
 pub struct Obj<'a> {
+    r: &'a Reader,
     path: String,
     fields: &'a [(String, Value)],
 }
 
 impl<'a> Obj<'a> {
     /// An object with exactly the `known` fields or fewer.
-    pub fn new(value: &'a Value, path: &str, known: &[&str]) -> Read<Obj<'a>> {
-        let obj = Obj::map(value, path)?;
-        match obj
+    pub fn new(r: &'a Reader, value: &'a Value, path: &str, known: &[&str]) -> Obj<'a> {
+        let obj = Obj::map(r, value, path);
+        if let Some((name, _)) = obj
             .fields
             .iter()
             .find(|(name, _)| !known.contains(&name.as_str()))
         {
-            Some((name, _)) => Err(format!("{path}: unknown field \"{name}\"")),
-            None => Ok(obj),
+            r.fail(format!("{path}: unknown field \"{name}\""));
         }
+        obj
     }
 
     /// An object with any fields (a map).
-    fn map(value: &'a Value, path: &str) -> Read<Obj<'a>> {
-        match value {
-            Value::Object(fields) => Ok(Obj {
-                path: path.to_string(),
-                fields,
-            }),
-            _ => Err(format!("{path}: expected an object")),
+    fn map(r: &'a Reader, value: &'a Value, path: &str) -> Obj<'a> {
+        let fields = match value {
+            Value::Object(fields) => fields.as_slice(),
+            _ => {
+                r.fail(format!("{path}: expected an object"));
+                &[]
+            }
+        };
+        Obj {
+            r,
+            path: path.to_string(),
+            fields,
         }
     }
 
@@ -310,6 +330,7 @@ impl<'a> Obj<'a> {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, value)| Item {
+                r: self.r,
                 parent: &self.path,
                 key: Key::Name(name),
                 value,
@@ -317,9 +338,13 @@ impl<'a> Obj<'a> {
     }
 
     /// A field that must be there.
-    fn item<'s>(&'s self, name: &'s str) -> Read<Item<'s>> {
-        self.get(name)
-            .ok_or_else(|| format!("{}: missing field \"{name}\"", self.path))
+    fn item<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
+        let item = self.get(name);
+        if item.is_none() {
+            self.r
+                .fail(format!("{}: missing field \"{name}\"", self.path));
+        }
+        item
     }
 
     /// An optional field: absent and `null` are `None`.
@@ -327,92 +352,107 @@ impl<'a> Obj<'a> {
         self.get(name).filter(|i| *i.value != Value::Null)
     }
 
-    fn string(&self, name: &str) -> Read<String> {
-        self.item(name)?.string()
+    fn string(&self, name: &str) -> String {
+        self.item(name).map(|i| i.string()).unwrap_or_default()
     }
 
-    fn opt_string(&self, name: &str) -> Read<Option<String>> {
-        self.opt(name).map(|i| i.string()).transpose()
+    fn opt_string(&self, name: &str) -> Option<String> {
+        self.opt(name).map(|i| i.string())
     }
 
-    fn localized(&self, name: &str) -> Read<Localized> {
-        self.item(name)?.localized()
+    fn localized(&self, name: &str) -> Localized {
+        self.item(name)
+            .map_or(Localized::Same(String::new()), |i| i.localized())
     }
 
-    fn opt_localized(&self, name: &str) -> Read<Option<Localized>> {
-        self.opt(name).map(|i| i.localized()).transpose()
+    fn opt_localized(&self, name: &str) -> Option<Localized> {
+        self.opt(name).map(|i| i.localized())
     }
 
-    fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Obj<'s>> {
-        self.item(name)?.obj(known)
+    fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Obj<'s> {
+        match self.item(name) {
+            Some(i) => i.obj(known),
+            None => Obj::map(self.r, &Value::Null, ""),
+        }
     }
 
-    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Option<Obj<'s>>> {
-        self.opt(name).map(|i| i.obj(known)).transpose()
+    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s>> {
+        self.opt(name).map(|i| i.obj(known))
     }
 
     /// An object that has defaults when absent (but is no object when `null`).
-    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Read<Option<Obj<'s>>> {
-        self.get(name).map(|i| i.obj(known)).transpose()
+    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s>> {
+        self.get(name).map(|i| i.obj(known))
     }
 
-    fn string_or(&self, name: &str, default: String) -> Read<String> {
-        self.get(name).map_or(Ok(default), |i| i.string())
+    fn string_or(&self, name: &str, default: String) -> String {
+        self.get(name).map_or(default, |i| i.string())
     }
 
-    fn bool_or(&self, name: &str, default: bool) -> Read<bool> {
+    fn bool_or(&self, name: &str, default: bool) -> bool {
         match self.get(name) {
-            None => Ok(default),
+            None => default,
             Some(Item {
                 value: Value::Bool(b),
                 ..
-            }) => Ok(*b),
-            Some(i) => Err(i.expected("a boolean")),
+            }) => *b,
+            Some(i) => i.fail("a boolean", default),
         }
     }
 
-    fn u32_or(&self, name: &str, default: u32) -> Read<u32> {
+    fn u32_or(&self, name: &str, default: u32) -> u32 {
         match self.get(name) {
-            None => Ok(default),
+            None => default,
             Some(Item {
                 value: Value::Number(n),
                 ..
-            }) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n) => Ok(*n as u32),
-            Some(i) => Err(i.expected("a whole number from 0 to 4294967295")),
+            }) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n) => *n as u32,
+            Some(i) => i.fail("a whole number from 0 to 4294967295", default),
         }
     }
 
-    fn variant<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Read<T> {
-        self.item(name)?.variant()
+    /// A required enum; `stand_in` only stands in after a problem.
+    fn variant<T: for<'de> Deserialize<'de>>(&self, name: &str, stand_in: T) -> T {
+        match self.item(name) {
+            Some(i) => i.variant(stand_in),
+            None => stand_in,
+        }
     }
 
-    fn variant_or<T: for<'de> Deserialize<'de>>(&self, name: &str, default: T) -> Read<T> {
-        self.get(name).map_or(Ok(default), |i| i.variant())
+    fn variant_or<T: for<'de> Deserialize<'de>>(&self, name: &str, default: T) -> T {
+        match self.get(name) {
+            Some(i) => i.variant(default),
+            None => default,
+        }
     }
 
     /// A list; absent is empty.
-    fn list<T>(&self, name: &str, item: impl Fn(Item<'_>) -> Read<T>) -> Read<Vec<T>> {
+    fn list<T>(&self, name: &str, item: impl Fn(Item<'_>) -> T) -> Vec<T> {
         let Some(list) = self.get(name) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let Value::Array(values) = list.value else {
-            return Err(list.expected("a list"));
+            return list.fail("a list", Vec::new());
         };
         let path = list.path();
-        let mut out = Vec::with_capacity(values.len());
-        for (i, value) in values.iter().enumerate() {
-            out.push(item(Item {
-                parent: &path,
-                key: Key::Index(i),
-                value,
-            })?);
-        }
-        Ok(out)
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                item(Item {
+                    r: self.r,
+                    parent: &path,
+                    key: Key::Index(i),
+                    value,
+                })
+            })
+            .collect()
     }
 }
 
-/// A value and where it is; the path is spelled out only for an error.
+/// A value and where it is; the path is spelled out only for a problem.
 struct Item<'a> {
+    r: &'a Reader,
     parent: &'a str,
     key: Key<'a>,
     value: &'a Value,
@@ -432,45 +472,55 @@ impl<'a> Item<'a> {
         }
     }
 
-    fn expected(&self, what: &str) -> String {
-        format!("{}: expected {what}", self.path())
+    /// Records "expected …" here and returns the stand-in.
+    fn fail<T>(&self, expected: &str, stand_in: T) -> T {
+        self.r.fail(format!("{}: expected {expected}", self.path()));
+        stand_in
     }
 
-    fn string(&self) -> Read<String> {
+    fn string(&self) -> String {
         match self.value {
-            Value::String(s) => Ok(s.clone()),
-            _ => Err(self.expected("a string")),
+            Value::String(s) => s.clone(),
+            _ => self.fail("a string", String::new()),
         }
     }
 
-    fn obj(&self, known: &[&str]) -> Read<Obj<'a>> {
-        Obj::new(self.value, &self.path(), known)
+    fn obj(&self, known: &[&str]) -> Obj<'a> {
+        Obj::new(self.r, self.value, &self.path(), known)
     }
 
     /// A text, or a map of language to text (the untagged [`Localized`]).
-    fn localized(self) -> Read<Localized> {
+    fn localized(&self) -> Localized {
+        const EXPECTED: &str = "a text or a map of language to text";
         match self.value {
-            Value::String(s) => Ok(Localized::Same(s.clone())),
+            Value::String(s) => Localized::Same(s.clone()),
             Value::Object(fields) => {
                 // `insert`, not `collect`: see `State::new`.
                 let mut texts = BTreeMap::new();
                 for (lang, text) in fields {
-                    let Value::String(text) = text else {
-                        return Err(self.expected("a text or a map of language to text"));
+                    match text {
+                        Value::String(text) => texts.insert(lang.clone(), text.clone()),
+                        _ => return self.fail(EXPECTED, Localized::Same(String::new())),
                     };
-                    texts.insert(lang.clone(), text.clone());
                 }
-                Ok(Localized::PerLanguage(texts))
+                Localized::PerLanguage(texts)
             }
-            _ => Err(self.expected("a text or a map of language to text")),
+            _ => self.fail(EXPECTED, Localized::Same(String::new())),
         }
     }
 
     /// An enum's variant by its serde name, so that the names live in one place.
-    fn variant<T: for<'de> Deserialize<'de>>(self) -> Read<T> {
-        let name = self.string()?;
-        T::deserialize(StrDeserializer::<EnumError>::new(&name))
-            .map_err(|e| format!("{}: {e}", self.path()))
+    fn variant<T: for<'de> Deserialize<'de>>(&self, stand_in: T) -> T {
+        let Value::String(name) = self.value else {
+            return self.fail("a string", stand_in);
+        };
+        match T::deserialize(StrDeserializer::<EnumError>::new(name)) {
+            Ok(v) => v,
+            Err(e) => {
+                self.r.fail(format!("{}: {e}", self.path()));
+                stand_in
+            }
+        }
     }
 }
 
@@ -581,7 +631,10 @@ mod tests {
     fn both(
         config: &serde_json::Value,
     ) -> (Result<SiteConfig, String>, Result<SiteConfig, String>) {
-        let ours = Obj::new(&value(config), "config", CONFIG_FIELDS).and_then(|c| read_config(&c));
+        let r = Reader::default();
+        let value = value(config);
+        let config_read = read_config(&Obj::new(&r, &value, "config", CONFIG_FIELDS));
+        let ours = r.error().map_or(Ok(config_read), Err);
         let serde = SiteConfig::deserialize(config).map_err(|e| e.to_string());
         (ours, serde)
     }
