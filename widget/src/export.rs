@@ -14,7 +14,7 @@ use web_sys::{Element, ShadowRootInit, ShadowRootMode};
 use yew::{AppHandle, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};
-use crate::options::{self, DecisionEvent, Value};
+use crate::options::{self, DecisionEvent, Json, Node};
 use crate::site::SiteRef;
 
 /// A mounted banner.
@@ -43,7 +43,7 @@ pub fn mount(
     on_decision: js_sys::Function,
     on_close: js_sys::Function,
 ) -> Result<Handle, JsValue> {
-    let (site, layer) = options::read(&value(&options)).map_err(|e| js_sys::Error::new(&e))?;
+    let (site, layer) = options::read(&options).map_err(|e| js_sys::Error::new(&e))?;
 
     let root = match host.shadow_root() {
         Some(root) => root,
@@ -97,33 +97,45 @@ pub fn wasm_memory_bytes() -> u32 {
 /// A JavaScript value as [`options::read`] reads it, with what `JSON.stringify`
 /// would keep: in objects, `undefined` and function values are left out; in
 /// arrays they become `null`, as do numbers that are not finite.
-fn value(v: &JsValue) -> Value {
-    if let Some(s) = v.as_string() {
-        Value::String(s)
-    } else if let Some(b) = v.as_bool() {
-        Value::Bool(b)
-    } else if let Some(n) = v.as_f64() {
-        if n.is_finite() {
-            Value::Number(n)
-        } else {
-            Value::Null
-        }
-    } else if Array::is_array(v) {
-        Value::Array(Array::from(v).iter().map(|item| value(&item)).collect())
-    } else if v.is_object() && !v.is_function() {
-        let mut fields = Vec::new();
-        for entry in Object::entries(v.unchecked_ref()).iter() {
-            let entry = Array::from(&entry);
-            let item = entry.get(1);
-            if !item.is_undefined() && !item.is_function() {
-                let name = entry.get(0).as_string().unwrap_or_default();
-                fields.push((name, value(&item)));
+impl Json for JsValue {
+    fn node(&self) -> Node<JsValue> {
+        if let Some(s) = self.as_string() {
+            Node::String(s)
+        } else if let Some(b) = self.as_bool() {
+            Node::Bool(b)
+        } else if let Some(n) = self.as_f64() {
+            if n.is_finite() {
+                Node::Number(n)
+            } else {
+                Node::Null
             }
+        } else if Array::is_array(self) {
+            let items = Array::from(self);
+            Node::Array(
+                items
+                    .iter()
+                    .map(|item| if dropped(&item) { JsValue::NULL } else { item })
+                    .collect(),
+            )
+        } else if self.is_object() && !self.is_function() {
+            let mut fields = Vec::new();
+            for entry in Object::entries(self.unchecked_ref()).iter() {
+                let entry = Array::from(&entry);
+                let item = entry.get(1);
+                if !dropped(&item) {
+                    fields.push((entry.get(0).as_string().unwrap_or_default(), item));
+                }
+            }
+            Node::Object(fields)
+        } else {
+            Node::Null
         }
-        Value::Object(fields)
-    } else {
-        Value::Null
     }
+}
+
+/// What `JSON.stringify` leaves out of objects.
+fn dropped(value: &JsValue) -> bool {
+    value.is_undefined() || value.is_function()
 }
 
 /// The decision event as the plain object `onDecision` receives (see the crate

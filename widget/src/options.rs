@@ -2,8 +2,9 @@
 //! hands back: the decision event.
 //!
 //! Both are plain data, so they are tested natively; `mount` only moves them
-//! across the JavaScript boundary ([`Value`] is the options object as `mount`
-//! found it).
+//! across the JavaScript boundary ([`Json`] is how the reader sees the options
+//! object: `mount` lets it read the JavaScript object itself, one level at a
+//! time, so that no copy of the whole object is ever held in WASM memory).
 //!
 //! The options are read by hand rather than through serde: serde's derived
 //! deserialisers of the whole site config, with any deserialiser, cost the banner
@@ -29,22 +30,28 @@ use serde::de::value::{Error as EnumError, StrDeserializer};
 use crate::site::Site;
 use crate::state::Layer;
 
-/// A JSON-like value: `mount`'s options object as JavaScript holds it.
+/// What the reader needs of a JSON-like value.
+pub trait Json: Sized {
+    /// The value one level deep: an array's items and an object's fields (in
+    /// order) stay values of their own, read when the reader gets to them.
+    fn node(&self) -> Node<Self>;
+}
+
+/// One level of a [`Json`] value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Node<V> {
     Null,
     Bool(bool),
     Number(f64),
     String(String),
-    Array(Vec<Value>),
-    /// The object's own enumerable properties, in order.
-    Object(Vec<(String, Value)>),
+    Array(Vec<V>),
+    Object(Vec<(String, V)>),
 }
 
 /// Reads `mount`'s options. A consent cookie that does not parse counts as no
 /// decision, as everywhere else; anything else malformed is an error that says
 /// what was wrong and where (the first problem found).
-pub fn read(options: &Value) -> Result<(Site, Layer), String> {
+pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     let r = Reader::default();
     let o = Obj::new(
         &r,
@@ -116,7 +123,7 @@ pub const CONFIG_FIELDS: &[&str] = &[
 
 /// A [`SiteConfig`] as its serde derive reads it (`deny_unknown_fields`, the same
 /// defaults), but without serde. Problems go to the object's [`Reader`].
-pub fn read_config(c: &Obj) -> SiteConfig {
+pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
     let site = c.obj(
         "site",
         &[
@@ -185,11 +192,11 @@ pub fn read_config(c: &Obj) -> SiteConfig {
     let mut texts = BTreeMap::new();
     if let Some(languages) = c.get("texts") {
         let languages = Obj::map(c.r, languages.value, &languages.path());
-        for (lang, value) in languages.fields {
+        for (lang, value) in &languages.fields {
             let path = format!("{}.{lang}", languages.path);
             let o = Obj::new(c.r, value, &path, TextOverrides::NAMES);
             let mut overrides = TextOverrides::default();
-            for (name, _) in o.fields {
+            for (name, _) in &o.fields {
                 if let Some(field) = overrides.field_mut(name) {
                     *field = o.opt_string(name);
                 }
@@ -227,7 +234,7 @@ pub fn read_config(c: &Obj) -> SiteConfig {
 
 const PARTY_FIELDS: &[&str] = &["name", "address", "country", "contact"];
 
-fn party(o: &Obj) -> Party {
+fn party<V: Json>(o: &Obj<V>) -> Party {
     Party {
         name: o.string("name"),
         address: o.string("address"),
@@ -253,7 +260,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "hosts",
 ];
 
-fn service(o: &Obj) -> Service {
+fn service<V: Json>(o: &Obj<V>) -> Service {
     Service {
         id: o.string("id"),
         name: o.string("name"),
@@ -289,15 +296,15 @@ fn service(o: &Obj) -> Service {
 }
 
 /// An object whose fields were checked against the known ones.
-pub struct Obj<'a> {
-    r: &'a Reader,
+pub struct Obj<'r, V> {
+    r: &'r Reader,
     path: String,
-    fields: &'a [(String, Value)],
+    fields: Vec<(String, V)>,
 }
 
-impl<'a> Obj<'a> {
+impl<'r, V: Json> Obj<'r, V> {
     /// An object with exactly the `known` fields or fewer.
-    pub fn new(r: &'a Reader, value: &'a Value, path: &str, known: &[&str]) -> Obj<'a> {
+    pub fn new(r: &'r Reader, value: &V, path: &str, known: &[&str]) -> Obj<'r, V> {
         let obj = Obj::map(r, value, path);
         if let Some((name, _)) = obj
             .fields
@@ -310,12 +317,12 @@ impl<'a> Obj<'a> {
     }
 
     /// An object with any fields (a map).
-    fn map(r: &'a Reader, value: &'a Value, path: &str) -> Obj<'a> {
-        let fields = match value {
-            Value::Object(fields) => fields.as_slice(),
+    fn map(r: &'r Reader, value: &V, path: &str) -> Obj<'r, V> {
+        let fields = match value.node() {
+            Node::Object(fields) => fields,
             _ => {
                 r.fail(format!("{path}: expected an object"));
-                &[]
+                Vec::new()
             }
         };
         Obj {
@@ -325,7 +332,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn get<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
+    fn get<'s>(&'s self, name: &'s str) -> Option<Item<'s, V>> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
@@ -338,7 +345,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A field that must be there.
-    fn item<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
+    fn item<'s>(&'s self, name: &'s str) -> Option<Item<'s, V>> {
         let item = self.get(name);
         if item.is_none() {
             self.r
@@ -348,8 +355,9 @@ impl<'a> Obj<'a> {
     }
 
     /// An optional field: absent and `null` are `None`.
-    fn opt<'s>(&'s self, name: &'s str) -> Option<Item<'s>> {
-        self.get(name).filter(|i| *i.value != Value::Null)
+    fn opt<'s>(&'s self, name: &'s str) -> Option<Item<'s, V>> {
+        self.get(name)
+            .filter(|i| !matches!(i.value.node(), Node::Null))
     }
 
     fn string(&self, name: &str) -> String {
@@ -369,19 +377,23 @@ impl<'a> Obj<'a> {
         self.opt(name).map(|i| i.localized())
     }
 
-    fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Obj<'s> {
+    fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Obj<'s, V> {
         match self.item(name) {
             Some(i) => i.obj(known),
-            None => Obj::map(self.r, &Value::Null, ""),
+            None => Obj {
+                r: self.r,
+                path: String::new(),
+                fields: Vec::new(),
+            },
         }
     }
 
-    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s>> {
+    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s, V>> {
         self.opt(name).map(|i| i.obj(known))
     }
 
     /// An object that has defaults when absent (but is no object when `null`).
-    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s>> {
+    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s, V>> {
         self.get(name).map(|i| i.obj(known))
     }
 
@@ -392,22 +404,22 @@ impl<'a> Obj<'a> {
     fn bool_or(&self, name: &str, default: bool) -> bool {
         match self.get(name) {
             None => default,
-            Some(Item {
-                value: Value::Bool(b),
-                ..
-            }) => *b,
-            Some(i) => i.fail("a boolean", default),
+            Some(i) => match i.value.node() {
+                Node::Bool(b) => b,
+                _ => i.fail("a boolean", default),
+            },
         }
     }
 
     fn u32_or(&self, name: &str, default: u32) -> u32 {
         match self.get(name) {
             None => default,
-            Some(Item {
-                value: Value::Number(n),
-                ..
-            }) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n) => *n as u32,
-            Some(i) => i.fail("a whole number from 0 to 4294967295", default),
+            Some(i) => match i.value.node() {
+                Node::Number(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                    n as u32
+                }
+                _ => i.fail("a whole number from 0 to 4294967295", default),
+            },
         }
     }
 
@@ -427,11 +439,11 @@ impl<'a> Obj<'a> {
     }
 
     /// A list; absent is empty.
-    fn list<T>(&self, name: &str, item: impl Fn(Item<'_>) -> T) -> Vec<T> {
+    fn list<T>(&self, name: &str, item: impl Fn(Item<'_, V>) -> T) -> Vec<T> {
         let Some(list) = self.get(name) else {
             return Vec::new();
         };
-        let Value::Array(values) = list.value else {
+        let Node::Array(values) = list.value.node() else {
             return list.fail("a list", Vec::new());
         };
         let path = list.path();
@@ -451,11 +463,11 @@ impl<'a> Obj<'a> {
 }
 
 /// A value and where it is; the path is spelled out only for a problem.
-struct Item<'a> {
+struct Item<'a, V> {
     r: &'a Reader,
     parent: &'a str,
     key: Key<'a>,
-    value: &'a Value,
+    value: &'a V,
 }
 
 #[derive(Clone, Copy)]
@@ -464,7 +476,7 @@ enum Key<'a> {
     Index(usize),
 }
 
-impl<'a> Item<'a> {
+impl<'a, V: Json> Item<'a, V> {
     fn path(&self) -> String {
         match self.key {
             Key::Name(name) => format!("{}.{name}", self.parent),
@@ -479,27 +491,27 @@ impl<'a> Item<'a> {
     }
 
     fn string(&self) -> String {
-        match self.value {
-            Value::String(s) => s.clone(),
+        match self.value.node() {
+            Node::String(s) => s,
             _ => self.fail("a string", String::new()),
         }
     }
 
-    fn obj(&self, known: &[&str]) -> Obj<'a> {
+    fn obj(&self, known: &[&str]) -> Obj<'a, V> {
         Obj::new(self.r, self.value, &self.path(), known)
     }
 
     /// A text, or a map of language to text (the untagged [`Localized`]).
     fn localized(&self) -> Localized {
         const EXPECTED: &str = "a text or a map of language to text";
-        match self.value {
-            Value::String(s) => Localized::Same(s.clone()),
-            Value::Object(fields) => {
+        match self.value.node() {
+            Node::String(s) => Localized::Same(s),
+            Node::Object(fields) => {
                 // `insert`, not `collect`: see `State::new`.
                 let mut texts = BTreeMap::new();
                 for (lang, text) in fields {
-                    match text {
-                        Value::String(text) => texts.insert(lang.clone(), text.clone()),
+                    match text.node() {
+                        Node::String(text) => texts.insert(lang, text),
                         _ => return self.fail(EXPECTED, Localized::Same(String::new())),
                     };
                 }
@@ -511,10 +523,10 @@ impl<'a> Item<'a> {
 
     /// An enum's variant by its serde name, so that the names live in one place.
     fn variant<T: for<'de> Deserialize<'de>>(&self, stand_in: T) -> T {
-        let Value::String(name) = self.value else {
+        let Node::String(name) = self.value.node() else {
             return self.fail("a string", stand_in);
         };
-        match T::deserialize(StrDeserializer::<EnumError>::new(name)) {
+        match T::deserialize(StrDeserializer::<EnumError>::new(&name)) {
             Ok(v) => v,
             Err(e) => {
                 self.r.fail(format!("{}: {e}", self.path()));
@@ -564,22 +576,24 @@ mod tests {
 
     use super::*;
 
-    /// What `export.rs` makes of the JavaScript object `JSON.parse(json)`.
-    pub(crate) fn value(json: &serde_json::Value) -> Value {
-        match json {
-            serde_json::Value::Null => Value::Null,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
-            serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(a) => Value::Array(a.iter().map(value).collect()),
-            serde_json::Value::Object(o) => {
-                Value::Object(o.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+    /// The tests read JSON where `mount` reads the JavaScript object.
+    impl Json for serde_json::Value {
+        fn node(&self) -> Node<Self> {
+            match self {
+                serde_json::Value::Null => Node::Null,
+                serde_json::Value::Bool(b) => Node::Bool(*b),
+                serde_json::Value::Number(n) => Node::Number(n.as_f64().unwrap()),
+                serde_json::Value::String(s) => Node::String(s.clone()),
+                serde_json::Value::Array(a) => Node::Array(a.clone()),
+                serde_json::Value::Object(o) => {
+                    Node::Object(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                }
             }
         }
     }
 
     fn parse(json: &str) -> Result<(Site, Layer), String> {
-        read(&value(&serde_json::from_str(json).unwrap()))
+        read(&serde_json::from_str::<serde_json::Value>(json).unwrap())
     }
 
     const FIXTURE: &str = include_str!("../tests/fixtures/saas.json");
@@ -632,8 +646,7 @@ mod tests {
         config: &serde_json::Value,
     ) -> (Result<SiteConfig, String>, Result<SiteConfig, String>) {
         let r = Reader::default();
-        let value = value(config);
-        let config_read = read_config(&Obj::new(&r, &value, "config", CONFIG_FIELDS));
+        let config_read = read_config(&Obj::new(&r, config, "config", CONFIG_FIELDS));
         let ours = r.error().map_or(Ok(config_read), Err);
         let serde = SiteConfig::deserialize(config).map_err(|e| e.to_string());
         (ours, serde)
