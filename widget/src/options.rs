@@ -447,18 +447,16 @@ impl<'r, V: Json> Obj<'r, V> {
             return list.fail("a list", Vec::new());
         };
         let path = list.path();
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                item(Item {
-                    r: self.r,
-                    parent: &path,
-                    key: Key::Index(i),
-                    value,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            out.push(item(Item {
+                r: self.r,
+                parent: &path,
+                key: Key::Index(i),
+                value,
+            }));
+        }
+        out
     }
 }
 
