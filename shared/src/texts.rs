@@ -19,9 +19,21 @@ macro_rules! texts {
         }
 
         impl TextOverrides {
+            /// The fields' names, as in a config.
+            pub const NAMES: &[&str] = &[$( stringify!($field) ),*];
+
             /// Every field by name, for validation.
             pub fn fields(&self) -> Vec<(&'static str, Option<&String>)> {
                 vec![$( (stringify!($field), self.$field.as_ref()) ),*]
+            }
+
+            /// The field called `name`, for readers that do not go through serde
+            /// (the banner reads its options from a JavaScript object).
+            pub fn field_mut(&mut self, name: &str) -> Option<&mut Option<String>> {
+                match name {
+                    $( stringify!($field) => Some(&mut self.$field), )*
+                    _ => None,
+                }
             }
         }
 

@@ -1,8 +1,12 @@
 //! The wasm-bindgen exports: [`mount`] and its [`Handle`] (documented at the crate
-//! root). Everything here moves values across the JavaScript boundary; the logic
-//! is in [`crate::options`], [`crate::state`] and the components.
+//! root), and [`wasm_memory_bytes`] for the benchmark. Everything here moves values
+//! across the JavaScript boundary; the logic is in [`crate::options`],
+//! [`crate::state`] and the components.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use js_sys::{Array, Object, Reflect};
 
 use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
@@ -10,7 +14,7 @@ use web_sys::{Element, ShadowRootInit, ShadowRootMode};
 use yew::{AppHandle, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};
-use crate::options::{self, DecisionEvent};
+use crate::options::{self, DecisionEvent, Json, Node};
 use crate::site::SiteRef;
 
 /// A mounted banner.
@@ -39,10 +43,7 @@ pub fn mount(
     on_decision: js_sys::Function,
     on_close: js_sys::Function,
 ) -> Result<Handle, JsValue> {
-    let json = js_sys::JSON::stringify(&options)?
-        .as_string()
-        .ok_or_else(|| js_sys::Error::new("keksdose: mount options must be an object"))?;
-    let (site, layer) = options::parse(&json).map_err(|e| js_sys::Error::new(&e))?;
+    let (site, layer) = options::read(&options).map_err(|e| js_sys::Error::new(&e))?;
 
     let root = match host.shadow_root() {
         Some(root) => root,
@@ -63,10 +64,8 @@ pub fn mount(
         let site = site.clone();
         Callback::from(move |decision: Decision| {
             let event = DecisionEvent::new(&site, &decision);
-            let result = serde_json::to_string(&event)
-                .map_err(|e| JsValue::from_str(&e.to_string()))
-                .and_then(|text| js_sys::JSON::parse(&text))
-                .and_then(|value| on_decision.call1(&JsValue::NULL, &value));
+            let result =
+                event_object(&event).and_then(|value| on_decision.call1(&JsValue::NULL, &value));
             report(result);
         })
     };
@@ -82,6 +81,99 @@ pub fn mount(
         app: Some(app),
         container,
     })
+}
+
+/// The current size of the WASM linear memory in bytes, for the benchmark to read
+/// after the banner shows. Memory only grows, so this is also its high-water mark.
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> u32 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
+}
+
+/// A JavaScript value as [`options::read`] reads it, with what `JSON.stringify`
+/// would keep: in objects, `undefined` and function values are left out; in
+/// arrays they become `null`, as do numbers that are not finite.
+impl Json for JsValue {
+    fn node(&self) -> Node<JsValue> {
+        if let Some(s) = self.as_string() {
+            Node::String(s)
+        } else if let Some(b) = self.as_bool() {
+            Node::Bool(b)
+        } else if let Some(n) = self.as_f64() {
+            if n.is_finite() {
+                Node::Number(n)
+            } else {
+                Node::Null
+            }
+        } else if Array::is_array(self) {
+            let items = Array::from(self);
+            Node::Array(
+                items
+                    .iter()
+                    .map(|item| if dropped(&item) { JsValue::NULL } else { item })
+                    .collect(),
+            )
+        } else if self.is_object() && !self.is_function() {
+            let mut fields = Vec::new();
+            for entry in Object::entries(self.unchecked_ref()).iter() {
+                let entry = Array::from(&entry);
+                let item = entry.get(1);
+                if !dropped(&item) {
+                    fields.push((entry.get(0).as_string().unwrap_or_default(), item));
+                }
+            }
+            Node::Object(fields)
+        } else {
+            Node::Null
+        }
+    }
+}
+
+/// What `JSON.stringify` leaves out of objects.
+fn dropped(value: &JsValue) -> bool {
+    value.is_undefined() || value.is_function()
+}
+
+/// The decision event as the plain object `onDecision` receives (see the crate
+/// docs), built directly rather than through a serialiser: serde's machinery for
+/// one object of flags and strings would cost the banner kilobytes.
+fn event_object(event: &DecisionEvent) -> Result<JsValue, JsValue> {
+    let choices = match &event.choices {
+        Some(choices) => object(&[
+            ("categories", flags(&choices.categories)?),
+            ("services", flags(&choices.services)?),
+        ])?,
+        None => JsValue::NULL,
+    };
+    object(&[
+        ("action", event.action.into()),
+        ("categories", flags(event.categories)?),
+        ("services", flags(event.services)?),
+        ("choices", choices),
+        ("configVersion", event.config_version.into()),
+        ("lang", event.lang.into()),
+    ])
+}
+
+/// `{id: true|false, …}`.
+fn flags(map: &BTreeMap<String, bool>) -> Result<JsValue, JsValue> {
+    let out = Object::new();
+    for (id, on) in map {
+        Reflect::set(&out, &id.into(), &(*on).into())?;
+    }
+    Ok(out.into())
+}
+
+fn object(fields: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
+    let out = Object::new();
+    for (key, value) in fields {
+        Reflect::set(&out, &(*key).into(), value)?;
+    }
+    Ok(out.into())
 }
 
 /// A callback that threw: the page's problem, but it must be visible.

@@ -55,6 +55,9 @@
 //! closing settings without an earlier decision returns to the first layer.
 //!
 //! After either callback the banner renders nothing; `unmount()` removes it.
+//!
+//! `wasmMemoryBytes()` returns the byte length of the module's linear memory, for
+//! the benchmark (issue 6) to read once the banner shows.
 
 #![forbid(unsafe_code)]
 
@@ -68,4 +71,4 @@ pub mod wording;
 
 mod export;
 
-pub use export::{Handle, mount};
+pub use export::{Handle, mount, wasm_memory_bytes};

@@ -90,38 +90,24 @@ impl State {
     /// when there is an earlier decision to fall back on.
     pub fn new(config: &SiteConfig, stored: Option<&StoredDecision>, layer: Layer) -> State {
         let allowed = |id: &str| stored.is_some_and(|s| s.allowed(id));
-        let categories = config
-            .categories()
-            .into_iter()
-            .map(|c| {
-                let on = c.id == NECESSARY || allowed(&c.id);
-                (c.id, on)
-            })
-            .collect();
-        let services = config
-            .services
-            .iter()
-            .map(|s| {
-                (
-                    s.id.clone(),
-                    s.category == NECESSARY || allowed(&s.id) || allowed(&s.category),
-                )
-            })
-            .collect();
-        let service_category = config
-            .services
-            .iter()
-            .map(|s| (s.id.clone(), s.category.clone()))
-            .collect();
-        let necessary_ids: BTreeSet<&str> = std::iter::once(NECESSARY)
-            .chain(config.services_in(NECESSARY).map(|s| s.id.as_str()))
-            .collect();
-        let withdraws = stored.is_some_and(|s| {
-            s.consent_id.is_some()
-                && s.granted
-                    .iter()
-                    .any(|id| !necessary_ids.contains(id.as_str()))
-        });
+        // Filled by `insert`, not `collect`: every `collect` into a BTreeMap brings
+        // its own sort into the WASM, some 3 KB each (issue 6).
+        let mut categories = BTreeMap::new();
+        for c in config.categories() {
+            let on = c.id == NECESSARY || allowed(&c.id);
+            categories.insert(c.id, on);
+        }
+        let mut services = BTreeMap::new();
+        let mut service_category = BTreeMap::new();
+        for s in &config.services {
+            let on = s.category == NECESSARY || allowed(&s.id) || allowed(&s.category);
+            services.insert(s.id.clone(), on);
+            service_category.insert(s.id.clone(), s.category.clone());
+        }
+        let necessary =
+            |id: &str| id == NECESSARY || config.services_in(NECESSARY).any(|s| s.id == id);
+        let withdraws = stored
+            .is_some_and(|s| s.consent_id.is_some() && s.granted.iter().any(|id| !necessary(id)));
         State {
             layer,
             reopened: layer == Layer::Settings && stored.is_some(),

@@ -394,6 +394,24 @@ async fn only_necessary_on_the_first_layer_rejects_all() {
     banner.click(&banner.button("Nur Notwendige")).await;
     let event = banner.only_decision();
     assert_eq!(event["action"], "reject_all");
+    let fields: Vec<&str> = event
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "action",
+            "categories",
+            "choices",
+            "configVersion",
+            "lang",
+            "services"
+        ]
+    );
+    assert_eq!(event["categories"], json!({}));
     assert_eq!(event["configVersion"], fixture()["version"]);
     assert_eq!(event["choices"]["services"]["login"], true);
     assert_eq!(event["choices"]["services"]["mixpanel"], false);

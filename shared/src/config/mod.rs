@@ -503,7 +503,8 @@ impl SiteConfig {
     }
 }
 
-fn default_languages() -> Vec<String> {
+/// The languages of a config that names none.
+pub fn default_languages() -> Vec<String> {
     vec!["de".into(), "en".into()]
 }
 fn default_consent_lifetime() -> String {

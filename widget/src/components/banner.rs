@@ -99,7 +99,7 @@ pub fn Banner(props: &BannerProps) -> Html {
     });
 
     let appearance = &site.config.appearance;
-    let css = format!("{}{}", style::CSS, style::variables(appearance));
+    let css = site.stylesheet.clone();
     if state.outcome.is_some() {
         return html! { <style>{ css }</style> };
     }
