@@ -2,14 +2,19 @@
 //!
 //! What may appear is decided by the callers, and they pass only what is safe:
 //! route templates, statuses, durations, site ids, settings. Never an IP address,
-//! user agent, consent ID, query string or body. Plain `eprintln!`: a line per
-//! request needs no logging framework.
+//! user agent, consent ID, query string or body. One `write` to stderr per line;
+//! a line per request needs no logging framework.
 
 use std::fmt::{Display, Write as _};
 
-/// Writes one line: `ts`, `level` and `msg` first, then `fields` in order.
+/// Writes one line: `ts`, `level` and `msg` first, then `fields` in order. One
+/// `write` per line (`eprintln!` on the unbuffered stderr writes the text and the
+/// newline separately), so that concurrent lines never interleave.
 pub fn line(level: &str, msg: &str, fields: &[(&str, &dyn Display)]) {
-    eprintln!("{}", format(level, msg, fields));
+    use std::io::Write as _;
+    let mut line = format(level, msg, fields);
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 pub fn info(msg: &str, fields: &[(&str, &dyn Display)]) {
@@ -18,20 +23,31 @@ pub fn info(msg: &str, fields: &[(&str, &dyn Display)]) {
 
 fn format(level: &str, msg: &str, fields: &[(&str, &dyn Display)]) -> String {
     let ts = keksdose_shared::time::rfc3339_millis(crate::store::sled_store::now_ms());
-    let mut out = format!("ts={ts} level={level} msg={}", quoted(msg));
+    let mut out = String::with_capacity(160);
+    let _ = write!(out, "ts={ts} level={level} msg={}", quoted(msg));
     for (key, value) in fields {
-        let _ = write!(out, " {key}={}", quoted(&value.to_string()));
+        // Written in place; re-quoted only if the value needs it (rarely).
+        let _ = write!(out, " {key}=");
+        let start = out.len();
+        let _ = write!(out, "{value}");
+        if !bare(&out[start..]) {
+            let raw = out.split_off(start);
+            out.push_str(&quoted(&raw));
+        }
     }
     out
+}
+
+fn bare(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"=\\".contains(&b))
 }
 
 /// A logfmt value: bare if it can be, else quoted with `"` and `\` escaped and
 /// control characters dropped, so that no value can forge a line or a field.
 fn quoted(v: &str) -> String {
-    if !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"=\\".contains(&b))
-    {
+    if bare(v) {
         return v.to_string();
     }
     let mut out = String::from("\"");

@@ -64,14 +64,7 @@ pub fn build(ws: &Workspace) -> Result<()> {
         "building keksdose-widget for wasm32",
     )?;
 
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ws.root.join("target"));
-    let target_dir = if target_dir.is_absolute() {
-        target_dir
-    } else {
-        ws.root.join(target_dir)
-    };
+    let target_dir = ws.target_dir();
     let input = target_dir
         .join(TARGET)
         .join(PROFILE)
