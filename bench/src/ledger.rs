@@ -196,11 +196,22 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
         )
         .one(filled as f64 / fill_secs),
     );
-    let disk = disk_bytes(&server.data_dir())?;
+    let data = server.data_dir();
+    let disk = disk_bytes(&data)?;
     figures.push(
         Figure::new(GROUP, format!("bytes on disk per record, {at}"), "B")
             .one(disk as f64 / have as f64)
             .target(Target::AtMost(800.0)),
+    );
+    let index = disk_bytes(&data.join("index"))?;
+    let journal = disk.saturating_sub(index);
+    figures.push(
+        Figure::new(GROUP, "of which sled's index, per record", "B")
+            .one(index as f64 / have as f64),
+    );
+    figures.push(
+        Figure::new(GROUP, "of which the journal and the rest, per record", "B")
+            .one(journal as f64 / have as f64),
     );
     let rss_samples: Vec<(u64, u64)> = rss_at.clone();
     let rss_final = rss_filled;
@@ -278,6 +289,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     let mut verify = Vec::new();
     let mut verify_rate = Vec::new();
     let mut export_rate = Vec::new();
+    let mut record_bytes = 0.0;
     for _ in 0..options.rounds {
         let t = Instant::now();
         let mut checked = 0;
@@ -301,6 +313,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
 
         let t = Instant::now();
         let mut lines = 0u64;
+        let mut bytes = 0u64;
         for site in sites.iter() {
             let mut resp = http
                 .get(server.url(&format!(
@@ -313,9 +326,11 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
                 .error_for_status()?;
             while let Some(chunk) = resp.chunk().await? {
                 lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+                bytes += chunk.len() as u64;
             }
         }
         export_rate.push(lines as f64 / t.elapsed().as_secs_f64());
+        record_bytes = bytes as f64 / lines.max(1) as f64;
         if lines < have {
             bail!("the export had {lines} lines for {have} records");
         }
@@ -325,6 +340,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     );
     figures.push(Figure::new(GROUP, "chain verification rate", "records/s").samples(verify_rate));
     figures.push(Figure::new(GROUP, "NDJSON export, every site", "records/s").samples(export_rate));
+    figures.push(Figure::new(GROUP, "a record as exported (NDJSON line)", "B").one(record_bytes));
     figures.push(
         Figure::new(
             GROUP,

@@ -194,8 +194,10 @@ fn bindgen_and_optimise(
     Ok((js, final_wasm))
 }
 
-/// Copies the pair into `static/widget/` under hashed names, removes older pairs,
-/// writes `manifest.json` and prints the sizes.
+/// Copies the pair into `static/widget/` under hashed names, writes `manifest.json`,
+/// removes older pairs but the one it replaced, and prints the sizes. The replaced
+/// pair stays because a browser may hold a `k.js` naming it for a few minutes
+/// (`/k.js` is cached for 5 minutes; the server writes the names into it).
 fn install(ws: &Workspace, js: &Path, wasm: &Path) -> Result<()> {
     let js_bytes = std::fs::read(js).with_context(|| format!("reading {}", js.display()))?;
     let wasm_bytes = std::fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
@@ -208,6 +210,13 @@ fn install(ws: &Workspace, js: &Path, wasm: &Path) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let js_name = format!("banner.{hash}.js");
     let wasm_name = format!("banner.{hash}.wasm");
+    // The names in the manifest being replaced: every quoted `banner.…` in it.
+    let previous: Vec<String> = std::fs::read_to_string(dir.join("manifest.json"))
+        .unwrap_or_default()
+        .split('"')
+        .filter(|part| part.starts_with("banner."))
+        .map(String::from)
+        .collect();
     std::fs::write(dir.join(&js_name), &js_bytes)?;
     std::fs::write(dir.join(&wasm_name), &wasm_bytes)?;
 
@@ -226,7 +235,7 @@ fn install(ws: &Workspace, js: &Path, wasm: &Path) -> Result<()> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let hashed =
             name.starts_with("banner.") && (name.ends_with(".js") || name.ends_with(".wasm"));
-        if hashed && name != js_name && name != wasm_name {
+        if hashed && name != js_name && name != wasm_name && !previous.contains(&name) {
             std::fs::remove_file(entry.path()).with_context(|| format!("removing old {name}"))?;
         }
     }
