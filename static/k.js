@@ -363,6 +363,12 @@
     return true;
   }
 
+  var waiting = []; // inline scripts still being parsed, in document order
+  function followed(el) {
+    for (var n = el; n; n = n.parentNode) if (n.nextSibling) return true;
+    return false;
+  }
+
   /** Activates every allowed blocked element in `scope`, in document order. */
   function apply(scope) {
     if (!stored) return;
@@ -373,9 +379,11 @@
       var id = el.getAttribute("data-consent");
       if (!allowed(id) || el.hasAttribute("data-keksdose-done")) return;
       // While the page is parsed, an inline script's text may not be complete yet:
-      // it is complete once a node follows it, and at DOMContentLoaded at the latest
-      // (apply runs again then).
-      if (el.tagName === "SCRIPT" && !el.hasAttribute("src") && !el.nextSibling && doc.readyState === "loading") {
+      // it is once any node follows it in the document, and at DOMContentLoaded at
+      // the latest. Until then it waits, and so does everything after it (which
+      // cannot exist yet: it is the document's last node).
+      if (el.tagName === "SCRIPT" && !el.hasAttribute("src") && doc.readyState === "loading" && !followed(el)) {
+        if (waiting.indexOf(el) < 0) waiting.push(el);
         return;
       }
       if (!mark(el)) return;
@@ -387,9 +395,13 @@
       // false, so the browser runs them in order while it fetches them all in
       // parallel); an inline script runs once the external ones before it ran, and
       // the ones after it wait for it.
-      queue = queue.then(function () {
-        return runScript(el, id);
-      });
+      queue = queue
+        .then(function () {
+          return runScript(el, id);
+        })
+        .catch(function (e) {
+          console.error("keksdose: a consented script could not be inserted:", e);
+        });
     });
   }
 
@@ -455,6 +467,7 @@
     if (scope.querySelectorAll) {
       frames = frames.concat(Array.prototype.slice.call(scope.querySelectorAll("iframe[data-consent][data-src]")));
     }
+    if (!frames.length) return;
     var lang = choose(config, doc.documentElement.lang || root.navigator.language);
     var t = Object.assign({}, PLACEHOLDER[lang] || PLACEHOLDER.en);
     var own = (config.texts && config.texts[lang]) || {};
@@ -588,9 +601,12 @@
     s.setAttribute("data-keksdose-ran", id);
     ran[id] = true;
     function insert() {
-      var parent = el.parentNode || doc.head;
-      parent.insertBefore(s, el);
-      if (el.parentNode) el.parentNode.removeChild(el);
+      if (el.parentNode) {
+        el.parentNode.insertBefore(s, el);
+        el.parentNode.removeChild(el);
+      } else {
+        (doc.head || doc.documentElement).appendChild(s); // the page removed it meanwhile
+      }
     }
     if (el.hasAttribute("src")) {
       s.async = false;
@@ -1068,18 +1084,19 @@
   new MutationObserver(function (records) {
     records.forEach(function (r) {
       for (var i = 0; i < r.addedNodes.length; i++) {
+        // A node added after an inline script that waited completes it: those go
+        // first, as they come first in the document.
+        waiting.splice(0).forEach(apply);
         var node = r.addedNodes[i];
         if (node.nodeType === 1) {
           apply(node);
           placeholders(node);
         }
-        // A node after an inline script completes it.
-        var prev = node.previousSibling;
-        if (prev && prev.nodeType === 1 && prev.tagName === "SCRIPT") apply(prev);
       }
     });
   }).observe(doc.documentElement, { childList: true, subtree: true });
   ready(function () {
+    waiting = [];
     apply(doc);
   });
   fetchConfig().then(

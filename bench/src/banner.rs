@@ -449,6 +449,47 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         manifest["wasm"].as_str().context("manifest wasm")?
     );
     let first = ["/k.js", "/v1/sites/saas/config", js.as_str(), wasm.as_str()];
+    // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
+    // over: both are revalidated. Status line and headers of the two 304s.
+    let mut revalidation = 0.0;
+    for path in ["/k.js", "/v1/sites/saas/config"] {
+        let first = http
+            .get(server.url(path))
+            .header("Accept-Encoding", "br")
+            .send()
+            .await?
+            .error_for_status()?;
+        let etag = first
+            .headers()
+            .get("etag")
+            .context("no ETag")?
+            .to_str()?
+            .to_string();
+        let again = http
+            .get(server.url(path))
+            .header("Accept-Encoding", "br")
+            .header("If-None-Match", etag)
+            .send()
+            .await?;
+        if again.status() != reqwest::StatusCode::NOT_MODIFIED {
+            bail!("{path} with its ETag answered {}", again.status());
+        }
+        let head: usize = again
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        revalidation += (head + "HTTP/1.1 304 Not Modified\r\n\r\n".len()) as f64;
+    }
+    figures.push(
+        Figure::new(
+            group,
+            "returning visitor after the cache lifetimes: two 304s (k.js, config)",
+            "B",
+        )
+        .one(revalidation)
+        .target(Target::AtMost(4096.0)),
+    );
     for encoding in ["br", "gzip", "identity"] {
         let mut sizes = Vec::new();
         for path in first {

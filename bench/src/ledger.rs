@@ -49,6 +49,7 @@ struct Round {
 
 pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     let server = TestServer::start().await?;
+    refuse_tmpfs(&server.data_dir())?;
     let addr = server.base_url().trim_start_matches("http://").to_string();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
@@ -128,34 +129,34 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
             lat(&rounds, 0.99),
             lat(&rounds, 0.999),
         );
-        figures.push(
-            Figure::new(GROUP, name("throughput"), "writes/s")
-                .samples(tput)
-                .target(if clients == 64 {
-                    Target::AtLeast(25_000.0)
-                } else {
-                    Target::None
-                }),
-        );
-        figures.push(
-            Figure::new(GROUP, name("p50"), "ms")
-                .samples(p50)
-                .target(if clients == 1 {
-                    Target::AtMost(0.5)
-                } else {
-                    Target::None
-                }),
-        );
-        figures.push(
-            Figure::new(GROUP, name("p99"), "ms")
-                .samples(p99)
-                .target(if clients == 64 {
-                    Target::AtMost(10.0)
-                } else {
-                    Target::None
-                }),
-        );
-        figures.push(Figure::new(GROUP, name("p999"), "ms").samples(p999));
+        let targets = [
+            (
+                "throughput",
+                "writes/s",
+                tput,
+                (clients == 64).then_some(Target::AtLeast(25_000.0)),
+            ),
+            (
+                "p50",
+                "ms",
+                p50,
+                (clients == 1).then_some(Target::AtMost(0.5)),
+            ),
+            (
+                "p99",
+                "ms",
+                p99,
+                (clients == 64).then_some(Target::AtMost(10.0)),
+            ),
+            ("p999", "ms", p999, None),
+        ];
+        for (what, unit, samples, target) in targets {
+            figures.push(
+                Figure::new(GROUP, name(what), unit)
+                    .samples(samples)
+                    .target(target.unwrap_or(Target::None)),
+            );
+        }
     }
 
     // Fill to the target size, keeping one consent ID in a thousand for lookups.
@@ -185,7 +186,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
     let fill_secs = fill_start.elapsed().as_secs_f64();
     let filled = counter.load(Ordering::Relaxed) - before_fill;
     // RSS now, before verification and export read the whole ledger.
-    let rss_filled = rss_kib(server.pid()) as f64 / 1024.0;
+    let rss_filled = mb(rss_kib(server.pid()));
     let have = total_records(&http, &server, &sites).await?;
     let at = format!("at {} records", crate::report::number(have as f64));
     figures.push(
@@ -221,12 +222,8 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
             .target(Target::AtMost(150.0)),
     );
     figures.push(
-        Figure::new(GROUP, "server RSS at each tenth of the fill", "MB").samples(
-            rss_samples
-                .iter()
-                .map(|(_, kib)| *kib as f64 / 1024.0)
-                .collect(),
-        ),
+        Figure::new(GROUP, "server RSS at each tenth of the fill", "MB")
+            .samples(rss_samples.iter().map(|(_, kib)| mb(*kib)).collect()),
     );
     // Flatness: growth over the last half of the fill (1 M → 10 M with --records 10M).
     if let Some(&(mid_n, mid_rss)) = rss_samples.iter().find(|(n, _)| *n >= have / 2 && *n > 0) {
@@ -240,7 +237,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
                 ),
                 "MB",
             )
-            .one(rss_final - mid_rss as f64 / 1024.0),
+            .one(rss_final - mb(mid_rss)),
         );
     }
 
@@ -347,11 +344,23 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
             "server RSS after verification and export read the whole ledger",
             "MB",
         )
-        .one(rss_kib(server.pid()) as f64 / 1024.0),
+        .one(mb(rss_kib(server.pid()))),
     );
-    let log = server.log();
-    let errors = log.lines().filter(|l| l.contains("status=5")).count();
-    if errors > 0 {
+    // The server's own count of 5xx answers (its log has a line per request:
+    // gigabytes at ten million records).
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let errors: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("keksdose_http_requests_total") && l.contains("status=\"5xx\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    if errors > 0.0 {
         bail!("the server answered {errors} requests with 5xx");
     }
     Ok(())
@@ -553,6 +562,36 @@ fn demo_key(server: &TestServer, site: &str) -> Result<String> {
         .and_then(|l| l.split_whitespace().last())
         .map(String::from)
         .with_context(|| format!("no API key for {site} in the server's output"))
+}
+
+/// Durable writes on tmpfs cost nothing: such a figure would be meaningless.
+fn refuse_tmpfs(dir: &Path) -> Result<()> {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let dir = dir.canonicalize()?;
+    let fs = mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, point, kind) = (f.next()?, f.next()?, f.next()?);
+            dir.starts_with(point)
+                .then_some((point.len(), kind.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, kind)| kind)
+        .unwrap_or_default();
+    if fs == "tmpfs" || fs == "ramfs" {
+        bail!(
+            "the server's data directory {} is on {fs}, where fdatasync costs nothing; \
+             set TMPDIR to a directory on a disk (cargo xtask bench uses target/bench-tmp)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// KiB → MB (10^6 bytes, as the targets are written).
+fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
 }
 
 /// The process's resident memory, KiB.

@@ -7,9 +7,9 @@
 
 use std::fmt::{Display, Write as _};
 
-/// Writes one line: `ts`, `level` and `msg` first, then `fields` in order. One
-/// `write` per line (`eprintln!` on the unbuffered stderr writes the text and the
-/// newline separately), so that concurrent lines never interleave.
+/// Writes one line: `ts`, `level` and `msg` first, then `fields` in order, with
+/// one `write` (`eprintln!` on the unbuffered stderr writes the text and the
+/// newline in two system calls).
 pub fn line(level: &str, msg: &str, fields: &[(&str, &dyn Display)]) {
     use std::io::Write as _;
     let mut line = format(level, msg, fields);

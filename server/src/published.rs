@@ -49,7 +49,10 @@ impl PublishedCache {
         let p = Arc::new(Published {
             version: site.config_version.clone(),
             config,
-            json: crate::http::assets::Encoded::new(json),
+            json: crate::http::assets::Encoded::with_brotli(
+                json,
+                crate::http::assets::CONFIG_BROTLI_QUALITY,
+            ),
         });
         if let Ok(mut m) = self.0.write() {
             m.insert(site.id.clone(), p.clone());

@@ -163,10 +163,20 @@ fn bench(ws: &Workspace, args: Vec<OsString>) -> Result<()> {
     )?;
     step("running the benchmarks");
     let target_dir = ws.target_dir();
+    // Everything after an optional `--` goes to keksdose-bench.
+    let args = match args.first() {
+        Some(first) if first == "--" => args[1..].to_vec(),
+        _ => args,
+    };
+    // The server's data directory must be on a real disk (on tmpfs, `fdatasync`
+    // costs nothing): under target/, not /tmp, which is tmpfs on many systems.
+    let tmp = target_dir.join("bench-tmp");
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     ws.run(
         Command::new(target_dir.join("release/keksdose-bench"))
             .args(args)
             .current_dir(&ws.root)
+            .env("TMPDIR", &tmp)
             .env("KEKSDOSE_BIN", target_dir.join("release/keksdose"))
             .envs([
                 ("CHROMEDRIVER", setup::CHROMEDRIVER),

@@ -11,6 +11,7 @@
 //! Caching: the banner's files have content-hashed names and never change, so they
 //! are `immutable` for a year; `/k.js` keeps its stable address and is cached for
 //! five minutes, then revalidated by ETag; the manifest is always revalidated.
+//! (The widget build keeps the pair it replaced, for loaders still cached.)
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -45,11 +46,17 @@ pub enum Encoding {
 
 impl Encoded {
     /// Compresses `bytes` with brotli and gzip at their best levels. A compressed
-    /// form that is not smaller is not kept (the identity is sent instead).
+    /// form that is not smaller (or failed) is not kept: the identity is sent.
     pub fn new(bytes: Vec<u8>) -> Self {
-        let br = brotli_best(&bytes);
+        Self::with_brotli(bytes, BROTLI_QUALITY)
+    }
+
+    /// [`new`](Self::new) with brotli at `quality` (configs, compressed in a
+    /// request on the first GET after a publish, use a faster level).
+    pub fn with_brotli(bytes: Vec<u8>, quality: i32) -> Self {
+        let br = brotli(&bytes, quality);
         let gzip = gzip_best(&bytes);
-        Self::with(bytes, Some(gzip), Some(br))
+        Self::with(bytes, gzip, br)
     }
 
     fn with(identity: Vec<u8>, gzip: Option<Vec<u8>>, br: Option<Vec<u8>>) -> Self {
@@ -99,32 +106,41 @@ impl Encoded {
 
 /// Brotli's best level costs about a second per 500 KB in a release build, many
 /// times that in a debug build, which every test starts: debug builds use a fast
-/// level (the widget build's `.br` files make this moot for the banner).
+/// level.
 const BROTLI_QUALITY: i32 = if cfg!(debug_assertions) { 5 } else { 11 };
+/// For configs: a few milliseconds per version instead of tens, within 5 % of 11.
+pub const CONFIG_BROTLI_QUALITY: i32 = if cfg!(debug_assertions) { 5 } else { 9 };
 
-fn brotli_best(bytes: &[u8]) -> Vec<u8> {
+fn brotli(bytes: &[u8], quality: i32) -> Option<Vec<u8>> {
     let params = brotli::enc::BrotliEncoderParams {
-        quality: BROTLI_QUALITY,
+        quality,
         lgwin: 22,
         ..Default::default()
     };
     let mut out = Vec::with_capacity(bytes.len() / 3);
     let mut input = bytes;
-    match brotli::BrotliCompress(&mut input, &mut out, &params) {
-        Ok(_) => out,
-        Err(_) => Vec::new(),
-    }
+    brotli::BrotliCompress(&mut input, &mut out, &params).ok()?;
+    Some(out)
 }
 
-fn gzip_best(bytes: &[u8]) -> Vec<u8> {
+fn gzip_best(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 3),
         flate2::Compression::new(if cfg!(debug_assertions) { 6 } else { 9 }),
     );
-    match enc.write_all(bytes).and_then(|()| enc.finish()) {
-        Ok(out) => out,
-        Err(_) => Vec::new(),
-    }
+    enc.write_all(bytes).ok()?;
+    enc.finish().ok()
+}
+
+/// Whether `If-None-Match` names `etag` (weakly compared, as RFC 9110 asks for
+/// `If-None-Match`), or is `*`.
+pub fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 /// The best encoding `Accept-Encoding` allows: brotli, then gzip, else none.
@@ -142,9 +158,11 @@ pub fn accepted(req: &HttpRequest) -> Encoding {
         let mut parts = item.split(';');
         let name = parts.next().unwrap_or_default().trim();
         let refused = parts.any(|p| {
-            p.trim()
-                .strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
+            let p = p.trim();
+            p.get(..2)
+                .is_some_and(|k| k.eq_ignore_ascii_case("q="))
+                .then(|| p[2..].trim().parse::<f32>().ok())
+                .flatten()
                 .is_some_and(|q| q <= 0.0)
         });
         if refused {
@@ -186,14 +204,7 @@ impl Asset {
     }
 
     fn respond(&self, req: &HttpRequest) -> HttpResponse {
-        let fresh = req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim().trim_start_matches("W/") == self.etag || t.trim() == "*")
-            });
+        let fresh = etag_matches(req, &self.etag);
         let mut r = if fresh {
             HttpResponse::NotModified()
         } else {
@@ -259,6 +270,7 @@ impl Assets {
                 (Some(br), Some(gz)) => Encoded::with(bytes, Some(gz), Some(br)),
                 _ => Encoded::new(bytes),
             };
+            // (`.br`/`.gz` beside a file are used as they are, if a build leaves them.)
             assets
                 .widget
                 .insert(name, Asset::new(content_type, cache_control, body));
@@ -306,6 +318,7 @@ mod tests {
         assert_eq!(enc("br;q=0, gzip;q=0.5"), Encoding::Gzip);
         assert_eq!(enc("identity"), Encoding::Identity);
         assert_eq!(enc("BR"), Encoding::Br);
+        assert_eq!(enc("br;Q=0, gzip"), Encoding::Gzip);
         assert_eq!(
             accepted(&TestRequest::default().to_http_request()),
             Encoding::Identity

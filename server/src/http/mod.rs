@@ -212,16 +212,22 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
                 actix_web::middleware::DefaultHeaders::new()
                     .add((actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")),
             )
-            .route("/{name}", web::get().to(widget_file::<S>))
+            .route("/{name}", get_or_head().to(widget_file::<S>))
             .default_service(web::to(not_found)),
     )
-    .route("/k.js", web::get().to(loader::<S>))
+    .route("/k.js", get_or_head().to(loader::<S>))
     .service(
         actix_files::Files::new("/", static_dir)
             .index_file("index.html")
             .default_handler(web::to(not_found)),
     )
     .default_service(web::to(not_found));
+}
+
+/// GET, and HEAD (which actix answers without the body), as the files had.
+fn get_or_head() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// `GET /k.js`: the loader, with the current banner's file names in it.

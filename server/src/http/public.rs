@@ -107,11 +107,7 @@ pub async fn site_config<S: Store>(
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&state.store, &site)?;
     let etag = format!("\"{}\"", published.version);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let not_modified = crate::http::assets::etag_matches(&req, &etag);
     let mut r = if not_modified {
         HttpResponse::NotModified()
     } else {
@@ -121,6 +117,7 @@ pub async fn site_config<S: Store>(
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
     cors(&mut r, origin);
     if not_modified {
+        r.insert_header((header::VARY, "Accept-Encoding"));
         return Ok(r.finish());
     }
     r.content_type("application/json");

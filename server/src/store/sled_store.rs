@@ -747,6 +747,7 @@ impl Writer {
         match rebuilt {
             Ok(trees) => {
                 let trees = Arc::new(trees);
+                self.publish_sites();
                 if let Ok(mut shared) = self.shared.write() {
                     *shared = Some(trees.clone());
                 }
@@ -1022,14 +1023,16 @@ impl Writer {
         let applied = self
             .index()
             .and_then(|t| entries.iter().try_for_each(|e| t.apply(e)));
-        if let Err(e) = applied {
+        if let Err(e) = &applied {
             // The index now lags the journal. No further write may build on an
             // index that is missing records until it is rebuilt from the journal.
             self.poison(&format!("after a durable write: {e}"));
         }
         self.dirty = true;
         self.erased |= erasing;
-        if self.sites != sites_before {
+        // Only what the index holds too: after a failed apply the readers keep the
+        // old sites until the rebuilt index has the new ones (see recover).
+        if applied.is_ok() && self.sites != sites_before {
             self.publish_sites();
         }
         // Metrics: only what is durable and about to be acknowledged.
