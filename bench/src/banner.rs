@@ -14,7 +14,6 @@
 //! `Accept-Encoding: br` and `gzip`. JS heap from `Runtime.getHeapUsage`, WASM
 //! memory from the banner module's `wasmMemoryBytes()`.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -193,7 +192,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<()> {
         .prefix("keksdose-bench-")
         .tempdir()?;
     let static_dir = dir.path().join("static");
-    copy_dir(&root.join("static"), &static_dir)?;
+    keksdose_tests::copy_dir(&root.join("static"), &static_dir)?;
     let page = std::fs::read_to_string(static_dir.join("demo/saas.html"))?;
     let baseline: String = page
         .lines()
@@ -570,18 +569,4 @@ async fn wasm_memory(browser: &Browser) -> Result<f64> {
 fn num(v: &Value) -> Result<f64> {
     v.as_f64()
         .with_context(|| format!("expected a number, got {v}"))
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }

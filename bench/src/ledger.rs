@@ -518,7 +518,7 @@ fn consent(sites: &[Site], n: u64, last: Option<&str>) -> (Vec<u8>, bool) {
     });
     if let Some(id) = last
         && n.is_multiple_of(5)
-        && n % sites.len() as u64 == 0
+        && n.is_multiple_of(sites.len() as u64)
     {
         body["consent_id"] = json!(id);
     }
@@ -532,7 +532,7 @@ fn consent(sites: &[Site], n: u64, last: Option<&str>) -> (Vec<u8>, bool) {
         ],
         &body,
     );
-    (req, n % sites.len() as u64 == 0)
+    (req, n.is_multiple_of(sites.len() as u64))
 }
 
 /// Records in every site's ledger, as verification counts them.

@@ -26,6 +26,22 @@ pub fn workspace_root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+/// Copies the directory `from` into `to`, recursively (a test's own copy of
+/// `static/`, say, with pages added).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago. The OS picks it; a clash with
 /// another process grabbing it before our child binds is possible but rare.
 pub fn free_port() -> std::io::Result<u16> {

@@ -48,6 +48,29 @@ impl Demo {
         }
     }
 
+    /// Like [`start`](Self::start), serving a copy of `static/` in `dir` with
+    /// `pages` (path below `static/`, content) added.
+    async fn start_with_pages(dir: &std::path::Path, pages: &[(&str, &str)]) -> Demo {
+        let static_dir = dir.join("static");
+        keksdose_tests::copy_dir(
+            &keksdose_tests::workspace_root().join("static"),
+            &static_dir,
+        )
+        .unwrap();
+        for (path, content) in pages {
+            std::fs::write(static_dir.join(path), content).unwrap();
+        }
+        Demo {
+            server: TestServer::start_with(|cmd| {
+                cmd.arg("--static-dir").arg(&static_dir);
+            })
+            .await
+            .unwrap(),
+            browser: Browser::start().await.unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     async fn open(&self, path: &str) {
         self.browser
             .client()
@@ -1213,6 +1236,59 @@ async fn readme_screenshots() {
             let png = client.screenshot().await.unwrap();
             std::fs::write(dir.join(format!("settings-{lang}-{device}.png")), png).unwrap();
         }
+    }
+    demo.finish().await;
+}
+
+/// Blocked scripts run in the page's order, also when the loader applies a stored
+/// decision while the page is still parsed: in minified HTML an inline script can
+/// be the last child of its parent, with an external script right after that
+/// parent, which must not run first.
+#[tokio::test]
+async fn blocked_scripts_run_in_page_order_also_while_the_page_is_parsed() {
+    // k.js without async: it runs before the body is parsed, the early path.
+    const PAGE: &str = "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>Order</title>\
+        <script>window.order = [];</script><script src=\"/k.js\" data-site=\"saas\"></script></head><body>\
+        <div><script type=\"text/plain\" data-consent=\"analytics\">order.push('inline-1')</script></div>\
+        <script type=\"text/plain\" data-consent=\"analytics\" src=\"/demo/order-a.js\"></script>\
+        <script type=\"text/plain\" data-consent=\"analytics\" src=\"/demo/order-b.js\"></script>\
+        <p><script type=\"text/plain\" data-consent=\"analytics\">order.push('inline-2')</script></p>\
+        <a href=\"#\" data-consent-open>Cookie-Einstellungen</a></body></html>";
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start_with_pages(
+        dir.path(),
+        &[
+            ("demo/order.html", PAGE),
+            ("demo/order-a.js", "order.push('external-a');"),
+            ("demo/order-b.js", "order.push('external-b');"),
+        ],
+    )
+    .await;
+    let expected = json!(["inline-1", "external-a", "external-b", "inline-2"]);
+    demo.open("/demo/order.html").await;
+    demo.first_layer("the banner on the order page").await;
+    assert_eq!(
+        demo.eval("return window.order;").await,
+        json!([]),
+        "nothing before a choice"
+    );
+    demo.click("accept_all").await;
+    demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the scripts after the choice",
+        "return window.order.length === 4;",
+    )
+    .await;
+    assert_eq!(demo.eval("return window.order;").await, expected);
+    // A returning visitor: the stored decision applies while the page is parsed.
+    for _ in 0..3 {
+        demo.open("/demo/order.html").await;
+        demo.wait(
+            "the scripts of a returning visit",
+            "return window.order && window.order.length === 4;",
+        )
+        .await;
+        assert_eq!(demo.eval("return window.order;").await, expected);
     }
     demo.finish().await;
 }
