@@ -30,10 +30,16 @@ impl CanonicalError {
 /// float, a larger integer, a non-ASCII key, a map not in order) goes through serde_jcs.
 pub fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonicalError> {
     let value = serde_json::to_value(value).map_err(|e| CanonicalError(e.to_string()))?;
-    if plain(&value) {
-        return serde_json::to_string(&value).map_err(|e| CanonicalError(e.to_string()));
+    value_to_canonical_json(&value)
+}
+
+/// [`to_canonical_json`] of a `Value` the caller already has (a record with a field
+/// removed, say), without converting it again.
+pub fn value_to_canonical_json(value: &serde_json::Value) -> Result<String, CanonicalError> {
+    if plain(value) {
+        return serde_json::to_string(value).map_err(|e| CanonicalError(e.to_string()));
     }
-    serde_jcs::to_string(&value).map_err(|e| CanonicalError(e.to_string()))
+    serde_jcs::to_string(value).map_err(|e| CanonicalError(e.to_string()))
 }
 
 /// Whether serde_json's compact text of `value` is its JCS form.

@@ -152,7 +152,8 @@ impl ConsentRecord {
             obj.remove("record_hash");
             obj.remove("personal");
         }
-        Ok(canonical::hex(&canonical::canonical_sha256(&value)?))
+        let text = canonical::value_to_canonical_json(&value)?;
+        Ok(canonical::sha256_hex(text.as_bytes()))
     }
 
     /// Fills in `personal_hash` and `record_hash`; the server calls this once, when
@@ -289,6 +290,6 @@ impl Checkpoint {
         if let Some(obj) = value.as_object_mut() {
             obj.remove("signature");
         }
-        Ok(canonical::to_canonical_json(&value)?.into_bytes())
+        Ok(canonical::value_to_canonical_json(&value)?.into_bytes())
     }
 }

@@ -10,7 +10,8 @@
 //! wasm-bindgen, wasm-opt and terser are skipped when the input WASM and the tool
 //! versions are unchanged since the last run (a stamp under `target/widget-bindgen/`).
 //! wasm-opt and terser (which minifies the glue JS) are optimisations only: when one
-//! fails, the build warns and ships that file unoptimised.
+//! fails, the build warns and ships that file unoptimised, and writes no stamp, so
+//! the next build tries again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,7 +30,7 @@ const PROFILE: &str = "wasm-release";
 /// and multivalue since 1.82); binaryen rejects a module using a feature not enabled.
 /// The strip flags matter when the profile keeps debug info or custom sections.
 /// `--converge` repeats -Oz until the module stops shrinking (0.4 KB brotli less;
-/// issue 6 lists the other flags tried).
+/// bench/README.md lists the other flags tried).
 const WASM_OPT_ARGS: &[&str] = &[
     "-Oz",
     "--converge",
@@ -136,6 +137,7 @@ fn bindgen_and_optimise(
         .arg(&bindgen_wasm)
         .stdin(Stdio::null())
         .output();
+    let mut complete = true;
     let chosen = match opt {
         Ok(out) if out.status.success() && optimised.is_file() => &optimised,
         Ok(out) => {
@@ -146,6 +148,7 @@ fn bindgen_and_optimise(
                 out.status,
                 head.join("\n")
             );
+            complete = false;
             &bindgen_wasm
         }
         Err(err) => {
@@ -153,6 +156,7 @@ fn bindgen_and_optimise(
                 "xtask: warning: could not run {} ({err}); shipping the unoptimised WASM",
                 wasm_opt.display()
             );
+            complete = false;
             &bindgen_wasm
         }
     };
@@ -181,6 +185,7 @@ fn bindgen_and_optimise(
                     .unwrap_or_default()
             );
             std::fs::copy(&glue, &js)?;
+            complete = false;
         }
         Err(err) => {
             eprintln!(
@@ -188,9 +193,12 @@ fn bindgen_and_optimise(
                 terser.display()
             );
             std::fs::copy(&glue, &js)?;
+            complete = false;
         }
     }
-    std::fs::write(&stamp, fingerprint)?;
+    if complete {
+        std::fs::write(&stamp, fingerprint)?;
+    }
     Ok((js, final_wasm))
 }
 

@@ -2,8 +2,7 @@
 //!
 //! Every first visit fetches `/k.js`, the site's config and the banner's module and
 //! WASM, so these are read once at start, compressed once (brotli and gzip at their
-//! best levels; the widget build's own `.br`/`.gz` files when it left them), and
-//! answered without touching the disk. `/k.js` gets the current banner's file
+//! best levels), and answered without touching the disk. `/k.js` gets the current banner's file
 //! names written into it (`"__KEKSDOSE_WIDGET__"` becomes the manifest), so the
 //! loader can fetch the module and the WASM at once instead of asking for the
 //! manifest first.
@@ -32,8 +31,9 @@ const REVALIDATE: &str = "no-cache";
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub identity: Bytes,
-    pub gzip: Bytes,
-    pub br: Bytes,
+    /// Only where smaller than the identity.
+    pub gzip: Option<Bytes>,
+    pub br: Option<Bytes>,
 }
 
 /// Which encoding to send.
@@ -56,36 +56,25 @@ impl Encoded {
     pub fn with_brotli(bytes: Vec<u8>, quality: i32) -> Self {
         let br = brotli(&bytes, quality);
         let gzip = gzip_best(&bytes);
-        Self::with(bytes, gzip, br)
-    }
-
-    fn with(identity: Vec<u8>, gzip: Option<Vec<u8>>, br: Option<Vec<u8>>) -> Self {
-        let identity = Bytes::from(identity);
-        let smaller = |c: Option<Vec<u8>>| match c {
-            Some(c) if c.len() < identity.len() => Bytes::from(c),
-            _ => identity.clone(),
-        };
+        let smaller = |c: Option<Vec<u8>>| c.filter(|c| c.len() < bytes.len()).map(Bytes::from);
         Self {
             gzip: smaller(gzip),
             br: smaller(br),
-            identity,
+            identity: Bytes::from(bytes),
         }
     }
 
     /// The body for `encoding`, and the `Content-Encoding` to name (none for identity
     /// or where the compressed form was not kept).
     pub fn body(&self, encoding: Encoding) -> (Bytes, Option<&'static str>) {
-        let pick = |b: &Bytes, name| {
-            if b.len() < self.identity.len() {
-                (b.clone(), Some(name))
-            } else {
-                (self.identity.clone(), None)
-            }
+        let (kept, name) = match encoding {
+            Encoding::Br => (&self.br, "br"),
+            Encoding::Gzip => (&self.gzip, "gzip"),
+            Encoding::Identity => (&None, ""),
         };
-        match encoding {
-            Encoding::Br => pick(&self.br, "br"),
-            Encoding::Gzip => pick(&self.gzip, "gzip"),
-            Encoding::Identity => (self.identity.clone(), None),
+        match kept {
+            Some(b) => (b.clone(), Some(name)),
+            None => (self.identity.clone(), None),
         }
     }
 
@@ -262,15 +251,9 @@ impl Assets {
             } else if name == "manifest.json" {
                 ("application/json", REVALIDATE)
             } else {
-                continue; // .br and .gz siblings, stamps
+                continue;
             };
-            let bytes = std::fs::read(&path)?;
-            let sibling = |ext: &str| std::fs::read(format!("{}.{ext}", path.display())).ok();
-            let body = match (sibling("br"), sibling("gz")) {
-                (Some(br), Some(gz)) => Encoded::with(bytes, Some(gz), Some(br)),
-                _ => Encoded::new(bytes),
-            };
-            // (`.br`/`.gz` beside a file are used as they are, if a build leaves them.)
+            let body = Encoded::new(std::fs::read(&path)?);
             assets
                 .widget
                 .insert(name, Asset::new(content_type, cache_control, body));
@@ -329,13 +312,13 @@ mod tests {
     fn compressed_forms_round_trip_and_are_smaller() {
         let text = "keksdose ".repeat(1000).into_bytes();
         let e = Encoded::new(text.clone());
-        assert!(e.br.len() < text.len() / 10 && e.gzip.len() < text.len() / 10);
+        let (br, gzip) = (e.br.clone().unwrap(), e.gzip.clone().unwrap());
+        assert!(br.len() < text.len() / 10 && gzip.len() < text.len() / 10);
         let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &e.br[..], &mut out).unwrap();
+        brotli::BrotliDecompress(&mut &br[..], &mut out).unwrap();
         assert_eq!(out, text);
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&e.gzip[..]), &mut out)
-            .unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut out).unwrap();
         assert_eq!(out, text);
         // Nothing to gain: the identity is sent, without a Content-Encoding.
         let tiny = Encoded::new(b"{}".to_vec());

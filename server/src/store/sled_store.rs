@@ -865,7 +865,9 @@ impl Writer {
             return;
         }
         let heads_before = self.heads.clone();
-        let sites_before = self.sites.clone();
+        // The sites as they were, taken before this batch first changes one: for a
+        // rollback, and to know whether the readers need the new ones.
+        let mut sites_before: Option<HashMap<String, SiteMeta>> = None;
         let mut entries: Vec<Entry> = Vec::new();
         let mut answers: Vec<Answer> = Vec::new();
         // Idempotency keys seen in this batch, with the record they produced.
@@ -891,6 +893,7 @@ impl Writer {
                         config_version: version.clone(),
                         ..site
                     };
+                    sites_before.get_or_insert_with(|| self.sites.clone());
                     self.sites.insert(site.id.clone(), site.clone());
                     entries.push(Entry::Config {
                         site: site.id.clone(),
@@ -909,6 +912,7 @@ impl Writer {
                         ))));
                         continue;
                     }
+                    sites_before.get_or_insert_with(|| self.sites.clone());
                     self.sites.insert(site.id.clone(), site.clone());
                     entries.push(Entry::Site { site });
                     answers.push(Answer::Unit(reply));
@@ -918,9 +922,13 @@ impl Writer {
                     config,
                     reply,
                 } => {
-                    let Some(meta) = self.sites.get_mut(&site) else {
+                    if !self.sites.contains_key(&site) {
                         let _ =
                             reply.send(Err(StoreError::NotFound(format!("unknown site {site:?}"))));
+                        continue;
+                    }
+                    sites_before.get_or_insert_with(|| self.sites.clone());
+                    let Some(meta) = self.sites.get_mut(&site) else {
                         continue;
                     };
                     let version = config.version();
@@ -1013,7 +1021,9 @@ impl Writer {
             // Nothing of this batch is on disk and nobody was told otherwise:
             // forget it, as if it had never been asked for.
             self.heads = heads_before;
-            self.sites = sites_before;
+            if let Some(sites) = sites_before {
+                self.sites = sites;
+            }
             for answer in answers {
                 answer.fail(&e);
             }
@@ -1032,7 +1042,7 @@ impl Writer {
         self.erased |= erasing;
         // Only what the index holds too: after a failed apply the readers keep the
         // old sites until the rebuilt index has the new ones (see recover).
-        if applied.is_ok() && self.sites != sites_before {
+        if applied.is_ok() && sites_before.is_some() {
             self.publish_sites();
         }
         // Metrics: only what is durable and about to be acknowledged.
