@@ -52,18 +52,20 @@ pub fn origins(listen: SocketAddr) -> Vec<String> {
     origins
 }
 
-/// `https://host[:port]` (or plain http for localhost), nothing after it.
-pub fn is_origin(o: &str) -> bool {
-    let rest = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        !r.is_empty()
-            && !r.contains(['/', '?', '#', ' '])
-            && (o.starts_with("https://")
-                || r.starts_with("localhost")
-                || r.starts_with("127.0.0.1"))
-    })
+/// Creates the example sites, or renews their origins and keys and publishes
+/// changed configs; returns each site's API key (renewed at every start).
+pub async fn install<S: keksdose_store::Store>(
+    store: &S,
+    listen: SocketAddr,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut keys = Vec::new();
+    for (id, config) in configs()? {
+        let key = crate::service::sites::ensure(store, id, origins(listen), config)
+            .await
+            .with_context(|| format!("example site {id}"))?;
+        keys.push((id, key));
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -73,10 +75,8 @@ mod tests {
         assert_eq!(super::configs().unwrap().len(), 4);
         let origins = super::origins("127.0.0.1:8080".parse().unwrap());
         assert_eq!(origins, ["http://127.0.0.1:8080", "http://localhost:8080"]);
-        assert!(
-            super::is_origin("https://www.example.com")
-                && !super::is_origin("https://example.com/x")
-        );
-        assert!(!super::is_origin("http://example.com"));
+        let is_origin = crate::service::sites::is_origin;
+        assert!(is_origin("https://www.example.com") && !is_origin("https://example.com/x"));
+        assert!(!is_origin("http://example.com"));
     }
 }

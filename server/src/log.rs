@@ -22,7 +22,7 @@ pub fn info(msg: &str, fields: &[(&str, &dyn Display)]) {
 }
 
 fn format(level: &str, msg: &str, fields: &[(&str, &dyn Display)]) -> String {
-    let ts = keksdose_shared::time::rfc3339_millis(crate::store::sled_store::now_ms());
+    let ts = keksdose_shared::time::rfc3339_millis(keksdose_store::now_ms());
     let mut out = String::with_capacity(160);
     let _ = write!(out, "ts={ts} level={level} msg={}", quoted(msg));
     for (key, value) in fields {

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use keksdose_shared::SiteConfig;
 
-use crate::store::{SiteMeta, Store, StoreError};
+use keksdose_store::{SiteMeta, Store, StoreError};
 
 /// A site's current config as the public API serves it.
 #[derive(Debug)]
@@ -26,14 +26,19 @@ pub struct PublishedCache(RwLock<HashMap<String, Arc<Published>>>);
 
 impl PublishedCache {
     /// The site's current config.
-    pub fn get<S: Store>(&self, store: &S, site: &SiteMeta) -> Result<Arc<Published>, StoreError> {
+    pub async fn get<S: Store>(
+        &self,
+        store: &S,
+        site: &SiteMeta,
+    ) -> Result<Arc<Published>, StoreError> {
         if let Some(p) = self.0.read().ok().and_then(|m| m.get(&site.id).cloned())
             && p.version == site.config_version
         {
             return Ok(p);
         }
         let config = store
-            .config(&site.id, &site.config_version)?
+            .config(&site.id, &site.config_version)
+            .await?
             .ok_or_else(|| {
                 StoreError::Internal(format!(
                     "site {:?} has no config {}",

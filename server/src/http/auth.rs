@@ -7,25 +7,17 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use keksdose_shared::api::ErrorCode;
-use sha2::{Digest, Sha256};
+use keksdose_store::{SiteMeta, Store};
 
 use super::HttpError;
-use crate::store::{SiteMeta, Store};
-
-/// The prefix of every API key, so that leaked keys are easy to spot and scan for.
-pub const KEY_PREFIX: &str = "kd_";
-
-/// SHA-256 (hex) of an API key, as the store keeps it.
-pub fn key_hash(key: &str) -> String {
-    keksdose_shared::canonical::hex(&Sha256::digest(key.as_bytes()))
-}
+use crate::service::sites::{KEY_PREFIX, key_hash};
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The site named in the path, if the request carries its key.
-pub fn authorise<S: Store>(
+pub async fn authorise<S: Store>(
     req: &HttpRequest,
     store: &S,
     site: &str,
@@ -45,7 +37,7 @@ pub fn authorise<S: Store>(
         })?;
     let hash = key_hash(presented);
     // Unknown site and wrong key answer alike, so keys cannot probe for site ids.
-    match store.site(site)? {
+    match store.site(site).await? {
         Some(meta) if constant_time_eq(meta.key_hash.as_bytes(), hash.as_bytes()) => Ok(meta),
         _ => Err(HttpError::new(
             ErrorCode::Forbidden,

@@ -5,10 +5,9 @@ use std::fmt;
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use keksdose_shared::ValidationErrors;
 use keksdose_shared::api::{ApiError, ErrorCode};
 
-use crate::store::StoreError;
+use keksdose_store::StoreError;
 
 /// An API error on its way to the client.
 #[derive(Debug)]
@@ -17,13 +16,6 @@ pub struct HttpError(pub ApiError);
 impl HttpError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> HttpError {
         HttpError(ApiError::new(code, message))
-    }
-
-    /// A 422 listing every problem with its path.
-    pub fn invalid(message: impl Into<String>, errors: &ValidationErrors) -> HttpError {
-        let mut e = ApiError::new(ErrorCode::Invalid, message);
-        e.error.details = errors.0.iter().map(Into::into).collect();
-        HttpError(e)
     }
 }
 
@@ -93,5 +85,14 @@ pub fn json_error(e: JsonPayloadError) -> HttpError {
             HttpError::new(ErrorCode::BadRequest, format!("invalid JSON body: {d}"))
         }
         other => HttpError::new(ErrorCode::BadRequest, other.to_string()),
+    }
+}
+
+impl From<crate::service::Error> for HttpError {
+    fn from(e: crate::service::Error) -> Self {
+        match e {
+            crate::service::Error::Refused(api) => HttpError(api),
+            crate::service::Error::Store(e) => e.into(),
+        }
     }
 }

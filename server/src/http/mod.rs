@@ -1,24 +1,23 @@
 //! The HTTP API on actix-web: routes, shared state, and the static files
 //! (loader, banner, demo pages).
 //!
-//! Handlers are thin: they parse, call the domain (`keksdose-shared`) or the
-//! store, and map the result. Every error leaves as `{"error": {"code",
+//! Handlers are thin: they parse the request, call one function of
+//! [`crate::service`] (the layer the CLI calls too), and map the result. Every error leaves as `{"error": {"code",
 //! "message"}}` ([`error`]), 404s and malformed requests included.
 
 mod admin;
 pub mod assets;
 mod auth;
 mod body;
-
-pub use auth::{KEY_PREFIX, key_hash};
 mod error;
-pub mod export;
+mod export;
 mod openapi;
 mod ops;
 mod public;
 pub mod schema;
 mod subjects;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
@@ -28,14 +27,17 @@ use keksdose_shared::api::ErrorCode;
 pub use error::HttpError;
 pub use ops::Ops;
 
+use keksdose_store::Store;
+
 use crate::published::PublishedCache;
+use crate::service::proofs;
 use crate::settings::Settings;
-use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Debug)]
 pub struct AppState<S> {
-    pub store: S,
+    /// Shared with the streams of running exports.
+    pub store: Arc<S>,
     pub published: PublishedCache,
     pub signer: crate::signing::Signer,
     /// Rate limits, trusted proxies, the metrics token.
@@ -56,11 +58,12 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// requests finish, and the store's writer flushes when the state is dropped.
 pub fn run<S: Store>(
     settings: &Settings,
+    listener: std::net::TcpListener,
     store: S,
     signer: crate::signing::Signer,
 ) -> std::io::Result<()> {
     let state = web::Data::new(AppState {
-        store,
+        store: Arc::new(store),
         published: PublishedCache::default(),
         signer,
         ops: Ops::new(settings),
@@ -73,7 +76,7 @@ pub fn run<S: Store>(
             let mut tick = actix_web::rt::time::interval(CHECKPOINT_EVERY);
             loop {
                 tick.tick().await;
-                checkpoint_grown(&background).await;
+                proofs::checkpoint_grown(&*background.store, &background.signer).await;
             }
         });
         let server = HttpServer::new({
@@ -88,40 +91,14 @@ pub fn run<S: Store>(
         .client_request_timeout(REQUEST_HEAD_TIMEOUT)
         .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(KEEP_ALIVE)
-        .bind(settings.listen)?
+        .listen(listener)?
         .shutdown_timeout(10)
         .run();
         let result = server.await;
         // A last checkpoint on the way out, so the newest records are covered.
-        checkpoint_grown(&state).await;
+        proofs::checkpoint_grown(&*state.store, &state.signer).await;
         result
     })
-}
-
-/// Signs the head of every site whose ledger grew since its last checkpoint.
-async fn checkpoint_grown<S: Store>(state: &AppState<S>) {
-    let Ok(sites) = state.store.sites() else {
-        return;
-    };
-    for site in sites {
-        let head = state
-            .store
-            .head(&site.id)
-            .ok()
-            .flatten()
-            .map_or(0, |h| h.seq);
-        let last = state
-            .store
-            .latest_checkpoint(&site.id)
-            .ok()
-            .flatten()
-            .map_or(0, |c| c.seq);
-        if head > last
-            && let Err(e) = admin::sign_head(state, &site.id).await
-        {
-            eprintln!("keksdose: checkpoint of {} failed: {e}", site.id);
-        }
-    }
 }
 
 /// Every route.

@@ -118,7 +118,9 @@ pub async fn metrics_page(req: HttpRequest, ops: &Ops) -> Result<HttpResponse, H
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         // Comparing digests: the time taken says nothing about the token itself.
-        if super::key_hash(presented) != super::key_hash(token.expose()) {
+        if crate::service::sites::key_hash(presented)
+            != crate::service::sites::key_hash(token.expose())
+        {
             return Err(HttpError::new(
                 ErrorCode::Unauthorized,
                 "send the metrics token as Authorization: Bearer …",

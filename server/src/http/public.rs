@@ -2,20 +2,16 @@
 //! decision, and a visitor's own history. CORS is limited to the site's origins.
 //! Each route is rate limited per pseudonymised client ([`crate::ratelimit`]).
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
-use keksdose_shared::Personal;
 use keksdose_shared::api::{ApiError, ErrorCode};
-use keksdose_shared::consent_request::{CheckedConsent, ConsentProblem, ConsentRequest, is_token};
-use keksdose_shared::record::Source;
+use keksdose_shared::consent_request::ConsentRequest;
+use keksdose_store::{SiteMeta, Store};
 
 use super::schema::{Gpc, History, PublishedConfig};
 use super::{AppState, HttpError};
-use crate::pseudonym::{Pseudonymiser, random_token};
 use crate::ratelimit::Route;
-use crate::store::{Draft, SiteMeta, Store};
+use crate::service::consents::{self, Client};
 
 /// The largest request body the public API reads.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -30,8 +26,8 @@ pub async fn gpc() -> HttpResponse {
     })
 }
 
-fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, HttpError> {
-    state.store.site(id)?.ok_or_else(|| unknown_site(id))
+async fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, HttpError> {
+    state.store.site(id).await?.ok_or_else(|| unknown_site(id))
 }
 
 fn unknown_site(id: &str) -> HttpError {
@@ -98,14 +94,14 @@ pub async fn site_config<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = state.store.site(&path)?;
+    let site = state.store.site(&path).await?;
     if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()) {
         return Ok(r);
     }
     let site = site.ok_or_else(|| unknown_site(&path))?;
     // A config is public; CORS headers only for the site's own origins.
     let origin = allowed_origin(&req, &site).unwrap_or(None);
-    let published = state.published.get(&state.store, &site)?;
+    let published = state.published.get(&*state.store, &site).await?;
     let etag = format!("\"{}\"", published.version);
     let not_modified = crate::http::assets::etag_matches(&req, &etag);
     let mut r = if not_modified {
@@ -135,7 +131,7 @@ pub async fn preflight<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = site_of(&state, &path)?;
+    let site = site_of(&state, &path).await?;
     let origin = allowed_origin(&req, &site)?;
     let mut r = HttpResponse::NoContent();
     cors(&mut r, origin);
@@ -143,14 +139,6 @@ pub async fn preflight<S: Store>(
         .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"))
         .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"));
     Ok(r.finish())
-}
-
-/// The 422 for a problem of a consent request.
-fn problem(p: &ConsentProblem) -> HttpError {
-    match p {
-        ConsentProblem::Decision(errors) => HttpError::invalid(p.to_string(), errors),
-        other => HttpError::new(ErrorCode::Invalid, other.to_string()),
-    }
 }
 
 /// `POST /v1/sites/{site}/consents`: records a decision, durably, and answers with
@@ -175,94 +163,22 @@ pub async fn record_consent<S: Store>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = state.store.site(&path)?;
+    let site = state.store.site(&path).await?;
     if let Some(r) = over_limit(&req, &state, Route::Consents, site.as_ref()) {
         return Ok(r);
     }
     let site = site.ok_or_else(|| unknown_site(&path))?;
     let origin = allowed_origin(&req, &site)?;
     let body: ConsentRequest = super::body::read_json(&req, payload, MAX_BODY).await?;
-    let invalid = |m: String| HttpError::new(ErrorCode::Invalid, m);
-
-    // Almost every decision names the current version: take it from the cache
-    // instead of parsing the config from the store per request.
-    let published = state.published.get(&state.store, &site)?;
-    let older;
-    let config = if body.config_version == published.version {
-        &published.config
-    } else {
-        older = state
-            .store
-            .config(&site.id, &body.config_version)?
-            .ok_or_else(|| {
-                invalid(format!(
-                    "config_version: {:?} is not a version of site {:?}",
-                    body.config_version, site.id
-                ))
-            })?;
-        &older
-    };
-    let checked = body.check(&site.id, config);
-    // The one check that needs the store: whether a well-formed consent ID is one
-    // of this site's. Problems come in the order of the checks, so it is asked only
-    // when nothing before it failed (a malformed ID is a problem of its own).
-    let first = checked.as_ref().err().and_then(|p| p.first());
-    if let Some(id) = &body.consent_id
-        && first.is_none_or(|p| matches!(p, ConsentProblem::Page))
-        && state.store.consent_site(id)?.as_deref() != Some(site.id.as_str())
-    {
-        return Err(problem(&ConsentProblem::ConsentId {
-            consent_id: id.clone(),
-            site: site.id.clone(),
-        }));
-    }
-    let CheckedConsent { choices, page } = match checked {
-        Ok(checked) => checked,
-        Err(problems) => {
-            // `check` never refuses without a problem; the fuzz target checks that.
-            return Err(problems.first().map_or_else(
-                || {
-                    HttpError::new(
-                        ErrorCode::Internal,
-                        "a consent request refused without a problem",
-                    )
-                },
-                problem,
-            ));
-        }
-    };
-    let consent_id = body.consent_id.unwrap_or_else(|| random_token(16));
-
-    let pseudonyms = Pseudonymiser::new(&site.secret);
-    let personal = Personal {
-        salt: random_token(16),
-        page,
-        ip_hash: Some(pseudonyms.ip(state.ops.client_ip(&req))),
-        ua_hash: req
+    let client = Client {
+        ip: state.ops.client_ip(&req),
+        user_agent: req
             .headers()
             .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| pseudonyms.user_agent(ua)),
-        subject_hash: None,
+            .and_then(|v| v.to_str().ok()),
     };
-    let record = state
-        .store
-        .append(
-            &site.id,
-            Draft {
-                consent_id,
-                action: body.action,
-                source: Source::Banner,
-                config_version: body.config_version,
-                choices,
-                purposes: BTreeMap::new(),
-                language: body.language,
-                signals: body.signals,
-                personal,
-                idempotency_key: body.idempotency_key,
-            },
-        )
-        .await?;
+    let record =
+        consents::record_banner(&*state.store, &state.published, &site, body, client).await?;
     let mut r = HttpResponse::Created();
     cors(&mut r, origin);
     r.insert_header((
@@ -288,23 +204,14 @@ pub async fn history<S: Store>(
     if let Some(r) = over_limit(&req, &state, Route::History, None) {
         return Ok(r);
     }
-    let id = path.into_inner();
-    let not_found = || HttpError::new(ErrorCode::NotFound, "unknown consent ID");
-    if !is_token(&id) {
-        return Err(not_found());
-    }
-    let site_id = state.store.consent_site(&id)?.ok_or_else(not_found)?;
-    let site = site_of(&state, &site_id)?;
-    let mut records = state.store.consent(&site_id, &id)?;
-    for r in &mut records {
-        r.erase_personal();
-    }
+    let consent_id = path.into_inner();
+    let (site, records) = consents::history(&*state.store, &consent_id).await?;
     let mut r = HttpResponse::Ok();
     cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
     r.insert_header((header::CACHE_CONTROL, "no-store"));
     Ok(r.json(History {
-        consent_id: id,
-        site: site_id,
+        consent_id,
+        site: site.id,
         records,
     }))
 }

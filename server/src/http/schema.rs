@@ -125,16 +125,7 @@ pub struct SearchPage {
     pub next_cursor: Option<u64>,
 }
 
-/// Decisions of one day.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct DayStats {
-    pub decisions: u64,
-    pub actions: BTreeMap<String, u64>,
-    /// How often each category was allowed.
-    pub allowed: BTreeMap<String, u64>,
-    /// Decisions sent with Global Privacy Control on.
-    pub gpc: u64,
-}
+pub use keksdose_store::DayStats;
 
 /// `GET /v1/admin/sites/{site}/stats`
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,26 +1,14 @@
-//! A site's own user ids (subjects): linking them to consent IDs, access and
-//! export (Art. 15/20 GDPR), and erasure (Art. 17). Ids are kept only as keyed
-//! hashes; erasure drops the personal content of every linked record and keeps
-//! the hashes, so the chain still verifies.
+//! A site's own user ids (subjects), over HTTP: linking them to consent IDs,
+//! access and export (Art. 15/20 GDPR), and erasure (Art. 17); the rules are in
+//! [`crate::service::subjects`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use keksdose_shared::api::ErrorCode;
+use keksdose_store::Store;
 use serde::Deserialize;
 
-use super::schema::{Erasure, SubjectAccess, SubjectConsent, SubjectLinks};
+use super::schema::{Erasure, SubjectAccess, SubjectLinks};
 use super::{AppState, HttpError, auth, body};
-use crate::pseudonym::Pseudonymiser;
-use crate::store::{Change, Store};
-
-fn subject_hash(site: &crate::store::SiteMeta, subject: &str) -> Result<String, HttpError> {
-    if subject.is_empty() || subject.len() > 256 {
-        return Err(HttpError::new(
-            ErrorCode::BadRequest,
-            "subject: expected 1 to 256 characters",
-        ));
-    }
-    Ok(Pseudonymiser::new(&site.secret).subject(subject))
-}
+use crate::service::subjects;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,30 +36,12 @@ pub async fn link<S: Store>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let (site_id, subject) = path.into_inner();
-    let site = auth::authorise(&req, &state.store, &site_id)?;
-    let hash = subject_hash(&site, &subject)?;
+    let (site, subject) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    subjects::subject_hash(&site, &subject)?;
     let body: Link = body::read_json(&req, payload, 4096).await?;
-    if state.store.consent_site(&body.consent_id)?.as_deref() != Some(site.id.as_str()) {
-        return Err(HttpError::new(
-            ErrorCode::Invalid,
-            format!(
-                "consent_id: {:?} is not a consent ID of this site",
-                body.consent_id
-            ),
-        ));
-    }
-    state
-        .store
-        .change(vec![Change::Link {
-            site: site.id.clone(),
-            subject_hash: hash.clone(),
-            consent_id: body.consent_id,
-        }])
-        .await?;
-    Ok(HttpResponse::Ok().json(SubjectLinks {
-        consents: state.store.subject(&site.id, &hash)?,
-    }))
+    let consents = subjects::link(&*state.store, &site, &subject, body.consent_id).await?;
+    Ok(HttpResponse::Ok().json(SubjectLinks { consents }))
 }
 
 /// `GET /v1/admin/sites/{site}/subjects/{subject}`: every consent of the subject
@@ -88,23 +58,12 @@ pub async fn access<S: Store>(
     path: web::Path<(String, String)>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let (site_id, subject) = path.into_inner();
-    let site = auth::authorise(&req, &state.store, &site_id)?;
-    let hash = subject_hash(&site, &subject)?;
-    let mut consents = Vec::new();
-    for id in state.store.subject(&site.id, &hash)? {
-        let records = state.store.consent(&site.id, &id)?;
-        consents.push(SubjectConsent {
-            consent_id: id,
-            records,
-        });
-    }
+    let (site, subject) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    let access = subjects::access(&*state.store, &site, &subject).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(SubjectAccess {
-            site: site.id,
-            consents,
-        }))
+        .json(access))
 }
 
 /// `DELETE /v1/admin/sites/{site}/subjects/{subject}`: erasure. The personal
@@ -122,30 +81,8 @@ pub async fn erase<S: Store>(
     path: web::Path<(String, String)>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let (site_id, subject) = path.into_inner();
-    let site = auth::authorise(&req, &state.store, &site_id)?;
-    let hash = subject_hash(&site, &subject)?;
-    let ids = state.store.subject(&site.id, &hash)?;
-    let mut changes = Vec::new();
-    for id in &ids {
-        for r in state.store.consent(&site.id, id)? {
-            if r.personal.is_some() {
-                changes.push(Change::Erase {
-                    site: site.id.clone(),
-                    seq: r.seq,
-                });
-            }
-        }
-    }
-    let erased = changes.len();
-    changes.push(Change::Unlink {
-        site: site.id.clone(),
-        subject_hash: hash,
-    });
-    state.store.change(changes).await?;
-    Ok(HttpResponse::Ok().json(Erasure {
-        site: site.id,
-        consents: ids,
-        erased_records: erased,
-    }))
+    let (site, subject) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    let erasure = subjects::erase(&*state.store, &site, &subject).await?;
+    Ok(HttpResponse::Ok().json(erasure))
 }

@@ -1,0 +1,252 @@
+//! The `keksdose` commands: each opens the store, calls the services and
+//! prints what they did. `main.rs` parses the command line and calls one of
+//! these.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+use keksdose_shared::SiteConfig;
+use keksdose_store_sled::SledStore;
+
+use crate::service::{self, export::Format, proofs, retention, sites};
+use crate::settings::{self, Settings};
+
+/// Opens the embedded store in the data directory.
+pub fn open(settings: &Settings) -> anyhow::Result<SledStore> {
+    let data = &settings.data;
+    SledStore::open_with(
+        data,
+        keksdose_store_sled::Options {
+            cache_bytes: settings.sled_cache_mb.saturating_mul(1024 * 1024),
+            on_commit: Some(|jobs, records, sync| {
+                crate::metrics::STORE.committed(jobs, records, sync);
+            }),
+        },
+    )
+    .with_context(|| format!("opening the data directory {}", data.display()))
+}
+
+/// Runs `future` to its end on a runtime of the current thread.
+pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}
+
+/// `keksdose serve [--demo]`: binds first (so that `--listen 127.0.0.1:0`
+/// works and the demo sites get the port really bound), then serves.
+pub fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let listen = listener.local_addr()?;
+    if demo {
+        let keys = block_on(crate::demo::install(&store, listen))?;
+        let base = format!("http://{listen}");
+        println!("Keksdose demo: {base}/demo/");
+        for (id, key) in keys {
+            println!("  {id:<15} {base}/v1/sites/{id}/config   API key {key}");
+        }
+    }
+    println!(
+        "Listening on http://{listen} (data in {})",
+        settings.data.display()
+    );
+    let limits = &settings.rate_limits;
+    let limit = |l: settings::Limit| match l.per_minute {
+        0 => "off".to_string(),
+        n => format!("{n}/min,burst={}", l.burst),
+    };
+    crate::log::info(
+        "starting",
+        &[
+            ("version", &env!("CARGO_PKG_VERSION")),
+            ("listen", &listen),
+            ("pid", &std::process::id()),
+            ("data", &settings.data.display()),
+            ("sled_cache_mb", &settings.sled_cache_mb),
+            ("trusted_proxies", &settings.trusted_proxies.len()),
+            ("metrics_token", &settings.metrics_token.is_some()),
+            ("rate_consents", &limit(limits.consents)),
+            ("rate_history", &limit(limits.history)),
+            ("rate_config", &limit(limits.config)),
+        ],
+    );
+    let signer = crate::signing::Signer::load_or_create(&settings.data)
+        .with_context(|| format!("the signing key in {}", settings.data.display()))?;
+    crate::http::run(settings, listener, store, signer)
+        .with_context(|| format!("serving on {listen}"))
+}
+
+/// `keksdose site create`.
+pub async fn site_create(
+    settings: &Settings,
+    id: &str,
+    origins: Vec<String>,
+    config: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let config = load(config)?;
+    let (_, key) = sites::create(&store, id, origins, config).await?;
+    if json {
+        println!("{}", serde_json::json!({"site": id, "api_key": key}));
+    } else {
+        println!("Created site {id}. Its API key (shown only now, keep it safe):\n{key}");
+    }
+    Ok(())
+}
+
+/// `keksdose site list`.
+pub async fn site_list(settings: &Settings) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    for (s, records) in sites::list(&store).await? {
+        println!(
+            "{:<20} config {}  {} records  origins {}",
+            s.id,
+            s.config_version,
+            records,
+            s.origins.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `keksdose site key rotate`.
+pub async fn key_rotate(settings: &Settings, id: &str, json: bool) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let key = sites::rotate_key(&store, id).await?;
+    if json {
+        println!("{}", serde_json::json!({"site": id, "api_key": key}));
+    } else {
+        println!("New API key for {id} (the old one no longer works):\n{key}");
+    }
+    Ok(())
+}
+
+/// `keksdose site config publish`.
+pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let config = load(config)?;
+    let site = sites::get(&store, id).await?;
+    let (version, previous) = sites::publish(&store, &site, config).await?;
+    if version == previous {
+        println!("Published config version {version} for {id} (unchanged: already current)");
+    } else {
+        println!("Published config version {version} for {id}");
+    }
+    Ok(())
+}
+
+/// `keksdose verify`: every chain (or one), recomputed offline.
+pub async fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let mut broken = 0;
+    for id in sites::chosen(&store, site).await? {
+        let (checked, first_broken) = proofs::verify_chain(&store, &id).await?;
+        match first_broken {
+            None => println!("{id}: {checked} records, chain intact"),
+            Some(e) => {
+                broken += 1;
+                println!("{id}: BROKEN after {checked} good records: {e}");
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} ledger(s) failed verification");
+    }
+    Ok(())
+}
+
+/// `keksdose export`: a site's records on standard output, as the HTTP export
+/// streams them.
+pub async fn export(
+    settings: &Settings,
+    site: &str,
+    format: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let format = Format::parse(format)
+        .with_context(|| format!("--format: expected ndjson or csv, got {format:?}"))?;
+    let store = std::sync::Arc::new(open(settings)?);
+    let meta = sites::get(&*store, site).await?;
+    let selection =
+        service::export::selection(&meta, from, to, None).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut pages = std::pin::pin!(service::export::export(
+        store, meta.id, selection, format, 0
+    ));
+    while let Some(text) = pages.next().await {
+        out.write_all(text?.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `keksdose purge`.
+pub async fn purge(
+    settings: &Settings,
+    older_than: &str,
+    site: Option<&str>,
+) -> anyhow::Result<()> {
+    let store = open(settings)?;
+    let ids = sites::chosen(&store, site).await?;
+    let done = retention::purge(&store, &ids, older_than)
+        .await
+        .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    for p in done {
+        println!(
+            "{}: dropped the personal content of {} records received before {}; hashes kept",
+            p.site, p.erased, p.cutoff
+        );
+    }
+    Ok(())
+}
+
+/// `keksdose config check`: every problem of every file.
+pub fn check(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for path in files {
+        match load(path) {
+            Ok(config) => println!(
+                "{}: ok (version {}, {} services{})",
+                path.display(),
+                config.version(),
+                config.services.len(),
+                if config.needs_banner() {
+                    ""
+                } else {
+                    ", only necessary: no banner"
+                }
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{}: invalid", path.display());
+                for line in format!("{e:#}").lines() {
+                    eprintln!("  {line}");
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} configs are invalid", files.len());
+    }
+    Ok(())
+}
+
+/// Reads and validates a config file; TOML unless it ends in `.json`.
+fn load(path: &Path) -> anyhow::Result<SiteConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = if path.extension().is_some_and(|e| e == "json") {
+        SiteConfig::from_json(&text)?
+    } else {
+        SiteConfig::from_toml(&text)?
+    };
+    config.validate()?;
+    Ok(config)
+}

@@ -1,0 +1,317 @@
+//! Recording consent: a visitor's decision in the banner, a consent given to
+//! the site's backend (newsletter double opt-in and the like), a withdrawal the
+//! operator received by other means; and a visitor's own history.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use keksdose_shared::api::ErrorCode;
+use keksdose_shared::consent_request::{CheckedConsent, ConsentProblem, ConsentRequest, is_token};
+use keksdose_shared::record::{PurposeState, Source};
+use keksdose_shared::{Action, Choices, ConsentRecord, Decision, Personal};
+use keksdose_store::{Draft, SiteMeta, Store};
+use serde::Deserialize;
+
+use super::{Error, Result};
+use crate::pseudonym::{Pseudonymiser, random_token};
+use crate::published::PublishedCache;
+
+/// Who sent a decision, as the request showed it; only keyed hashes of it are
+/// kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    pub user_agent: Option<&'a str>,
+}
+
+/// The 422 for a problem of a consent request.
+fn problem(p: &ConsentProblem) -> Error {
+    match p {
+        ConsentProblem::Decision(errors) => Error::invalid_with(p.to_string(), errors),
+        other => Error::invalid(other.to_string()),
+    }
+}
+
+/// Records a visitor's decision from the banner, checked against the config
+/// version it names, durably; the visitor's address and user agent only as
+/// keyed hashes.
+pub async fn record_banner<S: Store>(
+    store: &S,
+    published: &PublishedCache,
+    site: &SiteMeta,
+    body: ConsentRequest,
+    client: Client<'_>,
+) -> Result<ConsentRecord> {
+    // Almost every decision names the current version: take it from the cache
+    // instead of parsing the config from the store per request.
+    let current = published.get(store, site).await?;
+    let older;
+    let config = if body.config_version == current.version {
+        &current.config
+    } else {
+        older = store
+            .config(&site.id, &body.config_version)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "config_version: {:?} is not a version of site {:?}",
+                    body.config_version, site.id
+                ))
+            })?;
+        &older
+    };
+    let checked = body.check(&site.id, config);
+    // The one check that needs the store: whether a well-formed consent ID is one
+    // of this site's. Problems come in the order of the checks, so it is asked only
+    // when nothing before it failed (a malformed ID is a problem of its own).
+    let first = checked.as_ref().err().and_then(|p| p.first());
+    if let Some(id) = &body.consent_id
+        && first.is_none_or(|p| matches!(p, ConsentProblem::Page))
+        && store.consent_site(id).await?.as_deref() != Some(site.id.as_str())
+    {
+        return Err(problem(&ConsentProblem::ConsentId {
+            consent_id: id.clone(),
+            site: site.id.clone(),
+        }));
+    }
+    let CheckedConsent { choices, page } = match checked {
+        Ok(checked) => checked,
+        Err(problems) => {
+            // `check` never refuses without a problem; the fuzz target checks that.
+            return Err(problems.first().map_or_else(
+                || {
+                    Error::new(
+                        ErrorCode::Internal,
+                        "a consent request refused without a problem",
+                    )
+                },
+                problem,
+            ));
+        }
+    };
+    let pseudonyms = Pseudonymiser::new(&site.secret);
+    let personal = Personal {
+        salt: random_token(16),
+        page,
+        ip_hash: Some(pseudonyms.ip(client.ip)),
+        ua_hash: client.user_agent.map(|ua| pseudonyms.user_agent(ua)),
+        subject_hash: None,
+    };
+    Ok(store
+        .append(
+            &site.id,
+            Draft {
+                consent_id: body.consent_id.unwrap_or_else(|| random_token(16)),
+                action: body.action,
+                source: Source::Banner,
+                config_version: body.config_version,
+                choices,
+                purposes: BTreeMap::new(),
+                language: body.language,
+                signals: body.signals,
+                personal,
+                idempotency_key: body.idempotency_key,
+            },
+        )
+        .await?)
+}
+
+/// A visitor's own history, without personal content; the consent ID is the
+/// capability. Unknown and malformed IDs are alike not found.
+pub async fn history<S: Store>(
+    store: &S,
+    consent_id: &str,
+) -> Result<(SiteMeta, Vec<ConsentRecord>)> {
+    let not_found = || Error::not_found("unknown consent ID");
+    if !is_token(consent_id) {
+        return Err(not_found());
+    }
+    let site_id = store
+        .consent_site(consent_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let site = store.site(&site_id).await?.ok_or_else(not_found)?;
+    let mut records = store.consent(&site_id, consent_id).await?;
+    for r in &mut records {
+        r.erase_personal();
+    }
+    Ok((site, records))
+}
+
+/// Purpose states a consent ID holds after its records, in order.
+fn purpose_states(records: &[ConsentRecord]) -> BTreeMap<String, PurposeState> {
+    let mut states = BTreeMap::new();
+    for r in records {
+        for (p, s) in &r.purposes {
+            states.insert(p.clone(), *s);
+        }
+    }
+    states
+}
+
+/// A withdrawal the operator received by other means (an e-mail
+/// "Widerspruch"): only necessary services stay allowed, and every purpose
+/// requested or granted is withdrawn.
+pub async fn withdraw_for_visitor<S: Store>(
+    store: &S,
+    published: &PublishedCache,
+    site: &SiteMeta,
+    consent_id: String,
+) -> Result<ConsentRecord> {
+    let history = store.consent(&site.id, &consent_id).await?;
+    let Some(last) = history.last() else {
+        return Err(Error::not_found(format!(
+            "no records of consent ID {consent_id:?}"
+        )));
+    };
+    let current = published.get(store, site).await?;
+    let purposes = purpose_states(&history)
+        .into_iter()
+        .filter(|(_, s)| matches!(s, PurposeState::Requested | PurposeState::Granted))
+        .map(|(p, _)| (p, PurposeState::Withdrawn))
+        .collect();
+    let choices = Decision::new(Action::Withdraw)
+        .resolve(&current.config)
+        .map_err(|e| Error::invalid_with("the current config cannot resolve a withdrawal", &e))?;
+    let language = last.language.clone();
+    Ok(store
+        .append(
+            &site.id,
+            Draft {
+                consent_id,
+                action: Action::Withdraw,
+                source: Source::Operator,
+                config_version: site.config_version.clone(),
+                choices,
+                purposes,
+                language,
+                signals: Default::default(),
+                personal: Personal {
+                    salt: random_token(16),
+                    page: None,
+                    ip_hash: None,
+                    ua_hash: None,
+                    subject_hash: None,
+                },
+                idempotency_key: None,
+            },
+        )
+        .await?)
+}
+
+/// The body of `POST /v1/admin/sites/{site}/consents`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConsent {
+    /// An existing consent ID (e.g. the confirmation of a newsletter sign-up).
+    #[serde(default)]
+    pub consent_id: Option<String>,
+    /// The site's own user id; stored only as a keyed hash, and linked so that
+    /// access and erasure find this consent.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Purpose states, e.g. `{"newsletter": "requested"}` then `{"newsletter": "granted"}`.
+    pub purposes: BTreeMap<String, PurposeState>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A consent given outside the banner (newsletter double opt-in, calendar
+/// sync, push), recorded in the same ledger. A purpose with double opt-in is
+/// granted only after it was requested.
+pub async fn record_backend<S: Store>(
+    store: &S,
+    published: &PublishedCache,
+    site: &SiteMeta,
+    body: BackendConsent,
+) -> Result<ConsentRecord> {
+    let current = published.get(store, site).await?;
+    let config = &current.config;
+    if body.purposes.is_empty() {
+        return Err(Error::invalid("purposes: name at least one purpose"));
+    }
+    let (consent_id, history) = match &body.consent_id {
+        Some(id) => {
+            let history = store.consent(&site.id, id).await?;
+            if history.is_empty() {
+                return Err(Error::invalid(format!(
+                    "consent_id: {id:?} is not a consent ID of site {:?}",
+                    site.id
+                )));
+            }
+            (id.clone(), history)
+        }
+        None => (random_token(16), Vec::new()),
+    };
+    let before = purpose_states(&history);
+    for (id, state) in &body.purposes {
+        let Some(purpose) = config.purposes.iter().find(|p| &p.id == id) else {
+            return Err(Error::invalid(format!(
+                "purposes.{id}: unknown purpose in the current config"
+            )));
+        };
+        if purpose.double_opt_in
+            && *state == PurposeState::Granted
+            && !matches!(
+                before.get(id),
+                Some(PurposeState::Requested | PurposeState::Granted)
+            )
+        {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!(
+                    "purposes.{id}: double opt-in: record \"requested\" first, then \"granted\" once confirmed"
+                ),
+            ));
+        }
+    }
+    let language = body
+        .language
+        .unwrap_or_else(|| config.default_language().to_string());
+    if !config.site.languages.contains(&language) {
+        return Err(Error::invalid(format!(
+            "language: {language:?} is not one of the config's languages"
+        )));
+    }
+    let subject_hash = match &body.subject {
+        Some(s) if s.is_empty() || s.len() > 256 => {
+            return Err(Error::invalid("subject: expected 1 to 256 characters"));
+        }
+        Some(s) => Some(Pseudonymiser::new(&site.secret).subject(s)),
+        None => None,
+    };
+    let action = if body
+        .purposes
+        .values()
+        .all(|s| matches!(s, PurposeState::Withdrawn | PurposeState::Refused))
+    {
+        Action::Withdraw
+    } else {
+        Action::Custom
+    };
+    Ok(store
+        .append(
+            &site.id,
+            Draft {
+                consent_id,
+                action,
+                source: Source::Backend,
+                config_version: site.config_version.clone(),
+                choices: Choices::default(),
+                purposes: body.purposes,
+                language,
+                signals: Default::default(),
+                personal: Personal {
+                    salt: random_token(16),
+                    page: None,
+                    ip_hash: None,
+                    ua_hash: None,
+                    subject_hash,
+                },
+                idempotency_key: body.idempotency_key,
+            },
+        )
+        .await?)
+}

@@ -1,0 +1,188 @@
+//! Proofs: a consent's records checked against the ledger around them, a whole
+//! chain recomputed, and checkpoints signed over ledger heads.
+
+use std::collections::BTreeMap;
+
+use keksdose_shared::Checkpoint;
+use keksdose_shared::record::{Broken, ChainVerifier, GENESIS};
+use keksdose_store::{Change, Store, now_ms};
+
+use super::{Error, Result};
+use crate::http::schema::{BrokenLink, Proof, ProofEntry, VerifyReport};
+use crate::signing::Signer;
+
+/// Every record of a consent ID with hashes and chain links, each checked
+/// against its neighbours in the ledger, the config versions the visitor was
+/// shown, and the signed checkpoint that covers the latest record.
+pub async fn proof<S: Store>(
+    store: &S,
+    signer: &Signer,
+    site: &str,
+    consent_id: &str,
+) -> Result<Proof> {
+    let records = store.consent(site, consent_id).await?;
+    if records.is_empty() {
+        return Err(Error::not_found(format!(
+            "no records of consent ID {consent_id:?}"
+        )));
+    }
+    let mut verified = true;
+    let mut entries = Vec::new();
+    for r in &records {
+        // A record verifies when its own hashes hold, it links to the record
+        // before it in the ledger, and the record after it links to it.
+        let own = r.verify_self();
+        let prev_ok = match r.seq {
+            1 => r.prev_hash == GENESIS,
+            n => store
+                .records(site, n - 1, n - 1, 1)
+                .await?
+                .first()
+                .is_some_and(|p| p.record_hash == r.prev_hash && p.verify_self().is_ok()),
+        };
+        let next = store.records(site, r.seq + 1, r.seq + 1, 1).await?;
+        let next_ok = next.first().is_none_or(|n| n.prev_hash == r.record_hash);
+        let ok = own.is_ok() && prev_ok && next_ok;
+        verified &= ok;
+        let problem = own
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| {
+                (!prev_ok).then(|| {
+                    format!(
+                        "record {}: prev_hash does not match record {}",
+                        r.seq,
+                        r.seq - 1
+                    )
+                })
+            })
+            .or_else(|| {
+                (!next_ok)
+                    .then(|| format!("record {} does not link to record {}", r.seq + 1, r.seq))
+            });
+        entries.push(ProofEntry {
+            record: r.clone(),
+            verified: ok,
+            problem,
+            next_prev_hash: next.first().map(|n| n.prev_hash.clone()),
+        });
+    }
+    let mut configs = BTreeMap::new();
+    for r in &records {
+        if !configs.contains_key(&r.config_version)
+            && let Some(c) = store.config(site, &r.config_version).await?
+        {
+            configs.insert(r.config_version.clone(), c);
+        }
+    }
+    let last = records.last().map_or(0, |r| r.seq);
+    let checkpoint = store.checkpoint_covering(site, last).await?;
+    let checkpoint_signature_valid = checkpoint.as_ref().map(|c| signer.verify(c));
+    Ok(Proof {
+        site: site.to_string(),
+        consent_id: consent_id.to_string(),
+        verified,
+        records: entries,
+        configs,
+        checkpoint,
+        checkpoint_signature_valid,
+    })
+}
+
+/// Recomputes a site's whole chain, page by page: how many records verified,
+/// and the first break if there is one.
+pub async fn verify_chain<S: Store>(store: &S, site: &str) -> Result<(u64, Option<Broken>)> {
+    let mut verifier = ChainVerifier::new(site);
+    loop {
+        let page = store
+            .records(site, verifier.verified() + 1, u64::MAX, 1000)
+            .await?;
+        if page.is_empty() {
+            return Ok((verifier.verified(), None));
+        }
+        for r in &page {
+            if let Err(e) = verifier.push(r) {
+                return Ok((verifier.verified(), Some(e)));
+            }
+        }
+    }
+}
+
+/// The whole chain recomputed, and whether the latest checkpoint still matches
+/// (its signature holds and the record it names has the hash it signed).
+pub async fn verify<S: Store>(store: &S, signer: &Signer, site: &str) -> Result<VerifyReport> {
+    let (checked, broken) = verify_chain(store, site).await?;
+    let head = store.head(site).await?;
+    let checkpoint = store.latest_checkpoint(site).await?;
+    let checkpoint_matches = match &checkpoint {
+        None => None,
+        Some(c) => Some(
+            signer.verify(c)
+                && (c.seq == 0
+                    || store
+                        .records(site, c.seq, c.seq, 1)
+                        .await?
+                        .first()
+                        .is_some_and(|r| r.record_hash == c.head_hash)),
+        ),
+    };
+    Ok(VerifyReport {
+        site: site.to_string(),
+        verified: broken.is_none() && checkpoint_matches != Some(false),
+        records: head.as_ref().map_or(0, |h| h.seq),
+        checked,
+        head: head.map(|h| h.hash),
+        first_broken: broken.as_ref().map(|b| BrokenLink {
+            error: b.to_string(),
+            detail: serde_json::to_value(b).unwrap_or_default(),
+        }),
+        checkpoint,
+        checkpoint_matches,
+    })
+}
+
+/// Signs and stores a checkpoint of `site`'s current head.
+pub async fn sign_head<S: Store>(store: &S, signer: &Signer, site: &str) -> Result<Checkpoint> {
+    let (seq, hash) = store
+        .head(site)
+        .await?
+        .map_or((0, GENESIS.to_string()), |h| (h.seq, h.hash));
+    let c = signer.sign(site, seq, &hash, now_ms());
+    store
+        .change(vec![Change::Checkpoint {
+            checkpoint: c.clone(),
+        }])
+        .await?;
+    Ok(c)
+}
+
+/// Signs the head of every site whose ledger grew since its last checkpoint
+/// (the server's periodic job, and its last act on the way out).
+pub async fn checkpoint_grown<S: Store>(store: &S, signer: &Signer) {
+    let sites = match store.sites().await {
+        Ok(sites) => sites,
+        Err(e) => {
+            eprintln!("keksdose: checkpoints skipped: {e}");
+            return;
+        }
+    };
+    for site in sites {
+        let head = store
+            .head(&site.id)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |h| h.seq);
+        let last = store
+            .latest_checkpoint(&site.id)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |c| c.seq);
+        if head > last
+            && let Err(e) = sign_head(store, signer, &site.id).await
+        {
+            eprintln!("keksdose: checkpoint of {} failed: {e}", site.id);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! A site's own user ids (subjects): linking them to consent IDs, access and
+//! export (Art. 15/20 GDPR), and erasure (Art. 17). Ids are kept only as keyed
+//! hashes; erasure drops the personal content of every linked record and keeps
+//! the hashes, so the chain still verifies.
+
+use keksdose_store::{Change, SiteMeta, Store};
+
+use super::{Error, Result};
+use crate::http::schema::{Erasure, SubjectAccess, SubjectConsent};
+use crate::pseudonym::Pseudonymiser;
+
+/// The keyed hash of a site user id.
+pub fn subject_hash(site: &SiteMeta, subject: &str) -> Result<String> {
+    if subject.is_empty() || subject.len() > 256 {
+        return Err(Error::bad_request("subject: expected 1 to 256 characters"));
+    }
+    Ok(Pseudonymiser::new(&site.secret).subject(subject))
+}
+
+/// Links a consent ID of the site to a subject; the subject's consent IDs after.
+pub async fn link<S: Store>(
+    store: &S,
+    site: &SiteMeta,
+    subject: &str,
+    consent_id: String,
+) -> Result<Vec<String>> {
+    let hash = subject_hash(site, subject)?;
+    if store.consent_site(&consent_id).await?.as_deref() != Some(site.id.as_str()) {
+        return Err(Error::invalid(format!(
+            "consent_id: {consent_id:?} is not a consent ID of this site"
+        )));
+    }
+    store
+        .change(vec![Change::Link {
+            site: site.id.clone(),
+            subject_hash: hash.clone(),
+            consent_id,
+        }])
+        .await?;
+    Ok(store.subject(&site.id, &hash).await?)
+}
+
+/// Every consent of the subject with all its records.
+pub async fn access<S: Store>(store: &S, site: &SiteMeta, subject: &str) -> Result<SubjectAccess> {
+    let hash = subject_hash(site, subject)?;
+    let mut consents = Vec::new();
+    for id in store.subject(&site.id, &hash).await? {
+        let records = store.consent(&site.id, &id).await?;
+        consents.push(SubjectConsent {
+            consent_id: id,
+            records,
+        });
+    }
+    Ok(SubjectAccess {
+        site: site.id.clone(),
+        consents,
+    })
+}
+
+/// Erasure: the personal content of every linked record is dropped (hashes
+/// kept) and the links removed, in one durable change.
+pub async fn erase<S: Store>(store: &S, site: &SiteMeta, subject: &str) -> Result<Erasure> {
+    let hash = subject_hash(site, subject)?;
+    let ids = store.subject(&site.id, &hash).await?;
+    let mut changes = Vec::new();
+    for id in &ids {
+        for r in store.consent(&site.id, id).await? {
+            if r.personal.is_some() {
+                changes.push(Change::Erase {
+                    site: site.id.clone(),
+                    seq: r.seq,
+                });
+            }
+        }
+    }
+    let erased = changes.len();
+    changes.push(Change::Unlink {
+        site: site.id.clone(),
+        subject_hash: hash,
+    });
+    store.change(changes).await?;
+    Ok(Erasure {
+        site: site.id.clone(),
+        consents: ids,
+        erased_records: erased,
+    })
+}
