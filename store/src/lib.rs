@@ -141,8 +141,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The storage interface. Every backend passes [`conformance`]; the server's
-/// services are written against this trait only.
+/// The storage interface. Every backend passes the conformance suite (module
+/// `conformance`, feature `conformance`); the server's services are written
+/// against this trait only.
 ///
 /// Writes resolve once durable; appends to one site's ledger are serialised by
 /// the store, which seals them with [`append::Batch`], so that no two records

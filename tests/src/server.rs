@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use crate::{free_port, log_tail, workspace_root};
+use crate::{log_tail, workspace_root};
 
 /// How long `start` waits for `GET /healthz` to answer 200.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `keksdose serve --demo` on a free port of 127.0.0.1, with its store in a fresh
+/// `keksdose serve --demo` on a port of 127.0.0.1 that the server itself picks
+/// (`--listen 127.0.0.1:0`) and logs in its startup line with its pid: the test
+/// talks to the process it started, never to another test's server that took a
+/// port it had let go. Its store is in a fresh
 /// temporary directory and the workspace root as working directory (so it finds
 /// `static/`). The binary is `target/debug/keksdose`, or `$KEKSDOSE_BIN` if set.
 /// Rate limits are off (every test client is 127.0.0.1, one bucket); a test of
@@ -48,10 +51,10 @@ impl TestServer {
             .tempdir()?;
         std::fs::create_dir(dir.path().join("data"))?;
         prepare(&dir.path().join("data"))?;
-        let (child, base_url) = spawn(dir.path(), configure)?;
+        let child = spawn(dir.path(), configure)?;
         let mut server = Self {
             child,
-            base_url,
+            base_url: String::new(),
             dir,
         };
         server.wait_healthy().await?;
@@ -77,20 +80,46 @@ impl TestServer {
         if self.child.try_wait()?.is_none() {
             self.kill()?;
         }
-        let (child, base_url) = spawn(self.dir.path(), configure)?;
-        self.child = child;
-        self.base_url = base_url;
+        self.child = spawn(self.dir.path(), configure)?;
+        self.base_url.clear();
         self.wait_healthy().await
     }
 
+    /// Waits for this process's startup line (its pid and the address it
+    /// bound), then for `GET /healthz` there to answer 200.
     async fn wait_healthy(&mut self) -> Result<()> {
         let log = self.dir.path().join("server.log");
         let log = log.as_path();
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let pid = format!(" pid={} ", self.child.id());
+        while self.base_url.is_empty() {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "keksdose exited ({status}) before it listened; its output:\n{}",
+                    log_tail(log, 8000)
+                );
+            }
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let listen = text
+                .lines()
+                .filter(|l| l.contains("msg=starting") && l.contains(&pid))
+                .find_map(|l| l.split(' ').find_map(|f| f.strip_prefix("listen=")));
+            if let Some(addr) = listen {
+                self.base_url = format!("http://{addr}");
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "keksdose did not log its address within {STARTUP_TIMEOUT:?}; its output:\n{}",
+                    log_tail(log, 8000)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()?;
         let url = self.url("/healthz");
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 bail!(
@@ -148,9 +177,9 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/debug/keksdose"))
 }
 
-/// Spawns `keksdose serve --demo` with its data in `dir/data`, appending its output
-/// to `dir/server.log`.
-fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, String)> {
+/// Spawns `keksdose serve --demo` with its data in `dir/data` on a port it picks,
+/// appending its output to `dir/server.log`.
+fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<Child> {
     let bin = binary();
     if !bin.is_file() {
         bail!(
@@ -163,9 +192,8 @@ fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, Str
         .create(true)
         .append(true)
         .open(dir.join("server.log"))?;
-    let listen = format!("127.0.0.1:{}", free_port()?);
     let mut cmd = Command::new(&bin);
-    cmd.args(["serve", "--demo", "--listen", &listen, "--data"])
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.join("data"))
         .current_dir(workspace_root())
         .stdin(Stdio::null())
@@ -175,10 +203,8 @@ fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<(Child, Str
         .env("KEKSDOSE_RATE_HISTORY", "off")
         .env("KEKSDOSE_RATE_CONFIG", "off");
     configure(&mut cmd);
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    Ok((child, format!("http://{listen}")))
+    cmd.spawn()
+        .with_context(|| format!("starting {}", bin.display()))
 }
 
 impl Drop for TestServer {
