@@ -104,7 +104,7 @@ enum SiteCommand {
     Create {
         #[arg(long)]
         id: String,
-        /// An origin allowed to embed the banner, e.g. https://www.example.com (repeatable).
+        /// An origin allowed to embed the banner, e.g. `https://www.example.com` (repeatable).
         #[arg(long = "origin", required = true)]
         origins: Vec<String>,
         /// The site's config (TOML, or JSON if it ends in .json).

@@ -237,6 +237,11 @@ impl Journal {
         self.len
     }
 
+    /// Whether the journal holds no entry (only its header).
+    pub fn is_empty(&self) -> bool {
+        self.len <= START
+    }
+
     /// Replaces the journal at `path` with an empty one, atomically (write, sync,
     /// rename, sync the folder). Only for when everything in it is durably held
     /// elsewhere: this is how erased personal content leaves the journal.
