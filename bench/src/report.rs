@@ -168,9 +168,72 @@ pub fn machine(root: &Path) -> Value {
     })
 }
 
-/// Writes `results.json` and `results.md` into `dir`.
+/// The run a report is compared with: the `results.json` it replaces.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    /// `commit, date` of that run.
+    pub of: String,
+    /// Median, min and max by figure name.
+    pub figures: std::collections::HashMap<String, (f64, f64, f64)>,
+}
+
+impl Baseline {
+    /// The figures of an earlier `results.json`; empty if there is none.
+    pub fn read(path: &Path) -> Baseline {
+        let Some(json) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        else {
+            return Baseline::default();
+        };
+        let m = &json["machine"];
+        let figures = json["figures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                Some((
+                    f["name"].as_str()?.to_string(),
+                    (
+                        f["median"].as_f64()?,
+                        f["min"].as_f64()?,
+                        f["max"].as_f64()?,
+                    ),
+                ))
+            })
+            .collect();
+        Baseline {
+            of: format!(
+                "{}, {}",
+                m["commit"].as_str().unwrap_or("?"),
+                m["date"].as_str().unwrap_or("?")
+            ),
+            figures,
+        }
+    }
+
+    /// The earlier median, with its min–max, and this median's change against it.
+    fn cells(&self, f: &Figure) -> (String, String) {
+        let (Some((median, min, max)), Some(now)) = (self.figures.get(&f.name), f.median()) else {
+            return (String::new(), String::new());
+        };
+        let change = if *median == 0.0 {
+            String::new()
+        } else {
+            format!("{:+.0} %", (now - median) / median * 100.0)
+        };
+        (
+            format!("{} ({}–{})", number(*median), number(*min), number(*max)),
+            change,
+        )
+    }
+}
+
+/// Writes `results.json` and `results.md` into `dir`; the Markdown compares each
+/// figure with the `results.json` it replaces.
 pub fn write(dir: &Path, machine: &Value, settings: &Value, figures: &[Figure]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
+    let baseline = Baseline::read(&dir.join("results.json"));
     let json = json!({
         "machine": machine,
         "settings": settings,
@@ -180,12 +243,12 @@ pub fn write(dir: &Path, machine: &Value, settings: &Value, figures: &[Figure]) 
     std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     let path = dir.join("results.md");
-    std::fs::write(&path, markdown(machine, settings, figures))
+    std::fs::write(&path, markdown(machine, settings, figures, &baseline))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
-fn markdown(machine: &Value, settings: &Value, figures: &[Figure]) -> String {
+fn markdown(machine: &Value, settings: &Value, figures: &[Figure], baseline: &Baseline) -> String {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut md = String::new();
     let _ = writeln!(md, "# Keksdose benchmark results\n");
@@ -212,13 +275,22 @@ fn markdown(machine: &Value, settings: &Value, figures: &[Figure]) -> String {
         s(&machine["chromium"]),
         settings,
     );
+    if !baseline.figures.is_empty() {
+        let _ = writeln!(
+            md,
+            "\"before\" is the run this one replaced (commit {}): its median (min–max), \
+             and \"change\" this median against it. On this shared machine a change within \
+             the earlier run's min–max is noise.\n",
+            baseline.of
+        );
+    }
     let mut group = "";
     for f in figures {
         if f.group != group {
             group = f.group;
             let _ = writeln!(
                 md,
-                "\n## {group}\n\n| figure | median | min | max | n | target | |\n|---|--:|--:|--:|--:|--:|---|"
+                "\n## {group}\n\n| figure | median | min | max | n | target | | before | change |\n|---|--:|--:|--:|--:|--:|---|--:|--:|"
             );
         }
         let cell = |v: Option<f64>| v.map(number).unwrap_or_else(|| "–".into());
@@ -227,9 +299,10 @@ fn markdown(machine: &Value, settings: &Value, figures: &[Figure]) -> String {
             Some(false) => "**missed**",
             None => "",
         };
+        let (before, change) = baseline.cells(f);
         let _ = writeln!(
             md,
-            "| {} ({}) | {} | {} | {} | {} | {} | {} |",
+            "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.name,
             f.unit,
             cell(f.median()),
@@ -237,7 +310,9 @@ fn markdown(machine: &Value, settings: &Value, figures: &[Figure]) -> String {
             cell(f.max()),
             f.samples.len(),
             f.target_text(),
-            mark
+            mark,
+            before,
+            change
         );
     }
     md
@@ -268,6 +343,29 @@ mod tests {
         let f = f.target(Target::AtLeast(3.0));
         assert_eq!(f.met(), Some(false));
         assert_eq!(Figure::new("g", "y", "ms").met(), None);
+    }
+
+    #[test]
+    fn a_report_compares_each_figure_with_the_run_it_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let machine = json!({"commit": "abc", "date": "d1"});
+        let fig = |v: f64| Figure::new("g", "writes", "1/s").samples(vec![v * 0.9, v, v * 1.1]);
+        write(dir.path(), &machine, &json!({}), &[fig(100.0)]).unwrap();
+        let first = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(
+            !first.contains("before\" is"),
+            "nothing to compare with yet"
+        );
+        write(
+            dir.path(),
+            &json!({"commit": "def"}),
+            &json!({}),
+            &[fig(80.0)],
+        )
+        .unwrap();
+        let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(md.contains("commit abc, d1"), "{md}");
+        assert!(md.contains("| 100 (90.0–110) | -20 % |"), "{md}");
     }
 
     #[test]

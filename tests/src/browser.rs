@@ -1,6 +1,5 @@
 //! [`Browser`]: headless Debian Chromium, driven through chromedriver by fantoccini.
 
-use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::{free_port, log_tail};
+use crate::log_tail;
 
 /// Chromium's flags. The background-networking ones matter on a machine without
 /// internet: without them Chromium's own connections are refused, many at a time.
@@ -41,7 +40,9 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver on a free port and opens a session.
+    /// Starts chromedriver on a port it picks itself (`--port=0`, read back from
+    /// its log, so no other test's driver can answer in its place) and opens a
+    /// session.
     pub async fn start() -> Result<Self> {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
@@ -50,10 +51,8 @@ impl Browser {
             .prefix("keksdose-browser-")
             .tempdir()?;
         let log = dir.path().join("chromedriver.log");
-        let port = free_port()?;
-
         let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -66,15 +65,24 @@ impl Browser {
         let mut guard = DriverGuard(Some(driver));
 
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let port = text.lines().find_map(|l| {
+                l.split("started successfully on port ")
+                    .nth(1)
+                    .and_then(|p| p.trim().parse::<u16>().ok())
+            });
+            if let Some(port) = port {
+                break port;
+            }
             if Instant::now() > deadline {
                 bail!(
-                    "chromedriver did not listen on port {port} within 20 s; its log:\n{}",
+                    "chromedriver did not start within 20 s; its log:\n{}",
                     log_tail(&log, 8000)
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
 
         let profile = dir.path().join("profile");
         let mut args: Vec<String> = CHROME_ARGS.iter().map(|a| a.to_string()).collect();

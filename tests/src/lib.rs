@@ -14,7 +14,6 @@
 mod browser;
 mod server;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 
 pub use browser::Browser;
@@ -40,14 +39,6 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
         }
     }
     Ok(())
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago. The OS picks it; a clash with
-/// another process grabbing it before our child binds is possible but rare.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
 }
 
 /// A `data:text/html` URL for `html`, percent-encoded so that `#`, `%` and friends
