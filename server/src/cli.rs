@@ -88,8 +88,10 @@ pub async fn site_create(
     config: &Path,
     json: bool,
 ) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    // The arguments first, then the file, then the store.
+    sites::check_new(id, &origins).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let config = load(config)?;
+    let store = open(settings)?;
     let (_, key) = sites::create(&store, id, origins, config).await?;
     if json {
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
@@ -172,10 +174,18 @@ pub async fn export(
     use std::io::Write as _;
     let format = Format::parse(format)
         .with_context(|| format!("--format: expected ndjson or csv, got {format:?}"))?;
+    let instant = |name, text: Option<&str>| {
+        text.map(|t| service::export::instant(name, t))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--{e}"))
+    };
+    let selection = keksdose_store::Selection {
+        from_ms: instant("from", from)?,
+        to_ms: instant("to", to)?,
+        subject_hash: None,
+    };
     let store = std::sync::Arc::new(open(settings)?);
     let meta = sites::get(&*store, site).await?;
-    let selection =
-        service::export::selection(&meta, from, to, None).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = std::pin::pin!(service::export::export(
         store, meta.id, selection, format, 0
@@ -193,11 +203,10 @@ pub async fn purge(
     older_than: &str,
     site: Option<&str>,
 ) -> anyhow::Result<()> {
+    let cutoff = retention::cutoff(older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
     let store = open(settings)?;
     let ids = sites::chosen(&store, site).await?;
-    let done = retention::purge(&store, &ids, older_than)
-        .await
-        .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    let done = retention::purge(&store, &ids, cutoff).await?;
     for p in done {
         println!(
             "{}: dropped the personal content of {} records received before {}; hashes kept",

@@ -10,10 +10,16 @@
 //! and the published vectors pin them. A change to these types is a new schema:
 //! it needs a new journal magic and a decoder for this one kept beside it, and
 //! the committed journal of 0.1.0 (`tests/fixtures/`) must still replay.
+//! The index notes its schema ([`SCHEMA`], key `schema` of its `meta` tree; an
+//! index of 0.1.0 has none and is schema 1), and an index of another schema is
+//! refused rather than misread.
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{Change, SiteMeta, StoreError};
 use serde::{Deserialize, Serialize};
+
+/// The schema of journal entries and index rows this release writes and reads.
+pub const SCHEMA: u32 = 1;
 
 /// One change of state as the journal records it.
 #[derive(Debug, Serialize, Deserialize)]

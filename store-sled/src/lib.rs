@@ -135,6 +135,25 @@ fn io_error(e: &std::io::Error) -> StoreError {
 /// the offset the index last recorded, flushes, records the new offset. Returns
 /// the journal, open at its end.
 fn replay(trees: &Trees, dir: &Path) -> Result<Journal> {
+    // The index's schema: absent in an index of 0.1.0 or a new one, which are
+    // schema 1; another number is an index this release cannot read.
+    match trees.meta.get("schema").map_err(internal)? {
+        Some(v) if v.as_ref() != entry::SCHEMA.to_be_bytes() => {
+            return Err(internal(format!(
+                "the index in {} has schema {:?}; this release reads schema {}",
+                dir.display(),
+                v.as_ref(),
+                entry::SCHEMA
+            )));
+        }
+        Some(_) => {}
+        None => {
+            trees
+                .meta
+                .insert("schema", &entry::SCHEMA.to_be_bytes())
+                .map_err(internal)?;
+        }
+    }
     let from = trees
         .meta
         .get("journal_offset")
@@ -326,18 +345,31 @@ impl Trees {
             .collect()
     }
 
-    fn consent(&self, site: &str, consent_id: &str) -> Result<Vec<ConsentRecord>> {
+    /// The seqs of a consent ID's records, from the consent index alone.
+    fn consent_seqs(&self, site: &str, consent_id: &str) -> Result<Vec<u64>> {
         let mut prefix = key(&[site.as_bytes(), consent_id.as_bytes()]);
         prefix.push(0);
-        let mut out = Vec::new();
-        for kv in self.consents.scan_prefix(&prefix) {
-            let (k, _) = kv.map_err(internal)?;
-            let seq = k
-                .get(prefix.len()..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| internal("bad consent index key"))?;
-            if let Some(r) = self.record(site, seq)? {
+        self.consents
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| {
+                let k = k.map_err(internal)?;
+                k.get(prefix.len()..)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| internal("bad consent index key"))
+            })
+            .collect()
+    }
+
+    fn consent(&self, site: &str, consent_id: &str) -> Result<Vec<ConsentRecord>> {
+        self.records_at(site, &self.consent_seqs(site, consent_id)?)
+    }
+
+    fn records_at(&self, site: &str, seqs: &[u64]) -> Result<Vec<ConsentRecord>> {
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(r) = self.record(site, *seq)? {
                 out.push(r);
             }
         }
@@ -698,19 +730,20 @@ impl Store for SledStore {
         let Some(subject) = &selection.subject_hash else {
             return trees.records(site, from, to, limit);
         };
-        // A subject's records: those of its consent IDs, merged in seq order.
-        let mut out = Vec::new();
+        // A subject's records: the seqs of its consent IDs from the consent
+        // index, merged in order; only the page's records are read.
+        let mut seqs = Vec::new();
         for id in trees.subject(site, subject)? {
-            out.extend(
+            seqs.extend(
                 trees
-                    .consent(site, &id)?
+                    .consent_seqs(site, &id)?
                     .into_iter()
-                    .filter(|r| (from..=to).contains(&r.seq)),
+                    .filter(|seq| (from..=to).contains(seq)),
             );
         }
-        out.sort_by_key(|r| r.seq);
-        out.truncate(limit);
-        Ok(out)
+        seqs.sort_unstable();
+        seqs.truncate(limit);
+        trees.records_at(site, &seqs)
     }
 }
 
@@ -1020,6 +1053,12 @@ impl Writer {
                         now_ms(),
                     );
                     match placed {
+                        // Durable before this batch: answered now, whatever the
+                        // batch's own write does.
+                        Ok(Appended::Known(record)) => {
+                            let _ = reply.send(Ok(record));
+                        }
+                        // Placed earlier in this batch: durable with it.
                         Ok(Appended::Existing(record)) => {
                             answers.push(Answer::Record(reply, Box::new(record)));
                         }
@@ -1281,6 +1320,27 @@ mod tests {
         assert!(records[0].personal.is_none());
         let mut v = ChainVerifier::new("a");
         records.iter().for_each(|r| v.push(r).unwrap());
+    }
+
+    #[test]
+    fn an_index_of_another_schema_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SledStore::open(dir.path()).unwrap());
+        {
+            let trees = Trees::open(dir.path(), CACHE_BYTES).unwrap();
+            assert_eq!(
+                trees.meta.get("schema").unwrap().as_deref(),
+                Some(&entry::SCHEMA.to_be_bytes()[..]),
+                "a new index notes its schema"
+            );
+            trees.meta.insert("schema", &2u32.to_be_bytes()).unwrap();
+            trees.db.flush().unwrap();
+        }
+        let err = SledStore::open(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("this release reads schema 1"),
+            "{err}"
+        );
     }
 
     #[test]

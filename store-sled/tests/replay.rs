@@ -58,24 +58,58 @@ async fn a_journal_of_release_0_1_0_replays_with_every_record_and_config() {
     }
     assert_eq!(exported, expected);
 
-    // What the changes did: the erased subject's records and links are gone,
-    // the linked one is found, the checkpoint is there.
+    // What the changes did, as the replayed store answers: the erased subject's
+    // records have no personal content and no links left, the linked subject
+    // finds its consent ID, and the checkpoint is the one 0.1.0 signed.
     let records: Vec<ConsentRecord> = expected
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let coaching: Vec<_> = records.iter().filter(|r| r.site == "coaching").collect();
+    let subjects = std::fs::read_to_string(from.join("subjects.txt")).unwrap();
+    let subjects: Vec<Vec<&str>> = subjects.lines().map(|l| l.split(' ').collect()).collect();
+    let (saas_subject, saas_consent) = (subjects[0][1], subjects[0][2]);
+    assert_eq!(
+        store.subject("saas", saas_subject).await.unwrap(),
+        [saas_consent]
+    );
+    let erased_subject = subjects[1][1];
     assert!(
-        coaching
-            .iter()
-            .filter(|r| !r.purposes.is_empty())
-            .all(|r| r.personal.is_none()),
+        store
+            .subject("coaching", erased_subject)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let newsletter = records
+        .iter()
+        .find(|r| r.site == "coaching" && !r.purposes.is_empty())
+        .unwrap();
+    let stored = store
+        .consent("coaching", &newsletter.consent_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored.iter().all(|r| r.personal.is_none()),
         "the erased newsletter consent has no personal content"
     );
-    let saas_head = store.head("saas").await.unwrap().unwrap();
+    assert!(
+        store
+            .consent("saas", saas_consent)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.personal.is_some()),
+        "what was not erased keeps its personal content"
+    );
     let checkpoint = store.latest_checkpoint("saas").await.unwrap().unwrap();
-    assert!(checkpoint.seq <= saas_head.seq);
+    assert_eq!(checkpoint.seq, 3);
+    assert_eq!(
+        checkpoint.head_hash,
+        store.records("saas", 3, 3, 1).await.unwrap()[0].record_hash
+    );
     let saas = records.iter().find(|r| r.site == "saas").unwrap();
+    let saas_head = store.head("saas").await.unwrap().unwrap();
 
     // And the ledger goes on where it was.
     let next = store
@@ -102,8 +136,6 @@ async fn a_journal_of_release_0_1_0_replays_with_every_record_and_config() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        next.consent_id, saas.consent_id,
-        "an idempotency key of 0.1.0 is still known"
-    );
+    assert_eq!(&next, saas, "an idempotency key of 0.1.0 is still known");
+    assert_eq!(store.head("saas").await.unwrap(), Some(saas_head));
 }

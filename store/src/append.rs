@@ -51,7 +51,11 @@ pub fn seal(site: &str, head: Option<&Head>, draft: Draft, now_ms: u64) -> Resul
 /// What one draft became.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// Its idempotency key was used before: the record it made then.
+    /// Its idempotency key was used in a commit before this batch: the record it
+    /// made then, durable already (a backend may answer it at once).
+    Known(ConsentRecord),
+    /// Its idempotency key was used earlier in this batch: that record, durable
+    /// only with the batch.
     Existing(ConsentRecord),
     /// A new record, to be written with its idempotency key and, when its draft
     /// named a subject, the link that makes it findable by that subject from
@@ -67,7 +71,7 @@ impl Appended {
     /// The record the caller is answered with.
     pub fn record(&self) -> &ConsentRecord {
         match self {
-            Appended::Existing(r) | Appended::New { record: r, .. } => r,
+            Appended::Known(r) | Appended::Existing(r) | Appended::New { record: r, .. } => r,
         }
     }
 }
@@ -102,7 +106,7 @@ impl Batch {
                 return Ok(Appended::Existing(r.clone()));
             }
             if let Some(r) = known(k)? {
-                return Ok(Appended::Existing(r));
+                return Ok(Appended::Known(r));
             }
         }
         let before = match self.heads.get(site) {
@@ -231,7 +235,7 @@ mod tests {
                 4,
             )
             .unwrap();
-        assert_eq!(known, Appended::Existing(old));
+        assert_eq!(known, Appended::Known(old));
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! second backend copies no rule and the server depends on the trait, not on a
 //! backend.
 //!
-//! Every write resolves only once it is durable. Reads are `async` too: a
-//! network store must wait for them; the embedded store answers at once.
+//! Every write resolves only once it is durable. Reads are `async` too, so
+//! that a network store awaits its database; the embedded store reads its
+//! index inline on the calling task (a lookup in sled's page cache or a read
+//! of its file, microseconds, as before the trait was async).
 #![forbid(unsafe_code)]
 
 pub mod append;

@@ -39,6 +39,9 @@ enum Fault {
     EraseAnySite,
     /// [`Change::Unlink`] removes the subject hash's links on every site.
     UnlinkAnySite,
+    /// Appends are not serialised: the head is read, the lock let go, and the
+    /// record written after other appends may have moved the head.
+    UnserialisedAppends,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +197,14 @@ impl Store for MemoryStore {
     }
 
     async fn append(&self, site: &str, draft: Draft) -> Result<ConsentRecord> {
+        let racy_head = if self.has(Fault::UnserialisedAppends) {
+            let head = self.state().heads.get(site).cloned();
+            tokio::task::yield_now().await;
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            Some(head)
+        } else {
+            None
+        };
         let mut s = self.state();
         if !s.sites.contains_key(site) {
             return Err(unknown(site));
@@ -204,7 +215,7 @@ impl Store for MemoryStore {
             batch.place(
                 site,
                 draft,
-                || Ok(s.heads.get(site).cloned()),
+                || Ok(racy_head.unwrap_or_else(|| s.heads.get(site).cloned())),
                 |k| {
                     Ok(s.keys
                         .get(&(site.to_string(), k.to_string()))
@@ -214,7 +225,7 @@ impl Store for MemoryStore {
             )?
         };
         let (record, key, link) = match placed {
-            Appended::Existing(record) => return Ok(record),
+            Appended::Known(record) | Appended::Existing(record) => return Ok(record),
             Appended::New {
                 record,
                 idempotency_key,
@@ -351,15 +362,26 @@ impl Store for MemoryStore {
 
 /// Runs `check` on a store with `fault`, in a task of its own, and asserts
 /// that it panics.
-async fn fails<F, Fut>(fault: Fault, check: F)
+/// Runs `check` on a store with `fault`: it must panic, at the assertion whose
+/// message contains `expected` (not in its set-up, say).
+async fn fails<F, Fut>(fault: Fault, expected: &str, check: F)
 where
     F: FnOnce(Arc<MemoryStore>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let outcome = tokio::spawn(check(Arc::new(MemoryStore::with(fault)))).await;
+    let Err(e) = outcome else {
+        panic!("a store with {fault:?} passed the check");
+    };
+    let payload = e.into_panic();
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
     assert!(
-        outcome.as_ref().is_err_and(|e| e.is_panic()),
-        "a store with {fault:?} passed the check: {outcome:?}"
+        message.contains(expected),
+        "a store with {fault:?} failed, but not at {expected:?}: {message}"
     );
 }
 
@@ -370,7 +392,7 @@ async fn a_correct_store_passes_the_whole_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_reuses_a_seq_fails_sealing() {
-    fails(Fault::ReuseSeq, |s| async move {
+    fails(Fault::ReuseSeq, "seq from 1 without gaps", |s| async move {
         conformance::sealing(&*s).await;
     })
     .await;
@@ -378,69 +400,116 @@ async fn a_store_that_reuses_a_seq_fails_sealing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_forgets_idempotency_keys_fails_idempotency() {
-    fails(Fault::ForgetIdempotencyKey, conformance::idempotency).await;
+    fails(
+        Fault::ForgetIdempotencyKey,
+        "a retry with the same key is the first record",
+        conformance::idempotency,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_drops_a_records_subject_link_fails_subject_links() {
-    fails(Fault::NoSubjectLink, |s| async move {
-        conformance::subject_links(&*s).await;
-    })
+    fails(
+        Fault::NoSubjectLink,
+        "a record with a subject is linked once acknowledged",
+        |s| async move {
+            conformance::subject_links(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_whose_erasure_keeps_personal_content_fails_erasure() {
-    fails(Fault::EraseKeepsPersonal, |s| async move {
-        conformance::erasure(&*s).await;
-    })
+    fails(
+        Fault::EraseKeepsPersonal,
+        "record 2's personal content is gone",
+        |s| async move {
+            conformance::erasure(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_unlinks_every_subject_of_a_site_fails_unlink() {
-    fails(Fault::UnlinkEverything, |s| async move {
-        conformance::unlink(&*s).await;
-    })
+    fails(
+        Fault::UnlinkEverything,
+        "another subject's links stay",
+        |s| async move {
+            conformance::unlink(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_answers_another_sites_latest_checkpoint_fails_checkpoints() {
-    fails(Fault::CheckpointOfOtherSite, |s| async move {
-        conformance::checkpoints(&*s).await;
-    })
+    fails(
+        Fault::CheckpointOfOtherSite,
+        "the latest checkpoint of this site",
+        |s| async move {
+            conformance::checkpoints(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_whose_select_ignores_time_fails_selections() {
-    fails(Fault::SelectIgnoresTime, |s| async move {
-        conformance::selections(&*s).await;
-    })
+    fails(
+        Fault::SelectIgnoresTime,
+        "select Selection",
+        |s| async move {
+            conformance::selections(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_lists_a_consent_linked_twice_twice_fails_subject_links() {
-    fails(Fault::LinkedTwice, |s| async move {
-        conformance::subject_links(&*s).await;
-    })
+    fails(
+        Fault::LinkedTwice,
+        "each consent ID once, sorted",
+        |s| async move {
+            conformance::subject_links(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_whose_erasure_reaches_another_site_fails_erasure() {
-    fails(Fault::EraseAnySite, |s| async move {
-        conformance::erasure(&*s).await;
-    })
+    fails(
+        Fault::EraseAnySite,
+        "another site's record 2 keeps its personal content",
+        |s| async move {
+            conformance::erasure(&*s).await;
+        },
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_whose_unlink_reaches_another_site_fails_unlink() {
-    fails(Fault::UnlinkAnySite, |s| async move {
-        conformance::unlink(&*s).await;
-    })
+    fails(
+        Fault::UnlinkAnySite,
+        "the same subject's links on another site stay",
+        |s| async move {
+            conformance::unlink(&*s).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_appends_are_not_serialised_fails_concurrent_appends() {
+    fails(
+        Fault::UnserialisedAppends,
+        "one place each, no gaps",
+        conformance::concurrent_appends,
+    )
     .await;
 }

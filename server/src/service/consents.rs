@@ -17,11 +17,17 @@ use crate::pseudonym::{Pseudonymiser, random_token};
 use crate::published::PublishedCache;
 
 /// Who sent a decision, as the request showed it; only keyed hashes of it are
-/// kept.
-#[derive(Debug, Clone, Copy)]
+/// kept, and `Debug` shows neither.
+#[derive(Clone, Copy)]
 pub struct Client<'a> {
     pub ip: IpAddr,
     pub user_agent: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client(<redacted>)")
+    }
 }
 
 /// The 422 for a problem of a consent request.
@@ -276,8 +282,8 @@ pub async fn record_backend<S: Store>(
         )));
     }
     let subject_hash = match &body.subject {
-        Some(s) if s.is_empty() || s.len() > 256 => {
-            return Err(Error::invalid("subject: expected 1 to 256 characters"));
+        Some(s) if !super::subjects::is_subject(s) => {
+            return Err(Error::invalid(super::subjects::SUBJECT_RULE));
         }
         Some(s) => Some(Pseudonymiser::new(&site.secret).subject(s)),
         None => None,

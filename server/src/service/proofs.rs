@@ -3,13 +3,66 @@
 
 use std::collections::BTreeMap;
 
-use keksdose_shared::Checkpoint;
 use keksdose_shared::record::{Broken, ChainVerifier, GENESIS};
+use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{Change, Store, now_ms};
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use super::{Error, Result};
-use crate::http::schema::{BrokenLink, Proof, ProofEntry, VerifyReport};
 use crate::signing::Signer;
+
+/// One record of a proof with its check against the ledger around it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProofEntry {
+    pub record: ConsentRecord,
+    /// Its own hashes hold, it links to the record before it, and the record
+    /// after it links to it.
+    pub verified: bool,
+    pub problem: Option<String>,
+    /// `prev_hash` of the record after this one, if there is one.
+    pub next_prev_hash: Option<String>,
+}
+
+/// `GET /v1/admin/sites/{site}/consents/{consent_id}/proof`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Proof {
+    pub site: String,
+    pub consent_id: String,
+    pub verified: bool,
+    pub records: Vec<ProofEntry>,
+    /// Every config version the records name, by version: the exact texts,
+    /// categories and services the visitor was shown.
+    pub configs: BTreeMap<String, SiteConfig>,
+    /// The first signed checkpoint at or after the latest record.
+    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint_signature_valid: Option<bool>,
+}
+
+/// Where a chain broke.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokenLink {
+    pub error: String,
+    /// `{"kind": "record_hash" | "personal_hash" | "link" | "sequence" | "site" | "canonical", "seq": n, …}`
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// `GET /v1/admin/sites/{site}/verify`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyReport {
+    pub site: String,
+    pub verified: bool,
+    pub records: u64,
+    pub checked: u64,
+    pub head: Option<String>,
+    pub first_broken: Option<BrokenLink>,
+    pub checkpoint: Option<Checkpoint>,
+    /// Whether the latest checkpoint's signature holds and the record it names
+    /// still has the hash it signed.
+    pub checkpoint_matches: Option<bool>,
+}
 
 /// Every record of a consent ID with hashes and chain links, each checked
 /// against its neighbours in the ledger, the config versions the visitor was

@@ -2,7 +2,7 @@
 //! keeping every hash so the chains still verify.
 
 use keksdose_shared::lifetime::Lifetime;
-use keksdose_store::{Change, Store, now_ms};
+use keksdose_store::{Change, Selection, Store, now_ms};
 
 use super::{Error, Result};
 
@@ -16,9 +16,9 @@ pub struct Purged {
     pub cutoff: String,
 }
 
-/// Drops the personal content of every record of `sites` received more than
-/// `older_than` (e.g. "3y", "36mo") ago.
-pub async fn purge<S: Store>(store: &S, sites: &[String], older_than: &str) -> Result<Vec<Purged>> {
+/// The time before which records are purged, for a duration like "3y" or
+/// "36mo" before now.
+pub fn cutoff(older_than: &str) -> Result<u64> {
     let age = Lifetime::parse(older_than)
         .ok()
         .and_then(Lifetime::seconds)
@@ -27,27 +27,33 @@ pub async fn purge<S: Store>(store: &S, sites: &[String], older_than: &str) -> R
                 "expected a duration like \"3y\" or \"36mo\", got {older_than:?}"
             ))
         })?;
-    let cutoff_ms = now_ms().saturating_sub(age.saturating_mul(1000));
+    Ok(now_ms().saturating_sub(age.saturating_mul(1000)))
+}
+
+/// Drops the personal content of every record of `sites` received before
+/// `cutoff_ms` (see [`cutoff`]).
+pub async fn purge<S: Store>(store: &S, sites: &[String], cutoff_ms: u64) -> Result<Vec<Purged>> {
+    let before = Selection {
+        to_ms: Some(cutoff_ms),
+        ..Selection::default()
+    };
     let cutoff = keksdose_shared::time::rfc3339_millis(cutoff_ms);
     let mut done = Vec::new();
     for site in sites {
         let mut erase = Vec::new();
-        let mut next = 1;
-        'pages: loop {
-            let page = store.records(site, next, u64::MAX, 1000).await?;
+        let mut after = 0;
+        loop {
+            let page = store.select(site, &before, after, 1000).await?;
             let Some(last) = page.last() else { break };
-            next = last.seq + 1;
-            for r in &page {
-                if r.received_at >= cutoff {
-                    break 'pages;
-                }
-                if r.personal.is_some() {
-                    erase.push(Change::Erase {
+            after = last.seq;
+            erase.extend(
+                page.iter()
+                    .filter(|r| r.personal.is_some())
+                    .map(|r| Change::Erase {
                         site: site.clone(),
                         seq: r.seq,
-                    });
-                }
-            }
+                    }),
+            );
         }
         let erased = erase.len();
         store.change(erase).await?;

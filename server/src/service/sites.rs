@@ -44,14 +44,8 @@ fn validated(config: SiteConfig) -> Result<SiteConfig> {
     Ok(config)
 }
 
-/// Creates a site with its first config; returns the site and its API key,
-/// which is shown only now.
-pub async fn create<S: Store>(
-    store: &S,
-    id: &str,
-    origins: Vec<String>,
-    config: SiteConfig,
-) -> Result<(SiteMeta, String)> {
+/// Whether `id` and `origins` may make a new site.
+pub fn check_new(id: &str, origins: &[String]) -> Result<()> {
     if !keksdose_shared::config::is_id(id) {
         return Err(Error::invalid(format!(
             "id: expected lowercase letters, digits, '-' and '_', starting with a letter, got {id:?}"
@@ -62,6 +56,18 @@ pub async fn create<S: Store>(
             "origin: expected an origin like https://www.example.com (no path), got {o:?}"
         )));
     }
+    Ok(())
+}
+
+/// Creates a site with its first config; returns the site and its API key,
+/// which is shown only now.
+pub async fn create<S: Store>(
+    store: &S,
+    id: &str,
+    origins: Vec<String>,
+    config: SiteConfig,
+) -> Result<(SiteMeta, String)> {
+    check_new(id, &origins)?;
     let config = validated(config)?;
     let (key, key_hash) = new_key();
     let site = SiteMeta {

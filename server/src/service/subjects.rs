@@ -3,16 +3,48 @@
 //! hashes; erasure drops the personal content of every linked record and keeps
 //! the hashes, so the chain still verifies.
 
+use keksdose_shared::ConsentRecord;
 use keksdose_store::{Change, SiteMeta, Store};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{Error, Result};
-use crate::http::schema::{Erasure, SubjectAccess, SubjectConsent};
 use crate::pseudonym::Pseudonymiser;
 
-/// The keyed hash of a site user id.
+/// One consent of a subject with all its records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectConsent {
+    pub consent_id: String,
+    pub records: Vec<ConsentRecord>,
+}
+
+/// `GET /v1/admin/sites/{site}/subjects/{subject}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectAccess {
+    pub site: String,
+    pub consents: Vec<SubjectConsent>,
+}
+
+/// `DELETE /v1/admin/sites/{site}/subjects/{subject}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erasure {
+    pub site: String,
+    pub consents: Vec<String>,
+    pub erased_records: usize,
+}
+
+/// What a site user id must be.
+pub const SUBJECT_RULE: &str = "subject: expected 1 to 256 characters";
+
+/// Whether `subject` is a site user id Keksdose takes.
+pub fn is_subject(subject: &str) -> bool {
+    (1..=256).contains(&subject.len())
+}
+
+/// The keyed hash of a site user id (given in a path: a malformed one is a 400).
 pub fn subject_hash(site: &SiteMeta, subject: &str) -> Result<String> {
-    if subject.is_empty() || subject.len() > 256 {
-        return Err(Error::bad_request("subject: expected 1 to 256 characters"));
+    if !is_subject(subject) {
+        return Err(Error::bad_request(SUBJECT_RULE));
     }
     Ok(Pseudonymiser::new(&site.secret).subject(subject))
 }
