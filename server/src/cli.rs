@@ -7,15 +7,30 @@ use std::path::Path;
 use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use keksdose_shared::SiteConfig;
+use keksdose_store_postgres::PgStore;
 use keksdose_store_sled::SledStore;
+
+use crate::backend::Backend;
 
 use crate::service::{self, export::Format, proofs, retention, sites};
 use crate::settings::{self, Settings};
 
-/// Opens the embedded store in the data directory.
-pub fn open(settings: &Settings) -> anyhow::Result<SledStore> {
+/// Opens the store the settings name: PostgreSQL (migrated to this release's
+/// schema) or the embedded store in the data directory.
+pub async fn open(settings: &Settings) -> anyhow::Result<Backend> {
+    if let Some(url) = &settings.store {
+        let url = url.expose();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!("store: expected a PostgreSQL URL (postgres://…)");
+        }
+        return Ok(Backend::Postgres(
+            PgStore::connect(url)
+                .await
+                .context("opening the PostgreSQL store")?,
+        ));
+    }
     let data = &settings.data;
-    SledStore::open_with(
+    let store = SledStore::open_with(
         data,
         keksdose_store_sled::Options {
             cache_bytes: settings.sled_cache_mb.saturating_mul(1024 * 1024),
@@ -24,7 +39,19 @@ pub fn open(settings: &Settings) -> anyhow::Result<SledStore> {
             }),
         },
     )
-    .with_context(|| format!("opening the data directory {}", data.display()))
+    .with_context(|| format!("opening the data directory {}", data.display()))?;
+    Ok(Backend::Embedded(store))
+}
+
+/// `keksdose db migrate`: the PostgreSQL schema brought to this release's.
+pub async fn db_migrate(settings: &Settings) -> anyhow::Result<()> {
+    let Some(url) = &settings.store else {
+        println!("The embedded store needs no migration (no `store` is set).");
+        return Ok(());
+    };
+    let applied = PgStore::migrate(url.expose()).await?;
+    println!("Database schema up to date ({applied} migration(s) applied now).");
+    Ok(())
 }
 
 /// Runs `future` to its end on a runtime of the current thread.
@@ -38,7 +65,7 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
 /// `keksdose serve [--demo]`: binds first (so that `--listen 127.0.0.1:0`
 /// works and the demo sites get the port really bound), then serves.
 pub fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    let store = block_on(open(settings))?;
     let listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("listening on {}", settings.listen))?;
     let listen = listener.local_addr()?;
@@ -65,6 +92,7 @@ pub fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
             ("version", &env!("CARGO_PKG_VERSION")),
             ("listen", &listen),
             ("pid", &std::process::id()),
+            ("store", &store.kind()),
             ("data", &settings.data.display()),
             ("sled_cache_mb", &settings.sled_cache_mb),
             ("trusted_proxies", &settings.trusted_proxies.len()),
@@ -91,7 +119,7 @@ pub async fn site_create(
     // The arguments first, then the file, then the store.
     sites::check_new(id, &origins).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let config = load(config)?;
-    let store = open(settings)?;
+    let store = open(settings).await?;
     let (_, key) = sites::create(&store, id, origins, config).await?;
     if json {
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
@@ -103,7 +131,7 @@ pub async fn site_create(
 
 /// `keksdose site list`.
 pub async fn site_list(settings: &Settings) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    let store = open(settings).await?;
     for (s, records) in sites::list(&store).await? {
         println!(
             "{:<20} config {}  {} records  origins {}",
@@ -118,7 +146,7 @@ pub async fn site_list(settings: &Settings) -> anyhow::Result<()> {
 
 /// `keksdose site key rotate`.
 pub async fn key_rotate(settings: &Settings, id: &str, json: bool) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    let store = open(settings).await?;
     let key = sites::rotate_key(&store, id).await?;
     if json {
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
@@ -130,7 +158,7 @@ pub async fn key_rotate(settings: &Settings, id: &str, json: bool) -> anyhow::Re
 
 /// `keksdose site config publish`.
 pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    let store = open(settings).await?;
     let config = load(config)?;
     let site = sites::get(&store, id).await?;
     let (version, previous) = sites::publish(&store, &site, config).await?;
@@ -144,7 +172,7 @@ pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> any
 
 /// `keksdose verify`: every chain (or one), recomputed offline.
 pub async fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<()> {
-    let store = open(settings)?;
+    let store = open(settings).await?;
     let mut broken = 0;
     for id in sites::chosen(&store, site).await? {
         let (checked, first_broken) = proofs::verify_chain(&store, &id).await?;
@@ -184,7 +212,7 @@ pub async fn export(
         to_ms: instant("to", to)?,
         subject_hash: None,
     };
-    let store = std::sync::Arc::new(open(settings)?);
+    let store = std::sync::Arc::new(open(settings).await?);
     let meta = sites::get(&*store, site).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = std::pin::pin!(service::export::export(
@@ -204,7 +232,7 @@ pub async fn purge(
     site: Option<&str>,
 ) -> anyhow::Result<()> {
     let cutoff = retention::cutoff(older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
-    let store = open(settings)?;
+    let store = open(settings).await?;
     let ids = sites::chosen(&store, site).await?;
     let done = retention::purge(&store, &ids, cutoff).await?;
     for p in done {

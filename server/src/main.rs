@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backend;
 mod cli;
 mod demo;
 mod http;
@@ -87,6 +88,11 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The PostgreSQL store's schema.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Retention: drops the personal content of records older than a duration
     /// (e.g. "3y"), keeping every hash so the chains still verify (offline).
     Purge {
@@ -151,6 +157,13 @@ enum SiteConfigCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Creates or migrates the schema of the database `store` names (the
+    /// server also does so at start).
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Parses and validates config files (TOML or JSON); lists every problem.
     Check {
@@ -202,6 +215,9 @@ fn main() -> ExitCode {
             from.as_deref(),
             to.as_deref(),
         )),
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => block_on(cli::db_migrate(s)),
         Command::Purge { older_than, site } => {
             block_on(cli::purge(s, &older_than, site.as_deref()))
         }

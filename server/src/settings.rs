@@ -24,7 +24,10 @@ pub const DEFAULT_FILE: &str = "keksdose.toml";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Where the server keeps its data.
+    /// The ledger's store: `postgres://…` for PostgreSQL; unset, the embedded
+    /// store in `data`. A secret (the URL may hold a password).
+    pub store: Option<Secret>,
+    /// Where the server keeps its data (the embedded store, the signing key).
     pub data: PathBuf,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
@@ -42,6 +45,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
+            store: None,
             data: PathBuf::from("./keksdose-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             static_dir: PathBuf::from("static"),
@@ -152,6 +156,16 @@ pub struct Flags {
     /// subcommand: `keksdose --config /etc/keksdose.toml serve`.
     #[arg(long = "config", env = "KEKSDOSE_CONFIG", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// The ledger's store: a PostgreSQL URL (postgres://user@host/db) [default:
+    /// the embedded store in --data].
+    #[arg(
+        long,
+        global = true,
+        env = "KEKSDOSE_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store: Option<String>,
     /// Where the server keeps its data [default: ./keksdose-data].
     #[arg(long, global = true, env = "KEKSDOSE_DATA")]
     pub data: Option<PathBuf>,
@@ -283,6 +297,9 @@ impl Settings {
         if let Some(t) = &f.metrics_token {
             self.metrics_token = Some(Secret(t.clone()));
         }
+        if let Some(url) = &f.store {
+            self.store = Some(Secret(url.clone()));
+        }
         self
     }
 }
@@ -393,9 +410,11 @@ mod tests {
             .collect();
         let all = Settings::from_toml(&uncommented).unwrap();
         assert!(all.metrics_token.is_some(), "{uncommented}");
+        assert!(all.store.is_some(), "{uncommented}");
         assert_eq!(
             Settings {
                 metrics_token: None,
+                store: None,
                 ..all
             },
             Settings::default()

@@ -20,12 +20,84 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// `static/`). The binary is `target/debug/keksdose`, or `$KEKSDOSE_BIN` if set.
 /// Rate limits are off (every test client is 127.0.0.1, one bucket); a test of
 /// them turns them on with flags or `KEKSDOSE_RATE_*` in `start_with`.
-/// The process is killed, and the directory removed, when this value is dropped.
+/// With `KEKSDOSE_TEST_STORE=postgres` the ledger is on PostgreSQL instead
+/// (`KEKSDOSE_TEST_POSTGRES` names the database), in a schema of its own.
+/// The process is killed, and the directory (and the schema) removed, when this
+/// value is dropped.
 #[derive(Debug)]
 pub struct TestServer {
     child: Child,
     base_url: String,
     dir: TempDir,
+    schema: Option<Schema>,
+}
+
+/// A PostgreSQL schema made for one test, dropped with it.
+#[derive(Debug)]
+struct Schema {
+    admin_url: String,
+    name: String,
+    /// The store URL that uses it.
+    store: String,
+}
+
+/// Whether the tests run their servers on PostgreSQL (`KEKSDOSE_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("KEKSDOSE_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+impl Schema {
+    async fn create() -> Result<Schema> {
+        let admin_url = std::env::var("KEKSDOSE_TEST_POSTGRES").context(
+            "KEKSDOSE_TEST_STORE=postgres needs KEKSDOSE_TEST_POSTGRES, a PostgreSQL URL",
+        )?;
+        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .with_context(|| format!("connecting to {admin_url}"))?;
+        let driver = tokio::spawn(connection);
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+        let name = format!(
+            "kd_it_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await?;
+        drop(client);
+        let _ = driver.await;
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        let store = format!("{admin_url}{sep}options=-csearch_path%3D{name}");
+        Ok(Schema {
+            admin_url,
+            name,
+            store,
+        })
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // Drop is not async: a thread of its own with a runtime of its own.
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 impl TestServer {
@@ -51,11 +123,18 @@ impl TestServer {
             .tempdir()?;
         std::fs::create_dir(dir.path().join("data"))?;
         prepare(&dir.path().join("data"))?;
-        let child = spawn(dir.path(), configure)?;
+        let schema = if on_postgres() {
+            Some(Schema::create().await?)
+        } else {
+            None
+        };
+        let store = schema.as_ref().map(|s| s.store.clone());
+        let child = spawn(dir.path(), store.as_deref(), configure)?;
         let mut server = Self {
             child,
             base_url: String::new(),
             dir,
+            schema,
         };
         server.wait_healthy().await?;
         Ok(server)
@@ -80,7 +159,8 @@ impl TestServer {
         if self.child.try_wait()?.is_none() {
             self.kill()?;
         }
-        self.child = spawn(self.dir.path(), configure)?;
+        let store = self.schema.as_ref().map(|s| s.store.clone());
+        self.child = spawn(self.dir.path(), store.as_deref(), configure)?;
         self.base_url.clear();
         self.wait_healthy().await
     }
@@ -179,7 +259,7 @@ pub fn binary() -> PathBuf {
 
 /// Spawns `keksdose serve --demo` with its data in `dir/data` on a port it picks,
 /// appending its output to `dir/server.log`.
-fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<Child> {
+fn spawn(dir: &Path, store: Option<&str>, configure: impl FnOnce(&mut Command)) -> Result<Child> {
     let bin = binary();
     if !bin.is_file() {
         bail!(
@@ -202,6 +282,9 @@ fn spawn(dir: &Path, configure: impl FnOnce(&mut Command)) -> Result<Child> {
         .env("KEKSDOSE_RATE_CONSENTS", "off")
         .env("KEKSDOSE_RATE_HISTORY", "off")
         .env("KEKSDOSE_RATE_CONFIG", "off");
+    if let Some(url) = store {
+        cmd.env("KEKSDOSE_STORE", url);
+    }
     configure(&mut cmd);
     cmd.spawn()
         .with_context(|| format!("starting {}", bin.display()))
@@ -211,5 +294,6 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Then `schema`, if any, is dropped: the server no longer holds it.
     }
 }

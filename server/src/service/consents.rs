@@ -235,6 +235,15 @@ pub async fn record_backend<S: Store>(
 ) -> Result<ConsentRecord> {
     let current = published.get(store, site).await?;
     let config = &current.config;
+    if body
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|k| !is_token(k))
+    {
+        return Err(Error::invalid(
+            "idempotency_key: expected 1 to 64 letters, digits, '-' or '_'",
+        ));
+    }
     if body.purposes.is_empty() {
         return Err(Error::invalid("purposes: name at least one purpose"));
     }

@@ -1,0 +1,104 @@
+//! The database schema, as numbered migrations applied in order under an
+//! advisory lock, so that several instances starting together do not race.
+
+use tokio_postgres::Client;
+
+/// Migrations, in order; a migration once released is never changed.
+const MIGRATIONS: &[&str] = &[
+    // 1: sites with their ledger heads, config versions, records, subject links,
+    // checkpoints. A record is kept as its JSON text, the form its hash covers.
+    r#"
+    CREATE TABLE sites (
+        id text PRIMARY KEY,
+        origins jsonb NOT NULL,
+        created_at text NOT NULL,
+        key_hash text NOT NULL,
+        secret text NOT NULL,
+        config_version text NOT NULL,
+        head_seq bigint NOT NULL DEFAULT 0,
+        head_hash text NOT NULL DEFAULT '',
+        head_at_ms bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE configs (
+        site text NOT NULL REFERENCES sites (id),
+        version text NOT NULL,
+        published_at text NOT NULL,
+        config text NOT NULL,
+        PRIMARY KEY (site, version)
+    );
+    CREATE TABLE records (
+        site text NOT NULL REFERENCES sites (id),
+        seq bigint NOT NULL,
+        consent_id text NOT NULL,
+        received_ms bigint NOT NULL,
+        idempotency_key text,
+        record text NOT NULL,
+        PRIMARY KEY (site, seq)
+    );
+    CREATE INDEX records_consent ON records (consent_id, site, seq);
+    CREATE INDEX records_time ON records (site, received_ms);
+    CREATE UNIQUE INDEX records_idempotency ON records (site, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE subjects (
+        site text NOT NULL,
+        subject_hash text NOT NULL,
+        consent_id text NOT NULL,
+        PRIMARY KEY (site, subject_hash, consent_id)
+    );
+    CREATE TABLE checkpoints (
+        site text NOT NULL,
+        seq bigint NOT NULL,
+        checkpoint text NOT NULL,
+        PRIMARY KEY (site, seq)
+    );
+    "#,
+];
+
+/// Brings the schema up to date: takes the migration lock, applies each
+/// migration not yet recorded in its own transaction, lets the lock go.
+/// Returns how many were applied.
+pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+    client
+        .batch_execute(
+            "SELECT pg_advisory_lock(7424837);
+             CREATE TABLE IF NOT EXISTS keksdose_migrations (
+                 version integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );",
+        )
+        .await?;
+    let result = apply(client).await;
+    let unlocked = client
+        .batch_execute("SELECT pg_advisory_unlock(7424837)")
+        .await;
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn apply(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+    let done: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM keksdose_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let mut applied = 0;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        if version <= done {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO keksdose_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+        tx.commit().await?;
+        applied += 1;
+    }
+    Ok(applied)
+}
