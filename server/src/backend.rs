@@ -4,7 +4,7 @@
 //! the backend it names.
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
-use keksdose_store::{Change, Draft, Head, Result, Selection, SiteMeta, Store};
+use keksdose_store::{Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store};
 use keksdose_store_postgres::PgStore;
 use keksdose_store_sled::SledStore;
 
@@ -54,6 +54,14 @@ impl Store for Backend {
 
     async fn change(&self, changes: Vec<Change>) -> Result<()> {
         each!(self, s => s.change(changes))
+    }
+
+    async fn register_key(&self, key: PublicKey) -> Result<()> {
+        each!(self, s => s.register_key(key))
+    }
+
+    async fn keys(&self) -> Result<Vec<PublicKey>> {
+        each!(self, s => s.keys())
     }
 
     async fn site(&self, id: &str) -> Result<Option<SiteMeta>> {

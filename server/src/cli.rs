@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use keksdose_shared::SiteConfig;
+use keksdose_store::Store as _;
 use keksdose_store_postgres::PgStore;
 use keksdose_store_sled::SledStore;
 
@@ -104,6 +105,9 @@ pub fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     );
     let signer = crate::signing::Signer::load_or_create(&settings.data)
         .with_context(|| format!("the signing key in {}", settings.data.display()))?;
+    // Every server on this store lists it, so its checkpoints verify anywhere.
+    block_on(async { Ok(store.register_key(signer.public_key()).await?) })
+        .context("registering the signing key")?;
     crate::http::run(settings, listener, store, signer)
         .with_context(|| format!("serving on {listen}"))
 }

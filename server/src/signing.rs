@@ -65,13 +65,10 @@ impl Signer {
     }
 
     /// The public key as `GET /v1/keys` lists it.
-    pub fn public_jwk(&self) -> crate::http::schema::Jwk {
-        crate::http::schema::Jwk {
-            kid: self.key_id.clone(),
-            kty: "OKP",
-            crv: "Ed25519",
-            alg: "EdDSA",
-            use_: "sig",
+    /// The public key, as the store keeps it for every server to list.
+    pub fn public_key(&self) -> keksdose_store::PublicKey {
+        keksdose_store::PublicKey {
+            key_id: self.key_id.clone(),
             x: b64(self.key.verifying_key().as_bytes()),
         }
     }
@@ -93,12 +90,39 @@ impl Signer {
     }
 
     /// Whether `c` carries a valid signature by this key.
+    #[cfg(test)]
     pub fn verify(&self, c: &Checkpoint) -> bool {
         verify_with(&self.key.verifying_key(), c)
     }
 }
 
 /// Checks a checkpoint's signature against a public key.
+/// A public key in JWK form (`GET /v1/keys`).
+pub fn jwk(key: &keksdose_store::PublicKey) -> crate::http::schema::Jwk {
+    crate::http::schema::Jwk {
+        kid: key.key_id.clone(),
+        kty: "OKP",
+        crv: "Ed25519",
+        alg: "EdDSA",
+        use_: "sig",
+        x: key.x.clone(),
+    }
+}
+
+/// Whether `c` is signed by the one of `keys` its `key_id` names.
+pub fn verify_by(keys: &[keksdose_store::PublicKey], c: &Checkpoint) -> bool {
+    keys.iter()
+        .filter(|k| k.key_id == c.key_id)
+        .filter_map(|k| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&k.x)
+                .ok()
+        })
+        .filter_map(|x| <[u8; 32]>::try_from(x.as_slice()).ok())
+        .filter_map(|x| VerifyingKey::from_bytes(&x).ok())
+        .any(|k| verify_with(&k, c))
+}
+
 pub fn verify_with(key: &VerifyingKey, c: &Checkpoint) -> bool {
     let Ok(sig) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&c.signature) else {
         return false;
@@ -128,5 +152,13 @@ mod tests {
         let again = Signer::load_or_create(dir.path()).unwrap();
         assert_eq!(again.key_id(), signer.key_id());
         assert!(again.verify(&c));
+        // By its public key, as another server verifies it.
+        assert!(verify_by(&[signer.public_key()], &c));
+        assert!(!verify_by(&[signer.public_key()], &forged));
+        let other = Signer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+        assert!(
+            !verify_by(&[other.public_key()], &c),
+            "another key, another id"
+        );
     }
 }

@@ -30,7 +30,8 @@ use std::sync::{Arc, Mutex};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, Result, Selection, SiteMeta, Store, StoreError, now_ms,
+    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
+    StoreError, now_ms,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -65,11 +66,30 @@ struct Db {
     next: AtomicUsize,
 }
 
+/// Whether the database is gone for now rather than refusing what was asked:
+/// the connection closed or broken, the server shutting down or restarting
+/// (`pg_terminate_backend` too), out of resources, a transaction rolled back.
+fn transient(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_none_or(|c| {
+            let c = c.code();
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || c.starts_with("53")
+                || c.starts_with("40")
+        })
+}
+
 fn db_error(e: &tokio_postgres::Error) -> StoreError {
-    if e.is_closed() || e.code().is_none() {
-        StoreError::Unavailable(format!("database: {e}"))
+    // The server's own message, not only "db error".
+    let text = e.as_db_error().map_or_else(
+        || e.to_string(),
+        |d| format!("{}: {}", d.code().code(), d.message()),
+    );
+    if transient(e) {
+        StoreError::Unavailable(format!("database: {text}"))
     } else {
-        StoreError::Internal(format!("database: {e}"))
+        StoreError::Internal(format!("database: {text}"))
     }
 }
 
@@ -83,30 +103,39 @@ impl Db {
         connect(self.config.clone(), &self.handle).await
     }
 
-    /// A connection for a read; one the database dropped is replaced.
-    async fn reader(&self) -> Result<Arc<Client>> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+    /// Slot `i`'s connection for a read; one the database dropped is replaced.
+    async fn reader(&self, i: usize, fresh: bool) -> Result<Arc<Client>> {
         let current = self.readers[i]
             .lock()
             .map_err(|_| StoreError::Internal("reader lock poisoned".into()))?
             .clone();
-        if !current.is_closed() {
+        if !fresh && !current.is_closed() {
             return Ok(current);
         }
-        let fresh = Arc::new(self.connect().await?);
+        let new = Arc::new(self.connect().await?);
         if let Ok(mut slot) = self.readers[i].lock() {
-            *slot = fresh.clone();
+            *slot = new.clone();
         }
-        Ok(fresh)
+        Ok(new)
     }
 
+    /// A read, on the next connection; asked once more on a new connection
+    /// when the database had ended that one (a restart, `pg_terminate_backend`).
     async fn query(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        let client = self.reader().await?;
-        client.query(sql, params).await.map_err(|e| db_error(&e))
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        match self.reader(i, false).await?.query(sql, params).await {
+            Err(e) if transient(&e) => self
+                .reader(i, true)
+                .await?
+                .query(sql, params)
+                .await
+                .map_err(|e| db_error(&e)),
+            other => other.map_err(|e| db_error(&e)),
+        }
     }
 }
 
@@ -333,6 +362,37 @@ impl Store for PgStore {
 
     fn change(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send {
         self.send(|reply| Job::Change { changes, reply })
+    }
+
+    async fn register_key(&self, key: PublicKey) -> Result<()> {
+        if has_nul(&[&key.key_id, &key.x]) {
+            return Err(StoreError::Internal(
+                "a key with a NUL cannot be stored".into(),
+            ));
+        }
+        // Committed on its own: one row, nothing to group.
+        self.db
+            .query(
+                "INSERT INTO signing_keys (key_id, x) VALUES ($1, $2) \
+                 ON CONFLICT (key_id) DO NOTHING",
+                &[&key.key_id, &key.x],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<PublicKey>> {
+        let rows = self
+            .db
+            .query("SELECT key_id, x FROM signing_keys ORDER BY key_id", &[])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PublicKey {
+                key_id: r.get(0),
+                x: r.get(1),
+            })
+            .collect())
     }
 
     async fn site(&self, id: &str) -> Result<Option<SiteMeta>> {
@@ -602,17 +662,10 @@ impl From<tokio_postgres::Error> for Failed {
     }
 }
 
-/// Whether placing the batch again may succeed.
+/// Whether placing the batch again may succeed: the database was gone for a
+/// moment (see [`transient`]), or another instance took a key first.
 fn retryable(e: &tokio_postgres::Error) -> bool {
-    e.is_closed()
-        || e.code().is_none()
-        || [
-            SqlState::T_R_SERIALIZATION_FAILURE,
-            SqlState::T_R_DEADLOCK_DETECTED,
-            SqlState::UNIQUE_VIOLATION,
-        ]
-        .iter()
-        .any(|c| e.code() == Some(c))
+    transient(e) || e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 /// The writer: one group commit after another.
@@ -627,8 +680,9 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<D
         }
         let mut last = None;
         let mut outcomes = None;
+        let mut reconnect = false;
         for _ in 0..ATTEMPTS {
-            if client.is_closed() {
+            if reconnect || client.is_closed() {
                 match db.connect().await {
                     Ok(c) => client = c,
                     Err(e) => {
@@ -642,9 +696,13 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<D
                     outcomes = Some(o);
                     break;
                 }
-                Err(Failed::Before(e)) if retryable(&e) => last = Some(db_error(&e)),
+                Err(Failed::Before(e)) if retryable(&e) => {
+                    // A connection the database ended may not know it yet.
+                    reconnect = transient(&e);
+                    last = Some(db_error(&e));
+                }
                 Err(Failed::Before(e) | Failed::AtCommit(e)) => {
-                    last = Some(StoreError::Unavailable(format!("database: {e}")));
+                    last = Some(db_error(&e));
                     break;
                 }
             }
@@ -656,7 +714,6 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<D
                 .for_each(|(job, outcome)| job.answer(outcome)),
             None => {
                 let e = last.unwrap_or_else(|| StoreError::Unavailable("database".into()));
-                let e = StoreError::Unavailable(e.to_string());
                 jobs.into_iter().for_each(|job| job.fail(&e));
             }
         }

@@ -52,6 +52,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (site, seq)
     );
     "#,
+    // 2: the public keys of every instance that signs checkpoints.
+    r#"
+    CREATE TABLE signing_keys (
+        key_id text PRIMARY KEY,
+        x text NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now()
+    );
+    "#,
 ];
 
 /// Brings the schema up to date: takes the migration lock, applies each

@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, Result, Selection, SiteMeta, Store, StoreError, now_ms,
+    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
+    StoreError, now_ms,
 };
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -104,6 +105,9 @@ type Sites = Arc<RwLock<HashMap<String, SiteMeta>>>;
 pub struct SledStore {
     index: Shared,
     sites: Sites,
+    /// The keys registered since the store opened. One data directory has one
+    /// signing key, which its server registers at every start: nothing to keep.
+    keys: RwLock<std::collections::BTreeMap<String, PublicKey>>,
     /// Held while the store is open: one server per data directory.
     _lock: std::fs::File,
     tx: Option<mpsc::Sender<Job>>,
@@ -509,6 +513,7 @@ impl SledStore {
         Ok(SledStore {
             index,
             sites,
+            keys: RwLock::default(),
             _lock: lock,
             tx: Some(tx),
             writer: Some(handle),
@@ -634,6 +639,24 @@ impl Store for SledStore {
 
     fn change(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send {
         self.send(|reply| Job::Change { changes, reply })
+    }
+
+    async fn register_key(&self, key: PublicKey) -> Result<()> {
+        self.keys
+            .write()
+            .map_err(|_| internal("key map poisoned"))?
+            .insert(key.key_id.clone(), key);
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<PublicKey>> {
+        Ok(self
+            .keys
+            .read()
+            .map_err(|_| internal("key map poisoned"))?
+            .values()
+            .cloned()
+            .collect())
     }
 
     async fn site(&self, id: &str) -> Result<Option<SiteMeta>> {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use keksdose_shared::record::{ChainVerifier, GENESIS, Source};
 use keksdose_shared::{Action, Checkpoint, ConsentRecord, Decision, Personal, SiteConfig};
 
-use crate::{Change, DayStats, Draft, Head, Selection, SiteMeta, Store, StoreError};
+use crate::{Change, DayStats, Draft, Head, PublicKey, Selection, SiteMeta, Store, StoreError};
 
 /// The example SaaS site's config.
 pub fn config() -> SiteConfig {
@@ -109,7 +109,21 @@ pub async fn run<S: Store>(store: Arc<S>) {
     checkpoints(&*store).await;
     concurrent_appends(store.clone()).await;
     selections(&*store).await;
+    keys(&*store).await;
     empty_changes_are_answered(&*store).await;
+}
+
+/// Signing keys: registered once however often, all listed by key id.
+pub async fn keys<S: Store>(store: &S) {
+    let key = |id: &str| PublicKey {
+        key_id: id.into(),
+        x: format!("x-of-{id}"),
+    };
+    store.register_key(key("b2")).await.unwrap();
+    store.register_key(key("a1")).await.unwrap();
+    store.register_key(key("b2")).await.unwrap();
+    let listed = store.keys().await.unwrap();
+    assert_eq!(listed, [key("a1"), key("b2")], "every key once, by key id");
 }
 
 /// Sites and config versions: create (once), update, publish, every version kept.

@@ -98,6 +98,17 @@ pub enum Change {
     Checkpoint { checkpoint: Checkpoint },
 }
 
+/// A public key that signs checkpoints (Ed25519): every server sharing a store
+/// registers its own, and every server lists all of them (`GET /v1/keys`), so a
+/// checkpoint verifies whichever server signed it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PublicKey {
+    /// The first 8 bytes of the key's SHA-256, hex (a checkpoint's `key_id`).
+    pub key_id: String,
+    /// The raw public key, base64url.
+    pub x: String,
+}
+
 /// The head of a site's ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -177,6 +188,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ConsentRecord>> + Send;
     /// Applies changes, durably, in order.
     fn change(&self, changes: Vec<Change>) -> impl Future<Output = Result<()>> + Send;
+    /// Adds a public key that signs checkpoints (again: nothing changes).
+    fn register_key(&self, key: PublicKey) -> impl Future<Output = Result<()>> + Send;
 
     fn site(&self, id: &str) -> impl Future<Output = Result<Option<SiteMeta>>> + Send;
     /// Every site, by id.
@@ -217,6 +230,8 @@ pub trait Store: Send + Sync + 'static {
         site: &str,
         seq: u64,
     ) -> impl Future<Output = Result<Option<Checkpoint>>> + Send;
+    /// Every registered public key, by key id.
+    fn keys(&self) -> impl Future<Output = Result<Vec<PublicKey>>> + Send;
     /// The latest checkpoint of a site.
     fn latest_checkpoint(
         &self,

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, Result, Selection, SiteMeta, Store, StoreError,
-    conformance, now_ms,
+    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
+    StoreError, conformance, now_ms,
 };
 
 /// One plausible backend bug, at one place.
@@ -58,6 +58,7 @@ struct State {
     /// [`Fault::LinkedTwice`] can break the "once").
     links: Vec<(String, String, String)>,
     checkpoints: BTreeMap<(String, u64), Checkpoint>,
+    signing_keys: BTreeMap<String, PublicKey>,
 }
 
 impl State {
@@ -194,6 +195,15 @@ impl Store for MemoryStore {
         s.configs
             .insert((site.to_string(), version.clone()), config);
         Ok(version)
+    }
+
+    async fn register_key(&self, key: PublicKey) -> Result<()> {
+        self.state().signing_keys.insert(key.key_id.clone(), key);
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<PublicKey>> {
+        Ok(self.state().signing_keys.values().cloned().collect())
     }
 
     async fn append(&self, site: &str, draft: Draft) -> Result<ConsentRecord> {

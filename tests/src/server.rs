@@ -29,7 +29,8 @@ pub struct TestServer {
     child: Child,
     base_url: String,
     dir: TempDir,
-    schema: Option<Schema>,
+    /// Shared by the servers of one cluster; dropped with the last of them.
+    schema: Option<std::sync::Arc<Schema>>,
 }
 
 /// A PostgreSQL schema made for one test, dropped with it.
@@ -67,12 +68,32 @@ impl Schema {
         drop(client);
         let _ = driver.await;
         let sep = if admin_url.contains('?') { '&' } else { '?' };
-        let store = format!("{admin_url}{sep}options=-csearch_path%3D{name}");
+        // The application name lets a test end exactly these connections.
+        let store =
+            format!("{admin_url}{sep}options=-csearch_path%3D{name}&application_name={name}");
         Ok(Schema {
             admin_url,
             name,
             store,
         })
+    }
+}
+
+impl Schema {
+    /// Ends every database connection of the servers on this schema, as a
+    /// database restart or a network cut would; returns how many.
+    async fn terminate(&self) -> Result<u64> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+                &[&self.name],
+            )
+            .await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }
 
@@ -124,10 +145,43 @@ impl TestServer {
         std::fs::create_dir(dir.path().join("data"))?;
         prepare(&dir.path().join("data"))?;
         let schema = if on_postgres() {
-            Some(Schema::create().await?)
+            Some(std::sync::Arc::new(Schema::create().await?))
         } else {
             None
         };
+        Self::start_on(dir, schema, configure).await
+    }
+
+    /// `n` servers on one PostgreSQL database (a schema of their own), each with
+    /// its own data directory, started one after another (each renews the demo
+    /// sites' keys: the last one's count). Needs `KEKSDOSE_TEST_POSTGRES`.
+    pub async fn start_cluster(n: usize) -> Result<Vec<Self>> {
+        let schema = std::sync::Arc::new(Schema::create().await?);
+        let mut servers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let dir = tempfile::Builder::new()
+                .prefix("keksdose-test-")
+                .tempdir()?;
+            std::fs::create_dir(dir.path().join("data"))?;
+            servers.push(Self::start_on(dir, Some(schema.clone()), |_| {}).await?);
+        }
+        Ok(servers)
+    }
+
+    /// Ends the database connections of every server on this server's schema
+    /// (`pg_terminate_backend`); returns how many. Only on PostgreSQL.
+    pub async fn terminate_database_connections(&self) -> Result<u64> {
+        match &self.schema {
+            Some(schema) => schema.terminate().await,
+            None => bail!("this server is not on PostgreSQL"),
+        }
+    }
+
+    async fn start_on(
+        dir: TempDir,
+        schema: Option<std::sync::Arc<Schema>>,
+        configure: impl FnOnce(&mut Command),
+    ) -> Result<Self> {
         let store = schema.as_ref().map(|s| s.store.clone());
         let child = spawn(dir.path(), store.as_deref(), configure)?;
         let mut server = Self {

@@ -204,11 +204,43 @@ fn test(ws: &Workspace) -> Result<()> {
         "building the keksdose binary",
     )?;
 
+    let postgres = std::env::var("KEKSDOSE_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
     step("native tests (unit, integration, browser end-to-end)");
     ws.run(
         ws.cargo().args(["test", "--workspace"]).envs(browser_env),
         "native tests (`cargo test --workspace`)",
     )?;
+
+    match &postgres {
+        Some(_) => {
+            // The store's conformance suite ran on PostgreSQL above (it reads the
+            // same variable); now the HTTP, negative and isolation suites again,
+            // each server on a schema of its own.
+            step("HTTP, negative and isolation suites on PostgreSQL (KEKSDOSE_TEST_POSTGRES)");
+            ws.run(
+                ws.cargo()
+                    .args([
+                        "test",
+                        "-p",
+                        "keksdose-tests",
+                        "--test",
+                        "it",
+                        "--",
+                        "api::",
+                        "admin::",
+                        "negative::",
+                    ])
+                    .env("KEKSDOSE_TEST_STORE", "postgres"),
+                "the suites on PostgreSQL",
+            )?;
+        }
+        None => step(
+            "SKIPPED: PostgreSQL (its conformance suite and the HTTP, negative and isolation \
+             suites on it): set KEKSDOSE_TEST_POSTGRES to a database URL, as .ci/run does",
+        ),
+    }
 
     step("checking that keksdose-shared builds for wasm32");
     ws.run(

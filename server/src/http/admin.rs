@@ -33,7 +33,7 @@ pub async fn proof<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let (site, consent_id) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
-    let proof = proofs::proof(&*state.store, &state.signer, &site.id, &consent_id).await?;
+    let proof = proofs::proof(&*state.store, &site.id, &consent_id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(proof))
@@ -53,7 +53,7 @@ pub async fn verify<S: Store>(
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &*state.store, &path).await?;
-    let report = proofs::verify(&*state.store, &state.signer, &site.id).await?;
+    let report = proofs::verify(&*state.store, &site.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(report))
@@ -80,10 +80,11 @@ pub async fn checkpoint<S: Store>(
 /// `GET /v1/keys`: the public keys that sign checkpoints (JWK).
 #[utoipa::path(get, path = "/v1/keys", tag = "operations",
     responses((status = 200, description = "The public keys that sign checkpoints", body = Keys)))]
-pub async fn keys<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
-    HttpResponse::Ok().json(Keys {
-        keys: vec![state.signer.public_jwk()],
-    })
+pub async fn keys<S: Store>(state: web::Data<AppState<S>>) -> Result<HttpResponse, HttpError> {
+    let keys = state.store.keys().await?;
+    Ok(HttpResponse::Ok().json(Keys {
+        keys: keys.iter().map(crate::signing::jwk).collect(),
+    }))
 }
 
 /// `POST /v1/admin/sites/{site}/consents/{consent_id}/withdraw`: a withdrawal

@@ -15,3 +15,4 @@ mod durability;
 mod load;
 mod negative;
 mod ops;
+mod postgres;
