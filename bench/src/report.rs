@@ -173,7 +173,8 @@ pub fn machine(root: &Path) -> Value {
 pub struct Baseline {
     /// `commit, date` of that run.
     pub of: String,
-    /// Median, min and max by figure name.
+    /// Median, min and max by group and figure name (the banner's groups, with
+    /// and without throttling, share their figures' names).
     pub figures: std::collections::HashMap<String, (f64, f64, f64)>,
 }
 
@@ -193,7 +194,7 @@ impl Baseline {
             .flatten()
             .filter_map(|f| {
                 Some((
-                    f["name"].as_str()?.to_string(),
+                    key(f["group"].as_str()?, f["name"].as_str()?),
                     (
                         f["median"].as_f64()?,
                         f["min"].as_f64()?,
@@ -214,7 +215,9 @@ impl Baseline {
 
     /// The earlier median, with its min–max, and this median's change against it.
     fn cells(&self, f: &Figure) -> (String, String) {
-        let (Some((median, min, max)), Some(now)) = (self.figures.get(&f.name), f.median()) else {
+        let (Some((median, min, max)), Some(now)) =
+            (self.figures.get(&key(f.group, &f.name)), f.median())
+        else {
             return (String::new(), String::new());
         };
         let change = if *median == 0.0 {
@@ -227,6 +230,10 @@ impl Baseline {
             change,
         )
     }
+}
+
+fn key(group: &str, name: &str) -> String {
+    format!("{group}\u{1f}{name}")
 }
 
 /// Writes `results.json` and `results.md` into `dir`; the Markdown compares each
@@ -350,7 +357,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let machine = json!({"commit": "abc", "date": "d1"});
         let fig = |v: f64| Figure::new("g", "writes", "1/s").samples(vec![v * 0.9, v, v * 1.1]);
-        write(dir.path(), &machine, &json!({}), &[fig(100.0)]).unwrap();
+        // Another group's figure of the same name is another figure.
+        let other = |v: f64| Figure::new("h", "writes", "1/s").one(v);
+        write(dir.path(), &machine, &json!({}), &[fig(100.0), other(7.0)]).unwrap();
         let first = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
         assert!(
             !first.contains("before\" is"),
@@ -360,12 +369,13 @@ mod tests {
             dir.path(),
             &json!({"commit": "def"}),
             &json!({}),
-            &[fig(80.0)],
+            &[fig(80.0), other(7.0)],
         )
         .unwrap();
         let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
         assert!(md.contains("commit abc, d1"), "{md}");
         assert!(md.contains("| 100 (90.0–110) | -20 % |"), "{md}");
+        assert!(md.contains("| 7.00 (7.00–7.00) | +0 % |"), "{md}");
     }
 
     #[test]
