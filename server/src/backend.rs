@@ -127,4 +127,24 @@ impl Store for Backend {
     ) -> Result<std::collections::BTreeMap<String, keksdose_store::DayStats>> {
         each!(self, s => s.day_stats(site, selection))
     }
+
+    async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
+        each!(self, s => s.configs(site))
+    }
+
+    async fn links(&self, site: &str) -> Result<Vec<(String, String)>> {
+        each!(self, s => s.links(site))
+    }
+
+    async fn checkpoints(&self, site: &str) -> Result<Vec<Checkpoint>> {
+        each!(self, s => s.checkpoints(site))
+    }
+
+    async fn idempotency_keys(&self, site: &str) -> Result<Vec<(u64, String)>> {
+        each!(self, s => s.idempotency_keys(site))
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
+        each!(self, s => s.lease(name, holder, ttl_ms))
+    }
 }

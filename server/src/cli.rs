@@ -41,6 +41,13 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Backend> {
         },
     )
     .with_context(|| format!("opening the data directory {}", data.display()))?;
+    // The embedded store keeps no keys: its checkpoints are signed by the key in
+    // its data directory, which a server registers at start and a command here.
+    if data.join("signing.key").exists() {
+        let signer = crate::signing::Signer::load_or_create(data)
+            .with_context(|| format!("the signing key in {}", data.display()))?;
+        store.register_key(signer.public_key()).await?;
+    }
     Ok(Backend::Embedded(store))
 }
 
@@ -52,6 +59,111 @@ pub async fn db_migrate(settings: &Settings) -> anyhow::Result<()> {
     };
     let applied = PgStore::migrate(url.expose()).await?;
     println!("Database schema up to date ({applied} migration(s) applied now).");
+    Ok(())
+}
+
+/// `keksdose migrate --to postgres://…`: copies the store the settings name
+/// (the embedded one in `data`, stopped: opening it takes its lock) into a
+/// PostgreSQL database: sites with their keys, every config version, the
+/// signing keys, every record unchanged (hashes and idempotency keys), subject
+/// links and checkpoints. Run again after an interruption, it goes on where
+/// the target's ledger ends. Each site is verified on the target at the end:
+/// the whole chain recomputed, the same head hash as the source's, the latest
+/// checkpoint's signature.
+pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
+    use keksdose_store::Change;
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        anyhow::bail!("--to: expected a PostgreSQL URL (postgres://…)");
+    }
+    let source = open(settings).await?;
+    let target = PgStore::connect(to)
+        .await
+        .context("opening the target database")?;
+    for key in source.keys().await? {
+        target.register_key(key).await?;
+    }
+    let mut failed = 0;
+    for site in source.sites().await? {
+        let id = site.id.clone();
+        target
+            .import_site(&site, &source.configs(&id).await?)
+            .await
+            .with_context(|| format!("{id}: copying the site"))?;
+        let source_head = source.head(&id).await?;
+        let mut next = match target.head(&id).await? {
+            None => 1,
+            Some(h) => {
+                let same = source
+                    .records(&id, h.seq, h.seq, 1)
+                    .await?
+                    .first()
+                    .is_some_and(|r| r.record_hash == h.hash);
+                anyhow::ensure!(
+                    same,
+                    "{id}: the target's ledger (head {} at seq {}) is not a part of this one",
+                    h.hash,
+                    h.seq
+                );
+                h.seq + 1
+            }
+        };
+        let first = next;
+        let keys: std::collections::HashMap<u64, String> =
+            source.idempotency_keys(&id).await?.into_iter().collect();
+        loop {
+            let page = source.records(&id, next, u64::MAX, 5000).await?;
+            let Some(last) = page.last() else { break };
+            next = last.seq + 1;
+            target
+                .import_records(&id, &page, &keys)
+                .await
+                .with_context(|| format!("{id}: copying records up to seq {}", last.seq))?;
+        }
+        let links = source.links(&id).await?;
+        for chunk in links.chunks(1000) {
+            let changes = chunk
+                .iter()
+                .map(|(subject_hash, consent_id)| Change::Link {
+                    site: id.clone(),
+                    subject_hash: subject_hash.clone(),
+                    consent_id: consent_id.clone(),
+                })
+                .collect();
+            target.change(changes).await?;
+        }
+        let checkpoints = source.checkpoints(&id).await?;
+        let count = checkpoints.len();
+        for chunk in checkpoints.chunks(1000) {
+            let changes = chunk
+                .iter()
+                .map(|c| Change::Checkpoint {
+                    checkpoint: c.clone(),
+                })
+                .collect();
+            target.change(changes).await?;
+        }
+        let report = proofs::verify(&target, &id).await?;
+        let same_head = report.head == source_head.as_ref().map(|h| h.hash.clone());
+        let head = report.head.as_deref().unwrap_or("(empty)");
+        if report.verified && same_head {
+            println!(
+                "{id}: {} records ({} copied now), {} links, {count} checkpoints; \
+                 verified on the target, head {head}",
+                report.records,
+                next - first,
+                links.len(),
+            );
+        } else {
+            failed += 1;
+            println!(
+                "{id}: NOT VERIFIED on the target: {}",
+                serde_json::to_string(&report).unwrap_or_default()
+            );
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} site(s) did not verify on the target");
+    }
     Ok(())
 }
 
@@ -179,12 +291,24 @@ pub async fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<(
     let store = open(settings).await?;
     let mut broken = 0;
     for id in sites::chosen(&store, site).await? {
-        let (checked, first_broken) = proofs::verify_chain(&store, &id).await?;
-        match first_broken {
-            None => println!("{id}: {checked} records, chain intact"),
+        let report = proofs::verify(&store, &id).await?;
+        let checked = report.checked;
+        let checkpoint = match (&report.checkpoint, report.checkpoint_matches) {
+            (Some(c), Some(true)) => format!("checkpoint at seq {} signed and matching", c.seq),
+            (Some(c), _) => {
+                broken += 1;
+                format!("CHECKPOINT at seq {} does NOT match or its key is unknown", c.seq)
+            }
+            (None, _) => "no checkpoint".to_string(),
+        };
+        match &report.first_broken {
+            None => println!(
+                "{id}: {checked} records, chain intact, head {}; {checkpoint}",
+                report.head.as_deref().unwrap_or("(empty)")
+            ),
             Some(e) => {
                 broken += 1;
-                println!("{id}: BROKEN after {checked} good records: {e}");
+                println!("{id}: BROKEN after {checked} good records: {}", e.error);
             }
         }
     }

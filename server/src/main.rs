@@ -88,6 +88,14 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Copies the store (the embedded one in `data`; stop its server first)
+    /// into a PostgreSQL database and verifies every site there (again after
+    /// an interruption: it goes on where the target ends).
+    Migrate {
+        /// The target database, `postgres://…`.
+        #[arg(long)]
+        to: String,
+    },
     /// The PostgreSQL store's schema.
     Db {
         #[command(subcommand)]
@@ -218,6 +226,7 @@ fn main() -> ExitCode {
         Command::Db {
             command: DbCommand::Migrate,
         } => block_on(cli::db_migrate(s)),
+        Command::Migrate { to } => block_on(cli::migrate(s, &to)),
         Command::Purge { older_than, site } => {
             block_on(cli::purge(s, &older_than, site.as_deref()))
         }

@@ -35,6 +35,9 @@ pub struct Settings {
     pub static_dir: PathBuf,
     /// sled's page cache, in MiB (sled's own default of 1 GB is far too much).
     pub sled_cache_mb: u64,
+    /// How often the heads of grown ledgers are signed, in seconds. Servers
+    /// sharing a database take turns: one of them at a time signs.
+    pub checkpoint_every_secs: u64,
     /// Proxies whose `X-Forwarded-For` is believed (see [`crate::proxy`]).
     pub trusted_proxies: Vec<Cidr>,
     /// If set, `GET /metrics` requires `Authorization: Bearer <token>`.
@@ -50,6 +53,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             static_dir: PathBuf::from("static"),
             sled_cache_mb: 32,
+            checkpoint_every_secs: 600,
             trusted_proxies: Vec::new(),
             metrics_token: None,
             rate_limits: RateLimitSettings::default(),
@@ -184,6 +188,15 @@ pub struct Flags {
         value_name = "MIB"
     )]
     pub sled_cache_mb: Option<u64>,
+    /// Seconds between periodic checkpoints [default: 600].
+    #[arg(
+        long,
+        global = true,
+        env = "KEKSDOSE_CHECKPOINT_EVERY_SECS",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub checkpoint_every_secs: Option<u64>,
     /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is
     /// believed [default: none].
     #[arg(
@@ -267,6 +280,9 @@ impl Settings {
     /// The file layer over the defaults.
     pub fn from_toml(text: &str) -> Result<Settings, String> {
         let s: Settings = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        if s.checkpoint_every_secs == 0 {
+            return Err("checkpoint_every_secs: must be at least 1".into());
+        }
         for (name, limit) in [
             ("consents", s.rate_limits.consents),
             ("history", s.rate_limits.history),
@@ -290,6 +306,7 @@ impl Settings {
         set(&mut self.listen, &f.listen);
         set(&mut self.static_dir, &f.static_dir);
         set(&mut self.sled_cache_mb, &f.sled_cache_mb);
+        set(&mut self.checkpoint_every_secs, &f.checkpoint_every_secs);
         set(&mut self.trusted_proxies, &f.trusted_proxies);
         set(&mut self.rate_limits.consents, &f.rate_consents);
         set(&mut self.rate_limits.history, &f.rate_history);

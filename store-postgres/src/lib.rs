@@ -246,6 +246,117 @@ impl PgStore {
     }
 }
 
+/// Copying a ledger sealed elsewhere (`keksdose migrate`): what the embedded
+/// store holds goes in unchanged, hashes and all.
+impl PgStore {
+    /// Adds a site with every config version it has had, or, for a site that is
+    /// here already (a migration run again), brings its key, origins and
+    /// current version up to date and adds the versions it lacks. A site of
+    /// the same id but another pseudonymisation key is another site:
+    /// `Conflict`.
+    pub async fn import_site(&self, site: &SiteMeta, configs: &[(String, SiteConfig)]) -> Result<()> {
+        let mut client = self.db.connect().await?;
+        let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+        let origins = serde_json::to_string(&site.origins).unwrap_or_default();
+        let placed = tx
+            .execute(
+                "INSERT INTO sites (id, origins, created_at, key_hash, secret, config_version) \
+                 VALUES ($1, $2::text::jsonb, $3, $4, $5, $6) \
+                 ON CONFLICT (id) DO UPDATE SET origins = EXCLUDED.origins, \
+                 key_hash = EXCLUDED.key_hash, config_version = EXCLUDED.config_version \
+                 WHERE sites.secret = EXCLUDED.secret AND sites.created_at = EXCLUDED.created_at",
+                &[
+                    &site.id,
+                    &origins,
+                    &site.created_at,
+                    &site.key_hash,
+                    &site.secret,
+                    &site.config_version,
+                ],
+            )
+            .await
+            .map_err(|e| db_error(&e))?;
+        if placed == 0 {
+            return Err(StoreError::Conflict(format!(
+                "site {:?} exists in the database as another site (other key, other creation time)",
+                site.id
+            )));
+        }
+        for (version, config) in configs {
+            if config.version() != *version {
+                return Err(StoreError::Internal(format!(
+                    "site {:?}: config version {version} does not match its content",
+                    site.id
+                )));
+            }
+            insert_config(&tx, &site.id, version, config)
+                .await
+                .map_err(|e| db_error(&e))?;
+        }
+        tx.commit().await.map_err(|e| db_error(&e))
+    }
+
+    /// Appends records sealed elsewhere to the end of `site`'s ledger in one
+    /// transaction, unchanged: they must continue its chain (the next seq, the
+    /// head's hash as `prev_hash`), or nothing is written (`Conflict`). `keys`
+    /// are the idempotency keys among them, by seq.
+    pub async fn import_records(
+        &self,
+        site: &str,
+        records: &[ConsentRecord],
+        keys: &HashMap<u64, String>,
+    ) -> Result<()> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let mut client = self.db.connect().await?;
+        let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+        let row = tx
+            .query_opt(
+                "SELECT head_seq, head_hash FROM sites WHERE id = $1 FOR UPDATE",
+                &[&site],
+            )
+            .await
+            .map_err(|e| db_error(&e))?
+            .ok_or_else(|| unknown(site))?;
+        let (mut seq, mut hash): (i64, String) = (row.get(0), row.get(1));
+        if seq == 0 {
+            hash = keksdose_shared::record::GENESIS.to_string();
+        }
+        let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in records {
+            if r.site != site || r.seq != u64::try_from(seq).unwrap_or(0) + 1 || r.prev_hash != hash {
+                return Err(StoreError::Conflict(format!(
+                    "{site}: record {} does not continue the ledger at seq {seq}",
+                    r.seq
+                )));
+            }
+            seq += 1;
+            hash.clone_from(&r.record_hash);
+            columns.0.push(seq);
+            columns.1.push(r.consent_id.clone());
+            columns.2.push(big(Head::of(r).at_ms));
+            columns.3.push(keys.get(&r.seq).cloned());
+            columns.4.push(serde_json::to_string(r).map_err(|e| json_error(&e))?);
+        }
+        tx.execute(
+            "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, record) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[])",
+            &[&site, &columns.0, &columns.1, &columns.2, &columns.3, &columns.4],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+        let head = Head::of(last);
+        tx.execute(
+            "UPDATE sites SET head_seq = $2, head_hash = $3, head_at_ms = $4 WHERE id = $1",
+            &[&site, &big(head.seq), &head.hash, &big(head.at_ms)],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+        tx.commit().await.map_err(|e| db_error(&e))
+    }
+}
+
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.tx.take();
@@ -547,6 +658,90 @@ impl Store for PgStore {
         rows.first()
             .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
             .transpose()
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
+        // The database's clock, so that the instances' clocks need not agree.
+        let rows = self
+            .db
+            .query(
+                "INSERT INTO leases (name, holder, until) \
+                 VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond') \
+                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until \
+                 WHERE leases.holder = EXCLUDED.holder OR leases.until <= clock_timestamp() \
+                 RETURNING holder",
+                &[&name, &holder, &(ttl_ms as f64)],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
+        if has_nul(&[site]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT version, config FROM configs WHERE site = $1 ORDER BY version COLLATE \"C\"",
+                &[&site],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let config = serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| json_error(&e))?;
+                Ok((r.get(0), config))
+            })
+            .collect()
+    }
+
+    async fn links(&self, site: &str) -> Result<Vec<(String, String)>> {
+        if has_nul(&[site]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT subject_hash, consent_id FROM subjects WHERE site = $1 \
+                 ORDER BY subject_hash COLLATE \"C\", consent_id COLLATE \"C\"",
+                &[&site],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn checkpoints(&self, site: &str) -> Result<Vec<Checkpoint>> {
+        if has_nul(&[site]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT checkpoint FROM checkpoints WHERE site = $1 ORDER BY seq",
+                &[&site],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
+            .collect()
+    }
+
+    async fn idempotency_keys(&self, site: &str) -> Result<Vec<(u64, String)>> {
+        if has_nul(&[site]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT seq, idempotency_key FROM records \
+                 WHERE site = $1 AND idempotency_key IS NOT NULL ORDER BY seq",
+                &[&site],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (u64::try_from(r.get::<_, i64>(0)).unwrap_or(0), r.get(1)))
+            .collect())
     }
 
     async fn select(

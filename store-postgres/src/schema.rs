@@ -60,6 +60,14 @@ const MIGRATIONS: &[&str] = &[
         added_at timestamptz NOT NULL DEFAULT now()
     );
     "#,
+    // 3: leases, so that one instance at a time does a periodic job.
+    r#"
+    CREATE TABLE leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        until timestamptz NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the schema up to date: takes the migration lock, applies each

@@ -108,6 +108,8 @@ pub struct SledStore {
     /// The keys registered since the store opened. One data directory has one
     /// signing key, which its server registers at every start: nothing to keep.
     keys: RwLock<std::collections::BTreeMap<String, PublicKey>>,
+    /// One process per data directory: its leases live in its memory.
+    leases: keksdose_store::Leases,
     /// Held while the store is open: one server per data directory.
     _lock: std::fs::File,
     tx: Option<mpsc::Sender<Job>>,
@@ -196,6 +198,13 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
         k.extend_from_slice(p);
     }
     k
+}
+
+/// The prefix of every key of a site (a site id holds no NUL).
+fn site_prefix(site: &str) -> Vec<u8> {
+    let mut prefix = site.as_bytes().to_vec();
+    prefix.push(0);
+    prefix
 }
 
 fn seq_key(site: &str, seq: u64) -> Vec<u8> {
@@ -514,6 +523,7 @@ impl SledStore {
             index,
             sites,
             keys: RwLock::default(),
+            leases: keksdose_store::Leases::default(),
             _lock: lock,
             tx: Some(tx),
             writer: Some(handle),
@@ -767,6 +777,66 @@ impl Store for SledStore {
         seqs.sort_unstable();
         seqs.truncate(limit);
         trees.records_at(site, &seqs)
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
+        Ok(self.leases.take(name, holder, ttl_ms, keksdose_store::now_ms()))
+    }
+
+    async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
+        let prefix = site_prefix(site);
+        self.trees()?
+            .configs
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(internal)?;
+                let version = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                Ok((version, serde_json::from_slice(&v).map_err(internal)?))
+            })
+            .collect()
+    }
+
+    async fn links(&self, site: &str) -> Result<Vec<(String, String)>> {
+        let prefix = site_prefix(site);
+        self.trees()?
+            .subjects
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| {
+                let k = k.map_err(internal)?;
+                let rest = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                rest.split_once('\0')
+                    .map(|(s, c)| (s.to_string(), c.to_string()))
+                    .ok_or_else(|| internal("bad subject index key"))
+            })
+            .collect()
+    }
+
+    async fn checkpoints(&self, site: &str) -> Result<Vec<Checkpoint>> {
+        self.trees()?
+            .checkpoints
+            .scan_prefix(site_prefix(site))
+            .values()
+            .map(|v| serde_json::from_slice(&v.map_err(internal)?).map_err(internal))
+            .collect()
+    }
+
+    async fn idempotency_keys(&self, site: &str) -> Result<Vec<(u64, String)>> {
+        let prefix = site_prefix(site);
+        let mut keys = self
+            .trees()?
+            .idempotency
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(internal)?;
+                let seq = <[u8; 8]>::try_from(v.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| internal("bad idempotency index value"))?;
+                Ok((seq, String::from_utf8_lossy(&k[prefix.len()..]).into_owned()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        keys.sort_unstable();
+        Ok(keys)
     }
 }
 

@@ -110,6 +110,8 @@ pub async fn run<S: Store>(store: Arc<S>) {
     concurrent_appends(store.clone()).await;
     selections(&*store).await;
     keys(&*store).await;
+    listings(&*store).await;
+    leases(&*store).await;
     empty_changes_are_answered(&*store).await;
 }
 
@@ -547,6 +549,106 @@ pub async fn checkpoints<S: Store>(store: &S) {
         store.latest_checkpoint("cp").await.unwrap(),
         Some(checkpoint("cp", 4))
     );
+}
+
+/// What a copy of a site needs besides its records (`keksdose migrate`): every
+/// config version, subject link, checkpoint and idempotency key of that site,
+/// none of a site whose id starts the same.
+pub async fn listings<S: Store>(store: &S) {
+    let config = new_site(store, "ls").await;
+    new_site(store, "lsx").await;
+    let other = store.publish_config("ls", other_config()).await.unwrap();
+    store.publish_config("lsx", other_config()).await.unwrap();
+    let mut linked = draft(&config, "ls-c2", Action::AcceptAll, Some("k2"));
+    linked.personal.subject_hash = Some("subj".into());
+    let first = store
+        .append("ls", draft(&config, "ls-c1", Action::RejectAll, Some("k1")))
+        .await
+        .unwrap();
+    store
+        .append("ls", draft(&config, "ls-c1", Action::AcceptAll, None))
+        .await
+        .unwrap();
+    let third = store.append("ls", linked).await.unwrap();
+    store
+        .append("lsx", draft(&config, "lsx-c1", Action::RejectAll, Some("kx")))
+        .await
+        .unwrap();
+    store
+        .change(vec![
+            Change::Link {
+                site: "ls".into(),
+                subject_hash: "subj".into(),
+                consent_id: "ls-c1".into(),
+            },
+            Change::Link {
+                site: "lsx".into(),
+                subject_hash: "subj".into(),
+                consent_id: "lsx-c1".into(),
+            },
+            Change::Checkpoint {
+                checkpoint: checkpoint("ls", 2),
+            },
+            Change::Checkpoint {
+                checkpoint: checkpoint("lsx", 1),
+            },
+        ])
+        .await
+        .unwrap();
+    let mut versions = vec![config.version(), other];
+    versions.sort();
+    let configs = store.configs("ls").await.unwrap();
+    assert_eq!(
+        configs.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
+        versions,
+        "every config version of the site, sorted, none of another site's"
+    );
+    assert!(
+        configs.iter().all(|(v, c)| c.version() == *v),
+        "each version with its config"
+    );
+    assert_eq!(
+        store.links("ls").await.unwrap(),
+        [
+            ("subj".to_string(), "ls-c1".to_string()),
+            ("subj".to_string(), "ls-c2".to_string())
+        ],
+        "the site's links, the one a record brought too"
+    );
+    assert_eq!(
+        store.checkpoints("ls").await.unwrap(),
+        [checkpoint("ls", 2)],
+        "the site's checkpoints"
+    );
+    assert_eq!(
+        store.idempotency_keys("ls").await.unwrap(),
+        [(first.seq, "k1".to_string()), (third.seq, "k2".to_string())],
+        "the site's idempotency keys by seq"
+    );
+    assert!(store.configs("nobody").await.unwrap().is_empty());
+}
+
+/// Leases: one holder at a time, renewed by its holder, free once run out.
+pub async fn leases<S: Store>(store: &S) {
+    assert!(store.lease("job", "a", 60_000).await.unwrap(), "a free lease is taken");
+    assert!(
+        !store.lease("job", "b", 60_000).await.unwrap(),
+        "another holder's running lease is refused"
+    );
+    assert!(store.lease("job", "a", 60_000).await.unwrap(), "its holder renews it");
+    assert!(store.lease("other-job", "b", 300).await.unwrap(), "leases are by name");
+    assert!(!store.lease("other-job", "a", 300).await.unwrap());
+    // Once b's lease has run out (the store's clock, so wait a little longer).
+    let mut taken = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if store.lease("other-job", "a", 60_000).await.unwrap() {
+            taken = true;
+            break;
+        }
+    }
+    assert!(taken, "a lease that ran out goes to the next holder");
+    assert!(!store.lease("other-job", "b", 60_000).await.unwrap());
 }
 
 /// Many tasks appending to three sites at once: each acknowledged record has

@@ -22,6 +22,25 @@ pub mod append;
 pub mod conformance;
 pub mod query;
 
+/// Leases held in one process's memory: what a store serving one process keeps
+/// (the embedded store, a test's), by name: (holder, until in ms since the epoch).
+#[derive(Debug, Default)]
+pub struct Leases(std::sync::Mutex<std::collections::HashMap<String, (String, u64)>>);
+
+impl Leases {
+    /// [`Store::lease`] at `now_ms`.
+    pub fn take(&self, name: &str, holder: &str, ttl_ms: u64, now_ms: u64) -> bool {
+        let mut leases = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match leases.get(name) {
+            Some((other, until)) if other != holder && *until > now_ms => false,
+            _ => {
+                leases.insert(name.to_string(), (holder.to_string(), now_ms.saturating_add(ttl_ms)));
+                true
+            }
+        }
+    }
+}
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -247,6 +266,32 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ConsentRecord>>> + Send;
+
+    /// Every config version of a site, old and current (its [`SiteMeta`]
+    /// names the current one), sorted by version.
+    fn configs(&self, site: &str)
+    -> impl Future<Output = Result<Vec<(String, SiteConfig)>>> + Send;
+    /// Every subject link of a site as (subject hash, consent ID), sorted.
+    fn links(&self, site: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Every signed checkpoint of a site, by seq.
+    fn checkpoints(&self, site: &str) -> impl Future<Output = Result<Vec<Checkpoint>>> + Send;
+    /// Every idempotency key of a site with the seq of the record it gave, by seq.
+    fn idempotency_keys(
+        &self,
+        site: &str,
+    ) -> impl Future<Output = Result<Vec<(u64, String)>>> + Send;
+
+    /// Takes or renews the lease `name` for `holder` for `ttl_ms`, and says
+    /// whether `holder` has it now: no other holder's lease on it is running.
+    /// Jobs that one server of many should do at a time (the periodic
+    /// checkpoint) run only while their server holds the lease; the store's
+    /// clock decides when a lease has run out.
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: u64,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Banner decisions per UTC day over a selection's time range, counted by
     /// [`DayStats::count`]. This default pages through [`Store::select`]; a

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
+    Appended, Batch, Change, Draft, Head, Leases, PublicKey, Result, Selection, SiteMeta, Store,
     StoreError, conformance, now_ms,
 };
 
@@ -42,6 +42,10 @@ enum Fault {
     /// Appends are not serialised: the head is read, the lock let go, and the
     /// record written after other appends may have moved the head.
     UnserialisedAppends,
+    /// `configs` lists every site's versions.
+    ListingsOfEverySite,
+    /// `lease` grants every holder.
+    LeaseForEveryone,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +96,7 @@ impl State {
 #[derive(Debug, Default)]
 struct MemoryStore {
     state: Mutex<State>,
+    leases: Leases,
     fault: Option<Fault>,
 }
 
@@ -209,8 +214,9 @@ impl Store for MemoryStore {
     async fn append(&self, site: &str, draft: Draft) -> Result<ConsentRecord> {
         let racy_head = if self.has(Fault::UnserialisedAppends) {
             let head = self.state().heads.get(site).cloned();
-            tokio::task::yield_now().await;
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            // Long enough that the other appends in flight read the same head
+            // however loaded the machine (a 1 ms pause let them pass in turn).
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             Some(head)
         } else {
             None
@@ -344,6 +350,57 @@ impl Store for MemoryStore {
             .range(range)
             .next_back()
             .map(|(_, c)| c.clone()))
+    }
+
+    async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
+        Ok(self
+            .state()
+            .configs
+            .iter()
+            .filter(|((s, _), _)| s == site || self.has(Fault::ListingsOfEverySite))
+            .map(|((_, v), c)| (v.clone(), c.clone()))
+            .collect())
+    }
+
+    async fn links(&self, site: &str) -> Result<Vec<(String, String)>> {
+        let mut links: Vec<(String, String)> = self
+            .state()
+            .links
+            .iter()
+            .filter(|(s, _, _)| s == site)
+            .map(|(_, h, c)| (h.clone(), c.clone()))
+            .collect();
+        links.sort();
+        Ok(links)
+    }
+
+    async fn checkpoints(&self, site: &str) -> Result<Vec<Checkpoint>> {
+        Ok(self
+            .state()
+            .checkpoints
+            .iter()
+            .filter(|((s, _), _)| s == site)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn idempotency_keys(&self, site: &str) -> Result<Vec<(u64, String)>> {
+        let mut keys: Vec<(u64, String)> = self
+            .state()
+            .keys
+            .iter()
+            .filter(|((s, _), _)| s == site)
+            .map(|((_, k), seq)| (*seq, k.clone()))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
+        if self.has(Fault::LeaseForEveryone) {
+            return Ok(true);
+        }
+        Ok(self.leases.take(name, holder, ttl_ms, now_ms()))
     }
 
     async fn select(
@@ -520,6 +577,30 @@ async fn a_store_whose_appends_are_not_serialised_fails_concurrent_appends() {
         Fault::UnserialisedAppends,
         "one place each, no gaps",
         conformance::concurrent_appends,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_lists_every_sites_configs_fails_listings() {
+    fails(
+        Fault::ListingsOfEverySite,
+        "none of another site's",
+        |s| async move {
+            conformance::listings(&*s).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_grants_every_lease_fails_leases() {
+    fails(
+        Fault::LeaseForEveryone,
+        "another holder's running lease is refused",
+        |s| async move {
+            conformance::leases(&*s).await;
+        },
     )
     .await;
 }

@@ -17,7 +17,7 @@ mod server;
 use std::path::PathBuf;
 
 pub use browser::Browser;
-pub use server::{TestServer, binary, on_postgres};
+pub use server::{Schema, TestServer, binary, on_postgres};
 
 /// The workspace root (the tests crate's parent directory).
 pub fn workspace_root() -> PathBuf {

@@ -35,7 +35,7 @@ pub struct TestServer {
 
 /// A PostgreSQL schema made for one test, dropped with it.
 #[derive(Debug)]
-struct Schema {
+pub struct Schema {
     admin_url: String,
     name: String,
     /// The store URL that uses it.
@@ -48,7 +48,8 @@ pub fn on_postgres() -> bool {
 }
 
 impl Schema {
-    async fn create() -> Result<Schema> {
+    /// A new schema in the database `KEKSDOSE_TEST_POSTGRES` names.
+    pub async fn create() -> Result<Schema> {
         let admin_url = std::env::var("KEKSDOSE_TEST_POSTGRES").context(
             "KEKSDOSE_TEST_STORE=postgres needs KEKSDOSE_TEST_POSTGRES, a PostgreSQL URL",
         )?;
@@ -80,6 +81,22 @@ impl Schema {
 }
 
 impl Schema {
+    /// The store URL on this schema (`store`, `--to`).
+    pub fn url(&self) -> &str {
+        &self.store
+    }
+
+    /// A connection of the test's own to this schema.
+    pub async fn client(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {}", self.name))
+            .await?;
+        Ok(client)
+    }
+
     /// Ends every database connection of the servers on this schema, as a
     /// database restart or a network cut would; returns how many.
     async fn terminate(&self) -> Result<u64> {
@@ -156,6 +173,15 @@ impl TestServer {
     /// its own data directory, started one after another (each renews the demo
     /// sites' keys: the last one's count). Needs `KEKSDOSE_TEST_POSTGRES`.
     pub async fn start_cluster(n: usize) -> Result<Vec<Self>> {
+        Self::start_cluster_with(n, |_| {}).await
+    }
+
+    /// Like [`start_cluster`](Self::start_cluster), each command configured
+    /// as in [`start_with`](Self::start_with).
+    pub async fn start_cluster_with(
+        n: usize,
+        configure: impl Fn(&mut Command),
+    ) -> Result<Vec<Self>> {
         let schema = std::sync::Arc::new(Schema::create().await?);
         let mut servers = Vec::with_capacity(n);
         for _ in 0..n {
@@ -163,9 +189,27 @@ impl TestServer {
                 .prefix("keksdose-test-")
                 .tempdir()?;
             std::fs::create_dir(dir.path().join("data"))?;
-            servers.push(Self::start_on(dir, Some(schema.clone()), |_| {}).await?);
+            servers.push(Self::start_on(dir, Some(schema.clone()), &configure).await?);
         }
         Ok(servers)
+    }
+
+    /// A server on `schema` (one a test made and filled, say), with a data
+    /// directory of its own.
+    pub async fn start_on_schema(
+        schema: std::sync::Arc<Schema>,
+        configure: impl FnOnce(&mut Command),
+    ) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("keksdose-test-")
+            .tempdir()?;
+        std::fs::create_dir(dir.path().join("data"))?;
+        Self::start_on(dir, Some(schema), configure).await
+    }
+
+    /// The schema this server's store is on, if on PostgreSQL.
+    pub fn schema(&self) -> Option<&std::sync::Arc<Schema>> {
+        self.schema.as_ref()
     }
 
     /// Ends the database connections of every server on this server's schema

@@ -46,8 +46,6 @@ pub struct AppState<S> {
     pub assets: assets::Assets,
 }
 
-/// How often the server signs the head of every ledger that grew.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(600);
 /// How long a client has to send a request's head (line and headers) before the
 /// connection is closed with 408: slow-loris connections do not pile up.
 pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,11 +70,23 @@ pub fn run<S: Store>(
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
         let background = state.clone();
+        let every = Duration::from_secs(settings.checkpoint_every_secs);
         actix_web::rt::spawn(async move {
-            let mut tick = actix_web::rt::time::interval(CHECKPOINT_EVERY);
+            // Servers sharing a store take turns: the one holding the lease
+            // signs, and keeps it by renewing it each round; another takes over
+            // two rounds after its holder stopped.
+            let holder = crate::pseudonym::random_token(16);
+            let ttl_ms = u64::try_from(every.as_millis().saturating_mul(2)).unwrap_or(u64::MAX);
+            let mut tick = actix_web::rt::time::interval(every);
             loop {
                 tick.tick().await;
-                proofs::checkpoint_grown(&*background.store, &background.signer).await;
+                match background.store.lease("checkpoint", &holder, ttl_ms).await {
+                    Ok(true) => {
+                        proofs::checkpoint_grown(&*background.store, &background.signer).await;
+                    }
+                    Ok(false) => {}
+                    Err(e) => eprintln!("keksdose: periodic checkpoint skipped: {e}"),
+                }
             }
         });
         let server = HttpServer::new({

@@ -13,6 +13,7 @@ mod cli;
 mod disk;
 mod durability;
 mod load;
+mod migrate;
 mod negative;
 mod ops;
 mod postgres;

@@ -1,0 +1,284 @@
+//! `keksdose migrate --to postgres://…`: the embedded store copied into
+//! PostgreSQL with every hash, link, key and checkpoint, verified there, and
+//! served from there as before. Needs `KEKSDOSE_TEST_POSTGRES` (`.ci/run` sets
+//! it); without it the tests say that they skipped.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use keksdose_store::Store as _;
+use keksdose_store::conformance;
+use keksdose_tests::{Schema, TestServer, binary, on_postgres};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::api::{config_version, demo_key, export, post, verify};
+
+fn postgres() -> bool {
+    if std::env::var("KEKSDOSE_TEST_POSTGRES").is_err() {
+        eprintln!("SKIPPED: KEKSDOSE_TEST_POSTGRES is not set (a PostgreSQL URL)");
+        return false;
+    }
+    if on_postgres() {
+        eprintln!("SKIPPED: the source of a migration is the embedded store");
+        return false;
+    }
+    true
+}
+
+/// `keksdose <args>` with `--data data`; its output.
+fn keksdose(data: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the keksdose binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// An admin request with the demo site's key; status and JSON body.
+async fn admin(
+    http: &reqwest::Client,
+    server: &TestServer,
+    method: reqwest::Method,
+    site: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http
+        .request(method, server.url(&format!("/v1/admin/sites/{site}{path}")))
+        .bearer_auth(demo_key(server, site));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
+    if !postgres() {
+        return;
+    }
+    let mut server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let sites = ["saas", "coaching", "education"];
+
+    // What the embedded store holds: decisions, one with an idempotency key,
+    // a subject's link, another subject's erasure, a checkpoint.
+    let saas = config_version(&http, &server, "saas").await;
+    let keyed = json!({"config_version": saas, "action": "accept_all", "language": "de",
+                       "idempotency_key": "sent-before-the-move"});
+    let (status, first) = post(&http, &server, "saas", &keyed).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let mut ids = Vec::new();
+    for (site, action) in [
+        ("saas", "reject_all"),
+        ("coaching", "accept_all"),
+        ("coaching", "reject_all"),
+        ("education", "accept_all"),
+    ] {
+        let version = config_version(&http, &server, site).await;
+        let (status, r) = post(
+            &http,
+            &server,
+            site,
+            &json!({"config_version": version, "action": action, "language": "de"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        ids.push(r["consent_id"].as_str().unwrap().to_string());
+    }
+    for (subject, id) in [("user-kept", &ids[1]), ("user-erased", &ids[2])] {
+        let (status, body) = admin(
+            &http,
+            &server,
+            reqwest::Method::POST,
+            "coaching",
+            &format!("/subjects/{subject}"),
+            Some(json!({"consent_id": id})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, erased) = admin(
+        &http,
+        &server,
+        reqwest::Method::DELETE,
+        "coaching",
+        "/subjects/user-erased",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    assert_eq!(erased["erased_records"], 1);
+    let (status, checkpoint) = admin(
+        &http,
+        &server,
+        reqwest::Method::POST,
+        "saas",
+        "/checkpoints",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{checkpoint}");
+    let mut before = BTreeMap::new();
+    for site in sites {
+        let report = verify(&http, &server, site).await;
+        assert_eq!(report["verified"], true, "{report}");
+        before.insert(site, (report["head"].clone(), export(&http, &server, site).await));
+    }
+
+    // The server stopped, the store copied.
+    server.kill().unwrap();
+    let data = server.data_dir();
+    let schema = Arc::new(Schema::create().await.unwrap());
+    let moved = keksdose(&data, &["migrate", "--to", schema.url()]);
+    assert!(moved.status.success(), "{}", text(&moved));
+    for site in sites {
+        let head = before[site].0.as_str().unwrap();
+        assert!(
+            text(&moved).contains(&format!("verified on the target, head {head}")),
+            "{site}: {}",
+            text(&moved)
+        );
+    }
+    // Again (as after an interruption): nothing is copied twice.
+    let again = keksdose(&data, &["migrate", "--to", schema.url()]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("saas: 2 records (0 copied now)"),
+        "{}",
+        text(&again)
+    );
+    // `keksdose verify` on the target, from the command line.
+    let verified = Command::new(binary())
+        .args(["verify", "--store", schema.url()])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", text(&verified));
+    let head = before["saas"].0.as_str().unwrap();
+    assert!(
+        text(&verified).contains(&format!(
+            "saas: 2 records, chain intact, head {head}; checkpoint at seq 2 signed and matching"
+        )),
+        "{}",
+        text(&verified)
+    );
+
+    // Served from PostgreSQL: the same records; the checkpoint verifies; the
+    // idempotency key, the kept link and the erasure hold.
+    let pg = TestServer::start_on_schema(schema, |_| {}).await.unwrap();
+    for site in sites {
+        assert_eq!(
+            export(&http, &pg, site).await,
+            before[site].1,
+            "{site}: every record as it was"
+        );
+    }
+    let report = verify(&http, &pg, "saas").await;
+    assert_eq!(report["checkpoint_matches"], true, "{report}");
+    let (status, retried) = post(&http, &pg, "saas", &keyed).await;
+    assert_eq!(status, StatusCode::CREATED, "{retried}");
+    assert_eq!(
+        (&retried["seq"], &retried["record_hash"]),
+        (&first["seq"], &first["record_hash"]),
+        "a retry sent before the move is answered with the first record"
+    );
+    let (_, kept) = admin(
+        &http,
+        &pg,
+        reqwest::Method::GET,
+        "coaching",
+        "/subjects/user-kept",
+        None,
+    )
+    .await;
+    assert_eq!(kept["consents"][0]["consent_id"], json!(ids[1]), "{kept}");
+    let (_, gone) = admin(
+        &http,
+        &pg,
+        reqwest::Method::GET,
+        "coaching",
+        "/subjects/user-erased",
+        None,
+    )
+    .await;
+    assert_eq!(gone["consents"], json!([]), "{gone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_of_100_000_records_moves_with_the_same_head() {
+    if !postgres() {
+        return;
+    }
+    const RECORDS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Written through the store itself: 100,000 HTTP requests would test the
+    // server's speed, not the copy.
+    let head = {
+        let store = Arc::new(keksdose_store_sled::SledStore::open(&data).unwrap());
+        let config = conformance::config();
+        store
+            .create_site(conformance::site("big"), config.clone())
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..64 {
+            let (store, config) = (store.clone(), config.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in (t..RECORDS).step_by(64) {
+                    let action = [keksdose_shared::Action::AcceptAll, keksdose_shared::Action::RejectAll][i % 2];
+                    let key = format!("k{i}");
+                    let draft = conformance::draft(
+                        &config,
+                        &format!("consent-{}", i / 3),
+                        action,
+                        (i % 10 == 0).then_some(key.as_str()),
+                    );
+                    store.append("big", draft).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let head = store.head("big").await.unwrap().unwrap();
+        assert_eq!(head.seq, RECORDS as u64);
+        head.hash
+    };
+    let schema = Schema::create().await.unwrap();
+    let moved = keksdose(&data, &["migrate", "--to", schema.url()]);
+    assert!(moved.status.success(), "{}", text(&moved));
+    assert!(
+        text(&moved).contains(&format!(
+            "big: {RECORDS} records ({RECORDS} copied now), 0 links, 0 checkpoints; \
+             verified on the target, head {head}"
+        )),
+        "{}",
+        text(&moved)
+    );
+    let client = schema.client().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT count(*), count(idempotency_key) FROM records WHERE site = 'big'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (RECORDS as i64, (RECORDS / 10) as i64),
+        "every record, with its idempotency key"
+    );
+}
