@@ -136,8 +136,19 @@ impl HttpMetrics {
     }
 }
 
+/// Where the rate limits are decided, as the limiter reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimiterBackend {
+    /// Without `redis_url`, `None`; else whether Redis takes the checks now.
+    pub redis_up: Option<bool>,
+    /// Calls to Redis (checks and reconnection attempts) that failed or timed out.
+    pub redis_errors: u64,
+    /// Checks decided by this instance's own buckets although `redis_url` is set.
+    pub fallbacks: u64,
+}
+
 /// Everything, in the text exposition format (version 0.0.4).
-pub fn render(rate_limited: &[(&str, u64)]) -> String {
+pub fn render(rate_limited: &[(&str, u64)], limiter: LimiterBackend) -> String {
     let mut out = String::new();
     let routes = HTTP.routes.lock().unwrap_or_else(|p| p.into_inner());
     out.push_str(
@@ -171,6 +182,27 @@ pub fn render(rate_limited: &[(&str, u64)]) -> String {
     );
     for (limit, n) in rate_limited {
         let _ = writeln!(out, "keksdose_rate_limited_total{{limit=\"{limit}\"}} {n}");
+    }
+    let shared = u8::from(limiter.redis_up == Some(true));
+    let _ = writeln!(
+        out,
+        "# HELP keksdose_ratelimit_backend Where rate limits are decided now (1): \"redis\", buckets shared by every server, or \"local\", this server's own; with redis_url set and Redis unreachable the limiter falls back to per-instance buckets.\n\
+         # TYPE keksdose_ratelimit_backend gauge\n\
+         keksdose_ratelimit_backend{{backend=\"redis\"}} {shared}\n\
+         keksdose_ratelimit_backend{{backend=\"local\"}} {}",
+        1 - shared
+    );
+    if limiter.redis_up.is_some() {
+        let _ = writeln!(
+            out,
+            "# HELP keksdose_ratelimit_redis_errors_total Calls to Redis (checks and reconnection attempts) that failed or took over their budget; the limiter falls back to per-instance buckets meanwhile.\n\
+             # TYPE keksdose_ratelimit_redis_errors_total counter\n\
+             keksdose_ratelimit_redis_errors_total {}\n\
+             # HELP keksdose_ratelimit_fallbacks_total Rate-limit checks that fell back to per-instance buckets because Redis was unreachable (or not yet connected).\n\
+             # TYPE keksdose_ratelimit_fallbacks_total counter\n\
+             keksdose_ratelimit_fallbacks_total {}",
+            limiter.redis_errors, limiter.fallbacks
+        );
     }
     let _ = writeln!(
         out,
@@ -229,7 +261,7 @@ mod tests {
     fn requests_are_counted_by_route_template_and_status_class() {
         HTTP.observe("/test/{id}", 201, Duration::from_millis(3));
         HTTP.observe("/test/{id}", 429, Duration::from_millis(1));
-        let text = render(&[("consents", 2)]);
+        let text = render(&[("consents", 2)], LimiterBackend::default());
         assert!(
             text.contains("keksdose_http_requests_total{route=\"/test/{id}\",status=\"2xx\"} 1"),
             "{text}"
@@ -243,5 +275,42 @@ mod tests {
         assert!(text.contains("keksdose_rate_limited_total{limit=\"consents\"} 2"));
         assert!(text.contains("# TYPE keksdose_journal_sync_seconds histogram"));
         assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");
+        assert!(text.contains("keksdose_ratelimit_backend{backend=\"local\"} 1"));
+        assert!(
+            !text.contains("redis_errors"),
+            "no Redis figures without redis_url"
+        );
+    }
+
+    #[test]
+    fn the_limiter_says_whether_it_fell_back_to_local_buckets() {
+        let down = render(
+            &[],
+            LimiterBackend {
+                redis_up: Some(false),
+                redis_errors: 3,
+                fallbacks: 7,
+            },
+        );
+        for line in [
+            "keksdose_ratelimit_backend{backend=\"redis\"} 0",
+            "keksdose_ratelimit_backend{backend=\"local\"} 1",
+            "keksdose_ratelimit_redis_errors_total 3",
+            "keksdose_ratelimit_fallbacks_total 7",
+        ] {
+            assert!(down.lines().any(|l| l == line), "{line} in\n{down}");
+        }
+        assert!(down.contains("falls back to per-instance buckets"));
+        let up = render(
+            &[],
+            LimiterBackend {
+                redis_up: Some(true),
+                ..LimiterBackend::default()
+            },
+        );
+        assert!(
+            up.lines()
+                .any(|l| l == "keksdose_ratelimit_backend{backend=\"redis\"} 1")
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Rate limits on the public API: one token bucket per limit, site and
-//! pseudonymised client.
+//! pseudonymised client; in this process, or with `redis_url` in Redis, shared
+//! by every server ([`shared`]).
 //!
-//! A client is its /24 (IPv4) or /48 (IPv6) network, HMAC'd with a key that lives
-//! only in this process ([`Pseudonymiser::ip`]): the raw address is neither a map
-//! key nor logged, and the keys cannot be linked to the pseudonyms in records.
+//! A client is its /24 (IPv4) or /48 (IPv6) network, HMAC'd ([`Pseudonymiser::ip`]):
+//! the raw address is neither a key nor logged, and the keys cannot be linked to
+//! the pseudonyms in records. The local buckets use a key that lives only in this
+//! process; the shared ones a key every server derives alike (see [`shared`]).
 //! One client flooding empties only its own bucket; everyone else keeps being
 //! served. Memory stays bounded: a bucket that has refilled is the same as no
 //! bucket and is dropped by a sweep, and at [`MAX_BUCKETS`] the least recently
@@ -11,6 +13,14 @@
 //! errs towards serving). Written by hand rather than with `governor`: the
 //! keyed limiter, the eviction and `Retry-After` are about as much code around
 //! `governor` as the bucket itself.
+//!
+//! With Redis, a check is one step of the same bucket there; when Redis does not
+//! answer, the check is decided by this process's buckets instead. Those are
+//! never stricter than the shared ones (this server sees only part of the
+//! traffic), so Redis being down can let a client through more often, but never
+//! refuses one that the shared limit would have served.
+
+pub mod shared;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,8 +28,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use keksdose_store::SiteMeta;
+
+use crate::metrics::LimiterBackend;
 use crate::pseudonym::{Pseudonymiser, random_token};
-use crate::settings::{Limit, RateLimitSettings};
+use crate::settings::{Limit, RateLimitSettings, Secret};
 
 /// Buckets per limit before the least recently used half is dropped.
 pub const MAX_BUCKETS: usize = 65_536;
@@ -28,6 +41,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// One limit: `per_minute` requests, up to `burst` at once.
 #[derive(Debug)]
 pub struct Limiter {
+    limit: Limit,
     per_sec: f64,
     burst: f64,
     state: Mutex<Buckets>,
@@ -43,6 +57,7 @@ struct Buckets {
 impl Limiter {
     pub fn new(limit: Limit) -> Limiter {
         Limiter {
+            limit,
             per_sec: f64::from(limit.per_minute) / 60.0,
             burst: f64::from(limit.burst),
             state: Mutex::new(Buckets {
@@ -53,10 +68,15 @@ impl Limiter {
         }
     }
 
+    /// `per_minute = 0`: every request passes.
+    fn is_off(&self) -> bool {
+        self.per_sec <= 0.0
+    }
+
     /// Takes a token from `key`'s bucket, or says in how many seconds one is back.
     pub fn check(&self, key: String, now: Instant) -> Result<(), u64> {
-        if self.per_sec <= 0.0 {
-            return Ok(()); // "off"
+        if self.is_off() {
+            return Ok(());
         }
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.map.len() >= MAX_BUCKETS || now.duration_since(st.swept) >= SWEEP_EVERY {
@@ -100,6 +120,17 @@ pub enum Route {
     Config,
 }
 
+impl Route {
+    /// Its name in metrics and in Redis keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Consents => "consents",
+            Route::History => "history",
+            Route::Config => "config",
+        }
+    }
+}
+
 /// Every limit of the public API.
 #[derive(Debug)]
 pub struct RateLimits {
@@ -107,28 +138,73 @@ pub struct RateLimits {
     pub consents: Limiter,
     pub history: Limiter,
     pub config: Limiter,
+    /// The buckets in Redis, with `redis_url`.
+    shared: Option<shared::Shared>,
 }
 
 impl RateLimits {
-    pub fn new(s: &RateLimitSettings) -> RateLimits {
+    /// The limits; with `redis_url`, shared through Redis, which is connected to
+    /// in the background (a server starts whether Redis is up or not).
+    pub fn new(s: &RateLimitSettings, redis_url: Option<&Secret>) -> RateLimits {
+        let shared = redis_url.and_then(|url| match shared::Shared::start(url.expose()) {
+            Ok(shared) => Some(shared),
+            Err(e) => {
+                // Settings::check has parsed the URL; this is the runtime failing.
+                crate::log::line(
+                    "warn",
+                    "rate limits: Redis not used, each server keeps its own buckets",
+                    &[("error", &e)],
+                );
+                None
+            }
+        });
         RateLimits {
             clients: Pseudonymiser::new(&random_token(32)),
             consents: Limiter::new(s.consents),
             history: Limiter::new(s.history),
             config: Limiter::new(s.config),
+            shared,
         }
     }
 
-    /// Lets a request of `client` to `site` (empty if none or unknown) through, or
-    /// answers the seconds until it may retry.
-    pub fn check(&self, route: Route, site: &str, client: IpAddr) -> Result<(), u64> {
-        let limiter = match route {
+    fn limiter(&self, route: Route) -> &Limiter {
+        match route {
             Route::Consents => &self.consents,
             Route::History => &self.history,
             Route::Config => &self.config,
-        };
+        }
+    }
+
+    /// Lets a request of `client` to `site` (`None` if the path names none or an
+    /// unknown one) through, or answers the seconds until it may retry.
+    pub async fn check(
+        &self,
+        route: Route,
+        site: Option<&SiteMeta>,
+        client: IpAddr,
+    ) -> Result<(), u64> {
+        let limiter = self.limiter(route);
+        if limiter.is_off() {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared
+            && let Some(answer) = shared.check(route, site, client, limiter.limit).await
+        {
+            if answer.is_err() {
+                limiter.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            return answer;
+        }
+        let site = site.map_or("", |s| s.id.as_str());
         let key = format!("{site}\0{}", self.clients.ip(client));
         limiter.check(key, Instant::now())
+    }
+
+    /// For `/metrics`: where checks are decided, and how often Redis failed.
+    pub fn backend(&self) -> LimiterBackend {
+        self.shared
+            .as_ref()
+            .map_or_else(LimiterBackend::default, shared::Shared::backend)
     }
 }
 
@@ -184,33 +260,45 @@ mod tests {
 
     #[test]
     fn clients_in_one_network_share_a_bucket_and_sites_are_separate() {
-        let limits = RateLimits::new(&RateLimitSettings {
-            consents: Limit {
-                per_minute: 1,
-                burst: 1,
+        let limits = RateLimits::new(
+            &RateLimitSettings {
+                consents: Limit {
+                    per_minute: 1,
+                    burst: 1,
+                },
+                ..RateLimitSettings::default()
             },
-            ..RateLimitSettings::default()
-        });
+            None,
+        );
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(
-            limits
-                .check(Route::Consents, "a", ip("203.0.113.7"))
-                .is_ok()
-        );
-        assert!(
-            limits
-                .check(Route::Consents, "a", ip("203.0.113.200"))
-                .is_err()
-        );
-        assert!(
-            limits
-                .check(Route::Consents, "b", ip("203.0.113.7"))
-                .is_ok()
-        );
-        assert!(
-            limits
-                .check(Route::Consents, "a", ip("198.51.100.1"))
-                .is_ok()
-        );
+        let (a, b) = (site("a"), site("b"));
+        let check = |site: &SiteMeta, client: &str| {
+            block_on(limits.check(Route::Consents, Some(site), ip(client)))
+        };
+        assert!(check(&a, "203.0.113.7").is_ok());
+        assert!(check(&a, "203.0.113.200").is_err());
+        assert!(check(&b, "203.0.113.7").is_ok());
+        assert!(check(&a, "198.51.100.1").is_ok());
+        assert_eq!(limits.backend(), LimiterBackend::default());
+    }
+
+    /// A site as the store holds it, with a secret of its own.
+    pub(super) fn site(id: &str) -> SiteMeta {
+        SiteMeta {
+            id: id.into(),
+            origins: Vec::new(),
+            created_at: String::new(),
+            key_hash: String::new(),
+            secret: random_token(32),
+            config_version: String::new(),
+        }
+    }
+
+    /// Drives a future that needs no runtime (the local limiter never waits).
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 }

@@ -42,6 +42,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<Cidr>,
     /// If set, `GET /metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
+    /// Redis for rate-limit buckets that every server shares (`redis://…`);
+    /// unset, each server keeps its own. A secret (the URL may hold a password).
+    pub redis_url: Option<Secret>,
     pub rate_limits: RateLimitSettings,
 }
 
@@ -56,6 +59,7 @@ impl Default for Settings {
             checkpoint_every_secs: 600,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            redis_url: None,
             rate_limits: RateLimitSettings::default(),
         }
     }
@@ -215,6 +219,16 @@ pub struct Flags {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// Redis that every server's rate-limit buckets share, as
+    /// redis://:password@host:6379/0 [default: none, each server its own].
+    #[arg(
+        long,
+        global = true,
+        env = "KEKSDOSE_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
     /// Limit on recording consents per client and site, PER_MINUTE:BURST or off [default: 30:10].
     #[arg(
         long,
@@ -251,6 +265,10 @@ pub enum SettingsError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A value that is wrong whichever layer set it (the value is not shown: it
+    /// may be a secret).
+    #[error("{0}")]
+    Value(String),
 }
 
 impl Settings {
@@ -274,7 +292,22 @@ impl Settings {
                 })?
             }
         };
-        Ok(base.with(flags))
+        let settings = base.with(flags);
+        settings.check().map_err(SettingsError::Value)?;
+        Ok(settings)
+    }
+
+    /// What can only be checked once every layer is in: the Redis URL parses
+    /// (its text, which may hold a password, is not repeated).
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(url) = &self.redis_url {
+            redis::Client::open(url.expose()).map_err(|e| {
+                format!(
+                    "redis_url: expected a Redis URL like \"redis://[:password@]host[:port][/db]\" ({e})"
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// The file layer over the defaults.
@@ -316,6 +349,9 @@ impl Settings {
         }
         if let Some(url) = &f.store {
             self.store = Some(Secret(url.clone()));
+        }
+        if let Some(url) = &f.redis_url {
+            self.redis_url = Some(Secret(url.clone()));
         }
         self
     }
@@ -392,6 +428,29 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_url_is_a_secret_from_every_layer_and_checked_without_repeating_it() {
+        let file = Settings::from_toml("redis_url = \"redis://:hunter2@10.0.0.5:6379/2\"").unwrap();
+        assert_eq!(file.check(), Ok(()));
+        assert!(!format!("{file:?}").contains("hunter2"));
+        let flags = Flags {
+            redis_url: Some("redis://:pw@cache.internal".into()),
+            ..Flags::default()
+        };
+        let s = file.with(&flags);
+        assert_eq!(
+            s.redis_url.as_ref().map(Secret::expose),
+            Some("redis://:pw@cache.internal")
+        );
+        let bad = Settings {
+            redis_url: Some(Secret("http://:hunter2@10.0.0.5".into())),
+            ..Settings::default()
+        };
+        let e = bad.check().unwrap_err();
+        assert!(e.starts_with("redis_url: "), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn debug_never_shows_a_secret() {
         let s = Settings::from_toml("metrics_token = \"hunter2-very-secret\"").unwrap();
         assert_eq!(
@@ -428,10 +487,13 @@ mod tests {
         let all = Settings::from_toml(&uncommented).unwrap();
         assert!(all.metrics_token.is_some(), "{uncommented}");
         assert!(all.store.is_some(), "{uncommented}");
+        assert!(all.redis_url.is_some(), "{uncommented}");
+        assert_eq!(all.check(), Ok(()));
         assert_eq!(
             Settings {
                 metrics_token: None,
                 store: None,
+                redis_url: None,
                 ..all
             },
             Settings::default()

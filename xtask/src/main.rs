@@ -215,10 +215,14 @@ fn test(ws: &Workspace) -> Result<()> {
 
     match &postgres {
         Some(_) => {
-            // The store's conformance suite ran on PostgreSQL above (it reads the
-            // same variable); now the HTTP, negative and isolation suites again,
-            // each server on a schema of its own.
-            step("HTTP, negative and isolation suites on PostgreSQL (KEKSDOSE_TEST_POSTGRES)");
+            // The store's conformance suite, the three-server test and the
+            // migration ran on PostgreSQL above (they read the same variable);
+            // now the HTTP, negative and isolation suites and the crash harness
+            // again, each server on a schema of its own.
+            step(
+                "HTTP, negative and isolation suites and the crash harness on PostgreSQL \
+                 (KEKSDOSE_TEST_POSTGRES)",
+            );
             ws.run(
                 ws.cargo()
                     .args([
@@ -231,6 +235,8 @@ fn test(ws: &Workspace) -> Result<()> {
                         "api::",
                         "admin::",
                         "negative::",
+                        // The crash harness (SIGKILL under concurrent writers).
+                        "durability::every_acknowledged_record_survives_repeated_sigkill",
                     ])
                     .env("KEKSDOSE_TEST_STORE", "postgres"),
                 "the suites on PostgreSQL",

@@ -16,6 +16,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse};
 use keksdose_shared::api::ErrorCode;
+use keksdose_store::SiteMeta;
 
 use super::HttpError;
 use crate::proxy::{self, Cidr};
@@ -34,7 +35,7 @@ pub struct Ops {
 impl Ops {
     pub fn new(settings: &Settings) -> Ops {
         Ops {
-            limits: RateLimits::new(&settings.rate_limits),
+            limits: RateLimits::new(&settings.rate_limits, settings.redis_url.as_ref()),
             trusted_proxies: settings.trusted_proxies.clone(),
             metrics_token: settings.metrics_token.clone(),
         }
@@ -53,10 +54,15 @@ impl Ops {
         proxy::client_ip(peer, forwarded, &self.trusted_proxies)
     }
 
-    /// Takes a token of `route`'s limit for this client (and `site`, empty when
+    /// Takes a token of `route`'s limit for this client (and `site`, `None` when
     /// the path names none or an unknown one); `Err` holds seconds to wait.
-    pub fn check(&self, req: &HttpRequest, route: Route, site: &str) -> Result<(), u64> {
-        self.limits.check(route, site, self.client_ip(req))
+    pub async fn check(
+        &self,
+        req: &HttpRequest,
+        route: Route,
+        site: Option<&SiteMeta>,
+    ) -> Result<(), u64> {
+        self.limits.check(route, site, self.client_ip(req)).await
     }
 }
 
@@ -128,11 +134,14 @@ pub async fn metrics_page(req: HttpRequest, ops: &Ops) -> Result<HttpResponse, H
         }
     }
     let l = &ops.limits;
-    let text = metrics::render(&[
-        ("consents", l.consents.rejected.load(Ordering::Relaxed)),
-        ("history", l.history.rejected.load(Ordering::Relaxed)),
-        ("config", l.config.rejected.load(Ordering::Relaxed)),
-    ]);
+    let text = metrics::render(
+        &[
+            ("consents", l.consents.rejected.load(Ordering::Relaxed)),
+            ("history", l.history.rejected.load(Ordering::Relaxed)),
+            ("config", l.config.rejected.load(Ordering::Relaxed)),
+        ],
+        l.backend(),
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -61,14 +61,13 @@ fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
 /// Takes a token of `route`'s limit for this client and site (an unknown site
 /// counts as one, so that probing for sites is limited too); over the limit,
 /// the 429 to answer, with `Retry-After` and CORS for the site's origins.
-fn over_limit<S: Store>(
+async fn over_limit<S: Store>(
     req: &HttpRequest,
     state: &AppState<S>,
     route: Route,
     site: Option<&SiteMeta>,
 ) -> Option<HttpResponse> {
-    let site_id = site.map_or("", |s| s.id.as_str());
-    let secs = state.ops.check(req, route, site_id).err()?;
+    let secs = state.ops.check(req, route, site).await.err()?;
     let mut r = HttpResponse::TooManyRequests();
     cors(
         &mut r,
@@ -95,7 +94,7 @@ pub async fn site_config<S: Store>(
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
     let site = state.store.site(&path).await?;
-    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()) {
+    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()).await {
         return Ok(r);
     }
     let site = site.ok_or_else(|| unknown_site(&path))?;
@@ -164,7 +163,7 @@ pub async fn record_consent<S: Store>(
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
     let site = state.store.site(&path).await?;
-    if let Some(r) = over_limit(&req, &state, Route::Consents, site.as_ref()) {
+    if let Some(r) = over_limit(&req, &state, Route::Consents, site.as_ref()).await {
         return Ok(r);
     }
     let site = site.ok_or_else(|| unknown_site(&path))?;
@@ -201,7 +200,7 @@ pub async fn history<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    if let Some(r) = over_limit(&req, &state, Route::History, None) {
+    if let Some(r) = over_limit(&req, &state, Route::History, None).await {
         return Ok(r);
     }
     let consent_id = path.into_inner();

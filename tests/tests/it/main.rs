@@ -17,3 +17,4 @@ mod migrate;
 mod negative;
 mod ops;
 mod postgres;
+mod redis;

@@ -219,3 +219,117 @@ async fn three_servers_on_one_database_keep_one_chain_per_site_through_a_kill_an
         );
     }
 }
+
+/// The checkpoints the servers signed (site, seq, key id), oldest first, read
+/// from the database.
+async fn signed(client: &tokio_postgres::Client) -> Vec<(String, i64, String)> {
+    client
+        .query(
+            "SELECT site, seq, checkpoint::json->>'key_id' FROM checkpoints \
+             ORDER BY checkpoint::json->>'signed_at', site",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_server_at_a_time_signs_the_periodic_checkpoints_and_another_takes_over() {
+    if !postgres() {
+        return;
+    }
+    let mut servers = TestServer::start_cluster_with(3, |c| {
+        c.env("KEKSDOSE_CHECKPOINT_EVERY_SECS", "1");
+    })
+    .await
+    .unwrap();
+    let client = servers[0].schema().unwrap().client().await.unwrap();
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &servers[0], "saas").await;
+    let body = json!({"config_version": version, "action": "accept_all", "language": "de"});
+    // Each server's key id, from a checkpoint it signs on demand.
+    let mut key_of = Vec::new();
+    for server in &servers {
+        let c: Value = http
+            .post(server.url("/v1/admin/sites/saas/checkpoints"))
+            .bearer_auth(demo_key(&servers[2], "saas"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        key_of.push(c["key_id"].as_str().unwrap().to_string());
+    }
+    let on_demand = signed(&client).await.len();
+    assert_eq!(on_demand, 1, "three at seq 0: one row, the last one's");
+
+    // Decisions through all three until three periodic checkpoints are there.
+    let mut i = 0;
+    let periodic = |all: Vec<(String, i64, String)>| -> Vec<String> {
+        all.into_iter()
+            .filter(|(_, seq, _)| *seq > 0)
+            .map(|(_, _, key)| key)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let base = servers[i % 3].base_url().to_string();
+        assert!(post(&http, &base, "saas", &body).await.is_some());
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let keys = periodic(signed(&client).await);
+        if keys.len() >= 3 {
+            break keys;
+        }
+        assert!(std::time::Instant::now() < deadline, "no periodic checkpoints: {keys:?}");
+    };
+    assert!(
+        first.iter().all(|k| *k == first[0]),
+        "one server signs while it holds the lease: {first:?}"
+    );
+    let holder = key_of.iter().position(|k| *k == first[0]).unwrap();
+
+    // The holder dies; one of the others takes over, and only one.
+    servers[holder].kill().unwrap();
+    let alive: Vec<String> = (0..3)
+        .filter(|s| *s != holder)
+        .map(|s| servers[s].base_url().to_string())
+        .collect();
+    let before = first.len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        assert!(post(&http, &alive[i % 2], "saas", &body).await.is_some());
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let keys = periodic(signed(&client).await);
+        let taken: Vec<String> = keys
+            .into_iter()
+            .skip(before)
+            .skip_while(|k| *k == first[0])
+            .collect();
+        if taken.len() >= 3 {
+            break taken;
+        }
+        assert!(std::time::Instant::now() < deadline, "nobody took over: {taken:?}");
+    };
+    assert_ne!(after[0], first[0]);
+    assert!(
+        after.iter().all(|k| *k == after[0]),
+        "after the takeover one server signs: {after:?}"
+    );
+    // Every checkpoint verifies with every server's keys.
+    let report: Value = http
+        .get(format!("{}/v1/admin/sites/saas/verify", alive[0]))
+        .bearer_auth(demo_key(&servers[2], "saas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["checkpoint_matches"], json!(true), "{report}");
+}
