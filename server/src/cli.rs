@@ -297,7 +297,10 @@ pub async fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<(
             (Some(c), Some(true)) => format!("checkpoint at seq {} signed and matching", c.seq),
             (Some(c), _) => {
                 broken += 1;
-                format!("CHECKPOINT at seq {} does NOT match or its key is unknown", c.seq)
+                format!(
+                    "CHECKPOINT at seq {} does NOT match or its key is unknown",
+                    c.seq
+                )
             }
             (None, _) => "no checkpoint".to_string(),
         };

@@ -254,7 +254,11 @@ impl PgStore {
     /// current version up to date and adds the versions it lacks. A site of
     /// the same id but another pseudonymisation key is another site:
     /// `Conflict`.
-    pub async fn import_site(&self, site: &SiteMeta, configs: &[(String, SiteConfig)]) -> Result<()> {
+    pub async fn import_site(
+        &self,
+        site: &SiteMeta,
+        configs: &[(String, SiteConfig)],
+    ) -> Result<()> {
         let mut client = self.db.connect().await?;
         let tx = client.transaction().await.map_err(|e| db_error(&e))?;
         let origins = serde_json::to_string(&site.origins).unwrap_or_default();
@@ -325,7 +329,8 @@ impl PgStore {
         }
         let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for r in records {
-            if r.site != site || r.seq != u64::try_from(seq).unwrap_or(0) + 1 || r.prev_hash != hash {
+            if r.site != site || r.seq != u64::try_from(seq).unwrap_or(0) + 1 || r.prev_hash != hash
+            {
                 return Err(StoreError::Conflict(format!(
                     "{site}: record {} does not continue the ledger at seq {seq}",
                     r.seq
@@ -337,7 +342,9 @@ impl PgStore {
             columns.1.push(r.consent_id.clone());
             columns.2.push(big(Head::of(r).at_ms));
             columns.3.push(keys.get(&r.seq).cloned());
-            columns.4.push(serde_json::to_string(r).map_err(|e| json_error(&e))?);
+            columns
+                .4
+                .push(serde_json::to_string(r).map_err(|e| json_error(&e))?);
         }
         tx.execute(
             "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, record) \
@@ -689,7 +696,8 @@ impl Store for PgStore {
             .await?;
         rows.iter()
             .map(|r| {
-                let config = serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| json_error(&e))?;
+                let config =
+                    serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| json_error(&e))?;
                 Ok((r.get(0), config))
             })
             .collect()

@@ -780,7 +780,9 @@ impl Store for SledStore {
     }
 
     async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
-        Ok(self.leases.take(name, holder, ttl_ms, keksdose_store::now_ms()))
+        Ok(self
+            .leases
+            .take(name, holder, ttl_ms, keksdose_store::now_ms()))
     }
 
     async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
@@ -832,7 +834,10 @@ impl Store for SledStore {
                 let seq = <[u8; 8]>::try_from(v.as_ref())
                     .map(u64::from_be_bytes)
                     .map_err(|_| internal("bad idempotency index value"))?;
-                Ok((seq, String::from_utf8_lossy(&k[prefix.len()..]).into_owned()))
+                Ok((
+                    seq,
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         keys.sort_unstable();

@@ -571,7 +571,10 @@ pub async fn listings<S: Store>(store: &S) {
         .unwrap();
     let third = store.append("ls", linked).await.unwrap();
     store
-        .append("lsx", draft(&config, "lsx-c1", Action::RejectAll, Some("kx")))
+        .append(
+            "lsx",
+            draft(&config, "lsx-c1", Action::RejectAll, Some("kx")),
+        )
         .await
         .unwrap();
     store
@@ -630,13 +633,22 @@ pub async fn listings<S: Store>(store: &S) {
 
 /// Leases: one holder at a time, renewed by its holder, free once run out.
 pub async fn leases<S: Store>(store: &S) {
-    assert!(store.lease("job", "a", 60_000).await.unwrap(), "a free lease is taken");
+    assert!(
+        store.lease("job", "a", 60_000).await.unwrap(),
+        "a free lease is taken"
+    );
     assert!(
         !store.lease("job", "b", 60_000).await.unwrap(),
         "another holder's running lease is refused"
     );
-    assert!(store.lease("job", "a", 60_000).await.unwrap(), "its holder renews it");
-    assert!(store.lease("other-job", "b", 300).await.unwrap(), "leases are by name");
+    assert!(
+        store.lease("job", "a", 60_000).await.unwrap(),
+        "its holder renews it"
+    );
+    assert!(
+        store.lease("other-job", "b", 300).await.unwrap(),
+        "leases are by name"
+    );
     assert!(!store.lease("other-job", "a", 300).await.unwrap());
     // Once b's lease has run out (the store's clock, so wait a little longer).
     let mut taken = false;

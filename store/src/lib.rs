@@ -30,11 +30,17 @@ pub struct Leases(std::sync::Mutex<std::collections::HashMap<String, (String, u6
 impl Leases {
     /// [`Store::lease`] at `now_ms`.
     pub fn take(&self, name: &str, holder: &str, ttl_ms: u64, now_ms: u64) -> bool {
-        let mut leases = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut leases = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match leases.get(name) {
             Some((other, until)) if other != holder && *until > now_ms => false,
             _ => {
-                leases.insert(name.to_string(), (holder.to_string(), now_ms.saturating_add(ttl_ms)));
+                leases.insert(
+                    name.to_string(),
+                    (holder.to_string(), now_ms.saturating_add(ttl_ms)),
+                );
                 true
             }
         }

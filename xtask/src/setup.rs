@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::{Workspace, step};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's nginx (package nginx-light), for `tests/it/proxy.rs`.
+pub const NGINX: &str = "/usr/sbin/nginx";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// Everything `widget` needs: the wasm32 target, wasm-bindgen, the npm tools.
@@ -129,12 +131,14 @@ pub fn npm_tools(ws: &Workspace) -> Result<()> {
     std::fs::write(&stamp, want).with_context(|| format!("writing {}", stamp.display()))
 }
 
-/// Debian's Chromium and ChromeDriver, for the browser tests.
+/// Debian's Chromium and ChromeDriver, for the browser tests, and nginx, for
+/// the test that runs the README's reverse-proxy example.
 pub fn browser() -> Result<()> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() && Path::new(NGINX).exists()
+    {
         return Ok(());
     }
-    step("installing Chromium and ChromeDriver from Debian (apt-get)");
+    step("installing Chromium, ChromeDriver and nginx from Debian (apt-get)");
     let root = output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
     let apt = |args: &[&str]| -> Command {
         let mut cmd = if root {
@@ -151,8 +155,8 @@ pub fn browser() -> Result<()> {
     };
     if !root && which("sudo").is_none() {
         bail!(
-            "{CHROMIUM} or {CHROMEDRIVER} is missing and we are not root and have no sudo: \
-             install them with `apt-get install chromium chromium-driver`"
+            "{CHROMIUM}, {CHROMEDRIVER} or {NGINX} is missing and we are not root and have no sudo: \
+             install them with `apt-get install chromium chromium-driver nginx-light`"
         );
     }
     let run = |mut cmd: Command, what: &str| -> Result<()> {
@@ -166,11 +170,20 @@ pub fn browser() -> Result<()> {
     };
     run(apt(&["update"]), "apt-get update")?;
     run(
-        apt(&["install", "-y", "chromium", "chromium-driver"]),
-        "apt-get install chromium chromium-driver",
+        apt(&[
+            "install",
+            "-y",
+            "chromium",
+            "chromium-driver",
+            "nginx-light",
+        ]),
+        "apt-get install chromium chromium-driver nginx-light",
     )?;
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
         bail!("apt-get finished but {CHROMIUM} or {CHROMEDRIVER} is still missing");
+    }
+    if !Path::new(NGINX).exists() {
+        bail!("apt-get finished but {NGINX} is still missing");
     }
     Ok(())
 }

@@ -17,4 +17,5 @@ mod migrate;
 mod negative;
 mod ops;
 mod postgres;
+mod proxy;
 mod redis;

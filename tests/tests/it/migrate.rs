@@ -135,7 +135,10 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
     for site in sites {
         let report = verify(&http, &server, site).await;
         assert_eq!(report["verified"], true, "{report}");
-        before.insert(site, (report["head"].clone(), export(&http, &server, site).await));
+        before.insert(
+            site,
+            (report["head"].clone(), export(&http, &server, site).await),
+        );
     }
 
     // The server stopped, the store copied.
@@ -238,7 +241,10 @@ async fn a_store_of_100_000_records_moves_with_the_same_head() {
             let (store, config) = (store.clone(), config.clone());
             tasks.push(tokio::spawn(async move {
                 for i in (t..RECORDS).step_by(64) {
-                    let action = [keksdose_shared::Action::AcceptAll, keksdose_shared::Action::RejectAll][i % 2];
+                    let action = [
+                        keksdose_shared::Action::AcceptAll,
+                        keksdose_shared::Action::RejectAll,
+                    ][i % 2];
                     let key = format!("k{i}");
                     let draft = conformance::draft(
                         &config,

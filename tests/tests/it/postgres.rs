@@ -285,7 +285,10 @@ async fn one_server_at_a_time_signs_the_periodic_checkpoints_and_another_takes_o
         if keys.len() >= 3 {
             break keys;
         }
-        assert!(std::time::Instant::now() < deadline, "no periodic checkpoints: {keys:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no periodic checkpoints: {keys:?}"
+        );
     };
     assert!(
         first.iter().all(|k| *k == first[0]),
@@ -314,7 +317,10 @@ async fn one_server_at_a_time_signs_the_periodic_checkpoints_and_another_takes_o
         if taken.len() >= 3 {
             break taken;
         }
-        assert!(std::time::Instant::now() < deadline, "nobody took over: {taken:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nobody took over: {taken:?}"
+        );
     };
     assert_ne!(after[0], first[0]);
     assert!(

@@ -1,0 +1,218 @@
+//! Two servers on one PostgreSQL database behind nginx, configured by the
+//! README's example (`examples/nginx/keksdose.conf`, only its marked lines
+//! adapted): both serve, visitors keep their own identity through the proxy
+//! (`trusted_proxies`), and a server that dies is skipped. Needs
+//! `KEKSDOSE_TEST_POSTGRES` and nginx (`cargo xtask test` installs Debian's
+//! nginx-light); without either the test says that it skipped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keksdose_tests::{TestServer, workspace_root};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::api::{config_version, demo_key};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// nginx in the foreground, stopped when dropped.
+struct Nginx {
+    child: Child,
+    _dir: tempfile::TempDir,
+    base: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts nginx with the example's server block, its upstreams pointed at
+/// `upstreams` and listening on a free port; waits until it answers.
+async fn nginx(upstreams: &[&TestServer]) -> Nginx {
+    let example =
+        std::fs::read_to_string(workspace_root().join("examples/nginx/keksdose.conf")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let servers: String = upstreams
+        .iter()
+        .map(|s| {
+            format!(
+                "server {};\n    ",
+                s.base_url().trim_start_matches("http://")
+            )
+        })
+        .collect();
+    let adapted = example
+        .replace(
+            "server 127.0.0.1:8081;  # ADAPT: one line per `keksdose serve`\n    server 127.0.0.1:8082;\n    ",
+            &servers,
+        )
+        .replace(
+            "listen 8080;  # ADAPT: listen 443 ssl http2; with your certificate",
+            &format!("listen 127.0.0.1:{port};"),
+        );
+    assert!(
+        adapted.contains(&format!("listen 127.0.0.1:{port};"))
+            && !adapted.contains("server 127.0.0.1:8081;"),
+        "the example's marked lines changed; adapt this test:\n{adapted}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(dir.path().join("keksdose.conf"), adapted).unwrap();
+    std::fs::write(
+        dir.path().join("nginx.conf"),
+        format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+             scgi_temp_path {d}/scgi;\n  include {d}/keksdose.conf;\n}}\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(NGINX)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut nginx = Nginx {
+        child,
+        _dir: dir,
+        base,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{}/healthz", nginx.base)).await
+            && r.status() == StatusCode::OK
+        {
+            return nginx;
+        }
+        if let Some(status) = nginx.child.try_wait().unwrap() {
+            panic!(
+                "nginx exited ({status}): {}",
+                std::fs::read_to_string(nginx._dir.path().join("error.log")).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "nginx did not answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many consent POSTs a server answered with 2xx, from its /metrics.
+async fn consents_served(http: &reqwest::Client, server: &TestServer) -> u64 {
+    let text = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with(
+                "keksdose_http_requests_total{route=\"/v1/sites/{site}/consents\",status=\"2xx\"}",
+            )
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves() {
+    if std::env::var("KEKSDOSE_TEST_POSTGRES").is_err() {
+        eprintln!("SKIPPED: KEKSDOSE_TEST_POSTGRES is not set (a PostgreSQL URL)");
+        return;
+    }
+    if !std::path::Path::new(NGINX).exists() {
+        eprintln!("SKIPPED: {NGINX} is missing (cargo xtask test installs nginx-light)");
+        return;
+    }
+    // Two decisions per client and minute: through a proxy that is not
+    // trusted, every visitor would be the proxy and share that one bucket.
+    let mut servers = TestServer::start_cluster_with(2, |c| {
+        c.env("KEKSDOSE_TRUSTED_PROXIES", "127.0.0.1")
+            .env("KEKSDOSE_RATE_CONSENTS", "2:2");
+    })
+    .await
+    .unwrap();
+    let proxy = nginx(&[&servers[0], &servers[1]]).await;
+    let http = reqwest::Client::new();
+    let version = config_version(&http, &servers[0], "saas").await;
+    let body = json!({"config_version": version, "action": "accept_all", "language": "de"});
+    let post = |visitor: String| {
+        let (http, body, url) = (
+            http.clone(),
+            body.clone(),
+            format!("{}/v1/sites/saas/consents", proxy.base),
+        );
+        async move {
+            let resp = http
+                .post(url)
+                .header("X-Forwarded-For", visitor)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // Twenty visitors from twenty networks: each is a client of its own.
+    for i in 0..20 {
+        let (status, r) = post(format!("198.51.{i}.7")).await;
+        assert_eq!(status, StatusCode::CREATED, "visitor {i}: {r}");
+    }
+    let served = [
+        consents_served(&http, &servers[0]).await,
+        consents_served(&http, &servers[1]).await,
+    ];
+    assert_eq!(served[0] + served[1], 20, "{served:?}");
+    assert!(
+        served.iter().all(|n| *n > 0),
+        "both servers answered: {served:?}"
+    );
+    // One visitor over the limit is limited (by whichever server it reaches).
+    let mut limited = 0;
+    for _ in 0..6 {
+        if post("203.0.113.9".into()).await.0 == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 2, "six from one visitor: {limited} limited");
+
+    // A server dies: nginx skips it, every decision is still recorded.
+    servers[0].kill().unwrap();
+    for i in 20..30 {
+        let (status, r) = post(format!("198.51.{i}.7")).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "visitor {i} after the kill: {r}"
+        );
+    }
+    let report: Value = http
+        .get(format!("{}/v1/admin/sites/saas/verify", proxy.base))
+        .bearer_auth(demo_key(&servers[1], "saas"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["verified"], json!(true), "{report}");
+    assert_eq!(report["records"], json!(30 + (6 - limited)), "{report}");
+}
