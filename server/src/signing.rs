@@ -31,6 +31,8 @@ fn b64(bytes: &[u8]) -> String {
 impl Signer {
     /// Loads the key from `<data>/signing.key`, creating it if missing.
     pub fn load_or_create(data: &Path) -> std::io::Result<Signer> {
+        // On PostgreSQL the key may be all that the data directory holds.
+        std::fs::create_dir_all(data)?;
         let path = data.join("signing.key");
         let seed: [u8; 32] = match std::fs::read(&path) {
             Ok(bytes) => bytes.try_into().map_err(|_| {

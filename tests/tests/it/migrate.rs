@@ -264,7 +264,12 @@ async fn a_store_of_100_000_records_moves_with_the_same_head() {
         head.hash
     };
     let schema = Schema::create().await.unwrap();
+    let started = std::time::Instant::now();
     let moved = keksdose(&data, &["migrate", "--to", schema.url()]);
+    println!(
+        "migrate: {RECORDS} records copied and verified in {:.1} s (debug build)",
+        started.elapsed().as_secs_f64()
+    );
     assert!(moved.status.success(), "{}", text(&moved));
     assert!(
         text(&moved).contains(&format!(
