@@ -90,23 +90,11 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("{id}: copying the site"))?;
         let source_head = source.head(&id).await?;
-        let mut next = match target.head(&id).await? {
-            None => 1,
-            Some(h) => {
-                let same = source
-                    .records(&id, h.seq, h.seq, 1)
-                    .await?
-                    .first()
-                    .is_some_and(|r| r.record_hash == h.hash);
-                anyhow::ensure!(
-                    same,
-                    "{id}: the target's ledger (head {} at seq {}) is not a part of this one",
-                    h.hash,
-                    h.seq
-                );
-                h.seq + 1
-            }
-        };
+        // What an earlier run copied must be this ledger's beginning; what the
+        // source erased since goes over too.
+        let copied = target.head(&id).await?.map_or(0, |h| h.seq);
+        let erased = erase_like(&source, &target, &id, copied).await?;
+        let mut next = copied + 1;
         let first = next;
         let keys: std::collections::HashMap<u64, String> =
             source.idempotency_keys(&id).await?.into_iter().collect();
@@ -119,16 +107,41 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("{id}: copying records up to seq {}", last.seq))?;
         }
+        // Links as the source has them: a subject whose links differ gets them
+        // anew (unlinked, then linked), in one transaction.
         let links = source.links(&id).await?;
-        for chunk in links.chunks(1000) {
-            let changes = chunk
-                .iter()
-                .map(|(subject_hash, consent_id)| Change::Link {
+        let mut want: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (subject, consent) in &links {
+            want.entry(subject).or_default().push(consent);
+        }
+        let had = target.links(&id).await?;
+        let mut have: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (subject, consent) in &had {
+            have.entry(subject).or_default().push(consent);
+        }
+        let mut changes = Vec::new();
+        let subjects: std::collections::BTreeSet<&str> =
+            want.keys().chain(have.keys()).copied().collect();
+        for subject in subjects {
+            if want.get(subject) == have.get(subject) {
+                continue;
+            }
+            changes.push(Change::Unlink {
+                site: id.clone(),
+                subject_hash: subject.to_string(),
+            });
+            for consent in want.get(subject).into_iter().flatten() {
+                changes.push(Change::Link {
                     site: id.clone(),
-                    subject_hash: subject_hash.clone(),
-                    consent_id: consent_id.clone(),
-                })
-                .collect();
+                    subject_hash: subject.to_string(),
+                    consent_id: consent.to_string(),
+                });
+            }
+            if changes.len() >= 1000 {
+                target.change(std::mem::take(&mut changes)).await?;
+            }
+        }
+        if !changes.is_empty() {
             target.change(changes).await?;
         }
         let checkpoints = source.checkpoints(&id).await?;
@@ -147,10 +160,15 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
         let head = report.head.as_deref().unwrap_or("(empty)");
         if report.verified && same_head {
             println!(
-                "{id}: {} records ({} copied now), {} links, {count} checkpoints; \
+                "{id}: {} records ({} copied now{}), {} links, {count} checkpoints; \
                  verified on the target, head {head}",
                 report.records,
                 next - first,
+                if erased > 0 {
+                    format!(", {erased} erased since the last run")
+                } else {
+                    String::new()
+                },
                 links.len(),
             );
         } else {
@@ -165,6 +183,47 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
         anyhow::bail!("{failed} site(s) did not verify on the target");
     }
     Ok(())
+}
+
+/// Compares the first `copied` records of a site on both stores: the same
+/// hashes, or an error (the target is not a copy of this ledger); a record the
+/// source erased since is erased on the target too. Returns how many were.
+async fn erase_like(
+    source: &Backend,
+    target: &PgStore,
+    id: &str,
+    copied: u64,
+) -> anyhow::Result<usize> {
+    let mut erased = 0;
+    let mut from = 1;
+    while from <= copied {
+        let ours = source.records(id, from, copied, 5000).await?;
+        let theirs = target.records(id, from, copied, 5000).await?;
+        anyhow::ensure!(
+            !ours.is_empty() && ours.len() == theirs.len(),
+            "{id}: the target holds records {from}..={copied} that this store does not"
+        );
+        let mut changes = Vec::new();
+        for (o, t) in ours.iter().zip(&theirs) {
+            anyhow::ensure!(
+                o.seq == t.seq && o.record_hash == t.record_hash,
+                "{id}: the target's record {} is not this store's: not a copy of this ledger",
+                t.seq
+            );
+            if o.personal.is_none() && t.personal.is_some() {
+                changes.push(keksdose_store::Change::Erase {
+                    site: id.to_string(),
+                    seq: t.seq,
+                });
+            }
+        }
+        erased += changes.len();
+        if !changes.is_empty() {
+            target.change(changes).await?;
+        }
+        from = ours.last().map_or(copied, |r| r.seq) + 1;
+    }
+    Ok(erased)
 }
 
 /// Runs `future` to its end on a runtime of the current thread.
@@ -290,15 +349,23 @@ pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> any
 pub async fn verify(settings: &Settings, site: Option<&str>) -> anyhow::Result<()> {
     let store = open(settings).await?;
     let mut broken = 0;
+    let keys = store.keys().await?;
     for id in sites::chosen(&store, site).await? {
         let report = proofs::verify(&store, &id).await?;
         let checked = report.checked;
         let checkpoint = match (&report.checkpoint, report.checkpoint_matches) {
             (Some(c), Some(true)) => format!("checkpoint at seq {} signed and matching", c.seq),
+            // A data directory whose signing key was replaced: the old key's
+            // checkpoints cannot be checked here, which is no sign of tampering.
+            (Some(c), _) if !keys.iter().any(|k| k.key_id == c.key_id) => format!(
+                "checkpoint at seq {} signed by key {}, which this store does not know: \
+                 not checked",
+                c.seq, c.key_id
+            ),
             (Some(c), _) => {
                 broken += 1;
                 format!(
-                    "CHECKPOINT at seq {} does NOT match or its key is unknown",
+                    "CHECKPOINT at seq {} does NOT match the ledger or its signature",
                     c.seq
                 )
             }

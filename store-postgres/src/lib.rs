@@ -28,6 +28,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use keksdose_shared::record::ChainVerifier;
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
     Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
@@ -302,7 +303,8 @@ impl PgStore {
 
     /// Appends records sealed elsewhere to the end of `site`'s ledger in one
     /// transaction, unchanged: they must continue its chain (the next seq, the
-    /// head's hash as `prev_hash`), or nothing is written (`Conflict`). `keys`
+    /// head's hash as `prev_hash`, each hash recomputed), or nothing is written
+    /// (`Conflict`). `keys`
     /// are the idempotency keys among them, by seq.
     pub async fn import_records(
         &self,
@@ -323,22 +325,23 @@ impl PgStore {
             .await
             .map_err(|e| db_error(&e))?
             .ok_or_else(|| unknown(site))?;
-        let (mut seq, mut hash): (i64, String) = (row.get(0), row.get(1));
-        if seq == 0 {
-            hash = keksdose_shared::record::GENESIS.to_string();
-        }
+        let (seq, hash): (i64, String) = (row.get(0), row.get(1));
+        let mut chain = if seq == 0 {
+            ChainVerifier::new(site)
+        } else {
+            ChainVerifier::resume(site, u64::try_from(seq).unwrap_or(0), &hash)
+        };
         let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for r in records {
-            if r.site != site || r.seq != u64::try_from(seq).unwrap_or(0) + 1 || r.prev_hash != hash
-            {
-                return Err(StoreError::Conflict(format!(
-                    "{site}: record {} does not continue the ledger at seq {seq}",
-                    r.seq
-                )));
-            }
-            seq += 1;
-            hash.clone_from(&r.record_hash);
-            columns.0.push(seq);
+            // Every hash recomputed: a damaged record is refused, not copied.
+            chain.push(r).map_err(|e| {
+                StoreError::Conflict(format!(
+                    "{site}: record {} does not continue the ledger at seq {}: {e}",
+                    r.seq,
+                    chain.verified()
+                ))
+            })?;
+            columns.0.push(big(r.seq));
             columns.1.push(r.consent_id.clone());
             columns.2.push(big(Head::of(r).at_ms));
             columns.3.push(keys.get(&r.seq).cloned());

@@ -70,3 +70,35 @@ pub fn env_number(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Whether the tests that need PostgreSQL may run (`KEKSDOSE_TEST_POSTGRES`
+/// names a database, as `.ci/run` sets it); if not, says so on stderr.
+pub fn postgres_available() -> bool {
+    if std::env::var("KEKSDOSE_TEST_POSTGRES").is_err() {
+        eprintln!("SKIPPED: KEKSDOSE_TEST_POSTGRES is not set (a PostgreSQL URL)");
+        return false;
+    }
+    true
+}
+
+/// Runs `keksdose --data data <args>` (the binary the tests run) to its end.
+/// A binary that cannot start fails the test that asked.
+#[allow(clippy::expect_used)]
+pub fn keksdose(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(binary())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("the keksdose binary runs")
+}
+
+/// A command's standard output and error, as text.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

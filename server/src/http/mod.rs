@@ -73,10 +73,10 @@ pub fn run<S: Store>(
         let every = Duration::from_secs(settings.checkpoint_every_secs);
         actix_web::rt::spawn(async move {
             // Servers sharing a store take turns: the one holding the lease
-            // signs, and keeps it by renewing it each round; another takes over
-            // two rounds after its holder stopped.
+            // signs, and keeps it by renewing it each round (a round late is
+            // no loss); another takes over within three rounds of its stop.
             let holder = crate::pseudonym::random_token(16);
-            let ttl_ms = u64::try_from(every.as_millis().saturating_mul(2)).unwrap_or(u64::MAX);
+            let ttl_ms = u64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
             let mut tick = actix_web::rt::time::interval(every);
             loop {
                 tick.tick().await;
@@ -85,7 +85,9 @@ pub fn run<S: Store>(
                         proofs::checkpoint_grown(&*background.store, &background.signer).await;
                     }
                     Ok(false) => {}
-                    Err(e) => eprintln!("keksdose: periodic checkpoint skipped: {e}"),
+                    Err(e) => {
+                        crate::log::line("warn", "periodic checkpoint skipped", &[("error", &e)])
+                    }
                 }
             }
         });

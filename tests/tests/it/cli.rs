@@ -1,28 +1,8 @@
 //! The `keksdose` command line: sites and keys, config checks, offline verify,
 //! export and purge, and the refusal of a second process on the same data.
 
-use std::process::{Command, Output};
-
-use keksdose_tests::{TestServer, workspace_root};
+use keksdose_tests::{TestServer, keksdose, output_text, workspace_root};
 use serde_json::{Value, json};
-
-fn keksdose(data: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(workspace_root().join("target/debug/keksdose"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .expect("the keksdose binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
@@ -42,7 +22,7 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
             "--json",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["site"], "shop");
     let key = created["api_key"].as_str().unwrap().to_string();
@@ -73,7 +53,11 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
         ],
     );
     assert!(!again.status.success());
-    assert!(text(&again).contains("exists already"), "{}", text(&again));
+    assert!(
+        output_text(&again).contains("exists already"),
+        "{}",
+        output_text(&again)
+    );
     let bad = keksdose(
         &data,
         &[
@@ -91,9 +75,9 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
 
     let list = keksdose(&data, &["site", "list"]);
     assert!(
-        text(&list).contains("shop") && text(&list).contains("https://www.shop.de"),
+        output_text(&list).contains("shop") && output_text(&list).contains("https://www.shop.de"),
         "{}",
-        text(&list)
+        output_text(&list)
     );
 
     let rotated = keksdose(&data, &["site", "key", "rotate", "--id", "shop", "--json"]);
@@ -122,9 +106,9 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
     );
     assert!(!refused.status.success());
     assert!(
-        text(&refused).contains("consent.lifetime"),
+        output_text(&refused).contains("consent.lifetime"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     let published = keksdose(
         &data,
@@ -139,9 +123,9 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
         ],
     );
     assert!(
-        text(&published).contains("Published config version"),
+        output_text(&published).contains("Published config version"),
         "{}",
-        text(&published)
+        output_text(&published)
     );
 }
 
@@ -156,8 +140,8 @@ fn config_check_accepts_the_examples_and_lists_every_error_of_a_broken_config() 
     let mut args = vec!["config", "check"];
     args.extend(examples.iter().map(String::as_str));
     let ok = keksdose(&data, &args);
-    assert!(ok.status.success(), "{}", text(&ok));
-    assert!(text(&ok).contains("only necessary: no banner"));
+    assert!(ok.status.success(), "{}", output_text(&ok));
+    assert!(output_text(&ok).contains("only necessary: no banner"));
 
     let broken = dir.path().join("broken.toml");
     let config = std::fs::read_to_string(workspace_root().join("examples/sites/saas.toml"))
@@ -168,7 +152,7 @@ fn config_check_accepts_the_examples_and_lists_every_error_of_a_broken_config() 
     std::fs::write(&broken, config).unwrap();
     let out = keksdose(&data, &["config", "check", broken.to_str().unwrap()]);
     assert!(!out.status.success());
-    let report = text(&out);
+    let report = output_text(&out);
     for path in [
         "consent.lifetime:",
         "site.controller.country:",
@@ -197,18 +181,40 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
     let busy = keksdose(&data, &["verify"]);
     assert!(!busy.status.success());
     assert!(
-        text(&busy).contains("in use by another Keksdose server"),
+        output_text(&busy).contains("in use by another Keksdose server"),
         "{}",
-        text(&busy)
+        output_text(&busy)
     );
+
+    let signed = http
+        .post(server.url("/v1/admin/sites/education/checkpoints"))
+        .bearer_auth(crate::api::demo_key(&server, "education"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 201);
 
     server.kill().unwrap();
     let verified = keksdose(&data, &["verify", "--site", "education"]);
     assert!(
-        verified.status.success() && text(&verified).contains("education: 3 records, chain intact"),
+        verified.status.success()
+            && output_text(&verified).contains("education: 3 records, chain intact, head ")
+            && output_text(&verified).contains("; checkpoint at seq 3 signed and matching"),
         "{}",
-        text(&verified)
+        output_text(&verified)
     );
+    // A data directory with another signing key (the old one lost): its
+    // checkpoints cannot be checked, which is said, and is no failure.
+    let key = std::fs::read(data.join("signing.key")).unwrap();
+    std::fs::write(data.join("signing.key"), [7u8; 32]).unwrap();
+    let unknown = keksdose(&data, &["verify", "--site", "education"]);
+    assert!(
+        unknown.status.success()
+            && output_text(&unknown).contains("which this store does not know: not checked"),
+        "{}",
+        output_text(&unknown)
+    );
+    std::fs::write(data.join("signing.key"), key).unwrap();
     let export = keksdose(&data, &["export", "--site", "education"]);
     let lines: Vec<Value> = String::from_utf8_lossy(&export.stdout)
         .lines()
@@ -222,11 +228,11 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
         &data,
         &["purge", "--older-than", "1s", "--site", "education"],
     );
-    assert!(purge.status.success(), "{}", text(&purge));
+    assert!(purge.status.success(), "{}", output_text(&purge));
     assert!(
-        text(&purge).contains("education: dropped the personal content of 3 records"),
+        output_text(&purge).contains("education: dropped the personal content of 3 records"),
         "{}",
-        text(&purge)
+        output_text(&purge)
     );
     let export = keksdose(&data, &["export", "--site", "education", "--format", "csv"]);
     assert!(!String::from_utf8_lossy(&export.stdout).contains("/kurs/brueche"));
@@ -235,5 +241,7 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
         !journal.windows(13).any(|w| w == b"/kurs/brueche"),
         "purged content has left the journal"
     );
-    assert!(text(&keksdose(&data, &["verify"])).contains("education: 3 records, chain intact"));
+    assert!(
+        output_text(&keksdose(&data, &["verify"])).contains("education: 3 records, chain intact")
+    );
 }

@@ -110,6 +110,13 @@ async fn nginx(upstreams: &[&TestServer]) -> Nginx {
     }
 }
 
+/// A fresh suffix, so that every request of the test has its own key.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// How many consent POSTs a server answered with 2xx, from its /metrics.
 async fn consents_served(http: &reqwest::Client, server: &TestServer) -> u64 {
     let text = http
@@ -132,8 +139,7 @@ async fn consents_served(http: &reqwest::Client, server: &TestServer) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves() {
-    if std::env::var("KEKSDOSE_TEST_POSTGRES").is_err() {
-        eprintln!("SKIPPED: KEKSDOSE_TEST_POSTGRES is not set (a PostgreSQL URL)");
+    if !keksdose_tests::postgres_available() {
         return;
     }
     if !std::path::Path::new(NGINX).exists() {
@@ -152,22 +158,31 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
     let http = reqwest::Client::new();
     let version = config_version(&http, &servers[0], "saas").await;
     let body = json!({"config_version": version, "action": "accept_all", "language": "de"});
+    // As the loader sends a decision: with an idempotency key, once more on a
+    // 502 (nginx does not resend a POST that may have reached a server that
+    // died, e.g. on a kept-alive connection to it).
     let post = |visitor: String| {
-        let (http, body, url) = (
+        let (http, mut body, url) = (
             http.clone(),
             body.clone(),
             format!("{}/v1/sites/saas/consents", proxy.base),
         );
+        body["idempotency_key"] = json!(format!("proxy-{}", rand_suffix()));
         async move {
-            let resp = http
-                .post(url)
-                .header("X-Forwarded-For", visitor)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            for _ in 0..2 {
+                let resp = http
+                    .post(&url)
+                    .header("X-Forwarded-For", &visitor)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                if status != StatusCode::BAD_GATEWAY {
+                    return (status, resp.json::<Value>().await.unwrap_or(Value::Null));
+                }
+            }
+            (StatusCode::BAD_GATEWAY, Value::Null)
         }
     };
 
@@ -193,6 +208,14 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
         }
     }
     assert!(limited >= 2, "six from one visitor: {limited} limited");
+
+    // The example keeps the metrics from the public.
+    let metrics = http
+        .get(format!("{}/metrics", proxy.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
 
     // A server dies: nginx skips it, every decision is still recorded.
     servers[0].kill().unwrap();
