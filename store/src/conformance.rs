@@ -111,7 +111,7 @@ pub async fn run<S: Store>(store: Arc<S>) {
     selections(&*store).await;
     keys(&*store).await;
     listings(&*store).await;
-    leases(&*store).await;
+    leases(store.clone()).await;
     empty_changes_are_answered(&*store).await;
 }
 
@@ -632,7 +632,20 @@ pub async fn listings<S: Store>(store: &S) {
 }
 
 /// Leases: one holder at a time, renewed by its holder, free once run out.
-pub async fn leases<S: Store>(store: &S) {
+pub async fn leases<S: Store>(store: Arc<S>) {
+    // 32 servers asking for a free lease at once: one gets it.
+    let mut asked = Vec::new();
+    for i in 0..32 {
+        let store = store.clone();
+        asked.push(tokio::spawn(async move {
+            store.lease("race", &format!("h{i}"), 60_000).await.unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for a in asked {
+        granted += usize::from(a.await.unwrap());
+    }
+    assert_eq!(granted, 1, "one of many asking at once gets a free lease");
     assert!(
         store.lease("job", "a", 60_000).await.unwrap(),
         "a free lease is taken"
