@@ -141,9 +141,10 @@ impl HttpMetrics {
 pub struct LimiterBackend {
     /// Without `redis_url`, `None`; else whether Redis takes the checks now.
     pub redis_up: Option<bool>,
-    /// Calls to Redis (checks and reconnection attempts) that failed or timed out.
+    /// Calls to Redis (checks and connection attempts) that failed or timed out.
     pub redis_errors: u64,
-    /// Checks decided by this instance's own buckets although `redis_url` is set.
+    /// Checks of a known site decided by this instance's own buckets although
+    /// `redis_url` is set (those naming no site always are, and are not counted).
     pub fallbacks: u64,
 }
 
@@ -186,7 +187,7 @@ pub fn render(rate_limited: &[(&str, u64)], limiter: LimiterBackend) -> String {
     let shared = u8::from(limiter.redis_up == Some(true));
     let _ = writeln!(
         out,
-        "# HELP keksdose_ratelimit_backend Where rate limits are decided now (1): \"redis\", buckets shared by every server, or \"local\", this server's own; with redis_url set and Redis unreachable the limiter falls back to per-instance buckets.\n\
+        "# HELP keksdose_ratelimit_backend Where rate limits are decided now (1): \"redis\", buckets shared by every server, or \"local\", this server's own; with redis_url set and Redis unreachable the limiter falls back to per-instance buckets. A visitor's history, which names no site, is limited per server either way.\n\
          # TYPE keksdose_ratelimit_backend gauge\n\
          keksdose_ratelimit_backend{{backend=\"redis\"}} {shared}\n\
          keksdose_ratelimit_backend{{backend=\"local\"}} {}",
@@ -195,10 +196,10 @@ pub fn render(rate_limited: &[(&str, u64)], limiter: LimiterBackend) -> String {
     if limiter.redis_up.is_some() {
         let _ = writeln!(
             out,
-            "# HELP keksdose_ratelimit_redis_errors_total Calls to Redis (checks and reconnection attempts) that failed or took over their budget; the limiter falls back to per-instance buckets meanwhile.\n\
+            "# HELP keksdose_ratelimit_redis_errors_total Calls to Redis (checks and connection attempts) that failed or took over their budget (redis_timeout_ms); such a check falls back to per-instance buckets, and three in a row, or a lost connection, take Redis down until the server reconnects.\n\
              # TYPE keksdose_ratelimit_redis_errors_total counter\n\
              keksdose_ratelimit_redis_errors_total {}\n\
-             # HELP keksdose_ratelimit_fallbacks_total Rate-limit checks that fell back to per-instance buckets because Redis was unreachable (or not yet connected).\n\
+             # HELP keksdose_ratelimit_fallbacks_total Rate-limit checks of a known site that fell back to per-instance buckets because Redis was late, failing, unreachable or not yet connected.\n\
              # TYPE keksdose_ratelimit_fallbacks_total counter\n\
              keksdose_ratelimit_fallbacks_total {}",
             limiter.redis_errors, limiter.fallbacks

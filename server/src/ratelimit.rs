@@ -5,7 +5,10 @@
 //! A client is its /24 (IPv4) or /48 (IPv6) network, HMAC'd ([`Pseudonymiser::ip`]):
 //! the raw address is neither a key nor logged, and the keys cannot be linked to
 //! the pseudonyms in records. The local buckets use a key that lives only in this
-//! process; the shared ones a key every server derives alike (see [`shared`]).
+//! process; the shared ones a key every server derives alike from the site's
+//! secret (see [`shared`]). A request that names no known site (a visitor's
+//! history, an unknown site) has no such secret and is limited by this
+//! process's buckets only, with Redis or without.
 //! One client flooding empties only its own bucket; everyone else keeps being
 //! served. Memory stays bounded: a bucket that has refilled is the same as no
 //! bucket and is dropped by a sweep, and at [`MAX_BUCKETS`] the least recently
@@ -15,10 +18,10 @@
 //! `governor` as the bucket itself.
 //!
 //! With Redis, a check is one step of the same bucket there; when Redis does not
-//! answer, the check is decided by this process's buckets instead. Those are
-//! never stricter than the shared ones (this server sees only part of the
-//! traffic), so Redis being down can let a client through more often, but never
-//! refuses one that the shared limit would have served.
+//! answer in time, the check is decided by this process's buckets instead: the
+//! same limit, counted by this server on its own. Redis being slow or down thus
+//! refuses no request for want of an answer; meanwhile a client may get the
+//! limit from each server rather than once in all.
 
 pub mod shared;
 
@@ -32,7 +35,7 @@ use keksdose_store::SiteMeta;
 
 use crate::metrics::LimiterBackend;
 use crate::pseudonym::{Pseudonymiser, random_token};
-use crate::settings::{Limit, RateLimitSettings, Secret};
+use crate::settings::{Limit, Settings};
 
 /// Buckets per limit before the least recently used half is dropped.
 pub const MAX_BUCKETS: usize = 65_536;
@@ -144,18 +147,23 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// The limits; with `redis_url`, shared through Redis, which is connected to
-    /// in the background (a server starts whether Redis is up or not).
-    pub fn new(s: &RateLimitSettings, redis_url: Option<&Secret>) -> RateLimits {
-        let shared = redis_url.and_then(|url| match shared::Shared::start(url.expose()) {
-            Ok(shared) => Some(shared),
-            Err(e) => {
-                // Settings::check has parsed the URL; this is the runtime failing.
-                crate::log::line(
-                    "warn",
-                    "rate limits: Redis not used, each server keeps its own buckets",
-                    &[("error", &e)],
-                );
-                None
+    /// in the background (a server starts whether Redis is up or not), each
+    /// check waiting at most `redis_timeout_ms` for it.
+    pub fn new(settings: &Settings) -> RateLimits {
+        let s = &settings.rate_limits;
+        let redis = settings.redis_url.as_ref();
+        let shared = redis.and_then(|url| {
+            match shared::Shared::start(url.expose(), settings.redis_timeout()) {
+                Ok(shared) => Some(shared),
+                Err(e) => {
+                    // Settings::check has parsed the URL; this is the runtime failing.
+                    crate::log::line(
+                        "warn",
+                        "rate limits: Redis not used, each server keeps its own buckets",
+                        &[("error", &e)],
+                    );
+                    None
+                }
             }
         });
         RateLimits {
@@ -176,7 +184,8 @@ impl RateLimits {
     }
 
     /// Lets a request of `client` to `site` (`None` if the path names none or an
-    /// unknown one) through, or answers the seconds until it may retry.
+    /// unknown one) through, or answers the seconds until it may retry. Only a
+    /// known site's requests go to Redis.
     pub async fn check(
         &self,
         route: Route,
@@ -187,7 +196,7 @@ impl RateLimits {
         if limiter.is_off() {
             return Ok(());
         }
-        if let Some(shared) = &self.shared
+        if let (Some(shared), Some(site)) = (&self.shared, site)
             && let Some(answer) = shared.check(route, site, client, limiter.limit).await
         {
             if answer.is_err() {
@@ -211,6 +220,7 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::RateLimitSettings;
 
     #[test]
     fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
@@ -260,16 +270,16 @@ mod tests {
 
     #[test]
     fn clients_in_one_network_share_a_bucket_and_sites_are_separate() {
-        let limits = RateLimits::new(
-            &RateLimitSettings {
+        let limits = RateLimits::new(&Settings {
+            rate_limits: RateLimitSettings {
                 consents: Limit {
                     per_minute: 1,
                     burst: 1,
                 },
                 ..RateLimitSettings::default()
             },
-            None,
-        );
+            ..Settings::default()
+        });
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let (a, b) = (site("a"), site("b"));
         let check = |site: &SiteMeta, client: &str| {
@@ -280,6 +290,31 @@ mod tests {
         assert!(check(&b, "203.0.113.7").is_ok());
         assert!(check(&a, "198.51.100.1").is_ok());
         assert_eq!(limits.backend(), LimiterBackend::default());
+    }
+
+    #[tokio::test]
+    async fn with_redis_a_request_naming_no_site_is_limited_by_this_server_alone() {
+        // Redis unreachable: a known site's check falls back (counted); one
+        // naming none never asks Redis, so it is no fallback.
+        let settings = Settings::from_toml(
+            "redis_url = \"redis://127.0.0.1:1\"\n\
+             [rate_limits.history]\nper_minute = 1\nburst = 1\n\
+             [rate_limits.consents]\nper_minute = 1\nburst = 1\n",
+        )
+        .unwrap();
+        let limits = RateLimits::new(&settings);
+        let client: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(limits.check(Route::History, None, client).await, Ok(()));
+        assert_eq!(limits.check(Route::History, None, client).await, Err(60));
+        assert_eq!(limits.check(Route::Consents, None, client).await, Ok(()));
+        assert_eq!(limits.backend().fallbacks, 0);
+        let saas = site("saas");
+        assert_eq!(
+            limits.check(Route::Consents, Some(&saas), client).await,
+            Ok(())
+        );
+        assert_eq!(limits.backend().fallbacks, 1);
+        assert_eq!(limits.history.rejected.load(Ordering::Relaxed), 1);
     }
 
     /// A site as the store holds it, with a secret of its own.

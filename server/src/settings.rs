@@ -45,6 +45,9 @@ pub struct Settings {
     /// Redis for rate-limit buckets that every server shares (`redis://…`);
     /// unset, each server keeps its own. A secret (the URL may hold a password).
     pub redis_url: Option<Secret>,
+    /// How long a rate-limit check waits for Redis, in ms, before this
+    /// server's own buckets decide it.
+    pub redis_timeout_ms: u64,
     pub rate_limits: RateLimitSettings,
 }
 
@@ -60,6 +63,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             redis_url: None,
+            redis_timeout_ms: 100,
             rate_limits: RateLimitSettings::default(),
         }
     }
@@ -229,6 +233,16 @@ pub struct Flags {
         value_name = "URL"
     )]
     pub redis_url: Option<String>,
+    /// Milliseconds a rate-limit check waits for Redis before this server's own
+    /// buckets decide it [default: 100].
+    #[arg(
+        long,
+        global = true,
+        env = "KEKSDOSE_REDIS_TIMEOUT_MS",
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub redis_timeout_ms: Option<u64>,
     /// Limit on recording consents per client and site, PER_MINUTE:BURST or off [default: 30:10].
     #[arg(
         long,
@@ -310,11 +324,19 @@ impl Settings {
         Ok(())
     }
 
+    /// [`Settings::redis_timeout_ms`] as a duration.
+    pub fn redis_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.redis_timeout_ms)
+    }
+
     /// The file layer over the defaults.
     pub fn from_toml(text: &str) -> Result<Settings, String> {
         let s: Settings = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         if s.checkpoint_every_secs == 0 {
             return Err("checkpoint_every_secs: must be at least 1".into());
+        }
+        if s.redis_timeout_ms == 0 {
+            return Err("redis_timeout_ms: must be at least 1".into());
         }
         for (name, limit) in [
             ("consents", s.rate_limits.consents),
@@ -341,6 +363,7 @@ impl Settings {
         set(&mut self.sled_cache_mb, &f.sled_cache_mb);
         set(&mut self.checkpoint_every_secs, &f.checkpoint_every_secs);
         set(&mut self.trusted_proxies, &f.trusted_proxies);
+        set(&mut self.redis_timeout_ms, &f.redis_timeout_ms);
         set(&mut self.rate_limits.consents, &f.rate_consents);
         set(&mut self.rate_limits.history, &f.rate_history);
         set(&mut self.rate_limits.config, &f.rate_config);
@@ -359,6 +382,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -448,6 +473,34 @@ mod tests {
         let e = bad.check().unwrap_err();
         assert!(e.starts_with("redis_url: "), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_redis_timeout_is_layered_and_at_least_one_ms() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let parse = |args: &[&str]| {
+            <Cli as clap::Parser>::try_parse_from(
+                std::iter::once("keksdose").chain(args.iter().copied()),
+            )
+            .map(|cli| cli.flags)
+        };
+        assert_eq!(
+            Settings::default().redis_timeout(),
+            Duration::from_millis(100)
+        );
+        let file = Settings::from_toml("redis_timeout_ms = 250").unwrap();
+        assert_eq!(file.redis_timeout_ms, 250);
+        assert_eq!(file.clone().with(&Flags::default()).redis_timeout_ms, 250);
+        let flags = parse(&["--redis-timeout-ms", "2000"]).unwrap();
+        assert_eq!(flags.redis_timeout_ms, Some(2000));
+        assert_eq!(file.with(&flags).redis_timeout(), Duration::from_secs(2));
+        let e = Settings::from_toml("redis_timeout_ms = 0").unwrap_err();
+        assert!(e.starts_with("redis_timeout_ms: "), "{e}");
+        assert!(parse(&["--redis-timeout-ms", "0"]).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct Ops {
 impl Ops {
     pub fn new(settings: &Settings) -> Ops {
         Ops {
-            limits: RateLimits::new(&settings.rate_limits, settings.redis_url.as_ref()),
+            limits: RateLimits::new(settings),
             trusted_proxies: settings.trusted_proxies.clone(),
             metrics_token: settings.metrics_token.clone(),
         }

@@ -4,38 +4,45 @@
 //!
 //! **Keys.** A bucket is `keksdose:rl:<route>:<hash>`; nothing raw goes to Redis.
 //! Every server must derive the same hash for a client, yet it must not be
-//! linkable to the pseudonyms in records. For a known site the key is
-//! HMAC-SHA-256(the site's secret as stored, `"keksdose ratelimit v1"`), and the
-//! hash is that key's HMAC of the client's /24 or /48 network ([`Pseudonymiser::ip`]):
-//! every server reads the same secret from the shared store, while the records'
-//! pseudonyms are HMACs under the secret itself, so the two cannot be matched,
-//! and whoever reads Redis without the store cannot test networks against the
-//! hashes. Requests that name no site (a visitor's history) or an unknown one
-//! use a key every server reads from Redis itself (`keksdose:rl:no-site-key`, a
-//! random value set once with `SET NX`, read again every minute). That key sits
-//! beside those buckets, so whoever can read Redis can test which networks made
-//! such requests within the last refill period: the price of sharing that limit
-//! too, documented rather than hidden. Without the key (not yet read), those
-//! checks fall back as below.
+//! linkable to the pseudonyms in records. The key is HMAC-SHA-256(the site's
+//! secret as stored, `"keksdose ratelimit v1"`), and the hash is that key's HMAC
+//! of the client's /24 or /48 network ([`Pseudonymiser::ip`]): every server reads
+//! the same secret from the shared store, while the records' pseudonyms are HMACs
+//! under the secret itself, so the two cannot be matched, and whoever reads
+//! Redis without the store cannot test networks against the hashes. Only
+//! requests to a known site come here: one that names no site (a visitor's
+//! history) or an unknown one has no secret to derive a key from, and a key kept
+//! in Redis itself would let whoever reads Redis test all 2^24 networks against
+//! its buckets. Those are limited per server ([`super::RateLimits::check`]).
 //!
 //! **Clock.** The script reads Redis's `TIME`: one clock for every server, so
 //! their clocks' skew does not matter. A clock that steps back (a failover to a
 //! replica) only pauses refilling.
 //!
-//! **Failure.** A check has [`CHECK_TIMEOUT`]; on an error or timeout, and while
-//! Redis is known to be down, the caller decides with this server's own buckets
-//! ([`super::Limiter`]), which are never stricter than the shared ones. A check
-//! that fails marks Redis down (one log line, not one per request) and wakes the
-//! task that reconnects; until that task has connected and run the script once,
-//! checks do not wait on Redis at all. The task and the connection run on a
-//! small runtime of their own, started without waiting for Redis, so a server
-//! starts with Redis down and connects when it comes up. The log names Redis by
-//! host:port only (the URL may hold a password).
+//! **Failure.** A request waits at most `redis_timeout_ms` for its check: the
+//! step runs as a task on this module's runtime, and the request's own timer
+//! aborts it, so the wait is bounded even when that runtime is starved. On an
+//! error or timeout, and while Redis is known to be down, the caller decides
+//! with this server's own buckets ([`super::Limiter`]). One late or failed
+//! answer leaves the connection alone (a slow Redis is not a dead one);
+//! [`STRIKES`] in a row, or a connection error at once, mark Redis down (one log
+//! line, not one per request), drop the connection and wake the task that
+//! reconnects; until that task has connected and run the script once, checks
+//! do not wait on Redis at all. Each connection has a generation, and a check's
+//! failure counts against its own connection only, so a check still running on
+//! a dropped connection cannot take down the next. The waits between attempts
+//! double from [`RETRY_FIRST`] to [`RETRY_LAST`] and start over only after a
+//! connection has stayed up [`STABLE`]: a Redis that keeps failing shortly after
+//! each reconnection is retried ever more slowly rather than every second. The
+//! task and the connection run on a small runtime of their own, started without
+//! waiting for Redis, so a server starts with Redis down and connects when it
+//! comes up. The log names Redis by host:port only (the URL may hold a
+//! password).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
 use keksdose_store::SiteMeta;
@@ -46,21 +53,20 @@ use tokio::sync::Notify;
 
 use super::Route;
 use crate::metrics::LimiterBackend;
-use crate::pseudonym::{Pseudonymiser, random_token};
+use crate::pseudonym::Pseudonymiser;
 use crate::settings::Limit;
 
-/// How long a request waits for Redis before its own buckets decide.
-pub const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
-/// Connecting, and each command of the reconnecting task.
+/// Checks in a row that failed or came late before Redis counts as down.
+pub const STRIKES: u32 = 3;
+/// Connecting, and running the script once on the new connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Waits between reconnection attempts, doubling from the first to the last.
+/// Waits between connection attempts, doubling from the first to the last.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_LAST: Duration = Duration::from_secs(5);
-/// How often the no-site key is read again (it may have been evicted).
-const REFRESH: Duration = Duration::from_secs(60);
+/// How long a connection must stay up for the waits to start over.
+const STABLE: Duration = Duration::from_secs(30);
 
 const PREFIX: &str = "keksdose:rl:";
-const NO_SITE_KEY: &str = "keksdose:rl:no-site-key";
 /// What the site's secret is HMAC'd with for its rate-limit key.
 const SITE_KEY_LABEL: &[u8] = b"keksdose ratelimit v1";
 
@@ -101,6 +107,8 @@ const DOWN: u8 = 2;
 /// The shared buckets: a connection kept up by a task of its own.
 pub struct Shared {
     inner: Arc<Inner>,
+    /// How long a check waits for Redis.
+    timeout: Duration,
     handle: tokio::runtime::Handle,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -110,14 +118,22 @@ struct Inner {
     /// host:port, for the log.
     addr: String,
     script: redis::Script,
-    /// While `state` is `UP`.
-    conn: Mutex<Option<MultiplexedConnection>>,
-    no_site: Mutex<Option<Arc<Pseudonymiser>>>,
+    /// While `state` is `UP`, the connection; changed together with `state`.
+    live: Mutex<Option<Live>>,
     state: AtomicU8,
-    /// Wakes the reconnecting task when a check found Redis gone.
+    /// Wakes the reconnecting task when a check took Redis down.
     wake: Notify,
     errors: AtomicU64,
     fallbacks: AtomicU64,
+}
+
+/// The connection the checks use.
+struct Live {
+    conn: MultiplexedConnection,
+    /// Counts connections made: a failure on an older one is not this one's.
+    generation: u64,
+    /// Checks on this connection that failed or came late, in a row.
+    strikes: u32,
 }
 
 impl std::fmt::Debug for Shared {
@@ -125,14 +141,23 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("redis", &self.inner.addr)
             .field("state", &self.inner.state.load(Ordering::Relaxed))
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Shared {
-    /// Starts connecting to `url` in the background; fails only if the URL does
-    /// not parse or no runtime can be started.
-    pub fn start(url: &str) -> Result<Shared, String> {
+    /// Starts connecting to `url` in the background, checks waiting `timeout`
+    /// for Redis; fails only if the URL does not parse or no runtime can be
+    /// started.
+    pub fn start(url: &str, timeout: Duration) -> Result<Shared, String> {
+        let shared = Shared::new(url, timeout)?;
+        shared.handle.spawn(keep_connected(shared.inner.clone()));
+        Ok(shared)
+    }
+
+    /// The runtime, without the task that connects.
+    fn new(url: &str, timeout: Duration) -> Result<Shared, String> {
         let inner = Arc::new(Inner::new(url)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -140,54 +165,65 @@ impl Shared {
             .enable_all()
             .build()
             .map_err(|e| format!("starting the Redis runtime: {e}"))?;
-        let handle = runtime.handle().clone();
-        handle.spawn(keep_connected(inner.clone()));
         Ok(Shared {
             inner,
-            handle,
+            timeout,
+            handle: runtime.handle().clone(),
             runtime: Some(runtime),
         })
     }
 
     /// One step of the shared bucket of `client` at `site` for `route`: the
     /// decision, or `None` when the caller must decide with its own buckets
-    /// (Redis down, slow or failing, or no key for requests without a site).
+    /// (Redis down, slow or failing). Needs a runtime with timers (the
+    /// caller's: the wait is bounded there).
     pub async fn check(
         &self,
         route: Route,
-        site: Option<&SiteMeta>,
+        site: &SiteMeta,
         client: IpAddr,
         limit: Limit,
     ) -> Option<Result<(), u64>> {
         let inner = &self.inner;
-        let conn = match inner.state.load(Ordering::Acquire) {
-            UP => lock(&inner.conn).clone(),
+        let live = match inner.state.load(Ordering::Acquire) {
+            UP => lock(&inner.live)
+                .as_ref()
+                .map(|l| (l.conn.clone(), l.generation)),
             _ => None,
         };
-        let bucket = conn
-            .as_ref()
-            .and_then(|_| bucket(route, site, client, || lock(&inner.no_site).clone()));
-        let (Some(mut conn), Some(bucket)) = (conn, bucket) else {
+        let Some((mut conn, generation)) = live else {
             inner.fallbacks.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let task = {
+        let key = bucket(route, site, client);
+        let mut task = AbortOnDrop({
             let inner = inner.clone();
             self.handle.spawn(async move {
-                let mut step = inner.script.key(bucket);
+                let mut step = inner.script.key(key);
                 step.arg(limit.per_minute).arg(limit.burst);
-                tokio::time::timeout(CHECK_TIMEOUT, step.invoke_async::<u64>(&mut conn)).await
+                step.invoke_async::<u64>(&mut conn).await
             })
-        };
-        let failure = match task.await {
-            Ok(Ok(Ok(0))) => return Some(Ok(())),
-            Ok(Ok(Ok(secs))) => return Some(Err(secs)),
-            Ok(Ok(Err(e))) => e.to_string(),
-            Ok(Err(_)) => format!("no answer within {} ms", CHECK_TIMEOUT.as_millis()),
-            Err(e) => format!("the Redis task failed: {e}"),
+        });
+        let (failure, broken) = match tokio::time::timeout(self.timeout, &mut task.0).await {
+            Ok(Ok(Ok(wait))) => {
+                inner.answered(generation);
+                return Some(if wait == 0 { Ok(()) } else { Err(wait) });
+            }
+            Ok(Ok(Err(e))) => (
+                e.to_string(),
+                e.is_unrecoverable_error() || e.is_connection_dropped(),
+            ),
+            Ok(Err(e)) => (format!("the Redis task failed: {e}"), false),
+            Err(_) => {
+                task.0.abort();
+                (
+                    format!("no answer within {} ms", self.timeout.as_millis()),
+                    false,
+                )
+            }
         };
         inner.fallbacks.fetch_add(1, Ordering::Relaxed);
-        inner.failed(&failure);
+        inner.failed(generation, &failure, broken);
         None
     }
 
@@ -210,19 +246,21 @@ impl Drop for Shared {
     }
 }
 
+/// A check's step in Redis, aborted when dropped: a check that timed out, or
+/// whose request went away, leaves nothing waiting on the connection.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The Redis key of `client`'s bucket for `route` at `site`: a hash under the
-/// site's rate-limit key, or under the no-site key (`None` if there is none yet).
-fn bucket(
-    route: Route,
-    site: Option<&SiteMeta>,
-    client: IpAddr,
-    no_site: impl FnOnce() -> Option<Arc<Pseudonymiser>>,
-) -> Option<String> {
-    let hash = match site {
-        Some(site) => site_key(&site.secret).ip(client),
-        None => no_site()?.ip(client),
-    };
-    Some(format!("{PREFIX}{}:{hash}", route.name()))
+/// site's rate-limit key.
+fn bucket(route: Route, site: &SiteMeta, client: IpAddr) -> String {
+    let hash = site_key(&site.secret).ip(client);
+    format!("{PREFIX}{}:{hash}", route.name())
 }
 
 /// HMAC-SHA-256(the site's secret, "keksdose ratelimit v1"): the same on every
@@ -249,8 +287,7 @@ impl Inner {
             addr: client.get_connection_info().addr().to_string(),
             client,
             script: redis::Script::new(BUCKET),
-            conn: Mutex::new(None),
-            no_site: Mutex::new(None),
+            live: Mutex::new(None),
             state: AtomicU8::new(STARTING),
             wake: Notify::new(),
             errors: AtomicU64::new(0),
@@ -258,19 +295,36 @@ impl Inner {
         })
     }
 
-    /// A call to Redis failed: counted; if Redis was up, it is now down, said
-    /// once in the log, and the reconnecting task is woken. Returns whether
-    /// this call is the one that took it down.
-    fn failed(&self, reason: &str) -> bool {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        if self
-            .state
-            .compare_exchange(UP, DOWN, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+    /// Connection `generation` answered a check: its strikes start over.
+    fn answered(&self, generation: u64) {
+        if let Some(live) = lock(&self.live).as_mut()
+            && live.generation == generation
         {
-            return false;
+            live.strikes = 0;
         }
-        lock(&self.conn).take();
+    }
+
+    /// A check on connection `generation` failed (`broken`: the connection is
+    /// gone) or came late: counted, and a strike against that connection if it
+    /// is still the one in use. The last strike, or a broken connection, takes
+    /// Redis down: the connection is dropped, it is said once in the log, and
+    /// the reconnecting task is woken. Returns whether this call took it down.
+    fn failed(&self, generation: u64, reason: &str, broken: bool) -> bool {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut live = lock(&self.live);
+        match live.as_mut() {
+            Some(l) if l.generation == generation => {
+                l.strikes += 1;
+                if !broken && l.strikes < STRIKES {
+                    return false;
+                }
+            }
+            // Already down, or an older connection: not the current one's fault.
+            _ => return false,
+        }
+        *live = None;
+        self.state.store(DOWN, Ordering::Release);
+        drop(live);
         self.unreachable(reason);
         self.wake.notify_one();
         true
@@ -284,17 +338,17 @@ impl Inner {
         );
     }
 
-    /// Connects, reads the no-site key and runs the script once (so that a
-    /// Redis that answers PING but refuses writes stays down).
-    async fn connect(&self) -> redis::RedisResult<(MultiplexedConnection, Pseudonymiser)> {
+    /// Connects and runs the script once (so that a Redis that answers PING
+    /// but refuses writes stays down). Requests on the connection have no
+    /// timeout of their own: each check's caller bounds its wait.
+    async fn connect(&self) -> redis::RedisResult<MultiplexedConnection> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CONNECT_TIMEOUT));
+            .set_response_timeout(None);
         let mut conn = self
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        let key = no_site_key(&mut conn).await?;
         let _: u64 = self
             .script
             .key(format!("{PREFIX}probe"))
@@ -302,81 +356,81 @@ impl Inner {
             .arg(1)
             .invoke_async(&mut conn)
             .await?;
-        Ok((conn, key))
+        Ok(conn)
     }
 }
 
-/// The key for requests without a site: set once by whichever server comes
-/// first, then the same for all.
-async fn no_site_key(conn: &mut MultiplexedConnection) -> redis::RedisResult<Pseudonymiser> {
-    let _: redis::Value = redis::cmd("SET")
-        .arg(NO_SITE_KEY)
-        .arg(random_token(32))
-        .arg("NX")
-        .query_async(conn)
-        .await?;
-    let key: Option<String> = redis::cmd("GET").arg(NO_SITE_KEY).query_async(conn).await?;
-    match key {
-        Some(key) => Ok(Pseudonymiser::new(&key)),
-        None => Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "the no-site key vanished between SET and GET",
-        ))),
+/// The waits between connection attempts.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { next: RETRY_FIRST }
+    }
+
+    /// The wait before the next attempt; the one after is twice as long, up to
+    /// [`RETRY_LAST`].
+    fn wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (wait * 2).min(RETRY_LAST);
+        wait
+    }
+
+    /// A connection was up for `up` before it failed: only one that stayed up
+    /// [`STABLE`] starts the waits over.
+    fn was_up(&mut self, up: Duration) {
+        if up >= STABLE {
+            self.next = RETRY_FIRST;
+        }
     }
 }
 
 /// Keeps a connection while Redis is up: connects at start and after a check
-/// found Redis gone (retrying with growing waits), and reads the no-site key
-/// again every [`REFRESH`].
+/// took Redis down, waiting longer between attempts ([`Backoff`]).
 async fn keep_connected(inner: Arc<Inner>) {
-    let mut retry = RETRY_FIRST;
+    let mut backoff = Backoff::new();
+    let mut generation = 0;
     loop {
-        if inner.state.load(Ordering::Acquire) == UP {
-            let _ = tokio::time::timeout(REFRESH, inner.wake.notified()).await;
-            let conn = lock(&inner.conn).clone();
-            match conn {
-                Some(mut conn) if inner.state.load(Ordering::Acquire) == UP => {
-                    match tokio::time::timeout(CONNECT_TIMEOUT, no_site_key(&mut conn)).await {
-                        Ok(Ok(key)) => *lock(&inner.no_site) = Some(Arc::new(key)),
-                        Ok(Err(e)) => {
-                            inner.failed(&e.to_string());
-                        }
-                        Err(_) => {
-                            inner.failed("no answer within 1 s");
-                        }
-                    }
-                }
-                // Taken down by a check: a short breath before reconnecting.
-                _ => tokio::time::sleep(RETRY_FIRST).await,
-            }
-            continue;
-        }
         match tokio::time::timeout(2 * CONNECT_TIMEOUT, inner.connect()).await {
-            Ok(Ok((conn, key))) => {
-                *lock(&inner.conn) = Some(conn);
-                *lock(&inner.no_site) = Some(Arc::new(key));
-                let was = inner.state.swap(UP, Ordering::AcqRel);
+            Ok(Ok(conn)) => {
+                generation += 1;
+                let was = {
+                    let mut live = lock(&inner.live);
+                    *live = Some(Live {
+                        conn,
+                        generation,
+                        strikes: 0,
+                    });
+                    inner.state.swap(UP, Ordering::AcqRel)
+                };
                 let msg = if was == DOWN {
                     "rate limits: Redis is back, buckets shared again"
                 } else {
                     "rate limits: buckets shared through Redis"
                 };
                 crate::log::info(msg, &[("redis", &inner.addr)]);
-                retry = RETRY_FIRST;
+                let since = Instant::now();
+                // A permit left from earlier only makes this look again.
+                while inner.state.load(Ordering::Acquire) == UP {
+                    inner.wake.notified().await;
+                }
+                backoff.was_up(since.elapsed());
             }
             failed => {
                 let reason = match failed {
                     Ok(Err(e)) => e.to_string(),
-                    _ => "no connection within 2 s".to_string(),
+                    _ => format!("no connection within {} s", (2 * CONNECT_TIMEOUT).as_secs()),
                 };
                 inner.errors.fetch_add(1, Ordering::Relaxed);
                 if inner.state.swap(DOWN, Ordering::AcqRel) != DOWN {
                     inner.unreachable(&reason);
                 }
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_LAST);
             }
         }
+        tokio::time::sleep(backoff.wait()).await;
     }
 }
 
@@ -384,69 +438,130 @@ async fn keep_connected(inner: Arc<Inner>) {
 mod tests {
     use super::super::tests::site;
     use super::*;
+    use crate::pseudonym::random_token;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
+    /// An address no earlier run used: buckets in a shared Redis outlive a run.
+    fn random_ip() -> IpAddr {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).unwrap();
+        IpAddr::from(b)
+    }
+
     #[test]
     fn a_bucket_key_is_the_same_on_every_server_and_unlinkable_to_records() {
         let saas = site("saas");
-        let none = || None;
-        let key = bucket(Route::Consents, Some(&saas), ip("203.0.113.7"), none).unwrap();
+        let key = bucket(Route::Consents, &saas, ip("203.0.113.7"));
         // Another server derives it from the same stored secret, for the same network.
-        assert_eq!(
-            bucket(Route::Consents, Some(&saas), ip("203.0.113.99"), none),
-            Some(key.clone())
-        );
+        assert_eq!(bucket(Route::Consents, &saas, ip("203.0.113.99")), key);
         let (prefix, hash) = key.rsplit_once(':').unwrap();
         assert_eq!(prefix, "keksdose:rl:consents");
         assert_eq!(hash.len(), 64);
         assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+        assert!(!key.contains("203.0.113"), "{key}");
         // Not the record's pseudonym of that network, nor another site's key.
         let record = Pseudonymiser::new(&saas.secret).ip(ip("203.0.113.7"));
         assert_ne!(hash, record);
-        let other = bucket(
-            Route::Consents,
-            Some(&site("saas")),
-            ip("203.0.113.7"),
-            none,
+        let other = bucket(Route::Consents, &site("saas"), ip("203.0.113.7"));
+        assert_ne!(other, key, "another secret, another key");
+        assert_ne!(bucket(Route::Config, &saas, ip("203.0.113.7")), key);
+    }
+
+    /// `inner` as the reconnecting task leaves it: up on `conn`, its
+    /// connection number `generation`.
+    fn install(inner: &Inner, conn: MultiplexedConnection, generation: u64) {
+        *lock(&inner.live) = Some(Live {
+            conn,
+            generation,
+            strikes: 0,
+        });
+        inner.state.store(UP, Ordering::Release);
+    }
+
+    #[tokio::test]
+    async fn late_answers_take_redis_down_after_three_in_a_row_a_lost_connection_at_once() {
+        let inner = Inner::new("redis://:secret@127.0.0.1:1").unwrap();
+        let (conn, _listener) = silent().await;
+        let up = |generation| install(&inner, conn.clone(), generation);
+        assert_eq!(inner.addr, "127.0.0.1:1", "host:port only, no password");
+        assert!(
+            !inner.failed(0, "while starting", false),
+            "not up, nothing to take down"
         );
-        assert_ne!(other, Some(key.clone()), "another secret, another key");
-        assert_ne!(
-            bucket(Route::Config, Some(&saas), ip("203.0.113.7"), none),
-            Some(key)
+        up(1);
+        // Two late answers, then one in time: the strikes start over.
+        assert!(!inner.failed(1, "no answer within 100 ms", false));
+        assert!(!inner.failed(1, "no answer within 100 ms", false));
+        inner.answered(1);
+        assert!(!inner.failed(1, "no answer within 100 ms", false));
+        assert!(!inner.failed(1, "no answer within 100 ms", false));
+        assert_eq!(
+            inner.state.load(Ordering::Acquire),
+            UP,
+            "a slow Redis is not a dead one"
         );
-        // Without a site: the shared no-site key, or no shared bucket at all.
-        assert_eq!(bucket(Route::History, None, ip("203.0.113.7"), none), None);
-        let no_site = Arc::new(Pseudonymiser::new(&random_token(32)));
-        let history = bucket(Route::History, None, ip("203.0.113.7"), || {
-            Some(no_site.clone())
-        })
-        .unwrap();
-        assert!(history.starts_with("keksdose:rl:history:"), "{history}");
-        assert!(!history.contains("203.0.113"), "{history}");
+        assert!(lock(&inner.live).is_some(), "and keeps its connection");
+        assert!(
+            inner.failed(1, "no answer within 100 ms", false),
+            "the third in a row"
+        );
+        assert!(
+            !inner.failed(1, "refused", true),
+            "already down: no second log line"
+        );
+        assert_eq!(inner.state.load(Ordering::Acquire), DOWN);
+        assert!(lock(&inner.live).is_none());
+        assert_eq!(inner.errors.load(Ordering::Relaxed), 7);
+
+        // A broken connection takes it down at once; failures of the one
+        // before never touch a newer one, however many.
+        up(2);
+        for _ in 0..2 * STRIKES {
+            assert!(!inner.failed(1, "connection reset", true));
+        }
+        inner.answered(1);
+        assert_eq!(inner.state.load(Ordering::Acquire), UP);
+        assert_eq!(lock(&inner.live).as_ref().map(|l| l.strikes), Some(0));
+        assert!(inner.failed(2, "connection reset", true));
+        assert_eq!(inner.state.load(Ordering::Acquire), DOWN);
+    }
+
+    /// A connection whose Redis hangs: the listener accepts and never answers
+    /// (a RESP2 connection sends nothing before the first command).
+    async fn silent() -> (MultiplexedConnection, tokio::net::TcpListener) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let info = redis::IntoConnectionInfo::into_connection_info(url).unwrap();
+        // No CLIENT SETINFO at connecting: this Redis answers nothing at all.
+        let quiet = info.redis_settings().clone().set_skip_set_lib_name();
+        let client = redis::Client::open(info.set_redis_settings(quiet)).unwrap();
+        let config = AsyncConnectionConfig::new().set_response_timeout(None);
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .unwrap();
+        (conn, listener)
     }
 
     #[test]
-    fn a_failure_takes_redis_down_once_and_wakes_the_reconnection() {
-        let inner = Inner::new("redis://:secret@127.0.0.1:1").unwrap();
-        assert_eq!(inner.addr, "127.0.0.1:1", "host:port only, no password");
-        assert!(
-            !inner.failed("while starting"),
-            "not up, nothing to take down"
-        );
-        inner.state.store(UP, Ordering::Release);
-        assert!(inner.failed("refused"));
-        assert!(!inner.failed("refused"), "already down: no second log line");
-        assert_eq!(inner.state.load(Ordering::Acquire), DOWN);
-        assert_eq!(inner.errors.load(Ordering::Relaxed), 3);
-        assert!(lock(&inner.conn).is_none());
+    fn the_waits_between_attempts_start_over_only_after_a_stable_connection() {
+        let mut b = Backoff::new();
+        let waits: Vec<u64> = (0..7).map(|_| b.wait().as_millis() as u64).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 5000, 5000]);
+        // Up for a few seconds, then down again: no faster than before.
+        b.was_up(Duration::from_secs(3));
+        assert_eq!(b.wait(), RETRY_LAST);
+        b.was_up(STABLE);
+        assert_eq!(b.wait(), RETRY_FIRST);
+        assert_eq!(b.wait(), 2 * RETRY_FIRST);
     }
 
     #[tokio::test]
     async fn with_redis_unreachable_every_check_falls_back_and_is_counted() {
-        let shared = Shared::start("redis://127.0.0.1:1").unwrap();
+        let shared = Shared::start("redis://127.0.0.1:1", Duration::from_millis(100)).unwrap();
         let limit = Limit {
             per_minute: 1,
             burst: 1,
@@ -455,22 +570,75 @@ mod tests {
         // While starting and once down alike: no decision, the caller's buckets decide.
         for _ in 0..50 {
             let answer = shared
-                .check(Route::Consents, Some(&saas), ip("203.0.113.7"), limit)
+                .check(Route::Consents, &saas, ip("203.0.113.7"), limit)
                 .await;
             assert_eq!(answer, None);
         }
         // The reconnecting task found it down: said so, and counted its attempt.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while shared.backend().redis_errors == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no connection attempt"
-            );
+            assert!(Instant::now() < deadline, "no connection attempt");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let backend = shared.backend();
         assert_eq!(backend.redis_up, Some(false));
         assert_eq!(backend.fallbacks, 50);
+    }
+
+    /// A `Shared` as if its task had connected it to `conn`, with a
+    /// `timeout` per check.
+    fn connected_to(conn: MultiplexedConnection, timeout: Duration) -> Shared {
+        let shared = Shared::new("redis://127.0.0.1:1", timeout).unwrap();
+        install(&shared.inner, conn, 0);
+        shared
+    }
+
+    #[tokio::test]
+    async fn a_check_waits_its_budget_even_when_the_redis_runtime_is_starved() {
+        let (conn, _listener) = silent().await;
+        let budget = Duration::from_millis(50);
+        let shared = connected_to(conn, budget);
+        let limit = Limit {
+            per_minute: 1,
+            burst: 1,
+        };
+        let saas = site("saas");
+        // A Redis that hangs: each check gives up after its budget; three
+        // strikes and the connection is dropped.
+        for i in 1..=STRIKES {
+            let t0 = Instant::now();
+            let answer = shared
+                .check(Route::Consents, &saas, random_ip(), limit)
+                .await;
+            assert_eq!(answer, None);
+            let waited = t0.elapsed();
+            assert!(
+                waited >= budget && waited < Duration::from_secs(1),
+                "{waited:?}"
+            );
+            assert_eq!(shared.backend().redis_up, Some(i < STRIKES), "after {i}");
+        }
+        assert_eq!(shared.backend().fallbacks, u64::from(STRIKES));
+
+        // The Redis runtime's one worker is blocked: the step never even
+        // starts, yet the request waits no longer than its budget.
+        let (conn, _listener) = silent().await;
+        let shared = connected_to(conn, budget);
+        let (blocked, unblock) = std::sync::mpsc::channel::<()>();
+        shared.handle.spawn(async move {
+            let _ = unblock.recv_timeout(Duration::from_secs(10));
+        });
+        let t0 = Instant::now();
+        let answer = shared
+            .check(Route::Consents, &saas, random_ip(), limit)
+            .await;
+        let waited = t0.elapsed();
+        drop(blocked);
+        assert_eq!(answer, None);
+        assert!(
+            waited < Duration::from_secs(2),
+            "{waited:?}: bounded by the request's own timer"
+        );
     }
 
     /// `KEKSDOSE_TEST_REDIS` (a Redis URL): the script against a real Redis, and
@@ -484,12 +652,9 @@ mod tests {
     }
 
     async fn until_up(shared: &Shared) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while shared.backend().redis_up != Some(true) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Redis did not come up"
-            );
+            assert!(Instant::now() < deadline, "Redis did not come up");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -545,8 +710,13 @@ mod tests {
             .await
             .unwrap();
 
-        // Two servers, one site: what one takes, the other cannot.
-        let (a, b) = (Shared::start(&url).unwrap(), Shared::start(&url).unwrap());
+        // Two servers, one site: what one takes, the other cannot. A budget
+        // that a busy machine does not miss: this counts exact outcomes.
+        let budget = Duration::from_secs(2);
+        let (a, b) = (
+            Shared::start(&url, budget).unwrap(),
+            Shared::start(&url, budget).unwrap(),
+        );
         until_up(&a).await;
         until_up(&b).await;
         let saas = site("saas");
@@ -554,32 +724,19 @@ mod tests {
             per_minute: 1,
             burst: 2,
         };
-        let client = ip("203.0.113.7");
+        let client = random_ip();
         let mut answers = Vec::new();
         for server in [&a, &b, &a, &b] {
-            answers.push(
-                server
-                    .check(Route::Consents, Some(&saas), client, limit)
-                    .await,
-            );
+            answers.push(server.check(Route::Consents, &saas, client, limit).await);
         }
         assert_eq!(
             answers,
             [Some(Ok(())), Some(Ok(())), Some(Err(60)), Some(Err(60))]
         );
-        // The visitor's history names no site: the shared no-site key.
-        let history = Limit {
-            per_minute: 60,
-            burst: 1,
-        };
-        let other = ip("198.51.100.1");
+        // Another network of the same site has its own bucket.
         assert_eq!(
-            a.check(Route::History, None, other, history).await,
+            b.check(Route::Consents, &saas, random_ip(), limit).await,
             Some(Ok(()))
-        );
-        assert_eq!(
-            b.check(Route::History, None, other, history).await,
-            Some(Err(1))
         );
         assert_eq!(a.backend().fallbacks + b.backend().fallbacks, 0);
     }
