@@ -3,15 +3,18 @@
 //! needs (the release server, the widget, Chromium) and runs this.
 //!
 //! ```text
-//! keksdose-bench [--only ledger|banner] [--records N] [--rounds N] [--round-secs N]
-//!                [--loads N] [--out DIR]
+//! keksdose-bench [--only ledger|banner|postgres] [--store postgres://…] [--records N]
+//!                [--rounds N] [--round-secs N] [--loads N] [--out DIR]
 //! ```
 //!
+//! With `--store`, the ledger runs a second time on that PostgreSQL database
+//! ([`postgres`]), beside the embedded figures; `--only postgres` runs only that.
 //! The server is `$KEKSDOSE_BIN` (xtask points it at the release build).
 
 mod banner;
 mod client;
 mod ledger;
+mod postgres;
 mod report;
 
 use std::path::PathBuf;
@@ -22,6 +25,8 @@ use serde_json::json;
 #[derive(Debug)]
 struct Args {
     only: Option<String>,
+    /// A PostgreSQL URL to run the ledger on too.
+    store: Option<String>,
     ledger: ledger::Options,
     banner: banner::Options,
     out: PathBuf,
@@ -30,6 +35,7 @@ struct Args {
 fn parse() -> Result<Args> {
     let mut args = Args {
         only: None,
+        store: None,
         ledger: ledger::Options {
             records: 1_000_000,
             rounds: 3,
@@ -44,10 +50,15 @@ fn parse() -> Result<Args> {
         match flag.as_str() {
             "--only" => {
                 let v = value()?;
-                if v != "ledger" && v != "banner" {
-                    bail!("--only takes ledger or banner, not {v:?}");
+                if !["ledger", "banner", "postgres"].contains(&v.as_str()) {
+                    bail!("--only takes ledger, banner or postgres, not {v:?}");
                 }
                 args.only = Some(v);
+            }
+            "--store" => {
+                let v = value()?;
+                postgres::check_url(&v)?;
+                args.store = Some(v);
             }
             "--records" => args.ledger.records = number(&value()?)?,
             "--rounds" => args.ledger.rounds = number(&value()?)? as usize,
@@ -59,6 +70,9 @@ fn parse() -> Result<Args> {
     }
     if args.ledger.rounds == 0 || args.banner.loads == 0 {
         bail!("--rounds and --loads must be at least 1");
+    }
+    if args.only.as_deref() == Some("postgres") && args.store.is_none() {
+        bail!("--only postgres needs --store postgres://…");
     }
     Ok(args)
 }
@@ -85,14 +99,23 @@ async fn main() -> Result<()> {
     let root = keksdose_tests::workspace_root();
     let machine = report::machine(&root);
     let mut figures = Vec::new();
-    if args.only.as_deref() != Some("banner") {
+    let only = args.only.as_deref();
+    if only.is_none() || only == Some("ledger") {
         ledger::run(&args.ledger, &mut figures).await?;
     }
-    if args.only.as_deref() != Some("ledger") {
+    let mut database = None;
+    if let Some(url) = &args.store
+        && only != Some("banner")
+    {
+        database = Some(postgres::run(&args.ledger, url, &mut figures).await?);
+    }
+    if only.is_none() || only == Some("banner") {
         banner::run(&args.banner, &mut figures).await?;
     }
     let settings = json!({
         "only": args.only,
+        "store": args.store.as_deref().map(postgres::redact),
+        "postgres": database,
         "records": args.ledger.records,
         "rounds": args.ledger.rounds,
         "round_secs": args.ledger.round_secs,
@@ -104,7 +127,7 @@ async fn main() -> Result<()> {
     let missed: Vec<String> = figures
         .iter()
         .filter(|f| f.met() == Some(false))
-        .map(|f| f.name.clone())
+        .map(|f| format!("{}: {}", f.group, f.name))
         .collect();
     println!(
         "bench: wrote {} and results.md; {} figure(s), {} target(s) missed{}",

@@ -29,8 +29,9 @@ commands:
   screenshots     retake the README's banner screenshots (docs/screenshots/)
   bench [ARGS]    the benchmarks (release build): the ledger under load and the banner in
                   Chromium; writes bench/results.json and bench/results.md. ARGS go to
-                  keksdose-bench: --only ledger|banner, --records N (1M), --rounds N (3),
-                  --round-secs N (5), --loads N (15)
+                  keksdose-bench: --only ledger|banner|postgres, --records N (1M), --rounds N (3),
+                  --round-secs N (5), --loads N (15), --out DIR, --store postgres://… (the
+                  ledger on PostgreSQL too, one and two instances, in a schema of its own)
   fuzz [SECONDS]  run each fuzz target of fuzz/ for SECONDS (default 60); fails on a crash
   soak            the long reliability runs: kills, power cuts, hostile input, load, fuzzing";
 
