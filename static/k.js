@@ -1,12 +1,16 @@
 /*! Keksdose loader (k.js): Consent Mode defaults, the consent cookie, blocked
- * scripts and iframes, and the banner on demand. Hand-written ES2017, no build step,
- * no dependencies. Embed with
+ * scripts and iframes, and the banner on demand. Hand-written ES2017, no
+ * dependencies; the build only minifies it. Embed with
  *   <script src="https://CMP/k.js" data-site="SITE_ID" async></script>
  *
  * Layout of this file: Consent Mode defaults first (before anything else runs),
- * then the pure core (cookie format, renewal rules; loaded by tests/js/ in a
- * `vm` sandbox with `__KEKSDOSE_TEST__` set, where it stops after exporting the
- * core), then the browser part (applying decisions, the banner, window.keksdose).
+ * then the pure core (cookie format, renewal, how choices resolve, taking
+ * consent back, what the ledger's answers mean; loaded by tests/js/ in a `vm`
+ * sandbox with `__KEKSDOSE_TEST__` set, where it stops after exporting the
+ * core, and held there to the vectors shared/ publishes), then the browser part
+ * (applying decisions, the banner, window.keksdose), which keeps no rule of its
+ * own. Served minified (static/widget/k.min.js, made by `cargo xtask widget`);
+ * this file stays the readable source.
  */
 (function (root) {
   "use strict";
@@ -28,7 +32,8 @@
   });
   if (typeof root.gtag !== "function") root.gtag = gtag;
 
-  // ---- The core: mirrors shared/src/cookie.rs and shared/src/renewal.rs. -------
+  // ---- The core. Cookie and renewal: mirrors shared/src/cookie.rs and
+  // shared/src/renewal.rs (shared/vectors/cookie.json). ------------------------
   // The cookie is per site (`keksdose_<site>`): sites sharing a host never
   // read each other's decisions.
   var PREFIX = "keksdose_";
@@ -264,6 +269,210 @@
     );
   }
 
+  // ---- Choices: mirrors shared/src/decision.rs (shared/vectors/choices.json). ----
+  function own(map, id) {
+    return !!map && Object.prototype.hasOwnProperty.call(map, id);
+  }
+  function servicesIn(config, category) {
+    return (config.services || []).filter(function (s) {
+      return s.category === category;
+    });
+  }
+  function granted(stored, id) {
+    return !!stored && stored.granted.indexOf(id) >= 0;
+  }
+
+  /**
+   * Decision::resolve for a decision the loader or the banner made (`action`,
+   * and for `custom` the `categories` and `services` switched): every category
+   * and service of `config` with its yes/no. Nothing pre-ticked, necessary
+   * always on, a category on only when all of its services are.
+   */
+  function resolve(config, decision) {
+    var fixed = decision.action === "accept_all" ? true : decision.action === "custom" ? null : false;
+    var out = { categories: {}, services: {} };
+    (config.services || []).forEach(function (s) {
+      var on = fixed;
+      if (s.category === NECESSARY) on = true;
+      else if (fixed === null) {
+        on = own(decision.services, s.id)
+          ? decision.services[s.id]
+          : own(decision.categories, s.category) && decision.categories[s.category];
+      }
+      out.services[s.id] = !!on;
+    });
+    categoryIds(config).forEach(function (c) {
+      var members = servicesIn(config, c);
+      var on = fixed === null ? own(decision.categories, c) && decision.categories[c] : fixed;
+      out.categories[c] =
+        c === NECESSARY ||
+        (members.length
+          ? members.every(function (s) {
+              return out.services[s.id];
+            })
+          : !!on);
+    });
+    return out;
+  }
+
+  /** The custom decision of every service `allowed` allows (Decision::switches). */
+  function switches(config, allowed) {
+    return resolve(config, {
+      action: "custom",
+      services: (config.services || []).reduce(function (m, s) {
+        m[s.id] = allowed(s.id);
+        return m;
+      }, {}),
+      categories: categoryIds(config).reduce(function (m, c) {
+        m[c] = !servicesIn(config, c).length && allowed(c);
+        return m;
+      }, {}),
+    });
+  }
+  /** Decision::restate: the stored decision (or none) as custom switches. */
+  function restate(config, stored) {
+    var d = switches(config, function (id) {
+      return granted(stored, id);
+    });
+    return { action: "custom", categories: d.categories, services: d.services };
+  }
+  /** Decision::allowing: "Immer erlauben" of `service` on top of the stored decision. */
+  function allowing(config, stored, service) {
+    var d = switches(config, function (id) {
+      return id === service || granted(stored, id);
+    });
+    return { action: "custom", categories: d.categories, services: d.services };
+  }
+  /** Decision::resend: a pending decision sent again, as far as `config` names its ids. */
+  function resend(config, stored) {
+    var d = { action: stored.action, categories: {}, services: {} };
+    if (stored.action !== "custom") return d;
+    var put = function (map, id) {
+      if (granted(stored, id)) map[id] = true;
+      else if (stored.denied.indexOf(id) >= 0) map[id] = false;
+    };
+    categoryIds(config).forEach(function (c) {
+      put(d.categories, c);
+    });
+    (config.services || []).forEach(function (s) {
+      put(d.services, s.id);
+    });
+    return d;
+  }
+  /** Resolved choices as the cookie's sorted `granted` and `denied` (StoredDecision::from_choices). */
+  function lists(choices) {
+    var g = [];
+    var d = [];
+    [choices.categories, choices.services].forEach(function (map) {
+      Object.keys(map).forEach(function (id) {
+        (map[id] ? g : d).push(id);
+      });
+    });
+    return { granted: sortedSet(g), denied: sortedSet(d) };
+  }
+  /** A stored decision's ids as window.keksdose.get() reports them: categories apart. */
+  function split(config, stored) {
+    var cats = config ? categoryIds(config) : BUILT_IN_CATEGORIES;
+    var out = { categories: {}, services: {} };
+    [stored.granted, stored.denied].forEach(function (ids, i) {
+      ids.forEach(function (id) {
+        out[cats.indexOf(id) >= 0 ? "categories" : "services"][id] = i === 0;
+      });
+    });
+    return out;
+  }
+  // texts::BUILT_IN_CATEGORIES: categories before a site's config arrived.
+  var BUILT_IN_CATEGORIES = ["necessary", "functional", "analytics", "marketing", "affiliate", "social"];
+
+  // ---- Withdrawal: mirrors shared/src/withdrawal.rs (shared/vectors/withdrawal.json).
+  /** withdrawal::reject_action: what "Nur Notwendige" records after `stored`. */
+  function rejectAction(config, stored) {
+    var necessary = servicesIn(config, NECESSARY).map(function (s) {
+      return s.id;
+    });
+    var withdraws =
+      !!stored &&
+      stored.consent_id != null &&
+      stored.granted.some(function (id) {
+        return id !== NECESSARY && necessary.indexOf(id) < 0;
+      });
+    return withdraws ? "withdraw" : "reject_all";
+  }
+  /** Withdrawn::between: what `after` no longer allows of what `before` allowed. */
+  function withdrawn(config, before, after) {
+    var cats = categoryIds(config);
+    var out = { services: [], categories: [] };
+    before.granted.forEach(function (id) {
+      if (!granted(after, id)) out[cats.indexOf(id) >= 0 ? "categories" : "services"].push(id);
+    });
+    return out;
+  }
+  /** withdrawal::refused_services: whose cookies go after `after`. */
+  function refusedServices(config, after) {
+    return (config.services || [])
+      .filter(function (s) {
+        return !granted(after, s.id);
+      })
+      .map(function (s) {
+        return s.id;
+      });
+  }
+  /** withdrawal::needs_reload: `ran` lists the data-consent ids of scripts that ran. */
+  function needsReload(config, gone, ran) {
+    return (
+      !!(config.consent && config.consent.reload_on_withdraw) &&
+      gone.services.concat(gone.categories).some(function (id) {
+        return (
+          ran.indexOf(id) >= 0 ||
+          servicesIn(config, id).some(function (s) {
+            return ran.indexOf(s.id) >= 0;
+          })
+        );
+      })
+    );
+  }
+
+  // ---- The ledger's answers (docs/contract.md, shared/src/api.rs). ----------------
+  /**
+   * What an answer to POST /v1/sites/{site}/consents means for the decision sent
+   * (`status` 0: none came, or the browser hid it). One of
+   * - `{receipt}`: recorded; the cookie takes its consent ID;
+   * - `{later: seconds or null}`: not now (no answer, 408, 429, 5xx, and 403,
+   *   an origin the site's operator has yet to allow): stays pending and is sent
+   *   again with the same idempotency key, on this page after `Retry-After`;
+   * - `{newConsent: true}`: the server does not know the consent ID (its data
+   *   was reset, or the cookie copied): sent again as a new consent;
+   * - `{askAgain: true}`: the server does not know the config version the
+   *   decision was made on: it can never be proven, so the visitor decides again;
+   * - `{refused: message}`: anything else will never be recorded as sent (a
+   *   bug): it stops being sent and stays applied.
+   * A 422 names its first problem by path: in `details`, or before the message's
+   * first ": " (`consent_id: "…" is not a consent ID of site "…"`).
+   */
+  function answer(status, body, retryAfter) {
+    if (status >= 200 && status < 300) {
+      return body && isToken(String(body.consent_id)) ? { receipt: body } : { later: null };
+    }
+    if (status === 0 || status === 403 || status === 408 || status === 429 || status >= 500) {
+      var secs = /^[0-9]{1,9}$/.test(String(retryAfter).trim()) ? Number(String(retryAfter).trim()) : null;
+      return { later: secs };
+    }
+    var error = (body && body.error) || {};
+    if (status === 422 && error.code === "invalid") {
+      var path =
+        error.details && error.details.length
+          ? error.details[0].path
+          : (/^([a-z_]+): /.exec(String(error.message)) || [])[1];
+      if (path === "consent_id") return { newConsent: true };
+      if (path === "config_version") return { askAgain: true };
+    }
+    return { refused: status + " " + (error.code || "") + ": " + (error.message || "") };
+  }
+  /** The action a decision keeps as a new consent: a withdrawal has nothing to withdraw. */
+  function freshAction(action) {
+    return action === "withdraw" ? "reject_all" : action;
+  }
+
   var core = {
     PREFIX: PREFIX,
     decode: decode,
@@ -273,6 +482,19 @@
     grantedSignals: grantedSignals,
     cookieMatches: cookieMatches,
     consentLifetimeSecs: consentLifetimeSecs,
+    resolve: resolve,
+    restate: restate,
+    allowing: allowing,
+    resend: resend,
+    lists: lists,
+    split: split,
+    BUILT_IN_CATEGORIES: BUILT_IN_CATEGORIES,
+    rejectAction: rejectAction,
+    withdrawn: withdrawn,
+    refusedServices: refusedServices,
+    needsReload: needsReload,
+    answer: answer,
+    freshAction: freshAction,
   };
   if (root.__KEKSDOSE_TEST__) {
     root.__keksdoseCore = core;
@@ -295,7 +517,7 @@
   var configPromise = null;
   var banner = null; // {handle, host} while the banner is open
   var opening = false;
-  var ran = {}; // data-consent ids of scripts that ran, for reload_on_withdraw
+  var ran = []; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
   var listeners = [];
   var optOutHooks = []; // [{id, fn}] from keksdose.onOptOut / on("optout")
@@ -558,33 +780,13 @@
   /** "Immer erlauben": a custom decision, the stored one plus service `id`. */
   function allowService(id) {
     return fetchConfig().then(function (body) {
-      var config = body.config;
-      var choices = { categories: {}, services: {} };
-      var services = {};
-      (config.services || []).forEach(function (sv) {
-        var on = sv.category === NECESSARY || sv.id === id || allowed(sv.id);
-        choices.services[sv.id] = on;
-        if (sv.category !== NECESSARY) services[sv.id] = on;
-      });
-      categoryIds(config).forEach(function (c) {
-        var members = (config.services || []).filter(function (sv) {
-          return sv.category === c;
-        });
-        choices.categories[c] =
-          c === NECESSARY ||
-          (members.length
-            ? members.every(function (sv) {
-                return choices.services[sv.id];
-              })
-            : allowed(c));
-      });
+      var d = allowing(body.config, stored, id);
       return decide({
-        action: "custom",
-        categories: {},
-        services: services,
-        choices: choices,
+        action: d.action,
+        categories: d.categories,
+        services: d.services,
         configVersion: body.version,
-        lang: choose(config, doc.documentElement.lang || root.navigator.language),
+        lang: choose(body.config, doc.documentElement.lang || root.navigator.language),
       });
     });
   }
@@ -599,7 +801,7 @@
       }
     }
     s.setAttribute("data-keksdose-ran", id);
-    ran[id] = true;
+    if (ran.indexOf(id) < 0) ran.push(id);
     function insert() {
       if (el.parentNode) {
         el.parentNode.insertBefore(s, el);
@@ -694,7 +896,7 @@
     gtag("consent", "update", grantedSignals(published.config, allowed));
   }
 
-  /** POSTs `body`; resolves to the receipt, or null when it must be retried later. */
+  /** POSTs `body`; resolves to what the answer means (the core's `answer`). */
   function post(body) {
     return fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/consents", {
       method: "POST",
@@ -703,28 +905,73 @@
       credentials: "omit",
     }).then(
       function (r) {
-        if (r.status === 201) return r.json();
-        if (r.status >= 500 || r.status === 429 || r.status === 408) return null;
-        return r.text().then(function (t) {
-          console.error("keksdose: the ledger refused the decision (" + r.status + "): " + t);
-          return false;
-        });
+        var retryAfter = r.headers.get("Retry-After");
+        return r.text().then(
+          function (text) {
+            var parsed = null;
+            try {
+              parsed = JSON.parse(text);
+            } catch (e) {
+              /* not JSON: the status alone decides */
+            }
+            return answer(r.status, parsed, retryAfter);
+          },
+          function () {
+            return answer(0, null, null);
+          }
+        );
       },
       function () {
-        return null;
+        return answer(0, null, null);
       }
     );
   }
 
-  /** The receipt arrived (or was refused for good): the cookie forgets `pending`. */
-  function acknowledge(receipt, key, config, action) {
-    if (receipt === null || !stored || stored.pending !== key) return;
-    var d = Object.assign({}, stored, { pending: null });
-    if (receipt) {
-      d.consent_id = receipt.consent_id;
-      if (action) d.action = action;
-    }
-    writeStored(d, config);
+  /**
+   * Sends the decision whose idempotency key is `body.idempotency_key` and
+   * settles the cookie by the answer: the receipt's consent ID, or `pending`
+   * forgotten when it is refused for good, or kept for a later retry (once more
+   * on this page when the server names a short Retry-After). An unknown consent
+   * ID is sent again at once as a new consent; an unknown config version
+   * forgets the decision. Resolves to the answer.
+   */
+  function send(body, config, retried) {
+    var key = body.idempotency_key;
+    return post(body)
+      .then(function (a) {
+        if (a.newConsent && body.consent_id) {
+          delete body.consent_id;
+          body.action = freshAction(body.action);
+          return post(body);
+        }
+        return a;
+      })
+      .then(function (a) {
+        var mine = stored && stored.pending === key;
+        if (a.receipt && mine) {
+          writeStored(Object.assign({}, stored, { pending: null, consent_id: a.receipt.consent_id, action: body.action }), config);
+        } else if ((a.refused || a.newConsent) && mine) {
+          console.error("keksdose: the ledger refused the decision (" + (a.refused || "unknown consent ID") + ")");
+          writeStored(Object.assign({}, stored, { pending: null }), config);
+        } else if (a.askAgain && mine) {
+          console.error("keksdose: the ledger does not know the config version of the decision; asking again");
+          forget();
+        } else if (mine && !retried && a.later !== null && a.later !== undefined && a.later <= 60) {
+          setTimeout(function () {
+            if (stored && stored.pending === key) send(body, config, true);
+          }, a.later * 1000);
+        }
+        return a;
+      });
+  }
+
+  /** Forgets the decision in force (the cookie too): the banner asks again. */
+  function forget() {
+    var attrs = "; Path=/; Max-Age=0; SameSite=Lax";
+    if (root.location.protocol === "https:") attrs += "; Secure";
+    doc.cookie = PREFIX + site + "=" + attrs;
+    stored = null;
+    configPromise = null;
   }
 
   function choose(config, lang) {
@@ -733,17 +980,15 @@
     return langs.indexOf(l) >= 0 ? l : langs[0];
   }
 
-  /** Applies and records a decision event (from the banner or acceptAll/rejectAll). */
+  /**
+   * Applies and records a decision event: from the banner (which brings its
+   * `choices`, resolved in Rust), or from acceptAll/rejectAll and "Immer
+   * erlauben" (resolved here, by the same rule).
+   */
   function decide(event) {
     var config = published.config;
     var before = stored;
-    var granted = [];
-    var denied = [];
-    [event.choices.categories, event.choices.services].forEach(function (map) {
-      Object.keys(map).forEach(function (id) {
-        (map[id] ? granted : denied).push(id);
-      });
-    });
+    var ids = lists(event.choices || resolve(config, event));
     var key = randomKey();
     var sig = signals();
     var d = {
@@ -754,8 +999,8 @@
       revision: revisionOf(config),
       action: event.action,
       signals: sig,
-      granted: sortedSet(granted),
-      denied: sortedSet(denied),
+      granted: ids.granted,
+      denied: ids.denied,
     };
     writeStored(d, config);
     var body = {
@@ -769,72 +1014,37 @@
       page: root.location.pathname,
     };
     if (d.consent_id) body.consent_id = d.consent_id;
-    var sent = post(body)
-      .then(function (receipt) {
-        if (receipt === false && body.consent_id) {
-          // The server does not know this consent ID for this site (its data
-          // was reset, or the cookie was copied): start a new consent.
-          delete body.consent_id;
-          if (body.action === "withdraw") body.action = "reject_all";
-          return post(body);
-        }
-        return receipt;
-      })
-      .then(function (receipt) {
-        acknowledge(receipt, key, config, body.action);
-        return get();
-      });
+    var sent = send(body, config);
 
-    // Apply: newly allowed elements run; refused services lose their cookies.
-    var refused = before
-      ? before.granted.filter(function (id) {
-          return denied.indexOf(id) >= 0;
-        })
-      : [];
-    optOut(before);
-    deleteCookies(config, denied);
+    // Apply: newly allowed elements run; what lost its consent is told to the
+    // site, then refused services lose their cookies.
+    var gone = before ? withdrawn(config, before, d) : { services: [], categories: [] };
+    optOut(gone);
+    deleteCookies(config, refusedServices(config, d));
     sendUpdate();
-    var reload =
-      config.consent &&
-      config.consent.reload_on_withdraw &&
-      refused.some(function (id) {
-        return ran[id] || refusedCovers(config, id);
-      });
+    var reload = needsReload(config, gone, ran);
     // Not from inside the banner's own callback: after it returned.
     setTimeout(closeBanner, 0);
     apply(doc);
     emit();
-    if (reload) {
+    return sent.then(function (a) {
       // Reload only after the ledger answered (or failed), so the record is not lost.
-      sent.then(function () {
-        root.location.reload();
-      });
-    }
-    return sent;
+      if (reload) root.location.reload();
+      else if (a.askAgain) openBanner("first");
+      return get();
+    });
   }
 
   /**
-   * Tells the site which services and categories lost their consent (allowed by
-   * `before`, not by the decision now stored): the hooks registered for them, the
-   * "optout" listeners and the `keksdose:optout` DOM event. They run before the
-   * refused services' cookies are deleted, so a vendor's own opt-out (which may
-   * write an opt-out marker) comes first and leftovers are removed after it.
+   * Tells the site which services and categories lost their consent (the
+   * core's `withdrawn`): the hooks registered for them, the "optout" listeners
+   * and the `keksdose:optout` DOM event. They run before the refused services'
+   * cookies are deleted, so a vendor's own opt-out (which may write an opt-out
+   * marker) comes first and leftovers are removed after it.
    */
-  function optOut(before) {
-    if (!before) return;
-    var gone = before.granted.filter(function (id) {
-      return !allowed(id);
-    });
+  function optOut(detail) {
+    var gone = detail.services.concat(detail.categories);
     if (!gone.length) return;
-    var cats = published ? categoryIds(published.config) : [];
-    var detail = {
-      services: gone.filter(function (id) {
-        return cats.indexOf(id) < 0;
-      }),
-      categories: gone.filter(function (id) {
-        return cats.indexOf(id) >= 0;
-      }),
-    };
     optOutHooks.slice().forEach(function (h) {
       if (h.id !== null && gone.indexOf(h.id) < 0) return;
       try {
@@ -846,41 +1056,24 @@
     doc.dispatchEvent(new CustomEvent("keksdose:optout", { detail: detail }));
   }
 
-  /** Whether a refused category covers a script that already ran. */
-  function refusedCovers(config, categoryId) {
-    return (config.services || []).some(function (s) {
-      return s.category === categoryId && ran[s.id];
-    });
-  }
-
   /** Sends a decision left pending by an earlier page (same key: never two records). */
   function retryPending() {
     if (!stored || !stored.pending || !published) return;
     var config = published.config;
-    var cats = {};
-    var svcs = {};
-    if (stored.action === "custom") {
-      categoryIds(config).forEach(function (id) {
-        if (id !== NECESSARY) cats[id] = allowed(id);
-      });
-      (config.services || []).forEach(function (s) {
-        if (s.category !== NECESSARY) svcs[s.id] = allowed(s.id);
-      });
-    }
+    var d = resend(config, stored);
     var body = {
       config_version: stored.config_version,
-      action: stored.action,
-      categories: cats,
-      services: svcs,
+      action: d.action,
+      categories: d.categories,
+      services: d.services,
       language: choose(config, doc.documentElement.lang || root.navigator.language),
       signals: stored.signals,
       idempotency_key: stored.pending,
       page: root.location.pathname,
     };
     if (stored.consent_id) body.consent_id = stored.consent_id;
-    var key = stored.pending;
-    post(body).then(function (receipt) {
-      acknowledge(receipt, key, config);
+    send(body, config).then(function (a) {
+      if (a.askAgain) openBanner("first");
     });
   }
 
@@ -909,10 +1102,17 @@
       var names =
         typeof WIDGET === "object" && WIDGET
           ? Promise.resolve(WIDGET)
-          : fetch(api + "/widget/manifest.json", { credentials: "omit" }).then(function (r) {
-              if (!r.ok) throw new Error("GET manifest: " + r.status);
-              return r.json();
-            });
+          : fetch(api + "/widget/manifest.json", { credentials: "omit" })
+              .then(function (r) {
+                if (!r.ok) throw new Error("GET manifest: " + r.status);
+                return r.json();
+              })
+              .then(function (m) {
+                // Kept: and assigned here, WIDGET is no constant a minifier
+                // could fold before the server writes the names in.
+                WIDGET = m;
+                return m;
+              });
       widgetPromise = names.then(function (m) {
         var wasm = fetch(api + "/widget/" + m.wasm, { credentials: "omit" });
         return import(api + "/widget/" + m.js).then(function (mod) {
@@ -976,23 +1176,11 @@
   // -- window.keksdose ----------------------------------------------------------------
   function get() {
     if (!stored) return null;
-    var cats = published ? categoryIds(published.config) : null;
-    var choices = {};
-    var services = {};
-    function put(id, on) {
-      var isCategory = cats ? cats.indexOf(id) >= 0 : /^(necessary|functional|analytics|marketing|affiliate|social)$/.test(id);
-      (isCategory ? choices : services)[id] = on;
-    }
-    stored.granted.forEach(function (id) {
-      put(id, true);
-    });
-    stored.denied.forEach(function (id) {
-      put(id, false);
-    });
+    var ids = split(published && published.config, stored);
     return {
       consentId: stored.consent_id,
-      choices: choices,
-      services: services,
+      choices: ids.categories,
+      services: ids.services,
       decidedAt: new Date(stored.decided_at * 1000).toISOString(),
       configVersion: stored.config_version,
     };
@@ -1014,29 +1202,10 @@
   function decideAll(accept) {
     return fetchConfig().then(function (body) {
       var config = body.config;
-      var nonNecessary = function (id) {
-        return id !== NECESSARY;
-      };
-      var choices = { categories: {}, services: {} };
-      categoryIds(config).forEach(function (id) {
-        choices.categories[id] = accept || id === NECESSARY;
-      });
-      (config.services || []).forEach(function (s) {
-        choices.services[s.id] = accept || s.category === NECESSARY;
-      });
-      var action = accept ? "accept_all" : "reject_all";
-      if (!accept && stored && stored.consent_id && stored.granted.some(function (id) {
-        return nonNecessary(id) && !(config.services || []).some(function (s) {
-          return s.id === id && s.category === NECESSARY;
-        });
-      })) {
-        action = "withdraw";
-      }
       return decide({
-        action: action,
+        action: accept ? "accept_all" : rejectAction(config, stored),
         categories: {},
         services: {},
-        choices: choices,
         configVersion: body.version,
         lang: choose(config, doc.documentElement.lang || root.navigator.language),
       });

@@ -5,12 +5,19 @@
 //! visitor did not switch on is off. A category counts as allowed only when every
 //! one of its services is, so that `data-consent="analytics"` never runs code the
 //! visitor refused for one analytics service.
+//!
+//! A stored decision is read back into a `custom` decision by one rule
+//! ([`Decision::restate`]): the banner's switches when the settings reopen, the
+//! loader's "Immer erlauben" ([`Decision::allowing`]) and a pending decision sent
+//! again ([`Decision::resend`]). The loader (`static/k.js`) implements these and
+//! [`Decision::resolve`] too, held to this code by `shared/vectors/choices.json`.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{NECESSARY, SiteConfig, ValidationError, ValidationErrors};
+use crate::cookie::StoredDecision;
 
 /// What the visitor did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -121,6 +128,85 @@ impl Decision {
             categories: BTreeMap::new(),
             services: BTreeMap::new(),
         }
+    }
+
+    /// `stored` read against `config` as a `custom` decision that switches every
+    /// category and service: a service is on when `stored` explicitly allowed it
+    /// (a service the stored decision does not name, e.g. one added to a category
+    /// the visitor allowed, stays off: nothing is pre-ticked); a category is on
+    /// when all of its services are, as [`resolve`](Self::resolve) counts it;
+    /// necessary ones are always on. Without a stored decision, only the
+    /// necessary ones are on. Resolving it gives back `stored`'s choices for the
+    /// config `stored` was made on.
+    pub fn restate(config: &SiteConfig, stored: Option<&StoredDecision>) -> Decision {
+        Decision::switches(config, |id| stored.is_some_and(|s| s.allowed(id)))
+    }
+
+    /// "Immer erlauben" on a two-click placeholder: the stored decision (if any)
+    /// restated, with service `service` switched on as well.
+    pub fn allowing(
+        config: &SiteConfig,
+        stored: Option<&StoredDecision>,
+        service: &str,
+    ) -> Decision {
+        Decision::switches(config, |id| {
+            id == service || stored.is_some_and(|s| s.allowed(id))
+        })
+    }
+
+    /// The `custom` decision with every service of `config` switched as
+    /// `allowed` says and every category on when all of its services are.
+    fn switches(config: &SiteConfig, allowed: impl Fn(&str) -> bool) -> Decision {
+        let mut d = Decision::new(Action::Custom);
+        // Filled by `insert`, not `collect`: every `collect` into a BTreeMap
+        // brings its own sort into the banner's WASM (issue 6).
+        for s in &config.services {
+            let on = s.category == NECESSARY || allowed(&s.id);
+            d.services.insert(s.id.clone(), on);
+        }
+        for c in config.categories() {
+            let on = {
+                let mut services = config.services_in(&c.id).peekable();
+                c.id == NECESSARY
+                    || if services.peek().is_none() {
+                        allowed(&c.id)
+                    } else {
+                        services.all(|s| d.services.get(&s.id).copied().unwrap_or(false))
+                    }
+            };
+            d.categories.insert(c.id, on);
+        }
+        d
+    }
+
+    /// A decision left pending by an earlier page, to be sent again (with the
+    /// same idempotency key and `stored`'s config version): `accept_all`,
+    /// `reject_all` and `withdraw` as they are; `custom` with every category and
+    /// service of `config` (the config the loader has now) that `stored` covers,
+    /// switched as `stored` has it. `config` may be newer than the version
+    /// `stored` was made on (a decision holds across versions,
+    /// [`crate::renewal`]): an id only the newer one has (a necessary service) is
+    /// left out instead of named to a version that does not know it, and one
+    /// only the older has resolves by its category's switch, which `stored`
+    /// has on only if it allowed every service of that category.
+    pub fn resend(config: &SiteConfig, stored: &StoredDecision) -> Decision {
+        let mut d = Decision::new(stored.action);
+        if stored.action != Action::Custom {
+            return d;
+        }
+        let covered = |id: &str| stored.granted.contains(id) || stored.denied.contains(id);
+        for c in config.categories() {
+            if covered(&c.id) {
+                let on = stored.allowed(&c.id);
+                d.categories.insert(c.id, on);
+            }
+        }
+        for s in &config.services {
+            if covered(&s.id) {
+                d.services.insert(s.id.clone(), stored.allowed(&s.id));
+            }
+        }
+        d
     }
 
     /// Resolves the decision against `config`: every category and service gets a

@@ -127,6 +127,18 @@ pub fn for_language(config: &SiteConfig, lang: &str) -> Texts {
     }
 }
 
+/// The ids of the usual categories, those [`built_in_category`] has texts for.
+/// The loader sorts a stored decision's ids by them only until the site's config
+/// arrives; after that, by the config's categories.
+pub const BUILT_IN_CATEGORIES: [&str; 6] = [
+    "necessary",
+    "functional",
+    "analytics",
+    "marketing",
+    "affiliate",
+    "social",
+];
+
 /// Names and descriptions of the usual categories, in `lang`.
 pub fn built_in_category(id: &str, lang: &str) -> Option<(&'static str, &'static str)> {
     let de = lang.starts_with("de");

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use keksdose_shared::config::NECESSARY;
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::{Action, Decision, SiteConfig};
+use keksdose_shared::{Action, Decision, SiteConfig, withdrawal};
 use yew::Reducible;
 
 /// Which part of the banner is on screen.
@@ -84,30 +84,25 @@ pub struct State {
 
 impl State {
     /// The banner as it opens. `stored` is the visitor's earlier decision, if any:
-    /// the switches start from it (a service or category it does not cover starts
-    /// off). Without one, every switch but the necessary ones is off.
+    /// the switches start from it ([`Decision::restate`]: a service it does not
+    /// explicitly allow starts off, a category is on when all of its services
+    /// are). Without one, every switch but the necessary ones is off.
     /// `layer` is where the loader asked to open; settings count as reopened only
     /// when there is an earlier decision to fall back on.
     pub fn new(config: &SiteConfig, stored: Option<&StoredDecision>, layer: Layer) -> State {
-        let allowed = |id: &str| stored.is_some_and(|s| s.allowed(id));
-        // Filled by `insert`, not `collect`: every `collect` into a BTreeMap brings
-        // its own sort into the WASM, some 3 KB each (issue 6).
-        let mut categories = BTreeMap::new();
-        for c in config.categories() {
-            let on = c.id == NECESSARY || allowed(&c.id);
-            categories.insert(c.id, on);
-        }
-        let mut services = BTreeMap::new();
+        // The switches are the stored decision restated by the rule the loader
+        // shares (a service on only when explicitly allowed, a category when all
+        // of its services are), and "Nur Notwendige" withdraws by the shared rule.
+        let Decision {
+            categories,
+            services,
+            ..
+        } = Decision::restate(config, stored);
         let mut service_category = BTreeMap::new();
         for s in &config.services {
-            let on = s.category == NECESSARY || allowed(&s.id) || allowed(&s.category);
-            services.insert(s.id.clone(), on);
             service_category.insert(s.id.clone(), s.category.clone());
         }
-        let necessary =
-            |id: &str| id == NECESSARY || config.services_in(NECESSARY).any(|s| s.id == id);
-        let withdraws = stored
-            .is_some_and(|s| s.consent_id.is_some() && s.granted.iter().any(|id| !necessary(id)));
+        let withdraws = withdrawal::reject_action(config, stored) == Action::Withdraw;
         State {
             layer,
             reopened: layer == Layer::Settings && stored.is_some(),
@@ -458,6 +453,20 @@ mod tests {
             again.decision().unwrap().resolve(&config).unwrap(),
             custom.resolve(&config).unwrap()
         );
+    }
+
+    #[test]
+    fn a_service_added_to_an_allowed_category_is_not_pre_ticked() {
+        let config = saas();
+        // Accepted before satismeter joined analytics: the cookie grants the
+        // category but does not name the service.
+        let mut old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
+        old.granted.remove("satismeter");
+        let state = State::new(&config, Some(&old), Layer::Settings);
+        assert!(!state.service_on("satismeter"));
+        assert!(state.service_on("mixpanel") && state.service_on("segment"));
+        assert!(!state.category_on("analytics"), "not all of its services");
+        assert!(state.category_on("marketing"));
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //! wasm-opt and terser (which minifies the glue JS) are optimisations only: when one
 //! fails, the build warns and ships that file unoptimised, and writes no stamp, so
 //! the next build tries again.
+//!
+//! The loader is minified here too ([`minify_loader`]): `static/k.js` stays the
+//! readable source, `static/widget/k.min.js` is what the server sends as `/k.js`
+//! (it names its source's SHA-256, so the server never sends one made from an
+//! older `k.js`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -72,7 +77,110 @@ pub fn build(ws: &Workspace) -> Result<()> {
         .join("keksdose_widget.wasm");
     let out_dir = target_dir.join("widget-bindgen");
     let (js, wasm) = bindgen_and_optimise(ws, &input, &out_dir)?;
-    install(ws, &js, &wasm)
+    install(ws, &js, &wasm)?;
+    minify_loader(ws)
+}
+
+/// terser for the loader, a classic script (not `--module`): compressed and
+/// mangled inside its function; property names, `window.keksdose` and the
+/// `"__KEKSDOSE_WIDGET__"` the server replaces stay as they are.
+const LOADER_TERSER_ARGS: &[&str] = &["--compress", "passes=2", "--mangle", "--comments", "false"];
+
+/// What must survive minification for the server and the tests.
+const LOADER_KEEPS: &[&str] = &[
+    "\"__KEKSDOSE_WIDGET__\"",
+    "__KEKSDOSE_TEST__",
+    "__keksdoseCore",
+    ".keksdose=",
+];
+
+/// `static/k.js` → `static/widget/k.min.js`, with a first line naming the
+/// source's SHA-256 (`server/src/http/assets.rs` serves it only for that
+/// source). Skipped when that file exists for this source, terser version and
+/// arguments. When terser fails, the build warns and removes the minified file:
+/// the server then sends the source.
+pub fn minify_loader(ws: &Workspace) -> Result<()> {
+    let source_path = ws.root.join("static/k.js");
+    let source = std::fs::read(&source_path)
+        .with_context(|| format!("reading {}", source_path.display()))?;
+    let digest = hex(&Sha256::digest(&source));
+    let terser = ws.root.join("node_modules/.bin/terser");
+    let version = setup::output(Command::new(&terser).arg("--version")).unwrap_or_default();
+    // The source's digest (which the server checks) and one of the tool and its
+    // arguments (which decides whether to run it again).
+    let build = hex(&Sha256::digest(
+        format!("{} {}", version.trim(), LOADER_TERSER_ARGS.join(" ")).as_bytes(),
+    ));
+    let preamble = format!(
+        "/*! Keksdose loader, static/k.js minified; source-sha256:{} build:{} */",
+        &digest[..16],
+        &build[..8]
+    );
+    let dir = ws.root.join("static/widget");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = dir.join("k.min.js");
+    let current =
+        std::fs::read_to_string(&out).is_ok_and(|m| m.lines().next() == Some(preamble.as_str()));
+    if current && !version.is_empty() {
+        step("terser (the loader): static/k.js unchanged, skipped");
+    } else {
+        step("terser (the loader)");
+        let tmp = dir.join(".k.min.js.tmp");
+        let run = Command::new(&terser)
+            .arg(&source_path)
+            .args(LOADER_TERSER_ARGS)
+            .stdin(Stdio::null())
+            .output();
+        let made = match run {
+            Ok(o) if o.status.success() => String::from_utf8(o.stdout)
+                .ok()
+                .map(|code| format!("{preamble}\n{}\n", code.trim_end())),
+            Ok(o) => {
+                eprintln!(
+                    "xtask: warning: terser failed on static/k.js ({}): {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                );
+                None
+            }
+            Err(err) => {
+                eprintln!("xtask: warning: could not run {} ({err})", terser.display());
+                None
+            }
+        };
+        let Some(made) = made else {
+            let _ = std::fs::remove_file(&out);
+            eprintln!("xtask: warning: /k.js will be served unminified");
+            return Ok(());
+        };
+        for keep in LOADER_KEEPS {
+            let n = made.matches(keep).count();
+            if n == 0 || (keep.starts_with('"') && n != 1) {
+                let _ = std::fs::remove_file(&out);
+                bail!(
+                    "the minified loader has {keep} {n} times; terser changed what the server or the tests rely on"
+                );
+            }
+        }
+        // Via a temporary file and a rename, so a starting server never reads half of it.
+        std::fs::write(&tmp, made).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
+    }
+    eprintln!(
+        "    {:<22} {}",
+        "k.js (source)",
+        sizes(&source_path, source.len())
+    );
+    let len = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
+    eprintln!(
+        "    {:<22} {}",
+        "k.min.js (/k.js)",
+        sizes(&out, usize::try_from(len).unwrap_or(usize::MAX))
+    );
+    Ok(())
 }
 
 /// wasm-bindgen, wasm-opt and terser into `out_dir`, unless the stamp says they are

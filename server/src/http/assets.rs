@@ -7,6 +7,12 @@
 //! loader can fetch the module and the WASM at once instead of asking for the
 //! manifest first.
 //!
+//! `/k.js` is the minified loader the widget build writes to
+//! `static/widget/k.min.js` (terser; its first line names the SHA-256 of the
+//! `static/k.js` it was made from), or the readable source itself when there is
+//! no minified file or it was made from another source (a `k.js` edited since
+//! the last build): never a stale loader.
+//!
 //! Caching: the banner's files have content-hashed names and never change, so they
 //! are `immutable` for a year; `/k.js` keeps its stable address and is cached for
 //! five minutes, then revalidated by ETag; the manifest is always revalidated.
@@ -23,6 +29,11 @@ use sha2::{Digest, Sha256};
 
 /// What the loader's source holds in place of the manifest.
 const WIDGET_TOKEN: &str = "\"__KEKSDOSE_WIDGET__\"";
+/// The minified loader, in `static/widget/` (built, gitignored).
+pub const MINIFIED_LOADER: &str = "k.min.js";
+/// What the minified loader's first line carries before the first 16 hex
+/// digits of its source's SHA-256 (xtask/src/widget.rs writes it).
+pub const SOURCE_MARK: &str = "source-sha256:";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const LOADER_CACHE: &str = "public, max-age=300";
 const REVALIDATE: &str = "no-cache";
@@ -218,14 +229,28 @@ pub struct Assets {
 }
 
 impl Assets {
-    /// Reads `static_dir/k.js` and every file of `static_dir/widget/`. A missing
-    /// file is not an error here (the routes answer 404): the server runs without a
-    /// built banner, as the API's tests do.
+    /// Reads `static_dir/k.js` (served minified when `widget/k.min.js` was made
+    /// from it) and every file of `static_dir/widget/`. A missing file is not an
+    /// error here (the routes answer 404): the server runs without a built
+    /// banner, as the API's tests do.
     pub fn load(static_dir: &Path) -> std::io::Result<Self> {
         let mut assets = Self::default();
         let widget_dir = static_dir.join("widget");
         let manifest = std::fs::read_to_string(widget_dir.join("manifest.json")).ok();
         if let Ok(source) = std::fs::read_to_string(static_dir.join("k.js")) {
+            let minified = std::fs::read_to_string(widget_dir.join(MINIFIED_LOADER)).ok();
+            let source = match minified {
+                Some(m) if made_from(&m, &source) => m,
+                Some(_) => {
+                    crate::log::line(
+                        "warn",
+                        "serving static/k.js unminified: widget/k.min.js was made from another k.js (run cargo xtask widget)",
+                        &[],
+                    );
+                    source
+                }
+                None => source,
+            };
             let source = match manifest.as_deref().and_then(manifest_literal) {
                 Some(literal) => source.replacen(WIDGET_TOKEN, &literal, 1),
                 None => source,
@@ -244,6 +269,9 @@ impl Assets {
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
                 continue;
             };
+            if name == MINIFIED_LOADER {
+                continue; // served as /k.js
+            }
             let (content_type, cache_control) = if name.ends_with(".wasm") {
                 ("application/wasm", IMMUTABLE)
             } else if name.ends_with(".js") {
@@ -268,6 +296,16 @@ impl Assets {
     pub fn widget(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
         self.widget.get(name).map(|a| a.respond(req))
     }
+}
+
+/// Whether the minified loader `minified` was made from `source`: its first line
+/// names the first 16 hex digits of the source's SHA-256.
+pub fn made_from(minified: &str, source: &str) -> bool {
+    let first = minified.lines().next().unwrap_or_default();
+    let digest = hex(&Sha256::digest(source.as_bytes()));
+    first
+        .split_once(SOURCE_MARK)
+        .is_some_and(|(_, rest)| rest.get(..16) == Some(&digest[..16]))
 }
 
 /// `{"js":…,"wasm":…}` from the manifest, as a JS object literal (JSON is one).
@@ -348,5 +386,52 @@ mod tests {
         );
         assert_eq!(assets.widget["banner.abc.js"].cache_control, IMMUTABLE);
         assert_eq!(assets.widget["manifest.json"].cache_control, REVALIDATE);
+    }
+
+    #[test]
+    fn the_minified_loader_is_served_only_when_made_from_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("widget")).unwrap();
+        let source = "var WIDGET = \"__KEKSDOSE_WIDGET__\"; // the readable one\n";
+        std::fs::write(dir.path().join("k.js"), source).unwrap();
+        std::fs::write(
+            dir.path().join("widget/manifest.json"),
+            r#"{"js":"banner.abc.js","wasm":"banner.abc.wasm"}"#,
+        )
+        .unwrap();
+        let digest = hex(&Sha256::digest(source.as_bytes()));
+        let minified = |digest: &str| {
+            format!(
+                "/*! keksdose k.js {SOURCE_MARK}{} */\nvar W=\"__KEKSDOSE_WIDGET__\";",
+                &digest[..16]
+            )
+        };
+        let served = |dir: &Path| {
+            let assets = Assets::load(dir).unwrap();
+            assert!(
+                !assets.widget.contains_key(MINIFIED_LOADER),
+                "not under /widget/"
+            );
+            String::from_utf8(assets.loader.unwrap().body.identity.to_vec()).unwrap()
+        };
+
+        std::fs::write(dir.path().join("widget/k.min.js"), minified(&digest)).unwrap();
+        let body = served(dir.path());
+        assert!(body.starts_with("/*! keksdose k.js"), "{body}");
+        assert!(
+            body.ends_with("var W={\"js\":\"banner.abc.js\",\"wasm\":\"banner.abc.wasm\"};"),
+            "{body}"
+        );
+
+        // Made from another k.js (edited since): the source is served.
+        std::fs::write(
+            dir.path().join("widget/k.min.js"),
+            minified(&"0".repeat(64)),
+        )
+        .unwrap();
+        assert!(served(dir.path()).contains("the readable one"));
+        // No minified file at all: the source.
+        std::fs::remove_file(dir.path().join("widget/k.min.js")).unwrap();
+        assert!(served(dir.path()).contains("the readable one"));
     }
 }

@@ -1,5 +1,6 @@
 //! Decisions resolve against a config: nothing pre-ticked, necessary locked on,
-//! unknown ids refused; and when a stored decision must be renewed.
+//! unknown ids refused; a stored decision restated, sent again or taken back; and
+//! when a stored decision must be renewed.
 
 use std::collections::BTreeMap;
 
@@ -173,4 +174,99 @@ fn a_text_fix_keeps_the_decision_and_a_new_service_or_revision_asks_again() {
             current: 2
         })
     );
+}
+
+/// `d` as the cookie keeps it.
+fn kept(config: &keksdose_shared::SiteConfig, d: &Decision, id: Option<&str>) -> StoredDecision {
+    let choices = d.resolve(config).unwrap();
+    let mut s = StoredDecision::from_choices(
+        &choices,
+        d.action,
+        &config.version(),
+        1,
+        1_795_293_490,
+        Signals::default(),
+    );
+    s.consent_id = id.map(String::from);
+    s
+}
+
+#[test]
+fn a_stored_decision_restated_or_sent_again_resolves_to_itself() {
+    let config = small();
+    for d in [
+        Decision::new(Action::AcceptAll),
+        Decision::new(Action::RejectAll),
+        custom(&[("analytics", true)], &[("segment", false)]),
+        custom(&[], &[("google-ads", true)]),
+    ] {
+        let s = kept(&config, &d, Some("c1"));
+        let want = d.resolve(&config).unwrap();
+        assert_eq!(
+            Decision::restate(&config, Some(&s))
+                .resolve(&config)
+                .unwrap(),
+            want
+        );
+        assert_eq!(
+            Decision::resend(&config, &s).resolve(&config).unwrap(),
+            want
+        );
+    }
+    // Without a decision: only the necessary.
+    assert_eq!(
+        Decision::restate(&config, None).resolve(&config).unwrap(),
+        Decision::new(Action::RejectAll).resolve(&config).unwrap()
+    );
+}
+
+#[test]
+fn always_allow_adds_one_service_and_nothing_the_visitor_did_not_allow() {
+    let config = small();
+    let none = Decision::allowing(&config, None, "mixpanel")
+        .resolve(&config)
+        .unwrap();
+    let on: Vec<&str> = none
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(on, ["necessary", "mixpanel", "session"]);
+
+    // Accepted before segment joined analytics: the category is in the cookie,
+    // segment is not, and stays off.
+    let mut old = kept(&config, &Decision::new(Action::AcceptAll), Some("c1"));
+    old.granted.remove("segment");
+    let d = Decision::allowing(&config, Some(&old), "google-ads");
+    let choices = d.resolve(&config).unwrap();
+    assert!(choices.allowed("mixpanel") && choices.allowed("google-ads"));
+    assert!(!choices.allowed("segment") && !choices.allowed("analytics"));
+}
+
+#[test]
+fn only_necessary_withdraws_an_acknowledged_consent_beyond_the_necessary() {
+    use keksdose_shared::withdrawal::{Withdrawn, needs_reload, reject_action};
+    let mut config = small();
+    let accepted = kept(&config, &Decision::new(Action::AcceptAll), Some("c1"));
+    let rejected = kept(&config, &Decision::new(Action::RejectAll), Some("c1"));
+    assert_eq!(reject_action(&config, Some(&accepted)), Action::Withdraw);
+    assert_eq!(reject_action(&config, Some(&rejected)), Action::RejectAll);
+    assert_eq!(reject_action(&config, None), Action::RejectAll);
+    let mut pending = accepted.clone();
+    pending.consent_id = None;
+    assert_eq!(reject_action(&config, Some(&pending)), Action::RejectAll);
+
+    let gone = Withdrawn::between(&config, &accepted, &rejected);
+    assert_eq!(gone.categories, ["analytics", "marketing"]);
+    assert_eq!(gone.services, ["google-ads", "mixpanel", "segment"]);
+    let ran = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
+    assert!(
+        !needs_reload(&config, &gone, &ran(&["mixpanel"])),
+        "not asked for"
+    );
+    config.consent.reload_on_withdraw = true;
+    assert!(needs_reload(&config, &gone, &ran(&["mixpanel"])));
+    assert!(needs_reload(&config, &gone, &ran(&["analytics"])));
+    assert!(!needs_reload(&config, &gone, &ran(&["session"])));
+    assert!(Withdrawn::between(&config, &rejected, &accepted).is_empty());
 }
