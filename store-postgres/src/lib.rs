@@ -933,6 +933,32 @@ async fn commit(client: &mut Client, jobs: &[Job]) -> std::result::Result<Vec<Ou
     let mut batch = Batch::new();
     // Each appended site's head before the batch, read with its row locked.
     let mut locked: HashMap<String, Option<Head>> = HashMap::new();
+    // Every site row the batch will write, locked first and in one order (by
+    // id): two instances whose batches touch the same sites in another order
+    // would otherwise deadlock, and PostgreSQL would abort one of them.
+    let mut sites: Vec<&str> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Append { site, .. } | Job::Publish { site, .. } => Some(site.as_str()),
+            Job::UpdateSite { site, .. } => Some(site.id.as_str()),
+            Job::CreateSite { .. } | Job::Change { .. } => None,
+        })
+        .filter(|site| !has_nul(&[site]))
+        .collect();
+    sites.sort_unstable();
+    sites.dedup();
+    if !sites.is_empty() {
+        for row in tx
+            .query(
+                "SELECT id, head_seq, head_hash, head_at_ms FROM sites WHERE id = ANY($1) \
+                 ORDER BY id COLLATE \"C\" FOR UPDATE",
+                &[&sites],
+            )
+            .await?
+        {
+            locked.insert(row.get(0), head_of(row.get(1), row.get(2), row.get(3)));
+        }
+    }
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let outcome = match job {
