@@ -21,6 +21,7 @@
 //! small runtime the store owns, so they do not depend on the caller's.
 #![forbid(unsafe_code)]
 
+mod pack;
 mod schema;
 
 use std::collections::HashMap;
@@ -36,18 +37,23 @@ use keksdose_store::{
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 /// The most jobs one group commit takes.
 const MAX_BATCH: usize = 1024;
 /// Connections for reads.
 const READERS: usize = 4;
+/// How many config versions are kept in memory.
+const CONFIGS_CACHED: usize = 1024;
 /// How often a batch is placed again after a failure before its COMMIT.
 const ATTEMPTS: usize = 3;
 
 /// The store on a database.
 pub struct PgStore {
     db: Arc<Db>,
+    /// Config versions read before: a version is its content's hash, so it
+    /// never changes.
+    configs: Mutex<HashMap<(String, String), SiteConfig>>,
     tx: Option<mpsc::UnboundedSender<Job>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -63,8 +69,51 @@ impl std::fmt::Debug for PgStore {
 struct Db {
     config: Config,
     handle: tokio::runtime::Handle,
-    readers: Vec<Mutex<Arc<Client>>>,
+    readers: Vec<Mutex<Arc<Reader>>>,
     next: AtomicUsize,
+}
+
+/// A connection for reads, with the statements it has prepared (by their
+/// SQL): a read then costs one round trip, not two, and is planned once.
+struct Reader {
+    client: Client,
+    prepared: Mutex<HashMap<String, Statement>>,
+}
+
+impl Reader {
+    fn new(client: Client) -> Reader {
+        Reader {
+            client,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+        let cached = self.prepared.lock().ok().and_then(|m| m.get(sql).cloned());
+        let statement = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.client.prepare(sql).await?;
+                if let Ok(mut m) = self.prepared.lock() {
+                    m.insert(sql.to_string(), s.clone());
+                }
+                s
+            }
+        };
+        let rows = self.client.query(&statement, params).await;
+        if rows.is_err()
+            && let Ok(mut m) = self.prepared.lock()
+        {
+            // A statement may have gone stale (a migration by a newer
+            // release changed a table): prepared again on the next read.
+            m.clear();
+        }
+        rows
+    }
 }
 
 /// Whether the database is gone for now rather than refusing what was asked:
@@ -105,15 +154,15 @@ impl Db {
     }
 
     /// Slot `i`'s connection for a read; one the database dropped is replaced.
-    async fn reader(&self, i: usize, fresh: bool) -> Result<Arc<Client>> {
+    async fn reader(&self, i: usize, fresh: bool) -> Result<Arc<Reader>> {
         let current = self.readers[i]
             .lock()
             .map_err(|_| StoreError::Internal("reader lock poisoned".into()))?
             .clone();
-        if !fresh && !current.is_closed() {
+        if !fresh && !current.client.is_closed() {
             return Ok(current);
         }
-        let new = Arc::new(self.connect().await?);
+        let new = Arc::new(Reader::new(self.connect().await?));
         if let Ok(mut slot) = self.readers[i].lock() {
             *slot = new.clone();
         }
@@ -176,11 +225,12 @@ impl PgStore {
         schema::migrate(&mut writer)
             .await
             .map_err(|e| db_error(&e))?;
+        let writer = Writer::new(writer).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(Arc::new(
+            readers.push(Mutex::new(Arc::new(Reader::new(
                 connect(config.clone(), &handle).await?,
-            )));
+            ))));
         }
         let db = Arc::new(Db {
             config,
@@ -192,6 +242,7 @@ impl PgStore {
         handle.spawn(run(rx, writer, db.clone()));
         Ok(PgStore {
             db,
+            configs: Mutex::new(HashMap::new()),
             tx: Some(tx),
             runtime: Some(runtime),
         })
@@ -345,13 +396,13 @@ impl PgStore {
             columns.1.push(r.consent_id.clone());
             columns.2.push(big(Head::of(r).at_ms));
             columns.3.push(keys.get(&r.seq).cloned());
-            columns
-                .4
-                .push(serde_json::to_string(r).map_err(|e| json_error(&e))?);
+            columns.4.push(pack::pack(
+                &serde_json::to_string(r).map_err(|e| json_error(&e))?,
+            ));
         }
         tx.execute(
-            "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, record) \
-             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[])",
+            "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, packed) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bytea[])",
             &[&site, &columns.0, &columns.1, &columns.2, &columns.3, &columns.4],
         )
         .await
@@ -410,8 +461,29 @@ fn site_of(row: &Row) -> Result<SiteMeta> {
 
 const SITE_COLUMNS: &str = "id, origins::text, created_at, key_hash, secret, config_version";
 
+/// A record from columns `i` (`record`, its JSON text, as the first release
+/// stored it) and `i + 1` (`packed`, see [`pack`]).
+fn record_at(row: &Row, i: usize) -> Result<ConsentRecord> {
+    let text = match (
+        row.get::<_, Option<&str>>(i),
+        row.get::<_, Option<&[u8]>>(i + 1),
+    ) {
+        (Some(text), _) => std::borrow::Cow::Borrowed(text),
+        (None, Some(packed)) => std::borrow::Cow::Owned(
+            pack::unpack(packed)
+                .map_err(|e| StoreError::Internal(format!("stored record: {e}")))?,
+        ),
+        (None, None) => {
+            return Err(StoreError::Internal(
+                "a record row without its record".into(),
+            ));
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| json_error(&e))
+}
+
 fn record_of(row: &Row) -> Result<ConsentRecord> {
-    serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| json_error(&e))
+    record_at(row, 0)
 }
 
 fn head_of(seq: i64, hash: String, at_ms: i64) -> Option<Head> {
@@ -545,6 +617,10 @@ impl Store for PgStore {
         if has_nul(&[site, version]) {
             return Ok(None);
         }
+        let key = (site.to_string(), version.to_string());
+        if let Some(c) = self.configs.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(Some(c));
+        }
         let rows = self
             .db
             .query(
@@ -552,9 +628,19 @@ impl Store for PgStore {
                 &[&site, &version],
             )
             .await?;
-        rows.first()
+        let config: Option<SiteConfig> = rows
+            .first()
             .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
-            .transpose()
+            .transpose()?;
+        if let Some(c) = &config
+            && let Ok(mut m) = self.configs.lock()
+        {
+            if m.len() >= CONFIGS_CACHED {
+                m.clear();
+            }
+            m.insert(key, c.clone());
+        }
+        Ok(config)
     }
 
     async fn head(&self, site: &str) -> Result<Option<Head>> {
@@ -586,7 +672,7 @@ impl Store for PgStore {
         let rows = self
             .db
             .query(
-                "SELECT record FROM records WHERE site = $1 AND seq >= $2 AND seq <= $3 \
+                "SELECT record, packed FROM records WHERE site = $1 AND seq >= $2 AND seq <= $3 \
                  ORDER BY seq LIMIT $4",
                 &[&site, &big(from), &big(to), &big(limit as u64)],
             )
@@ -601,7 +687,7 @@ impl Store for PgStore {
         let rows = self
             .db
             .query(
-                "SELECT record FROM records WHERE consent_id = $1 AND site = $2 ORDER BY seq",
+                "SELECT record, packed FROM records WHERE consent_id = $1 AND site = $2 ORDER BY seq",
                 &[&consent_id, &site],
             )
             .await?;
@@ -770,7 +856,7 @@ impl Store for PgStore {
         let rows = self
             .db
             .query(
-                "SELECT record FROM records r WHERE site = $1 AND seq > $2 \
+                "SELECT record, packed FROM records r WHERE site = $1 AND seq > $2 \
                  AND ($3::bigint IS NULL OR received_ms >= $3) \
                  AND ($4::bigint IS NULL OR received_ms < $4) \
                  AND ($5::text IS NULL OR consent_id IN \
@@ -874,8 +960,71 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     transient(e) || e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// The writer's statements, prepared once on its connection, so that a batch
+/// costs a few round trips whatever its size: its site rows locked and its
+/// idempotency keys looked up together, its records and subject links
+/// inserted in one statement each, its heads updated in one.
+struct Writes {
+    lock: Statement,
+    lock_one: Statement,
+    known: Statement,
+    insert: Statement,
+    link: Statement,
+    heads: Statement,
+}
+
+/// The writer's connection and its statements.
+struct Writer {
+    client: Client,
+    writes: Writes,
+}
+
+impl Writer {
+    async fn new(client: Client) -> Result<Writer> {
+        let prepare = |sql| client.prepare(sql);
+        let (lock, lock_one, known, insert, link, heads) = tokio::try_join!(
+            prepare(
+                "SELECT id, head_seq, head_hash, head_at_ms FROM sites WHERE id = ANY($1) \
+                 ORDER BY id COLLATE \"C\" FOR UPDATE"
+            ),
+            prepare("SELECT head_seq, head_hash, head_at_ms FROM sites WHERE id = $1 FOR UPDATE"),
+            prepare(
+                "SELECT k.site, k.key, r.record, r.packed FROM unnest($1::text[], $2::text[]) AS k (site, key) \
+                 JOIN records r ON r.site = k.site AND r.idempotency_key = k.key"
+            ),
+            prepare(
+                "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, packed) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], \
+                 $5::text[], $6::bytea[])"
+            ),
+            prepare(
+                "INSERT INTO subjects (site, subject_hash, consent_id) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING"
+            ),
+            prepare(
+                "UPDATE sites s SET head_seq = h.seq, head_hash = h.hash, head_at_ms = h.at \
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS h (id, seq, hash, at) \
+                 WHERE s.id = h.id"
+            ),
+        )
+        .map_err(|e| db_error(&e))?;
+        Ok(Writer {
+            client,
+            writes: Writes {
+                lock,
+                lock_one,
+                known,
+                insert,
+                link,
+                heads,
+            },
+        })
+    }
+}
+
 /// The writer: one group commit after another.
-async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<Db>) {
+async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) {
+    let mut writer = Some(writer);
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -886,25 +1035,37 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<D
         }
         let mut last = None;
         let mut outcomes = None;
-        let mut reconnect = false;
         for _ in 0..ATTEMPTS {
-            if reconnect || client.is_closed() {
-                match db.connect().await {
-                    Ok(c) => client = c,
+            if writer.as_ref().is_none_or(|w| w.client.is_closed()) {
+                writer = None;
+                match db.connect().await.map(Writer::new) {
+                    Ok(new) => match new.await {
+                        Ok(w) => writer = Some(w),
+                        Err(e) => {
+                            last = Some(e);
+                            continue;
+                        }
+                    },
                     Err(e) => {
                         last = Some(e);
                         continue;
                     }
                 }
             }
-            match commit(&mut client, &jobs).await {
+            let Some(w) = writer.as_mut() else {
+                continue;
+            };
+            match commit(&mut w.client, &w.writes, &jobs).await {
                 Ok(o) => {
                     outcomes = Some(o);
                     break;
                 }
                 Err(Failed::Before(e)) if retryable(&e) => {
-                    // A connection the database ended may not know it yet.
-                    reconnect = transient(&e);
+                    // A connection the database ended may not know it yet; one
+                    // that only lost a deadlock or a key race is kept.
+                    if lost(&e) {
+                        writer = None;
+                    }
                     last = Some(db_error(&e));
                 }
                 Err(Failed::Before(e) | Failed::AtCommit(e)) => {
@@ -926,13 +1087,106 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, mut client: Client, db: Arc<D
     }
 }
 
+/// Whether the connection itself is gone (rather than the transaction refused).
+fn lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_none_or(|c| {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("57P")
+        })
+}
+
+/// The records and subject links a batch has placed and not yet written.
+#[derive(Default)]
+struct Rows {
+    site: Vec<String>,
+    seq: Vec<i64>,
+    consent_id: Vec<String>,
+    received_ms: Vec<i64>,
+    key: Vec<Option<String>>,
+    record: Vec<Vec<u8>>,
+    links: Vec<(String, String, String)>,
+}
+
+impl Rows {
+    fn push(
+        &mut self,
+        record: &ConsentRecord,
+        packed: Vec<u8>,
+        key: Option<String>,
+        link: Option<Change>,
+    ) {
+        self.site.push(record.site.clone());
+        self.seq.push(big(record.seq));
+        self.consent_id.push(record.consent_id.clone());
+        self.received_ms.push(big(Head::of(record).at_ms));
+        self.key.push(key);
+        self.record.push(packed);
+        if let Some(Change::Link {
+            site,
+            subject_hash,
+            consent_id,
+        }) = link
+        {
+            self.links.push((site, subject_hash, consent_id));
+        }
+    }
+
+    /// Writes what is pending, two statements sent together.
+    async fn write(
+        &mut self,
+        tx: &tokio_postgres::Transaction<'_>,
+        w: &Writes,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        if self.site.is_empty() && self.links.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(self);
+        let mut links = rows.links;
+        links.sort_unstable();
+        links.dedup();
+        let (mut sites, mut subjects, mut consents) = (Vec::new(), Vec::new(), Vec::new());
+        for (site, subject, consent) in links {
+            sites.push(site);
+            subjects.push(subject);
+            consents.push(consent);
+        }
+        let records = async {
+            if rows.site.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(
+                &w.insert,
+                &[
+                    &rows.site,
+                    &rows.seq,
+                    &rows.consent_id,
+                    &rows.received_ms,
+                    &rows.key,
+                    &rows.record,
+                ],
+            )
+            .await
+        };
+        let linked = async {
+            if sites.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&w.link, &[&sites, &subjects, &consents]).await
+        };
+        tokio::try_join!(records, linked)?;
+        Ok(())
+    }
+}
+
 /// One group commit: every job in one transaction, the appends placed by the
 /// shared rules against heads locked for the transaction.
-async fn commit(client: &mut Client, jobs: &[Job]) -> std::result::Result<Vec<Outcome>, Failed> {
+async fn commit(
+    client: &mut Client,
+    w: &Writes,
+    jobs: &[Job],
+) -> std::result::Result<Vec<Outcome>, Failed> {
     let tx = client.transaction().await?;
-    let mut batch = Batch::new();
-    // Each appended site's head before the batch, read with its row locked.
-    let mut locked: HashMap<String, Option<Head>> = HashMap::new();
     // Every site row the batch will write, locked first and in one order (by
     // id): two instances whose batches touch the same sites in another order
     // would otherwise deadlock, and PostgreSQL would abort one of them.
@@ -947,20 +1201,51 @@ async fn commit(client: &mut Client, jobs: &[Job]) -> std::result::Result<Vec<Ou
         .collect();
     sites.sort_unstable();
     sites.dedup();
-    if !sites.is_empty() {
-        for row in tx
-            .query(
-                "SELECT id, head_seq, head_hash, head_at_ms FROM sites WHERE id = ANY($1) \
-                 ORDER BY id COLLATE \"C\" FOR UPDATE",
-                &[&sites],
-            )
-            .await?
+    // The batch's idempotency keys, looked up at once (and together with the
+    // locks): records placed before this batch by any instance.
+    let (mut key_sites, mut keys) = (Vec::new(), Vec::new());
+    for job in jobs {
+        if let Job::Append { site, draft, .. } = job
+            && let Some(k) = &draft.idempotency_key
         {
-            locked.insert(row.get(0), head_of(row.get(1), row.get(2), row.get(3)));
+            key_sites.push(site.as_str());
+            keys.push(k.as_str());
         }
     }
+    let lock = async {
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        tx.query(&w.lock, &[&sites]).await
+    };
+    let find = async {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        tx.query(&w.known, &[&key_sites, &keys]).await
+    };
+    let (locked_rows, known_rows) = tokio::try_join!(lock, find)?;
+    // Each appended site's head before the batch, read with its row locked.
+    let mut locked: HashMap<String, Option<Head>> = locked_rows
+        .iter()
+        .map(|row| (row.get(0), head_of(row.get(1), row.get(2), row.get(3))))
+        .collect();
+    let known: HashMap<(String, String), std::result::Result<ConsentRecord, String>> = known_rows
+        .iter()
+        .map(|row| {
+            let record = record_at(row, 2).map_err(|e| e.to_string());
+            ((row.get(0), row.get(1)), record)
+        })
+        .collect();
+    let mut batch = Batch::new();
+    let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
+        // Appends are written together; anything else comes after what the
+        // jobs before it placed, as if each had been written at once.
+        if !matches!(job, Job::Append { .. }) {
+            rows.write(&tx, w).await?;
+        }
         let outcome = match job {
             Job::CreateSite { site, config, .. } => {
                 let version = config.version();
@@ -1027,7 +1312,17 @@ async fn commit(client: &mut Client, jobs: &[Job]) -> std::result::Result<Vec<Ou
                 }
             }
             Job::Append { site, draft, .. } => Outcome::Record(Box::new(
-                append(&tx, &mut batch, &mut locked, site, draft).await?,
+                place(
+                    &tx,
+                    w,
+                    &mut batch,
+                    &mut locked,
+                    &known,
+                    &mut rows,
+                    site,
+                    draft,
+                )
+                .await?,
             )),
             Job::Change { changes, .. } => {
                 for change in changes {
@@ -1038,13 +1333,20 @@ async fn commit(client: &mut Client, jobs: &[Job]) -> std::result::Result<Vec<Ou
         };
         outcomes.push(outcome);
     }
+    let (mut ids, mut seqs, mut hashes, mut ats) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (site, head) in batch.into_heads() {
-        tx.execute(
-            "UPDATE sites SET head_seq = $2, head_hash = $3, head_at_ms = $4 WHERE id = $1",
-            &[&site, &big(head.seq), &head.hash, &big(head.at_ms)],
-        )
-        .await?;
+        ids.push(site);
+        seqs.push(big(head.seq));
+        hashes.push(head.hash);
+        ats.push(big(head.at_ms));
     }
+    let heads = async {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(&w.heads, &[&ids, &seqs, &hashes, &ats]).await
+    };
+    tokio::try_join!(rows.write(&tx, w), heads)?;
     tx.commit().await.map_err(Failed::AtCommit)?;
     Ok(outcomes)
 }
@@ -1070,22 +1372,22 @@ async fn insert_config(
     Ok(())
 }
 
-/// Places one draft in the batch and writes it (with its subject link).
-async fn append(
+/// Places one draft in the batch; what it adds is written with the batch's
+/// other records (with its subject link).
+#[allow(clippy::too_many_arguments)]
+async fn place(
     tx: &tokio_postgres::Transaction<'_>,
+    w: &Writes,
     batch: &mut Batch,
     locked: &mut HashMap<String, Option<Head>>,
+    known: &HashMap<(String, String), std::result::Result<ConsentRecord, String>>,
+    rows: &mut Rows,
     site: &str,
     draft: &Draft,
 ) -> std::result::Result<Result<ConsentRecord>, tokio_postgres::Error> {
     if !locked.contains_key(site) {
-        let row = tx
-            .query_opt(
-                "SELECT head_seq, head_hash, head_at_ms FROM sites WHERE id = $1 FOR UPDATE",
-                &[&site],
-            )
-            .await?;
-        let Some(row) = row else {
+        // A site the batch itself created (or one not there at all).
+        let Some(row) = tx.query_opt(&w.lock_one, &[&site]).await? else {
             return Ok(Err(unknown(site)));
         };
         locked.insert(
@@ -1093,55 +1395,35 @@ async fn append(
             head_of(row.get(0), row.get(1), row.get(2)),
         );
     }
-    let known = match &draft.idempotency_key {
-        Some(k) => tx
-            .query_opt(
-                "SELECT record FROM records WHERE site = $1 AND idempotency_key = $2",
-                &[&site, k],
-            )
-            .await?
-            .map(|r| record_of(&r)),
-        None => None,
-    };
     let head = locked.get(site).cloned().flatten();
     let placed = batch.place(
         site,
         draft.clone(),
         || Ok(head),
-        |_| known.transpose(),
+        |k| {
+            known
+                .get(&(site.to_string(), k.to_string()))
+                .cloned()
+                .transpose()
+                .map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
+        },
         now_ms(),
     );
-    let (record, key, link) = match placed {
-        Ok(Appended::Known(r) | Appended::Existing(r)) => return Ok(Ok(r)),
+    Ok(match placed {
+        Ok(Appended::Known(r) | Appended::Existing(r)) => Ok(r),
         Ok(Appended::New {
             record,
             idempotency_key,
             link,
-        }) => (record, idempotency_key, link),
-        Err(e) => return Ok(Err(e)),
-    };
-    let text = match serde_json::to_string(&record) {
-        Ok(t) => t,
-        Err(e) => return Ok(Err(json_error(&e))),
-    };
-    let at = Head::of(&record).at_ms;
-    tx.execute(
-        "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, record) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &site,
-            &big(record.seq),
-            &record.consent_id,
-            &big(at),
-            &key,
-            &text,
-        ],
-    )
-    .await?;
-    if let Some(link) = &link {
-        apply(tx, link).await?;
-    }
-    Ok(Ok(record))
+        }) => match serde_json::to_string(&record) {
+            Ok(text) => {
+                rows.push(&record, pack::pack(&text), idempotency_key, link);
+                Ok(record)
+            }
+            Err(e) => Err(json_error(&e)),
+        },
+        Err(e) => Err(e),
+    })
 }
 
 /// Applies one change; applying it twice changes nothing.
@@ -1153,7 +1435,7 @@ async fn apply(
         Change::Erase { site, seq } => {
             let row = tx
                 .query_opt(
-                    "SELECT record FROM records WHERE site = $1 AND seq = $2 FOR UPDATE",
+                    "SELECT record, packed FROM records WHERE site = $1 AND seq = $2 FOR UPDATE",
                     &[site, &big(*seq)],
                 )
                 .await?;
@@ -1161,10 +1443,10 @@ async fn apply(
                 && record.personal.is_some()
             {
                 record.erase_personal();
-                let text = serde_json::to_string(&record).unwrap_or_default();
+                let packed = pack::pack(&serde_json::to_string(&record).unwrap_or_default());
                 tx.execute(
-                    "UPDATE records SET record = $3 WHERE site = $1 AND seq = $2",
-                    &[site, &big(*seq), &text],
+                    "UPDATE records SET record = NULL, packed = $3 WHERE site = $1 AND seq = $2",
+                    &[site, &big(*seq), &packed],
                 )
                 .await?;
             }

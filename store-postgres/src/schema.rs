@@ -68,6 +68,13 @@ const MIGRATIONS: &[&str] = &[
         until timestamptz NOT NULL
     );
     "#,
+    // 4: records packed (deflate with a dictionary, see `pack`) in `packed`;
+    // rows written before keep their JSON text in `record`.
+    r#"
+    ALTER TABLE records ALTER COLUMN record DROP NOT NULL;
+    ALTER TABLE records ADD COLUMN packed bytea;
+    ALTER TABLE records ADD CONSTRAINT records_kept CHECK (record IS NOT NULL OR packed IS NOT NULL);
+    "#,
 ];
 
 /// Brings the schema up to date: takes the migration lock, applies each

@@ -7,6 +7,7 @@ use keksdose_shared::record::{Broken, ChainVerifier, GENESIS};
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{Change, Store, now_ms};
 
+use futures_util::future::{try_join_all, try_join4};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -74,22 +75,42 @@ pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<
             "no records of consent ID {consent_id:?}"
         )));
     }
+    // Everything the proof checks the records against, asked at once (a
+    // store with several connections answers in parallel): each record with
+    // the ones before and after it (seqs have no gaps), the config versions,
+    // the covering checkpoint and the keys that may have signed it.
+    let last = records.last().map_or(0, |r| r.seq);
+    let mut versions: Vec<&str> = records.iter().map(|r| r.config_version.as_str()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let around = try_join_all(
+        records
+            .iter()
+            .map(|r| store.records(site, r.seq.saturating_sub(1).max(1), r.seq + 1, 3)),
+    );
+    let shown = try_join_all(versions.iter().map(|v| store.config(site, v)));
+    let (around, shown, checkpoint, keys) = try_join4(
+        around,
+        shown,
+        store.checkpoint_covering(site, last),
+        store.keys(),
+    )
+    .await?;
     let mut verified = true;
     let mut entries = Vec::new();
-    for r in &records {
+    for (r, around) in records.iter().zip(around) {
         // A record verifies when its own hashes hold, it links to the record
         // before it in the ledger, and the record after it links to it.
         let own = r.verify_self();
         let prev_ok = match r.seq {
             1 => r.prev_hash == GENESIS,
-            n => store
-                .records(site, n - 1, n - 1, 1)
-                .await?
-                .first()
+            n => around
+                .iter()
+                .find(|p| p.seq == n - 1)
                 .is_some_and(|p| p.record_hash == r.prev_hash && p.verify_self().is_ok()),
         };
-        let next = store.records(site, r.seq + 1, r.seq + 1, 1).await?;
-        let next_ok = next.first().is_none_or(|n| n.prev_hash == r.record_hash);
+        let next = around.iter().find(|n| n.seq == r.seq + 1);
+        let next_ok = next.is_none_or(|n| n.prev_hash == r.record_hash);
         let ok = own.is_ok() && prev_ok && next_ok;
         verified &= ok;
         let problem = own
@@ -112,23 +133,17 @@ pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<
             record: r.clone(),
             verified: ok,
             problem,
-            next_prev_hash: next.first().map(|n| n.prev_hash.clone()),
+            next_prev_hash: next.map(|n| n.prev_hash.clone()),
         });
     }
-    let mut configs = BTreeMap::new();
-    for r in &records {
-        if !configs.contains_key(&r.config_version)
-            && let Some(c) = store.config(site, &r.config_version).await?
-        {
-            configs.insert(r.config_version.clone(), c);
-        }
-    }
-    let last = records.last().map_or(0, |r| r.seq);
-    let checkpoint = store.checkpoint_covering(site, last).await?;
-    let checkpoint_signature_valid = match &checkpoint {
-        Some(c) => Some(signed(store, c).await?),
-        None => None,
-    };
+    let configs: BTreeMap<String, SiteConfig> = versions
+        .iter()
+        .zip(shown)
+        .filter_map(|(v, c)| Some((v.to_string(), c?)))
+        .collect();
+    let checkpoint_signature_valid = checkpoint
+        .as_ref()
+        .map(|c| crate::signing::verify_by(&keys, c));
     Ok(Proof {
         site: site.to_string(),
         consent_id: consent_id.to_string(),
