@@ -198,6 +198,14 @@ async fn connect(config: Config, handle: &tokio::runtime::Handle) -> Result<Clie
                 // the next use of the client then sees it closed.
                 let _ = connection.await;
             });
+            // Statements are prepared once per connection, but planned at
+            // each execution: a plan cached while a table was small (a scan
+            // of it) would otherwise be kept as the table grows, until an
+            // ANALYZE. Planning these costs far less than the round trip a
+            // prepared statement saves.
+            client
+                .batch_execute("SET plan_cache_mode = force_custom_plan")
+                .await?;
             Ok::<_, tokio_postgres::Error>(client)
         })
         .await
