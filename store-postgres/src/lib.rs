@@ -513,6 +513,35 @@ fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+impl PgStore {
+    /// The first seq of `site` (whose head is `head`) sealed at or after
+    /// `at_ms`, or `head + 1`: a bisection, one primary-key read a step.
+    async fn first_at(&self, site: &str, head: u64, at_ms: i64) -> Result<u64> {
+        let (mut low, mut high) = (1, head.saturating_add(1));
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let rows = self
+                .db
+                .query(
+                    "SELECT received_ms FROM records WHERE site = $1 AND seq = $2",
+                    &[&site, &big(mid)],
+                )
+                .await?;
+            let Some(row) = rows.first() else {
+                return Err(StoreError::Internal(format!(
+                    "{site}: record {mid} is missing below the head {head}"
+                )));
+            };
+            if row.get::<_, i64>(0) >= at_ms {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        Ok(low)
+    }
+}
+
 impl Store for PgStore {
     fn create_site(
         &self,
@@ -861,18 +890,42 @@ impl Store for PgStore {
         }
         let from = selection.from_ms.map(big);
         let to = selection.to_ms.map(big);
+        // Times never run backwards along a site's chain (a record is sealed
+        // at the later of the clock and its head's time), so a time range is
+        // a seq range, found by bisection on the primary key: no index on time
+        // is kept, and a page never scans past the range's end.
+        let head = match (from, to) {
+            (None, None) => 0,
+            _ => match self.head(site).await? {
+                Some(h) => h.seq,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let start = match from {
+            Some(at) => self.first_at(site, head, at).await?,
+            None => 1,
+        }
+        .max(after.saturating_add(1));
+        let end = match to {
+            Some(at) => self.first_at(site, head, at).await?,
+            None => u64::MAX,
+        };
+        if start >= end {
+            return Ok(Vec::new());
+        }
         let rows = self
             .db
             .query(
-                "SELECT record, packed FROM records r WHERE site = $1 AND seq > $2 \
-                 AND ($3::bigint IS NULL OR received_ms >= $3) \
-                 AND ($4::bigint IS NULL OR received_ms < $4) \
-                 AND ($5::text IS NULL OR consent_id IN \
-                      (SELECT consent_id FROM subjects s WHERE s.site = $1 AND s.subject_hash = $5)) \
-                 ORDER BY seq LIMIT $6",
+                "SELECT record, packed FROM records r WHERE site = $1 AND seq >= $2 AND seq < $3 \
+                 AND ($4::bigint IS NULL OR received_ms >= $4) \
+                 AND ($5::bigint IS NULL OR received_ms < $5) \
+                 AND ($6::text IS NULL OR consent_id IN \
+                      (SELECT consent_id FROM subjects s WHERE s.site = $1 AND s.subject_hash = $6)) \
+                 ORDER BY seq LIMIT $7",
                 &[
                     &site,
-                    &big(after),
+                    &big(start),
+                    &big(end),
                     &from,
                     &to,
                     &selection.subject_hash,

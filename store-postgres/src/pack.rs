@@ -8,6 +8,8 @@
 //! first was made. A better one is a new file and a new format byte, read
 //! beside the old ones.
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Format 1: raw deflate with `dictionary/records-1.txt`.
@@ -17,10 +19,22 @@ const DICTIONARY_1: &[u8] = include_bytes!("../dictionary/records-1.txt");
 /// within a few bytes of the best level on records.
 const LEVEL: u32 = 6;
 
+thread_local! {
+    // A deflate or inflate state is some 40–300 KB: made once per thread,
+    // reset per record.
+    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(LEVEL), false));
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
 /// The stored form of a record's JSON text.
 pub fn pack(json: &str) -> Vec<u8> {
-    let input = json.as_bytes();
-    let mut c = Compress::new(Compression::new(LEVEL), false);
+    DEFLATE.with_borrow_mut(|c| {
+        c.reset();
+        deflate(c, json.as_bytes())
+    })
+}
+
+fn deflate(c: &mut Compress, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len() / 2 + 64);
     out.push(FORMAT_1);
     // Only fails when called after input was given, which it is not.
@@ -48,7 +62,13 @@ pub fn unpack(stored: &[u8]) -> Result<String, String> {
             "a packed record of format {format}, which this release does not know"
         ));
     }
-    let mut d = Decompress::new(false);
+    INFLATE.with_borrow_mut(|d| {
+        d.reset(false);
+        inflate(d, body)
+    })
+}
+
+fn inflate(d: &mut Decompress, body: &[u8]) -> Result<String, String> {
     d.set_dictionary(DICTIONARY_1)
         .map_err(|e| format!("inflate dictionary: {e}"))?;
     let mut out = Vec::with_capacity(body.len() * 4 + 64);
@@ -98,5 +118,7 @@ mod tests {
         let mut other = packed;
         other[0] = 2;
         assert!(unpack(&other).unwrap_err().contains("format 2"));
+        // The thread's inflate state, reused, is whole again after a failure.
+        assert_eq!(unpack(&pack("{}")).unwrap(), "{}");
     }
 }
