@@ -15,8 +15,9 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 /// Format 1: raw deflate with `dictionary/records-1.txt`.
 const FORMAT_1: u8 = 1;
 const DICTIONARY_1: &[u8] = include_bytes!("../dictionary/records-1.txt");
-/// Fast enough for the writer's batches (a few microseconds a record), and
-/// within a few bytes of the best level on records.
+/// Measured on a 950-byte record (release build): 248 bytes in about 27 µs
+/// (level 9: 247 B; level 1: 306 B in 14 µs, most of it loading the
+/// dictionary); inflating takes about 3 µs.
 const LEVEL: u32 = 6;
 
 thread_local! {
