@@ -55,3 +55,102 @@ async fn passes_the_conformance_suite() {
         .await
         .unwrap();
 }
+
+/// Records are stored packed; a row written before migration 4 (its JSON text
+/// in `record`) is read as it was, in every read, and erasure packs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn packed_rows_and_rows_from_before_migration_4_are_both_read() {
+    use keksdose_shared::Action;
+    use keksdose_store::{Change, Selection, Store};
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    {
+        let store = PgStore::connect(&url).await.unwrap();
+        let config = conformance::config();
+        store
+            .create_site(conformance::site("old"), config.clone())
+            .await
+            .unwrap();
+        let mut written = Vec::new();
+        for (i, id) in ["a", "b", "a"].iter().enumerate() {
+            let key = format!("k{i}");
+            let d = conformance::draft(&config, id, Action::AcceptAll, Some(&key));
+            written.push(store.append("old", d).await.unwrap());
+        }
+        // New rows: packed, no text, and far smaller than the text.
+        let rows = admin
+            .query(
+                &format!(
+                    "SELECT seq, record IS NULL, octet_length(packed) FROM {name}.records ORDER BY seq"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        for (row, record) in rows.iter().zip(&written) {
+            assert!(row.get::<_, bool>(1), "record {} kept as text", record.seq);
+            let packed = row.get::<_, i32>(2) as usize;
+            let text = serde_json::to_string(record).unwrap().len();
+            assert!(packed * 2 < text, "{packed} B packed for {text} B of text");
+        }
+        // Record 2 as a release before migration 4 wrote it.
+        let text = serde_json::to_string(&written[1]).unwrap();
+        admin
+            .execute(
+                &format!(
+                    "UPDATE {name}.records SET record = $1, packed = NULL WHERE site = 'old' AND seq = 2"
+                ),
+                &[&text],
+            )
+            .await
+            .unwrap();
+        // A fresh instance (nothing cached) reads both forms everywhere.
+        let fresh = PgStore::connect(&url).await.unwrap();
+        assert_eq!(fresh.records("old", 1, 3, 10).await.unwrap(), written);
+        assert_eq!(
+            fresh.consent("old", "b").await.unwrap(),
+            vec![written[1].clone()]
+        );
+        let all = fresh
+            .select("old", &Selection::default(), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(all, written);
+        // The key of the old row still finds its record, not a new one.
+        let again = fresh
+            .append(
+                "old",
+                conformance::draft(&config, "b", Action::AcceptAll, Some("k1")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, written[1]);
+        assert_eq!(fresh.head("old").await.unwrap().unwrap().seq, 3);
+        // Erasure rewrites the old row packed.
+        fresh
+            .change(vec![Change::Erase {
+                site: "old".into(),
+                seq: 2,
+            }])
+            .await
+            .unwrap();
+        let erased = fresh.records("old", 2, 2, 1).await.unwrap();
+        assert!(erased[0].personal.is_none());
+        assert_eq!(erased[0].record_hash, written[1].record_hash);
+        let row = admin
+            .query_one(
+                &format!(
+                    "SELECT record IS NULL, packed IS NOT NULL FROM {name}.records WHERE seq = 2"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
