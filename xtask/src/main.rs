@@ -221,8 +221,8 @@ fn test(ws: &Workspace) -> Result<()> {
             // now the HTTP, negative and isolation suites and the crash harness
             // again, each server on a schema of its own.
             step(
-                "HTTP, negative and isolation suites and the crash harness on PostgreSQL \
-                 (KEKSDOSE_TEST_POSTGRES)",
+                "HTTP, negative and isolation suites, the banner in Chromium and the crash \
+                 harness on PostgreSQL (KEKSDOSE_TEST_POSTGRES)",
             );
             ws.run(
                 ws.cargo()
@@ -236,10 +236,14 @@ fn test(ws: &Workspace) -> Result<()> {
                         "api::",
                         "admin::",
                         "negative::",
+                        // The banner and loader in Chromium: real clicks
+                        // recorded in, and proofs read from, PostgreSQL.
+                        "banner::",
                         // The crash harness (SIGKILL under concurrent writers).
                         "durability::every_acknowledged_record_survives_repeated_sigkill",
                     ])
-                    .env("KEKSDOSE_TEST_STORE", "postgres"),
+                    .env("KEKSDOSE_TEST_STORE", "postgres")
+                    .envs(browser_env),
                 "the suites on PostgreSQL",
             )?;
         }
