@@ -672,8 +672,23 @@
     "border-radius:6px;background:#fff;color:#1f2328;cursor:pointer}" +
     ":where(.keksdose-placeholder) button:hover{background:#e6e8eb}" +
     ":where(.keksdose-placeholder) :focus-visible{outline:3px solid #0a4fbf;outline-offset:2px}";
+  var placeholderSheet = false; // added to the page already
   function placeholderStyle() {
-    if (doc.getElementById("keksdose-placeholder-style")) return;
+    if (placeholderSheet || doc.getElementById("keksdose-placeholder-style")) return;
+    placeholderSheet = true;
+    // A constructed stylesheet, adopted by the document: no `<style>` element,
+    // so a page whose CSP has no 'unsafe-inline' in style-src still applies it.
+    // Browsers without constructable stylesheets (Safari before 16.4) get one.
+    if (typeof root.CSSStyleSheet === "function" && "adoptedStyleSheets" in doc) {
+      try {
+        var sheet = new root.CSSStyleSheet();
+        sheet.replaceSync(PLACEHOLDER_CSS);
+        doc.adoptedStyleSheets = Array.prototype.slice.call(doc.adoptedStyleSheets).concat([sheet]);
+        return;
+      } catch (e) {
+        /* not constructable here: the element below */
+      }
+    }
     var style = doc.createElement("style");
     style.id = "keksdose-placeholder-style";
     style.textContent = PLACEHOLDER_CSS;
@@ -791,15 +806,61 @@
     });
   }
 
+  // -- Trusted Types ------------------------------------------------------------------
+  // A page that enforces Trusted Types (CSP `require-trusted-types-for 'script'`)
+  // refuses a plain string as a script's `src`, text or event handler. The
+  // loader's own policy, "keksdose" (the page's CSP allows it in `trusted-types`),
+  // passes on unchanged only what the page itself marked up on a blocked script
+  // (`<script type="text/plain" data-consent>`), once its consent exists; it is
+  // private to the loader, made at the first such script. Without Trusted Types,
+  // or when the page does not allow the name, the strings go as they are (and a
+  // page that enforces Trusted Types refuses them, as it says it must).
+  var policy; // undefined: not made yet; null: none
+  function trustedPolicy() {
+    if (policy !== undefined) return policy;
+    policy = null;
+    var tt = root.trustedTypes;
+    if (tt && typeof tt.createPolicy === "function") {
+      try {
+        policy = tt.createPolicy("keksdose", {
+          createScriptURL: function (url) {
+            return url;
+          },
+          createScript: function (text) {
+            return text;
+          },
+        });
+      } catch (e) {
+        console.error('keksdose: the page\'s CSP does not allow the Trusted Types policy "keksdose" (trusted-types)', e);
+      }
+    }
+    return policy;
+  }
+  /**
+   * `value`, the page's own markup on a blocked script (attribute `name`, or its
+   * text when `name` is null), as that sink of a `<script>` takes it: a
+   * TrustedScriptURL for `src`, a TrustedScript for its text and `on…` handlers.
+   */
+  function passOn(name, value) {
+    var p = trustedPolicy();
+    if (!p) return value;
+    if (name === null || /^on/i.test(name)) return p.createScript(value);
+    if (name.toLowerCase() === "src") return p.createScriptURL(value);
+    return value;
+  }
+
   var loads = []; // one promise per external script inserted: settled once it ran or failed
   function runScript(el, id) {
     var s = doc.createElement("script");
     for (var i = 0; i < el.attributes.length; i++) {
       var a = el.attributes[i];
-      if (a.name !== "type" && a.name !== "data-consent" && a.name !== "data-keksdose-done") {
-        s.setAttribute(a.name, a.value);
+      if (a.name !== "type" && a.name !== "data-consent" && a.name !== "data-keksdose-done" && a.name !== "nonce") {
+        s.setAttribute(a.name, passOn(a.name, a.value));
       }
     }
+    // A nonce (a page with `script-src 'nonce-…'` lets only such inline scripts
+    // run) is copied through the property: browsers hide the attribute's value.
+    if (el.nonce) s.nonce = el.nonce;
     s.setAttribute("data-keksdose-ran", id);
     if (ran.indexOf(id) < 0) ran.push(id);
     function insert() {
@@ -821,7 +882,7 @@
       return undefined; // the next script need not wait for this one to load
     }
     return Promise.all(loads).then(function () {
-      s.text = el.text;
+      s.text = passOn(null, el.text);
       insert();
     });
   }

@@ -10,7 +10,7 @@ use js_sys::{Array, Object, Reflect};
 
 use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, ShadowRootInit, ShadowRootMode};
+use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
 use yew::{AppHandle, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};
@@ -60,6 +60,7 @@ pub fn mount(
     root.append_child(&container)?;
 
     let site = SiteRef(Rc::new(site));
+    let style_adopted = adopt(&root, &site.stylesheet);
     let on_decision = {
         let site = site.clone();
         Callback::from(move |decision: Decision| {
@@ -75,12 +76,29 @@ pub fn mount(
         layer,
         on_decision,
         on_close,
+        style_adopted,
     };
     let app = Renderer::<Banner>::with_root_and_props(container.clone(), props).render();
     Ok(Handle {
         app: Some(app),
         container,
     })
+}
+
+/// Gives `root` the banner's stylesheet as a constructed one (`adoptedStyleSheets`):
+/// no `<style>` element, so that a host page whose Content Security Policy has
+/// no `'unsafe-inline'` in `style-src` still applies it. False where the browser
+/// cannot construct stylesheets (Safari before 16.4): the banner renders a
+/// `<style>` then.
+fn adopt(root: &ShadowRoot, css: &str) -> bool {
+    let Ok(sheet) = CssStyleSheet::new() else {
+        return false;
+    };
+    if sheet.replace_sync(css).is_err() {
+        return false;
+    }
+    root.set_adopted_style_sheets(&Array::of1(&sheet));
+    true
 }
 
 /// The current size of the WASM linear memory in bytes, for the benchmark to read

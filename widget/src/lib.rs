@@ -31,7 +31,13 @@
 //! `mount` throws an `Error` if the options are malformed (unknown fields
 //! included); a `stored` value that does not parse counts as no decision.
 //! It attaches an open shadow root to `hostElement` (or reuses the one there,
-//! replacing its content).
+//! replacing its content) and gives it the banner's stylesheet as a constructed
+//! one (`adoptedStyleSheets`; a `<style>` element only where the browser cannot
+//! construct stylesheets), so that a host page's Content Security Policy needs
+//! no `'unsafe-inline'` in `style-src`. The banner needs no Trusted Types policy
+//! and its glue calls no `eval` or `new Function` (the glue's one `innerHTML`
+//! setter is yew's, for raw HTML nodes, which the banner never renders);
+//! compiling its WASM needs `'wasm-unsafe-eval'` in the page's `script-src`.
 //!
 //! `onDecision(event)` is called once when the visitor decides, after focus went
 //! back to where it was before the banner opened:

@@ -1,5 +1,5 @@
 //! The HTTP API on actix-web: routes, shared state, and the static files
-//! (loader, banner, demo pages).
+//! (loader, banner, demo pages; the one under a strict CSP is `demo`'s).
 //!
 //! Handlers are thin: they parse the request, call one function of
 //! [`crate::service`] (the layer the CLI calls too), and map the result. Every error leaves as `{"error": {"code",
@@ -9,6 +9,7 @@ mod admin;
 pub mod assets;
 mod auth;
 mod body;
+mod demo;
 mod error;
 mod export;
 mod openapi;
@@ -205,6 +206,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
             .default_service(web::to(not_found)),
     )
     .route("/k.js", get_or_head().to(loader::<S>))
+    .route(&format!("/{}", demo::PAGE), {
+        let static_dir = static_dir.to_path_buf();
+        get_or_head().to(move || demo::strict_csp(static_dir.clone()))
+    })
     .service(
         actix_files::Files::new("/", static_dir)
             .index_file("index.html")

@@ -1292,3 +1292,102 @@ async fn blocked_scripts_run_in_page_order_also_while_the_page_is_parsed() {
     }
     demo.finish().await;
 }
+
+/// A page served with a strict, enforced Content Security Policy and Trusted Types
+/// (`/demo/strict-csp.html`: `script-src` with the site, its nonce and
+/// `'wasm-unsafe-eval'` only, `style-src 'self'`, `require-trusted-types-for
+/// 'script'`, `trusted-types keksdose`): the banner and the placeholder show,
+/// styled; a click records the decision; the blocked scripts the visitor allowed
+/// run (the external one through the loader's Trusted Types policy, the inline
+/// one with the page's nonce) and the embed loads, also for a returning visitor;
+/// and the page reports no violation, while it does report one for a plain string
+/// given to a script's `src`.
+#[tokio::test]
+async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_scripts_run() {
+    const PAGE: &str = "/demo/strict-csp.html";
+    const VIOLATIONS: &str = "return window.__cspViolations;";
+    let demo = Demo::start().await;
+
+    let resp = demo.http.get(demo.server.url(PAGE)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for wanted in [
+        "script-src 'self' 'nonce-",
+        "require-trusted-types-for 'script'",
+        "trusted-types keksdose",
+        "style-src 'self';",
+    ] {
+        assert!(csp.contains(wanted), "{wanted} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
+        "{csp}"
+    );
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|n| n.split('\'').next())
+        .unwrap()
+        .to_string();
+    let page = resp.text().await.unwrap();
+    assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{page}");
+
+    demo.open(PAGE).await;
+    demo.first_layer("the banner under the strict CSP").await;
+    // Styled, though no `<style>` may apply: the banner's sheet is adopted, and
+    // so is the placeholder's.
+    let styled = "const r = document.querySelector('#keksdose-root').shadowRoot;\
+        const ph = document.querySelector('[data-keksdose-placeholder=\"youtube\"]');\
+        return !!ph && getComputedStyle(r.querySelector('.kd-backdrop')).position === 'fixed'\
+            && getComputedStyle(ph).display === 'flex' && !r.querySelector('style');";
+    demo.wait("the banner and the placeholder, styled", styled)
+        .await;
+    assert_eq!(
+        demo.ran().await,
+        Vec::<String>::new(),
+        "nothing before a choice"
+    );
+
+    demo.click("accept_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+    let records = history["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "recorded once: {history}");
+    assert_eq!(records[0]["action"], "accept_all", "{history}");
+
+    let ran = "return (window.__demo && window.__demo.ran.length) >= 2;";
+    let embed = "const f = document.querySelector('iframe[data-consent=\"youtube\"]');\
+        return !!(f.contentDocument && /YouTube/.test(f.contentDocument.title));";
+    demo.wait("the allowed scripts to run", ran).await;
+    demo.wait("the allowed embed to load", embed).await;
+    assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
+    assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
+
+    // A returning visitor: the stored decision applies while the page is parsed.
+    demo.open(PAGE).await;
+    demo.wait("the scripts of a returning visit", ran).await;
+    demo.wait("the embed of a returning visit", embed).await;
+    assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
+    assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
+
+    // The policy is in force and the page hears of breaches: a string as a
+    // script's URL is refused and reported.
+    let refused = demo
+        .eval(
+            "try { document.createElement('script').src = '/demo/vendor/awin.js'; return false; }\
+             catch (e) { return e instanceof TypeError; }",
+        )
+        .await;
+    assert_eq!(refused, json!(true), "Trusted Types are enforced");
+    let reported = demo
+        .wait(
+            "the refused string reported",
+            "const v = window.__cspViolations; return v.length && v.map(x => x.directive);",
+        )
+        .await;
+    assert_eq!(reported, json!(["require-trusted-types-for"]));
+    demo.finish().await;
+}

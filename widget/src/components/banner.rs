@@ -1,6 +1,7 @@
-//! The dialog root: owns the [`State`], renders the stylesheet and the open layer
-//! inside `role="dialog"` (`aria-modal`, named by the layer's title, described by
-//! its text), manages focus, and hands the outcome to its callbacks.
+//! The dialog root: owns the [`State`], renders the stylesheet (unless the shadow
+//! root adopted it) and the open layer inside `role="dialog"` (`aria-modal`, named
+//! by the layer's title, described by its text), manages focus, and hands the
+//! outcome to its callbacks.
 //!
 //! The dialog is focused on mount (the dialog itself, not a button, so that no
 //! answer is preselected and a screen reader starts with the title), Tab is
@@ -29,6 +30,10 @@ pub struct BannerProps {
     pub on_decision: Callback<Decision>,
     /// The visitor closed the settings they had reopened, without a new decision.
     pub on_close: Callback<()>,
+    /// The shadow root has the stylesheet already (`adoptedStyleSheets`, which a
+    /// strict Content Security Policy allows): no `<style>` element is rendered.
+    #[prop_or_default]
+    pub style_adopted: bool,
 }
 
 #[component]
@@ -99,9 +104,13 @@ pub fn Banner(props: &BannerProps) -> Html {
     });
 
     let appearance = &site.config.appearance;
-    let css = site.stylesheet.clone();
+    let style = if props.style_adopted {
+        Html::default()
+    } else {
+        html! { <style>{ site.stylesheet.clone() }</style> }
+    };
     if state.outcome.is_some() {
-        return html! { <style>{ css }</style> };
+        return style;
     }
     let snapshot = Rc::new((*state).clone());
     let (layer_class, body) = match state.layer {
@@ -125,7 +134,7 @@ pub fn Banner(props: &BannerProps) -> Html {
     );
     html! {
         <>
-            <style>{ css }</style>
+            { style }
             <div class={root} {onmousedown}>
                 <div
                     ref={dialog}
