@@ -50,7 +50,10 @@ parts.append(record("", "reject_all", "backend", "de", {}, False, "/"))
 parts.append('"purposes":{"newsletter":"granted"},"subject_hash":"","signals":{"gpc":true,"dnt":true}')
 parts.append(record("", "reject_all", "banner", "de", {}, False, "/"))
 text = "".join(parts)
+out = os.path.join(here, "records-1.txt")
+if os.path.exists(out):
+    raise SystemExit(f"{out} exists and is frozen: a new dictionary is a new file and format")
 assert len(text) <= 32768, len(text)
-with open(os.path.join(here, "records-1.txt"), "w") as f:
+with open(out, "w") as f:
     f.write(text)
 print(len(text), "bytes")

@@ -228,11 +228,35 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Internal(format!("runtime: {e}")))?;
         let handle = runtime.handle().clone();
+        match Self::start(config, handle).await {
+            Ok((db, tx)) => Ok(PgStore {
+                db,
+                configs: Mutex::new(HashMap::new()),
+                tx: Some(tx),
+                runtime: Some(runtime),
+            }),
+            Err(e) => {
+                // Dropping a runtime inside an async context would panic.
+                runtime.shutdown_background();
+                Err(e)
+            }
+        }
+    }
+
+    /// Connects, checks and migrates the database, and starts the writer on
+    /// the store's runtime.
+    async fn start(
+        config: Config,
+        handle: tokio::runtime::Handle,
+    ) -> Result<(Arc<Db>, mpsc::UnboundedSender<Job>)> {
         let mut writer = connect(config.clone(), &handle).await?;
         durable(&writer).await?;
         schema::migrate(&mut writer)
             .await
             .map_err(|e| db_error(&e))?;
+        if let Some(at) = schema::newer(&writer).await.map_err(|e| db_error(&e))? {
+            return Err(StoreError::Internal(schema::newer_error(at)));
+        }
         let writer = Writer::new(writer).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -248,12 +272,7 @@ impl PgStore {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         handle.spawn(run(rx, writer, db.clone()));
-        Ok(PgStore {
-            db,
-            configs: Mutex::new(HashMap::new()),
-            tx: Some(tx),
-            runtime: Some(runtime),
-        })
+        Ok((db, tx))
     }
 
     /// Migrates the schema of the database at `url` to this release's and
@@ -267,7 +286,14 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("connecting to the database: {e}")))?;
         let driver = tokio::spawn(connection);
-        let applied = schema::migrate(&mut client).await.map_err(|e| db_error(&e));
+        let applied = match schema::migrate(&mut client).await {
+            Ok(n) => match schema::newer(&client).await {
+                Ok(Some(at)) => Err(StoreError::Internal(schema::newer_error(at))),
+                Ok(None) => Ok(n),
+                Err(e) => Err(db_error(&e)),
+            },
+            Err(e) => Err(db_error(&e)),
+        };
         drop(client);
         let _ = driver.await;
         applied
@@ -901,9 +927,11 @@ impl Store for PgStore {
                 None => return Ok(Vec::new()),
             },
         };
+        // A later page (`after` > 0) starts past `from` already: only the
+        // first page looks for it (the query still checks each time).
         let start = match from {
-            Some(at) => self.first_at(site, head, at).await?,
-            None => 1,
+            Some(at) if after == 0 => self.first_at(site, head, at).await?,
+            _ => 1,
         }
         .max(after.saturating_add(1));
         let end = match to {
@@ -1018,7 +1046,11 @@ impl From<tokio_postgres::Error> for Failed {
 /// Whether placing the batch again may succeed: the database was gone for a
 /// moment (see [`transient`]), or another instance took a key first.
 fn retryable(e: &tokio_postgres::Error) -> bool {
-    transient(e) || e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+    // A "transaction aborted" should never be what a batch reports (see
+    // `biased` below), but if it is, the failure before it was not a refusal.
+    transient(e)
+        || e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        || e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION)
 }
 
 /// The writer's statements, prepared once on its connection, so that a batch
@@ -1235,7 +1267,9 @@ impl Rows {
             }
             tx.execute(&w.link, &[&sites, &subjects, &consents]).await
         };
-        tokio::try_join!(records, linked)?;
+        // `biased`: polled in the order sent, so that the first failure is the
+        // one reported, not the "transaction aborted" of a statement after it.
+        tokio::try_join!(biased; records, linked)?;
         Ok(())
     }
 }
@@ -1285,19 +1319,20 @@ async fn commit(
         }
         tx.query(&w.known, &[&key_sites, &keys]).await
     };
-    let (locked_rows, known_rows) = tokio::try_join!(lock, find)?;
+    let (locked_rows, known_rows) = tokio::try_join!(biased; lock, find)?;
     // Each appended site's head before the batch, read with its row locked.
     let mut locked: HashMap<String, Option<Head>> = locked_rows
         .iter()
         .map(|row| (row.get(0), head_of(row.get(1), row.get(2), row.get(3))))
         .collect();
-    let known: HashMap<(String, String), std::result::Result<ConsentRecord, String>> = known_rows
-        .iter()
-        .map(|row| {
-            let record = record_at(row, 2).map_err(|e| e.to_string());
-            ((row.get(0), row.get(1)), record)
-        })
-        .collect();
+    let mut known: HashMap<(String, String), std::result::Result<ConsentRecord, String>> =
+        known_rows
+            .iter()
+            .map(|row| {
+                let record = record_at(row, 2).map_err(|e| e.to_string());
+                ((row.get(0), row.get(1)), record)
+            })
+            .collect();
     let mut batch = Batch::new();
     let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -1388,6 +1423,18 @@ async fn commit(
             Job::Change { changes, .. } => {
                 for change in changes {
                     apply(&tx, change).await?;
+                    // A key looked up before the batch may name the record
+                    // just erased: a retry later in the batch gets it erased.
+                    if let Change::Erase { site, seq } = change {
+                        for ((s, _), record) in &mut known {
+                            if let Ok(r) = record
+                                && s == site
+                                && r.seq == *seq
+                            {
+                                r.erase_personal();
+                            }
+                        }
+                    }
                 }
                 Outcome::Unit(Ok(()))
             }
@@ -1407,7 +1454,7 @@ async fn commit(
         }
         tx.execute(&w.heads, &[&ids, &seqs, &hashes, &ats]).await
     };
-    tokio::try_join!(rows.write(&tx, w), heads)?;
+    tokio::try_join!(biased; rows.write(&tx, w), heads)?;
     tx.commit().await.map_err(Failed::AtCommit)?;
     Ok(outcomes)
 }

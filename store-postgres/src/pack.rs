@@ -122,4 +122,20 @@ mod tests {
         // The thread's inflate state, reused, is whole again after a failure.
         assert_eq!(unpack(&pack("{}")).unwrap(), "{}");
     }
+
+    /// Format 1 is frozen: bytes packed by another deflate (Python's zlib,
+    /// level 9, with `dictionary/records-1.txt`) when the format was made
+    /// still read as the same text. A changed dictionary fails this.
+    #[test]
+    fn format_1_reads_what_it_read_when_it_was_made() {
+        let packed: Vec<u8> = (0..FIXTURE.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&FIXTURE[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(unpack(&packed).unwrap(), FIXTURE_TEXT);
+        assert_eq!(DICTIONARY_1.len(), 5295);
+    }
+
+    const FIXTURE: &str = "012366acc91c2ddc03732dcb523cfc0c9273ddca3ddd73b2b1c783a1a1aeb14188813195e2213bab3c2fd039332f29a230c4272cdba9ca2438d1d2c4d8d4b23c3333c931dbafccd2cda8c038202835ac7860473bd1eb42bcc30d14a50afc310b00";
+    const FIXTURE_TEXT: &str = r#"{"format":1,"site":"coaching","seq":7,"consent_id":"Qm9vdHN0cmFwIGlk","received_at":"2026-11-30T03:00:00.000Z","action":"reject_all","source":"banner","config_version":"kjwnQCinbXqTLVkBz4Sa94359wiibAkNv9F2p3PReVs","choices":{"categories":{"functional":false,"marketing":false,"necessary":true,"social":false},"services":{"callback":true,"keksdose":true,"youtube":false}},"language":"de","signals":{"gpc":false,"dnt":false},"personal_hash":"","prev_hash":"","record_hash":""}"#;
 }

@@ -154,3 +154,26 @@ async fn packed_rows_and_rows_from_before_migration_4_are_both_read() {
         .await
         .unwrap();
 }
+
+/// A database a newer release migrated is refused, not read wrongly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_migrated_by_a_newer_release_is_refused() {
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    drop(PgStore::connect(&url).await.unwrap());
+    admin
+        .batch_execute(&format!(
+            "INSERT INTO {name}.keksdose_migrations (version) VALUES (99)"
+        ))
+        .await
+        .unwrap();
+    let refused = PgStore::connect(&url).await.unwrap_err().to_string();
+    assert!(refused.contains("migration 99, newer"), "{refused}");
+    let refused = PgStore::migrate(&url).await.unwrap_err().to_string();
+    assert!(refused.contains("migration 99, newer"), "{refused}");
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
