@@ -1,6 +1,10 @@
 /*! Keksdose loader (k.js): Consent Mode defaults, the consent cookie, blocked
  * scripts and iframes, and the banner on demand. Hand-written ES2017, no
  * dependencies; the build only minifies it. Embed with
+ *   <script src="https://CMP/s/SITE_ID/k.js" async></script>
+ * (the per-site form: the server writes the site's config and its first layer
+ * into SITE, so the banner shows without waiting for the config or the WASM),
+ * or with
  *   <script src="https://CMP/k.js" data-site="SITE_ID" async></script>
  *
  * Layout of this file: Consent Mode defaults first (before anything else runs),
@@ -39,6 +43,9 @@
   var PREFIX = "keksdose_";
   // The banner's file names; the server writes them in place of the string.
   var WIDGET = "__KEKSDOSE_WIDGET__";
+  // The per-site loader's site: {published, css, first: {lang: markup}}; the
+  // server writes it in place of the string (/s/SITE_ID/k.js).
+  var SITE = "__KEKSDOSE_SITE__";
   var MAX_LEN = 3800;
   var NECESSARY = "necessary";
   var ACTIONS = { a: "accept_all", r: "reject_all", c: "custom", w: "withdraw" };
@@ -473,7 +480,23 @@
     return action === "withdraw" ? "reject_all" : action;
   }
 
+  /** The language the banner shows in: SiteConfig::language_for (language.json). */
+  function choose(config, lang) {
+    var langs = (config.site && config.site.languages) || ["de", "en"];
+    var asked = String(lang || "").toLowerCase();
+    var primary = asked.split("-")[0];
+    var pick = null;
+    langs.forEach(function (l) {
+      if (pick === null && l.toLowerCase() === asked) pick = l;
+    });
+    langs.forEach(function (l) {
+      if (pick === null && l.toLowerCase() === primary) pick = l;
+    });
+    return pick !== null ? pick : langs[0] || "de";
+  }
+
   var core = {
+    choose: choose,
     PREFIX: PREFIX,
     decode: decode,
     encode: encode,
@@ -503,13 +526,18 @@
 
   // ---- The browser part. ------------------------------------------------------
   var doc = root.document;
+  var embed = typeof SITE === "object" && SITE ? SITE : null;
+  // Kept: and assigned here, SITE is no constant a minifier could fold before
+  // the server writes the site in.
+  SITE = null;
   var script =
-    doc.currentScript || doc.querySelector('script[src*="k.js"][data-site]');
-  if (!script || !script.getAttribute("data-site")) {
-    console.error("keksdose: k.js needs data-site on its script tag");
+    doc.currentScript ||
+    doc.querySelector(embed ? 'script[src*="/s/"][src$="/k.js"]' : 'script[src*="k.js"][data-site]');
+  var site = embed ? embed.published.site : script && script.getAttribute("data-site");
+  if (!script || !site) {
+    console.error("keksdose: embed https://CMP/s/SITE_ID/k.js, or k.js with data-site on its script tag");
     return;
   }
-  var site = script.getAttribute("data-site");
   var api = new URL(script.src, doc.baseURI).origin;
 
   var stored = readStored(); // the decision in force, or null
@@ -551,20 +579,23 @@
 
   function fetchConfig() {
     if (!configPromise) {
-      configPromise = fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
-        credentials: "omit",
-      })
-        .then(function (r) {
-          if (!r.ok) throw new Error("GET config: " + r.status);
-          return r.json();
-        })
-        .then(function (body) {
+      // The per-site loader brought it; else it is fetched (cached 60 s).
+      configPromise = (
+        embed
+          ? Promise.resolve(embed.published)
+          : fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
+              credentials: "omit",
+            }).then(function (r) {
+              if (!r.ok) throw new Error("GET config: " + r.status);
+              return r.json();
+            })
+      ).then(function (body) {
           published = body;
           var cm = body.config.consent_mode || {};
           if (cm.ads_data_redaction !== undefined) gtag("set", "ads_data_redaction", !!cm.ads_data_redaction);
           if (cm.url_passthrough) gtag("set", "url_passthrough", true);
           return body;
-        });
+      });
       configPromise.catch(function () {
         configPromise = null; // try again next time
       });
@@ -705,7 +736,7 @@
       frames = frames.concat(Array.prototype.slice.call(scope.querySelectorAll("iframe[data-consent][data-src]")));
     }
     if (!frames.length) return;
-    var lang = choose(config, doc.documentElement.lang || root.navigator.language);
+    var lang = choose(config, pageLang());
     var t = Object.assign({}, PLACEHOLDER[lang] || PLACEHOLDER.en);
     var own = (config.texts && config.texts[lang]) || {};
     ["placeholder", "load_content", "always_allow"].forEach(function (k) {
@@ -801,7 +832,7 @@
         categories: d.categories,
         services: d.services,
         configVersion: body.version,
-        lang: choose(body.config, doc.documentElement.lang || root.navigator.language),
+        lang: choose(body.config, pageLang()),
       });
     });
   }
@@ -828,6 +859,13 @@
           },
           createScript: function (text) {
             return text;
+          },
+          // Only the server-rendered first layers this loader carries.
+          createHTML: function (html) {
+            for (var lang in (embed && embed.first) || {}) {
+              if (own(embed.first, lang) && embed.first[lang] === html) return html;
+            }
+            throw new TypeError("keksdose: not a first layer of this site");
           },
         });
       } catch (e) {
@@ -1035,11 +1073,6 @@
     configPromise = null;
   }
 
-  function choose(config, lang) {
-    var langs = (config.site && config.site.languages) || ["de"];
-    var l = String(lang || "").toLowerCase().split("-")[0];
-    return langs.indexOf(l) >= 0 ? l : langs[0];
-  }
 
   /**
    * Applies and records a decision event: from the banner (which brings its
@@ -1127,7 +1160,7 @@
       action: d.action,
       categories: d.categories,
       services: d.services,
-      language: choose(config, doc.documentElement.lang || root.navigator.language),
+      language: choose(config, pageLang()),
       signals: stored.signals,
       idempotency_key: stored.pending,
       page: root.location.pathname,
@@ -1145,8 +1178,9 @@
   // -- The banner -------------------------------------------------------------------
   function closeBanner() {
     if (!banner) return;
+    if (banner.early) banner.early.stop();
     try {
-      banner.handle.unmount();
+      if (banner.handle) banner.handle.unmount();
     } catch (e) {
       /* already gone */
     }
@@ -1189,49 +1223,224 @@
     return widgetPromise;
   }
 
+  function pageLang() {
+    return doc.documentElement.lang || root.navigator.language;
+  }
+
+  /**
+   * Opens the banner in `layer`. With the per-site loader and the first layer,
+   * the server's rendering of it shows at once (see showEarly), while the
+   * banner's WASM loads and then takes over in its place.
+   */
   function openBanner(layer) {
     if (banner || opening) return Promise.resolve();
     opening = true;
-    return Promise.all([fetchConfig(), loadBanner()])
-      .then(function (both) {
-        return both[1];
+    var slot = null;
+    return fetchConfig()
+      .then(function () {
+        var markup = embed && layer === "first" && embed.first[choose(published.config, pageLang())];
+        if (!markup) return loadBanner().then(function (mod) { return [mod]; });
+        // Requested now, while the first layer shows.
+        loadBanner().catch(function () {});
+        return [null, markup];
       })
-      .then(function (mod) {
+      .then(function (got) {
         return new Promise(function (resolve) {
           ready(resolve);
         }).then(function () {
           var host = doc.createElement("div");
           host.id = "keksdose-root";
           doc.body.appendChild(host);
-          var options = {
-            config: published,
-            lang: doc.documentElement.lang || root.navigator.language,
-            layer: layer,
-            apiBase: api,
-          };
-          var value = cookieValue();
-          if (stored && value) options.stored = value;
-          var slot = { host: host, handle: null };
+          slot = { host: host, handle: null, early: null };
           banner = slot;
-          slot.handle = mod.mount(
-            host,
-            options,
-            function (event) {
-              decide(event);
-            },
-            function () {
-              setTimeout(closeBanner, 0);
-            }
-          );
+          if (got[1]) {
+            slot.early = showEarly(slot, got[1]);
+            opening = false;
+            return loadBanner().then(function (mod) {
+              takeOver(slot, mod);
+            });
+          }
+          mountBanner(slot, got[0], { layer: layer });
         });
       })
       .catch(function (e) {
-        closeBanner();
+        if (slot && slot.early && banner === slot) {
+          // The server's first layer still records both answers; "Einstellungen"
+          // asks for the banner again.
+          slot.early.idle();
+        } else if (!slot || banner === slot) {
+          closeBanner();
+        }
         console.error("keksdose: could not open the banner:", e);
       })
       .then(function () {
         opening = false;
       });
+  }
+
+  /** Mounts the banner's WASM into `slot` (see widget/src/lib.rs). */
+  function mountBanner(slot, mod, extra) {
+    var options = {
+      config: published,
+      lang: pageLang(),
+      apiBase: api,
+    };
+    for (var k in extra) options[k] = extra[k];
+    var value = cookieValue();
+    if (stored && value) options.stored = value;
+    slot.handle = mod.mount(
+      slot.host,
+      options,
+      function (event) {
+        decide(event);
+      },
+      function () {
+        setTimeout(closeBanner, 0);
+      }
+    );
+  }
+
+  /**
+   * The WASM arrived while the server's first layer shows: it renders the same
+   * markup beside it (or the settings, if they were asked for) and replaces it
+   * in the same task, the focused control staying focused. Nothing when the
+   * visitor already answered on the server's layer.
+   */
+  function takeOver(slot, mod) {
+    var early = slot.early;
+    if (banner !== slot || !early || early.done) return;
+    early.stop();
+    slot.early = null;
+    mountBanner(slot, mod, {
+      layer: early.settings ? "settings" : "first",
+      focus: early.settings ? undefined : early.focused(),
+      returnFocus: early.previous || undefined,
+    });
+  }
+
+  /**
+   * Shows the server-rendered first layer in `slot`'s shadow root, as the banner
+   * renders it and with its stylesheet, before any WASM: "Alle akzeptieren" and
+   * "Nur Notwendige" are recorded from here (the banner's rule, the core's
+   * `rejectAction`); "Einstellungen" shows as busy until the banner takes over
+   * with the settings. Focus moves into the dialog and stays trapped there;
+   * the first layer cannot be closed.
+   */
+  function showEarly(slot, markup) {
+    var shadow = slot.host.attachShadow({ mode: "open" });
+    adoptStyle(shadow, embed.css);
+    var box = doc.createElement("div");
+    box.setAttribute("data-keksdose-banner", "");
+    var p = trustedPolicy();
+    box.innerHTML = p ? p.createHTML(markup) : markup;
+    shadow.appendChild(box);
+    var dialog = box.querySelector('[role="dialog"]');
+    var active = doc.activeElement;
+    var early = {
+      done: false,
+      settings: false,
+      previous: active && active !== doc.body && typeof active.focus === "function" ? active : null,
+      offs: [],
+    };
+    function on(el, type, fn) {
+      el.addEventListener(type, fn);
+      early.offs.push(function () {
+        el.removeEventListener(type, fn);
+      });
+    }
+    function busy(on) {
+      var button = box.querySelector('[data-action="settings"]');
+      if (on) {
+        button.setAttribute("aria-busy", "true");
+        dialog.setAttribute("aria-busy", "true");
+      } else {
+        button.removeAttribute("aria-busy");
+        dialog.removeAttribute("aria-busy");
+      }
+    }
+    early.stop = function () {
+      early.offs.splice(0).forEach(function (off) {
+        off();
+      });
+    };
+    early.focused = function () {
+      var a = shadow.activeElement;
+      return (a && a.getAttribute && a.getAttribute("data-action")) || undefined;
+    };
+    early.idle = function () {
+      early.settings = false;
+      busy(false);
+    };
+    on(box, "click", function (e) {
+      var button = e.target && e.target.closest ? e.target.closest("[data-action]") : null;
+      if (!button || early.done) return;
+      var action = button.getAttribute("data-action");
+      if (action === "settings") {
+        if (early.settings) return;
+        early.settings = true;
+        busy(true);
+        loadBanner().then(
+          function (mod) {
+            takeOver(slot, mod);
+          },
+          function (err) {
+            early.idle();
+            console.error("keksdose: could not load the banner's settings:", err);
+          }
+        );
+        return;
+      }
+      if (action !== "accept_all" && action !== "reject_all") return;
+      early.done = true;
+      early.stop();
+      // As the banner does: focus goes back first, then the decision.
+      if (early.previous && early.previous.isConnected) early.previous.focus({ preventScroll: true });
+      decide({
+        action: action === "accept_all" ? "accept_all" : rejectAction(published.config, stored),
+        categories: {},
+        services: {},
+        configVersion: published.version,
+        lang: choose(published.config, pageLang()),
+      });
+    });
+    // Tab and Shift-Tab stay inside the dialog (widget/src/focus.rs).
+    on(dialog, "keydown", function (e) {
+      if (e.key !== "Tab") return;
+      var items = dialog.querySelectorAll("a[href], button:not([disabled])");
+      var first = items[0];
+      var last = items[items.length - 1];
+      var a = shadow.activeElement;
+      var inside = !!a && a !== dialog && dialog.contains(a);
+      var target = e.shiftKey ? (!inside || a === first) && last : (!inside || a === last) && first;
+      if (target) {
+        e.preventDefault();
+        target.focus({ preventScroll: true });
+      }
+    });
+    // A press on the backdrop must not move focus out of the dialog.
+    on(box, "mousedown", function (e) {
+      var c = e.target && e.target.getAttribute && e.target.getAttribute("class");
+      if (c && c.indexOf("kd-backdrop") === 0) e.preventDefault();
+    });
+    dialog.focus({ preventScroll: true });
+    return early;
+  }
+
+  /** The banner's stylesheet in `shadow`, constructed where possible (as the banner does). */
+  function adoptStyle(shadow, css) {
+    if (typeof root.CSSStyleSheet === "function" && "adoptedStyleSheets" in shadow) {
+      try {
+        var sheet = new root.CSSStyleSheet();
+        sheet.replaceSync(css);
+        shadow.adoptedStyleSheets = [sheet];
+        return;
+      } catch (e) {
+        /* not constructable here: the element below */
+      }
+    }
+    var style = doc.createElement("style");
+    style.textContent = css;
+    shadow.appendChild(style);
   }
 
   // -- window.keksdose ----------------------------------------------------------------
@@ -1268,7 +1477,7 @@
         categories: {},
         services: {},
         configVersion: body.version,
-        lang: choose(config, doc.documentElement.lang || root.navigator.language),
+        lang: choose(config, pageLang()),
       });
     });
   }

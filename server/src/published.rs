@@ -17,6 +17,9 @@ pub struct Published {
     pub config: SiteConfig,
     /// `{"site", "version", "config"}`, serialised and compressed once.
     pub json: crate::http::assets::Encoded,
+    /// `/s/{site}/k.js`: the loader with this version and its first layers,
+    /// made on the first request for it ([`crate::http::assets::Assets::site_loader`]).
+    pub site_loader: std::sync::OnceLock<Option<crate::http::assets::Asset>>,
 }
 
 /// The cache, keyed by site id; an entry is replaced when the site's current
@@ -58,6 +61,7 @@ impl PublishedCache {
                 json,
                 crate::http::assets::CONFIG_BROTLI_QUALITY,
             ),
+            site_loader: std::sync::OnceLock::new(),
         });
         if let Ok(mut m) = self.0.write() {
             m.insert(site.id.clone(), p.clone());

@@ -2,7 +2,8 @@
 // publishes, so that the two never drift: how a decision resolves and the
 // decisions the loader derives from a stored one (shared/vectors/choices.json,
 // shared/src/decision.rs), and taking consent back (withdrawal.json,
-// shared/src/withdrawal.rs). Then a table of the ledger's answers and what the
+// shared/src/withdrawal.rs), and the language shown (language.json,
+// SiteConfig::language_for). Then a table of the ledger's answers and what the
 // loader does with each. Every test runs on the source and on the minified
 // loader (./loader.mjs).
 import { test as testAll } from 'node:test';
@@ -12,6 +13,7 @@ import { forms, load, plain, vectors } from './loader.mjs';
 
 const choices = vectors('choices.json');
 const withdrawal = vectors('withdrawal.json');
+const language = vectors('language.json');
 const configs = choices.configs;
 
 /** A decision of the vectors as the loader builds it (Rust leaves out empty maps). */
@@ -25,6 +27,14 @@ testAll('every example config is there, with a category of its own', () => {
 for (const form of forms()) {
   const core = load(form.code, form.name).__keksdoseCore;
   const test = (name, fn) => testAll(`${form.name}: ${name}`, fn);
+
+  test('the language shown is SiteConfig::language_for (language.json)', () => {
+    assert.ok(language.cases.length >= 100);
+    for (const c of language.cases) {
+      const config = { site: { languages: c.languages } };
+      assert.equal(core.choose(config, c.asked), c.shown, `${JSON.stringify(c.languages)} asked ${c.asked}`);
+    }
+  });
 
   test('a decision resolves exactly as Decision::resolve', () => {
     assert.ok(choices.resolve.length >= 60);

@@ -10,8 +10,10 @@ use js_sys::{Array, Object, Reflect};
 
 use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
-use web_sys::{CssStyleSheet, Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
-use yew::{AppHandle, Callback, Renderer};
+use web_sys::{
+    CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
+};
+use yew::{AppHandle, AttrValue, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};
 use crate::options::{self, DecisionEvent, Json, Node};
@@ -45,22 +47,50 @@ pub fn mount(
 ) -> Result<Handle, JsValue> {
     let (site, layer) = options::read(&options).map_err(|e| js_sys::Error::new(&e))?;
 
+    // Taking over from the loader's server-rendered first layer: the control
+    // focused there (by its `data-action`) and where focus came from.
+    let focus = Reflect::get(&options, &"focus".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(AttrValue::from);
+    let return_focus = Reflect::get(&options, &"returnFocus".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<HtmlElement>().ok());
+
     let root = match host.shadow_root() {
         Some(root) => root,
         None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
     };
-    while let Some(child) = root.first_child() {
-        root.remove_child(&child)?;
-    }
     let document = host
         .owner_document()
         .ok_or_else(|| js_sys::Error::new("keksdose: host element has no document"))?;
+    // Rendered hidden beside what the root holds (the server-rendered layer),
+    // which goes only once the banner is there: `on_shown`, in the same task.
     let container = document.create_element("div")?;
     container.set_attribute("data-keksdose-banner", "")?;
+    container.set_attribute("hidden", "")?;
+    if root.has_child_nodes() {
+        // In place of a layer already shown: no second slide-in.
+        container.set_attribute("data-takeover", "")?;
+    }
     root.append_child(&container)?;
 
     let site = SiteRef(Rc::new(site));
     let style_adopted = adopt(&root, &site.stylesheet);
+    let on_shown = {
+        let (root, container) = (root.clone(), container.clone());
+        Callback::from(move |()| {
+            let mut child = root.first_child();
+            while let Some(node) = child {
+                child = node.next_sibling();
+                if node != *container {
+                    let _ = root.remove_child(&node);
+                }
+            }
+            let _ = container.remove_attribute("hidden");
+        })
+    };
     let on_decision = {
         let site = site.clone();
         Callback::from(move |decision: Decision| {
@@ -77,6 +107,9 @@ pub fn mount(
         on_decision,
         on_close,
         style_adopted,
+        focus,
+        return_focus,
+        on_shown,
     };
     let app = Renderer::<Banner>::with_root_and_props(container.clone(), props).render();
     Ok(Handle {

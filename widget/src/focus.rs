@@ -29,6 +29,14 @@ pub fn focus(el: &HtmlElement) {
     let _ = el.focus_with_options(&options);
 }
 
+/// The control in `dialog` whose `data-action` is `action`.
+pub fn control(dialog: &HtmlElement, action: &str) -> Option<HtmlElement> {
+    let found = dialog
+        .query_selector(&format!("[data-action=\"{action}\"]"))
+        .ok()??;
+    found.dyn_into::<HtmlElement>().ok()
+}
+
 /// Return focus to `el` if it is still in the document.
 pub fn restore(el: Option<HtmlElement>) {
     if let Some(el) = el.filter(|e| e.is_connected()) {

@@ -23,6 +23,10 @@
 //!   layer: "settings",         // optional: "first" (default) or "settings"
 //!                              //   (the "Cookie-Einstellungen" link)
 //!   apiBase: "https://cmp.example", // optional: for the link to the visitor's history
+//!   focus: "reject_all",       // optional: taking over the server-rendered first
+//!                              //   layer, the control (data-action) focused there
+//!   returnFocus: element,      // optional: where focus returns at the end, when
+//!                              //   the page's focus is not there now
 //! }, onDecision, onClose);
 //! // …later, after applying the decision:
 //! handle.unmount();
@@ -30,8 +34,11 @@
 //!
 //! `mount` throws an `Error` if the options are malformed (unknown fields
 //! included); a `stored` value that does not parse counts as no decision.
-//! It attaches an open shadow root to `hostElement` (or reuses the one there,
-//! replacing its content) and gives it the banner's stylesheet as a constructed
+//! It attaches an open shadow root to `hostElement` (or reuses the one there),
+//! renders into a new `<div data-keksdose-banner>` in it, hidden, and once
+//! rendered removes whatever else the root held — the loader's server-rendered
+//! first layer (module `ssr`, feature `ssr`), replaced in the same task, without a
+//! second slide-in — and gives it the banner's stylesheet as a constructed
 //! one (`adoptedStyleSheets`; a `<style>` element only where the browser cannot
 //! construct stylesheets), so that a host page's Content Security Policy needs
 //! no `'unsafe-inline'` in `style-src`. The banner needs no Trusted Types policy
@@ -71,6 +78,8 @@ pub mod components;
 pub mod focus;
 pub mod options;
 pub mod site;
+#[cfg(feature = "ssr")]
+pub mod ssr;
 pub mod state;
 pub mod style;
 pub mod wording;

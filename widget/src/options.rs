@@ -57,7 +57,17 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
         &r,
         options,
         "options",
-        &["config", "lang", "stored", "layer", "apiBase"],
+        // `focus` and `returnFocus` (taking over the server-rendered layer) are
+        // read by `mount` itself: an element is no JSON.
+        &[
+            "config",
+            "lang",
+            "stored",
+            "layer",
+            "apiBase",
+            "focus",
+            "returnFocus",
+        ],
     );
     // The body of `GET /v1/sites/{site}/config`.
     let published = o.obj("config", &["site", "version", "config"]);

@@ -41,7 +41,7 @@ impl Site {
         stored: Option<StoredDecision>,
         api_base: Option<&str>,
     ) -> Site {
-        let lang = pick_language(&config, lang);
+        let lang = config.language_for(lang).to_string();
         let texts = texts::for_language(&config, &lang);
         let stylesheet = format!("{}{}", style::CSS, style::variables(&config.appearance)).into();
         Site {
@@ -67,21 +67,6 @@ impl Site {
         let id = self.stored.as_ref()?.consent_id.as_ref()?;
         Some(format!("{}/v1/consents/{id}", self.api_base.as_ref()?))
     }
-}
-
-fn pick_language(config: &SiteConfig, asked: Option<&str>) -> String {
-    let offered = &config.site.languages;
-    asked
-        .map(str::to_ascii_lowercase)
-        .and_then(|a| {
-            let primary = a.split('-').next().unwrap_or_default().to_string();
-            offered
-                .iter()
-                .find(|l| l.eq_ignore_ascii_case(&a))
-                .or_else(|| offered.iter().find(|l| l.eq_ignore_ascii_case(&primary)))
-                .cloned()
-        })
-        .unwrap_or_else(|| config.default_language().to_string())
 }
 
 /// A shared [`Site`]; equal only to itself, so components compare it in O(1).

@@ -54,7 +54,7 @@ pub const CSS: &str = r#"
 .kd-layer-settings .kd-dialog { max-width: 46rem; }
 @keyframes kd-in { from { transform: translateY(0.5rem); } to { transform: none; } }
 @media (prefers-reduced-motion: reduce) {
-  .kd-dialog, .kd-switch, .kd-switch::after { animation: none; transition: none; }
+  .kd-dialog, .kd-switch, .kd-switch::after, .kd-btn::after { animation: none; transition: none; }
 }
 .kd-head { display: flex; align-items: flex-start; gap: 1rem; padding: 1.25rem 1.25rem 0; }
 .kd-head h2 { flex: 1; }
@@ -93,6 +93,14 @@ button { font: inherit; color: inherit; cursor: pointer; }
   font-size: 1rem; font-weight: 600; line-height: 1.25; text-align: center;
 }
 .kd-btn:hover { filter: brightness(1.08); }
+.kd-btn[aria-busy="true"] { cursor: progress; }
+.kd-btn[aria-busy="true"]::after {
+  content: ""; flex: none; width: 0.875rem; height: 0.875rem; margin-inline-start: 0.5rem;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
+  animation: kd-spin 0.8s linear infinite;
+}
+@keyframes kd-spin { to { transform: rotate(360deg); } }
+[data-takeover] .kd-dialog { animation: none; }
 :focus-visible { outline: 3px solid var(--kd-text); outline-offset: 2px; }
 .kd-close {
   flex: none; width: 2.75rem; height: 2.75rem; margin: -0.5rem -0.5rem 0 0; padding: 0;

@@ -611,3 +611,135 @@ async fn malformed_options_are_refused() {
     );
     assert!(host.shadow_root().is_none(), "nothing attached on error");
 }
+
+/// Every example site, as TOML, for the tests that render each one.
+const EXAMPLES: [(&str, &str); 4] = [
+    ("saas", include_str!("../../examples/sites/saas.toml")),
+    ("coaching", include_str!("../../examples/sites/coaching.toml")),
+    ("education", include_str!("../../examples/sites/education.toml")),
+    (
+        "necessary-only",
+        include_str!("../../examples/sites/necessary-only.toml"),
+    ),
+];
+
+/// `html` as the browser keeps it: parsed into a template and serialised again.
+fn as_parsed(html: &str) -> String {
+    let template: web_sys::HtmlTemplateElement =
+        document().create_element("template").unwrap().unchecked_into();
+    template.set_inner_html(html);
+    template.inner_html()
+}
+
+/// The server renders the first layer with `ssr::first_layer` (issue 13); the
+/// WASM takes over by rendering the same markup in its place. For every example
+/// site and each language it offers, the two are the same markup.
+#[wasm_bindgen_test]
+async fn the_server_rendered_first_layer_is_the_markup_the_banner_renders() {
+    let mut compared = 0;
+    for (name, toml) in EXAMPLES {
+        let config = SiteConfig::from_toml(toml).unwrap();
+        for lang in config.site.languages.clone() {
+            let version = format!("v-{name}");
+            let site = keksdose_widget::site::Site::new(
+                config.clone(),
+                version.clone(),
+                Some(&lang),
+                None,
+                None,
+            );
+            let server = as_parsed(&keksdose_widget::ssr::render(site).await);
+            let published = json!({"site": name, "version": version, "config": config});
+            let banner = Banner::mount_config(published, json!({ "lang": lang })).await;
+            let container = banner.find("[data-keksdose-banner]").unwrap();
+            assert_eq!(
+                container.inner_html(),
+                server,
+                "{name} in {lang}: the server's first layer differs from the banner's"
+            );
+            assert!(server.contains(&format!("lang=\"{lang}\"")), "{server}");
+            compared += 1;
+            banner.host.remove();
+        }
+    }
+    assert!(compared >= 7, "{compared} layers compared");
+}
+
+/// The loader shows the server's first layer first; `mount` then renders beside
+/// it, hidden, and replaces it once rendered: one dialog, no second slide-in,
+/// the control focused there still focused, and focus returned at the end to
+/// where it was before the first layer.
+#[wasm_bindgen_test]
+async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus() {
+    let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
+    let site = keksdose_widget::site::Site::new(config.clone(), "v".into(), Some("de"), None, None);
+    let markup = keksdose_widget::ssr::render(site).await;
+
+    let before = document().create_element("button").unwrap();
+    document().body().unwrap().append_child(&before).unwrap();
+    let before: HtmlElement = before.unchecked_into();
+    before.focus().unwrap();
+
+    // What the loader does with the server's layer.
+    let host = document().create_element("div").unwrap();
+    document().body().unwrap().append_child(&host).unwrap();
+    let root = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+        .unwrap();
+    let early = document().create_element("div").unwrap();
+    early.set_attribute("data-keksdose-banner", "").unwrap();
+    early.set_inner_html(&markup);
+    root.append_child(&early).unwrap();
+    let reject: HtmlElement = root
+        .query_selector("[data-action=reject_all]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    reject.focus().unwrap();
+
+    let decisions = Rc::new(RefCell::new(Vec::<Value>::new()));
+    let on_decision = {
+        let decisions = decisions.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let text = js_sys::JSON::stringify(&event).unwrap().as_string().unwrap();
+            decisions.borrow_mut().push(serde_json::from_str(&text).unwrap());
+        })
+    };
+    let options = js_sys::JSON::parse(
+        &json!({"config": {"site": "saas", "version": "v", "config": config}, "lang": "de",
+                "focus": "reject_all"})
+        .to_string(),
+    )
+    .unwrap();
+    js_sys::Reflect::set(&options, &"returnFocus".into(), &before).unwrap();
+    let _handle = keksdose_widget::mount(
+        host.clone(),
+        options,
+        on_decision.into_js_value().unchecked_into(),
+        Closure::<dyn FnMut()>::new(|| {}).into_js_value().unchecked_into(),
+    )
+    .unwrap();
+    yew::scheduler::flush().await;
+
+    assert_eq!(root.query_selector_all("[role=dialog]").unwrap().length(), 1);
+    assert!(!early.is_connected(), "the server's layer is gone");
+    let container = root.query_selector("[data-keksdose-banner]").unwrap().unwrap();
+    assert!(!container.has_attribute("hidden"));
+    assert!(container.has_attribute("data-takeover"), "no second slide-in");
+    let focused = root.active_element().expect("focus inside the banner");
+    assert_eq!(focused.get_attribute("data-action").as_deref(), Some("reject_all"));
+
+    let reject: HtmlElement = root
+        .query_selector("[data-action=reject_all]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    reject.click();
+    yew::scheduler::flush().await;
+    assert_eq!(decisions.borrow().len(), 1);
+    assert_eq!(decisions.borrow()[0]["action"], "reject_all");
+    let active = document().active_element().unwrap();
+    assert_eq!(&active, before.unchecked_ref::<Element>(), "focus went back to where it was");
+    host.remove();
+    before.remove();
+}

@@ -281,6 +281,9 @@ fn test(ws: &Workspace) -> Result<()> {
                 "--target",
                 widget::TARGET,
                 "--tests",
+                // The markup test renders the first layer as the server does.
+                "--features",
+                "ssr",
             ])
             .envs(browser_env),
         "widget wasm tests",

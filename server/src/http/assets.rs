@@ -29,6 +29,9 @@ use sha2::{Digest, Sha256};
 
 /// What the loader's source holds in place of the manifest.
 const WIDGET_TOKEN: &str = "\"__KEKSDOSE_WIDGET__\"";
+/// What the loader's source holds in place of the site's config and first
+/// layers in the per-site form `/s/{site}/k.js`.
+const SITE_TOKEN: &str = "\"__KEKSDOSE_SITE__\"";
 /// The minified loader, in `static/widget/` (built, gitignored).
 pub const MINIFIED_LOADER: &str = "k.min.js";
 /// What the minified loader's first line carries before the first 16 hex
@@ -36,6 +39,12 @@ pub const MINIFIED_LOADER: &str = "k.min.js";
 pub const SOURCE_MARK: &str = "source-sha256:";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const LOADER_CACHE: &str = "public, max-age=300";
+/// The per-site loader carries the config: fresh for as long as the config
+/// endpoint's answer (60 s). After that a browser may still use its copy once
+/// while it revalidates in the background (an ETag, usually answered 304), so a
+/// returning visitor's page never waits for it; a newly published config
+/// reaches a visitor within 60 s, or on the next page after that.
+pub const SITE_LOADER_CACHE: &str = "public, max-age=60, stale-while-revalidate=86400";
 const REVALIDATE: &str = "no-cache";
 
 /// A body in the encodings a client may accept.
@@ -185,7 +194,7 @@ pub fn accepted(req: &HttpRequest) -> Encoding {
 
 /// One file served from memory.
 #[derive(Debug)]
-struct Asset {
+pub struct Asset {
     content_type: &'static str,
     cache_control: &'static str,
     etag: String,
@@ -203,7 +212,7 @@ impl Asset {
         }
     }
 
-    fn respond(&self, req: &HttpRequest) -> HttpResponse {
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let fresh = etag_matches(req, &self.etag);
         let mut r = if fresh {
             HttpResponse::NotModified()
@@ -225,6 +234,9 @@ impl Asset {
 #[derive(Debug, Default)]
 pub struct Assets {
     loader: Option<Asset>,
+    /// The loader's text with the banner's file names written in: the
+    /// per-site loader is made from it.
+    loader_source: Option<String>,
     widget: HashMap<String, Asset>,
 }
 
@@ -258,8 +270,9 @@ impl Assets {
             assets.loader = Some(Asset::new(
                 "text/javascript; charset=utf-8",
                 LOADER_CACHE,
-                Encoded::new(source.into_bytes()),
+                Encoded::new(source.clone().into_bytes()),
             ));
+            assets.loader_source = Some(source);
         }
         let Ok(entries) = std::fs::read_dir(&widget_dir) else {
             return Ok(assets);
@@ -296,6 +309,54 @@ impl Assets {
     pub fn widget(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
         self.widget.get(name).map(|a| a.respond(req))
     }
+
+    /// The per-site loader for `published` (`/s/{site}/k.js`): the loader with the
+    /// site's published config, its stylesheet and its first layer in every
+    /// language it offers written in; `None` without a loader. Made and compressed
+    /// once per published version ([`crate::published::Published::site_loader`]).
+    pub fn site_loader(&self, published: &crate::published::Published) -> Option<Asset> {
+        let source = self.loader_source.as_ref()?;
+        let literal = site_literal(published);
+        Some(Asset::new(
+            "text/javascript; charset=utf-8",
+            SITE_LOADER_CACHE,
+            Encoded::new(source.replacen(SITE_TOKEN, &literal, 1).into_bytes()),
+        ))
+    }
+}
+
+/// What the per-site loader carries, as a JavaScript literal (JSON):
+/// `{"published": <the config endpoint's body>, "css": <the banner's
+/// stylesheet>, "first": {<lang>: <the first layer's markup>, …}}`.
+fn site_literal(published: &crate::published::Published) -> String {
+    use keksdose_widget::site::Site;
+    let config = &published.config;
+    let site = |lang: &str| {
+        Site::new(
+            config.clone(),
+            published.version.clone(),
+            Some(lang),
+            None,
+            None,
+        )
+    };
+    let first: serde_json::Map<String, serde_json::Value> = config
+        .site
+        .languages
+        .iter()
+        .map(|lang| {
+            let html = keksdose_widget::ssr::first_layer(site(lang));
+            (lang.clone(), serde_json::Value::String(html))
+        })
+        .collect();
+    let css = site(config.default_language()).stylesheet.to_string();
+    // The config endpoint's body is JSON already: written in as it is.
+    let published_json = String::from_utf8_lossy(&published.json.identity);
+    format!(
+        "{{\"published\":{published_json},\"css\":{},\"first\":{}}}",
+        serde_json::Value::String(css),
+        serde_json::Value::Object(first)
+    )
 }
 
 /// Whether the minified loader `minified` was made from `source`: its first line

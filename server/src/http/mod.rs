@@ -206,9 +206,20 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
             .default_service(web::to(not_found)),
     )
     .route("/k.js", get_or_head().to(loader::<S>))
+    .route("/s/{site}/k.js", get_or_head().to(public::site_loader::<S>))
     .route(&format!("/{}", demo::PAGE), {
         let static_dir = static_dir.to_path_buf();
-        get_or_head().to(move || demo::strict_csp(static_dir.clone()))
+        get_or_head().to(move |req: HttpRequest| {
+            demo::strict_csp(static_dir.clone(), req.query_string().to_string())
+        })
+    })
+    .route("/demo/{page}.html", {
+        let static_dir = static_dir.to_path_buf();
+        get_or_head()
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                ctx.head().uri.query().is_some_and(demo::wants_per_site)
+            }))
+            .to(move |page: web::Path<String>| demo::page(static_dir.clone(), page.into_inner()))
     })
     .service(
         actix_files::Files::new("/", static_dir)
@@ -241,9 +252,28 @@ async fn widget_file<S: Store>(
     name: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<actix_web::HttpResponse, HttpError> {
+    hold_for_test(&name).await;
     match state.assets.widget(&req, &name) {
         Some(r) => Ok(r),
         None => Err(not_found(req).await),
+    }
+}
+
+/// Tests only: with `KEKSDOSE_TEST_HOLD_WASM=PATH` set, the banner's WASM is
+/// answered only once `PATH` exists (at most two minutes later), so that a
+/// browser test can show what a visitor sees and does before it arrives (the
+/// server-rendered first layer, issue 13). Unset, this does nothing.
+async fn hold_for_test(name: &str) {
+    static HOLD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let hold = HOLD.get_or_init(|| std::env::var_os("KEKSDOSE_TEST_HOLD_WASM").map(Into::into));
+    let Some(path) = hold.as_ref().filter(|_| name.ends_with(".wasm")) else {
+        return;
+    };
+    for _ in 0..2400 {
+        if path.exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -18,6 +18,7 @@ use super::{admin, export, public, schema, subjects};
         super::healthz,
         public::gpc,
         public::site_config,
+        public::site_loader,
         public::preflight,
         public::record_consent,
         public::history,

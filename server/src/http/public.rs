@@ -80,6 +80,49 @@ async fn over_limit<S: Store>(
     )))
 }
 
+/// `GET /s/{site}/k.js`: the per-site loader, which carries the site's published
+/// config and its first layer in each language, so that the banner shows one
+/// round trip after the page asked for the script (issue 13). Limited like the
+/// config it carries; a classic script needs no CORS.
+#[utoipa::path(get, path = "/s/{site}/k.js", tag = "public",
+    params(("site" = String, Path, description = "The site id"), ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
+    responses(
+        (status = 200, description = "The loader with the site's config and first layers (JavaScript)", content_type = "text/javascript"),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 404, description = "Unknown site, or the server has no loader", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
+pub async fn site_loader<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = state.store.site(&path).await?;
+    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()).await {
+        return Ok(r);
+    }
+    let site = site.ok_or_else(|| unknown_site(&path))?;
+    let published = state.published.get(&*state.store, &site).await?;
+    let made = {
+        let (state, published) = (state.clone(), published.clone());
+        // Rendered and compressed once per version, off the async workers.
+        web::block(move || {
+            published
+                .site_loader
+                .get_or_init(|| state.assets.site_loader(&published))
+                .is_some()
+        })
+        .await
+        .map_err(|e| keksdose_store::StoreError::Internal(e.to_string()))?
+    };
+    match published.site_loader.get() {
+        Some(Some(loader)) if made => Ok(loader.respond(&req)),
+        _ => Err(HttpError::new(
+            ErrorCode::NotFound,
+            "this server has no loader (static/k.js)".to_string(),
+        )),
+    }
+}
+
 /// `GET /v1/sites/{site}/config`: the published config with its version.
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
     params(("site" = String, Path, description = "The site id"), ("If-None-Match" = Option<String>, Header, description = "A version seen before")),

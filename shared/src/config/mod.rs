@@ -455,6 +455,23 @@ impl SiteConfig {
         self.site.languages.first().map_or("de", String::as_str)
     }
 
+    /// The language a page gets the banner in, asked for by the page's `lang`
+    /// (or, without one, the browser's language): the offered language equal to
+    /// it, ignoring case, else the one equal to its primary subtag (`de-AT`
+    /// asks for `de`), else the site's default. The one rule of the banner, the
+    /// server's first layers and the loader (`choose` in `static/k.js`, held to
+    /// `shared/vectors/language.json`).
+    pub fn language_for(&self, asked: Option<&str>) -> &str {
+        let offered = &self.site.languages;
+        let asked = asked.unwrap_or_default();
+        let primary = asked.split('-').next().unwrap_or_default();
+        offered
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(asked))
+            .or_else(|| offered.iter().find(|l| l.eq_ignore_ascii_case(primary)))
+            .map_or_else(|| self.default_language(), String::as_str)
+    }
+
     /// The categories in display order, `necessary` first, whether or not the
     /// config lists it.
     pub fn categories(&self) -> Vec<Category> {

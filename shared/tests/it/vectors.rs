@@ -644,3 +644,61 @@ fn withdrawal_vectors_are_current() {
         }),
     );
 }
+
+/// The language the banner shows in (`SiteConfig::language_for`): the loader's
+/// `choose` picks the server-rendered first layer by it, the banner's WASM
+/// renders in it, and the two must agree for every page and browser.
+#[test]
+fn language_vectors_are_current() {
+    let with = |languages: &[&str]| {
+        let mut config = small();
+        config.site.languages = languages.iter().map(|l| l.to_string()).collect();
+        config
+    };
+    let offers: Vec<Vec<&str>> = vec![
+        vec!["de", "en"],
+        vec!["en", "de"],
+        vec!["de"],
+        vec!["de-AT", "de", "en"],
+        vec!["de", "de-CH", "fr"],
+        vec!["fr-CA", "en"],
+        vec!["PT-br", "pt"],
+    ];
+    let asked: Vec<Option<&str>> = vec![
+        None,
+        Some(""),
+        Some("de"),
+        Some("DE"),
+        Some("de-DE"),
+        Some("de-AT"),
+        Some("de-at"),
+        Some("de-CH"),
+        Some("en"),
+        Some("en-GB"),
+        Some("en_GB"),
+        Some("fr"),
+        Some("fr-CA"),
+        Some("fr-FR"),
+        Some("pt-BR"),
+        Some("pt-PT"),
+        Some("it"),
+        Some("-"),
+        Some("x-klingon"),
+    ];
+    let mut cases = Vec::new();
+    for offered in &offers {
+        let config = with(offered);
+        for a in &asked {
+            cases.push(json!({
+                "languages": offered, "asked": a, "shown": config.language_for(*a),
+            }));
+        }
+    }
+    check(
+        "language.json",
+        &json!({
+            "description": "The language the banner shows in (SiteConfig::language_for): the offered language equal to the asked one ignoring case, else the one equal to its primary subtag, else the first offered. `asked` is the page's lang attribute, or the browser's language without one (null: neither).",
+            "cases": cases,
+        }),
+    );
+}

@@ -27,24 +27,60 @@ const SAAS_SCRIPTS: [&str; 8] = [
     "analytics-inline",
 ];
 
-/// JS that sets `f` to the fields of this page's site cookie (`[]` when absent).
-const COOKIE_FIELDS: &str = "const c = document.cookie.split('; ')\
-    .find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));\
+/// JS that sets `f` to the fields of this page's site cookie (`[]` when absent);
+/// the site is named by the loader's script tag, in either embed form.
+const COOKIE_FIELDS: &str = "const k = document.querySelector('script[data-site]');\
+    const site = k ? k.dataset.site\
+        : document.querySelector('script[src*=\"/s/\"]').getAttribute('src').split('/')[2];\
+    const c = document.cookie.split('; ').find(c => c.startsWith('keksdose_' + site + '='));\
     const f = c ? c.slice(c.indexOf('=') + 1).split('.') : [];";
+
+/// The two embed forms of the contract: `/k.js` with `data-site`, and the
+/// per-site loader `/s/SITE/k.js` with the config and the server-rendered first
+/// layer in it (the demo pages with `?embed=site`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Embed {
+    Generic,
+    PerSite,
+}
+
+const EMBEDS: [Embed; 2] = [Embed::Generic, Embed::PerSite];
 
 /// A browser and a server with the demo sites.
 struct Demo {
     server: TestServer,
     browser: Browser,
     http: reqwest::Client,
+    /// How `open` embeds the loader in the demo pages.
+    embed: Embed,
 }
 
 impl Demo {
     async fn start() -> Demo {
+        Demo::start_as(Embed::Generic).await
+    }
+
+    async fn start_as(embed: Embed) -> Demo {
         Demo {
             server: TestServer::start().await.unwrap(),
             browser: Browser::start().await.unwrap(),
             http: reqwest::Client::new(),
+            embed,
+        }
+    }
+
+    /// In the per-site form, with the banner's WASM held back by the server
+    /// until `release` exists.
+    async fn start_held(release: &std::path::Path) -> Demo {
+        Demo {
+            server: TestServer::start_with(|cmd| {
+                cmd.env("KEKSDOSE_TEST_HOLD_WASM", release);
+            })
+            .await
+            .unwrap(),
+            browser: Browser::start().await.unwrap(),
+            http: reqwest::Client::new(),
+            embed: Embed::PerSite,
         }
     }
 
@@ -68,13 +104,21 @@ impl Demo {
             .unwrap(),
             browser: Browser::start().await.unwrap(),
             http: reqwest::Client::new(),
+            embed: Embed::Generic,
         }
     }
 
+    /// Opens `path`; a demo page in the embed form of this demo.
     async fn open(&self, path: &str) {
+        let path = if self.embed == Embed::PerSite && path.contains(".html") {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{sep}embed=site")
+        } else {
+            path.to_string()
+        };
         self.browser
             .client()
-            .goto(&self.server.url(path))
+            .goto(&self.server.url(&path))
             .await
             .unwrap();
     }
@@ -101,7 +145,8 @@ impl Demo {
             }
             assert!(
                 Instant::now() < deadline,
-                "waited {PATIENCE:?} for {what}; last: {v}; server log:\n{}",
+                "waited {PATIENCE:?} for {what} ({:?} embed); last: {v}; server log:\n{}",
+                self.embed,
                 self.server.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1389,5 +1434,102 @@ async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_sc
         )
         .await;
     assert_eq!(reported, json!(["require-trusted-types-for"]));
+    demo.finish().await;
+}
+
+/// Whether the page has loaded the banner's WASM (a resource entry appears only
+/// once the response is complete).
+const WASM_LOADED: &str =
+    "return performance.getEntriesByType('resource').some(e => e.name.endsWith('.wasm'));";
+
+/// Issue 13: with the per-site loader, the server's first layer works before the
+/// banner's WASM arrives (held back by the server here until the test lets it
+/// go): it shows with focus in the dialog, passes axe, and "Nur Notwendige"
+/// records exactly one `reject_all`, which the WASM arriving later does not
+/// repeat; "Einstellungen" shows as busy and opens the settings once it arrives.
+#[tokio::test]
+async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_settings_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // "Nur Notwendige" while the WASM is held.
+    let release = dir.path().join("release-1");
+    let demo = Demo::start_held(&release).await;
+    let version = demo.config("saas").await["version"].clone();
+    demo.open("/demo/saas.html").await;
+    demo.first_layer("the server's first layer").await;
+    assert_eq!(demo.eval(WASM_LOADED).await, json!(false), "the WASM is held");
+    assert_eq!(demo.focus().await, "banner:dialog", "focus moved into the dialog");
+    let found = axe_violations(&demo, "#keksdose-root").await;
+    assert!(found.is_empty(), "the server's first layer: {found:#?}");
+    demo.press(&[Key::Tab]).await;
+    assert_eq!(demo.focus().await, "banner:link:Datenschutzerklärung");
+    demo.click("reject_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the banner to close",
+        "return !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    assert_eq!(demo.cookie_action().await, json!("r"));
+    assert_eq!(demo.eval(WASM_LOADED).await, json!(false), "still held");
+
+    std::fs::write(&release, "").unwrap();
+    demo.wait("the WASM, let go, to arrive", WASM_LOADED).await;
+    // The module's arrival is handled by the loader before anything asked for
+    // it later: the reopened settings showing is the sign it got that far. The
+    // decision taken before must not have brought back the first layer.
+    demo.eval("window.keksdose.show(); return true;").await;
+    demo.settings_layer(true).await;
+    assert_eq!(
+        demo.eval(
+            "return document.querySelectorAll('#keksdose-root').length * 10 +\
+                 document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;"
+        )
+        .await,
+        json!(11),
+        "one banner, one dialog: the settings asked for"
+    );
+    let proof = demo.proof("saas", &id).await;
+    let records = proof["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "recorded once: {proof}");
+    assert_eq!(records[0]["record"]["action"], "reject_all");
+    assert_eq!(records[0]["record"]["config_version"], version);
+    assert_eq!(demo.ran().await, Vec::<String>::new());
+    demo.finish().await;
+
+    // "Einstellungen" while the WASM is held: busy, then the settings.
+    let release = dir.path().join("release-2");
+    let demo = Demo::start_held(&release).await;
+    demo.open("/demo/saas.html").await;
+    demo.click("settings").await;
+    demo.wait(
+        "the settings button to show it is busy",
+        "const r = document.querySelector('#keksdose-root').shadowRoot;\
+         return r.querySelector('[data-action=settings]').getAttribute('aria-busy') === 'true';",
+    )
+    .await;
+    assert_eq!(
+        demo.eval(
+            "return !!document.querySelector('#keksdose-root').shadowRoot.querySelector('[data-action=save]');"
+        )
+        .await,
+        json!(false),
+        "no settings before the WASM"
+    );
+    std::fs::write(&release, "").unwrap();
+    demo.settings_layer(true).await;
+    assert_eq!(
+        demo.eval(
+            "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;"
+        )
+        .await,
+        json!(1),
+        "one dialog"
+    );
+    demo.click("save").await;
+    let id = demo.acknowledged_consent_id().await;
+    let proof = demo.proof("saas", &id).await;
+    assert_eq!(proof["records"].as_array().unwrap().len(), 1, "{proof}");
+    assert_eq!(proof["records"][0]["record"]["action"], "custom");
     demo.finish().await;
 }

@@ -34,6 +34,19 @@ pub struct BannerProps {
     /// strict Content Security Policy allows): no `<style>` element is rendered.
     #[prop_or_default]
     pub style_adopted: bool,
+    /// Taking over from the server-rendered first layer: the control the visitor
+    /// had focused there, by its `data-action`, keeps the focus (else the dialog
+    /// gets it, as on a fresh mount).
+    #[prop_or_default]
+    pub focus: Option<AttrValue>,
+    /// Where focus returns at the end, when it is not where the page's focus is
+    /// now (the loader's first layer had it, and remembered where it came from).
+    #[prop_or_default]
+    pub return_focus: Option<HtmlElement>,
+    /// Called once the banner is in the DOM, before it takes the focus: `mount`
+    /// removes the server-rendered layer then, in the same task (no flash).
+    #[prop_or_default]
+    pub on_shown: Callback<()>,
 }
 
 #[component]
@@ -48,16 +61,24 @@ pub fn Banner(props: &BannerProps) -> Html {
     let captured = use_mut_ref(|| false);
 
     // Focus the dialog on mount and whenever the layer changes (the control that
-    // had focus is gone then); remember the page's focus the first time.
+    // had focus is gone then); remember the page's focus the first time. Taking
+    // over a server-rendered layer, the control focused there keeps the focus.
     {
         let (dialog, previous_focus) = (dialog.clone(), previous_focus.clone());
+        let (on_shown, return_focus) = (props.on_shown.clone(), props.return_focus.clone());
+        let mut keep = props.focus.clone();
         use_effect_with(state.layer, move |_| {
             if !captured.replace(true) {
-                *previous_focus.borrow_mut() = focus::page_focus();
+                on_shown.emit(());
+                *previous_focus.borrow_mut() = return_focus.or_else(focus::page_focus);
             }
-            if let Some(el) = dialog.cast::<HtmlElement>() {
-                focus::focus(&el);
-            }
+            let Some(el) = dialog.cast::<HtmlElement>() else {
+                return;
+            };
+            let control = keep
+                .take()
+                .and_then(|action| focus::control(&el, &action));
+            focus::focus(control.as_ref().unwrap_or(&el));
         });
     }
     // The end: focus goes back, then the outcome is handed over (the loader may
