@@ -10,9 +10,7 @@ use js_sys::{Array, Object, Reflect};
 
 use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
-use web_sys::{
-    CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
-};
+use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 use yew::{AppHandle, AttrValue, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};

@@ -615,8 +615,14 @@ async fn malformed_options_are_refused() {
 /// Every example site, as TOML, for the tests that render each one.
 const EXAMPLES: [(&str, &str); 4] = [
     ("saas", include_str!("../../examples/sites/saas.toml")),
-    ("coaching", include_str!("../../examples/sites/coaching.toml")),
-    ("education", include_str!("../../examples/sites/education.toml")),
+    (
+        "coaching",
+        include_str!("../../examples/sites/coaching.toml"),
+    ),
+    (
+        "education",
+        include_str!("../../examples/sites/education.toml"),
+    ),
     (
         "necessary-only",
         include_str!("../../examples/sites/necessary-only.toml"),
@@ -625,8 +631,10 @@ const EXAMPLES: [(&str, &str); 4] = [
 
 /// `html` as the browser keeps it: parsed into a template and serialised again.
 fn as_parsed(html: &str) -> String {
-    let template: web_sys::HtmlTemplateElement =
-        document().create_element("template").unwrap().unchecked_into();
+    let template: web_sys::HtmlTemplateElement = document()
+        .create_element("template")
+        .unwrap()
+        .unchecked_into();
     template.set_inner_html(html);
     template.inner_html()
 }
@@ -701,8 +709,13 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
     let on_decision = {
         let decisions = decisions.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let text = js_sys::JSON::stringify(&event).unwrap().as_string().unwrap();
-            decisions.borrow_mut().push(serde_json::from_str(&text).unwrap());
+            let text = js_sys::JSON::stringify(&event)
+                .unwrap()
+                .as_string()
+                .unwrap();
+            decisions
+                .borrow_mut()
+                .push(serde_json::from_str(&text).unwrap());
         })
     };
     let options = js_sys::JSON::parse(
@@ -716,18 +729,32 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
         host.clone(),
         options,
         on_decision.into_js_value().unchecked_into(),
-        Closure::<dyn FnMut()>::new(|| {}).into_js_value().unchecked_into(),
+        Closure::<dyn FnMut()>::new(|| {})
+            .into_js_value()
+            .unchecked_into(),
     )
     .unwrap();
     yew::scheduler::flush().await;
 
-    assert_eq!(root.query_selector_all("[role=dialog]").unwrap().length(), 1);
+    assert_eq!(
+        root.query_selector_all("[role=dialog]").unwrap().length(),
+        1
+    );
     assert!(!early.is_connected(), "the server's layer is gone");
-    let container = root.query_selector("[data-keksdose-banner]").unwrap().unwrap();
+    let container = root
+        .query_selector("[data-keksdose-banner]")
+        .unwrap()
+        .unwrap();
     assert!(!container.has_attribute("hidden"));
-    assert!(container.has_attribute("data-takeover"), "no second slide-in");
+    assert!(
+        container.has_attribute("data-takeover"),
+        "no second slide-in"
+    );
     let focused = root.active_element().expect("focus inside the banner");
-    assert_eq!(focused.get_attribute("data-action").as_deref(), Some("reject_all"));
+    assert_eq!(
+        focused.get_attribute("data-action").as_deref(),
+        Some("reject_all")
+    );
 
     let reject: HtmlElement = root
         .query_selector("[data-action=reject_all]")
@@ -739,7 +766,11 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
     assert_eq!(decisions.borrow().len(), 1);
     assert_eq!(decisions.borrow()[0]["action"], "reject_all");
     let active = document().active_element().unwrap();
-    assert_eq!(&active, before.unchecked_ref::<Element>(), "focus went back to where it was");
+    assert_eq!(
+        &active,
+        before.unchecked_ref::<Element>(),
+        "focus went back to where it was"
+    );
     host.remove();
     before.remove();
 }

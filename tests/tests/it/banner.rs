@@ -84,9 +84,13 @@ impl Demo {
         }
     }
 
-    /// Like [`start`](Self::start), serving a copy of `static/` in `dir` with
+    /// Like [`start_as`](Self::start_as), serving a copy of `static/` in `dir` with
     /// `pages` (path below `static/`, content) added.
-    async fn start_with_pages(dir: &std::path::Path, pages: &[(&str, &str)]) -> Demo {
+    async fn start_with_pages_as(
+        embed: Embed,
+        dir: &std::path::Path,
+        pages: &[(&str, &str)],
+    ) -> Demo {
         let static_dir = dir.join("static");
         keksdose_tests::copy_dir(
             &keksdose_tests::workspace_root().join("static"),
@@ -104,7 +108,7 @@ impl Demo {
             .unwrap(),
             browser: Browser::start().await.unwrap(),
             http: reqwest::Client::new(),
-            embed: Embed::Generic,
+            embed,
         }
     }
 
@@ -151,6 +155,20 @@ impl Demo {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the loader has `site`'s config: fetched (`/k.js`), or brought
+    /// with it (the per-site loader, which has used it before any later task).
+    async fn config_arrived(&self, site: &str) {
+        let script = match self.embed {
+            Embed::Generic => format!(
+                "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/{site}/config'));"
+            ),
+            Embed::PerSite => format!(
+                "return !!window.keksdose && performance.getEntriesByType('resource').some(e => e.name.includes('/s/{site}/k.js'));"
+            ),
+        };
+        self.wait("the loader to have the config", &script).await;
     }
 
     /// Clicks the banner's button `data-action=action` inside its shadow root, once
@@ -334,321 +352,335 @@ const FIRST_LAYER_VISIBLE: &str = "const h = document.querySelector('#keksdose-r
 
 #[tokio::test]
 async fn before_any_choice_nothing_blocked_runs_and_the_banner_asks() {
-    let demo = Demo::start().await;
-    for page in ["/demo/saas.html", "/demo/coaching.html"] {
-        demo.open(page).await;
-        demo.first_layer("the first layer's three buttons").await;
-        assert_eq!(
-            demo.ran().await,
-            Vec::<String>::new(),
-            "{page}: nothing ran"
-        );
-        let iframes = demo
-            .eval("return [...document.querySelectorAll('iframe')].filter(f => f.hasAttribute('src')).length;")
-            .await;
-        assert_eq!(iframes, json!(0), "{page}: no iframe has a src");
-        let leaked: Vec<String> = demo
-            .resources()
-            .await
-            .into_iter()
-            .filter(|u| u.contains("/demo/vendor/") || u.contains("/demo/embed/"))
-            .collect();
-        assert!(
-            leaked.is_empty(),
-            "{page}: requests left before consent: {leaked:?}"
-        );
-        let first = demo.eval("return Array.from(window.dataLayer[0]);").await;
-        assert_eq!(
-            first,
-            json!(["consent", "default", {
-                "ad_storage": "denied", "ad_user_data": "denied", "ad_personalization": "denied",
-                "analytics_storage": "denied", "functionality_storage": "denied",
-                "personalization_storage": "denied", "security_storage": "granted",
-                "wait_for_update": 500
-            }]),
-            "{page}: Consent Mode defaults come first"
-        );
-        assert_eq!(
-            demo.eval("return window.keksdose.get();").await,
-            Value::Null
-        );
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        for page in ["/demo/saas.html", "/demo/coaching.html"] {
+            demo.open(page).await;
+            demo.first_layer("the first layer's three buttons").await;
+            assert_eq!(
+                demo.ran().await,
+                Vec::<String>::new(),
+                "{page}: nothing ran"
+            );
+            let iframes = demo
+                .eval("return [...document.querySelectorAll('iframe')].filter(f => f.hasAttribute('src')).length;")
+                .await;
+            assert_eq!(iframes, json!(0), "{page}: no iframe has a src");
+            let leaked: Vec<String> = demo
+                .resources()
+                .await
+                .into_iter()
+                .filter(|u| u.contains("/demo/vendor/") || u.contains("/demo/embed/"))
+                .collect();
+            assert!(
+                leaked.is_empty(),
+                "{page}: requests left before consent: {leaked:?}"
+            );
+            let first = demo.eval("return Array.from(window.dataLayer[0]);").await;
+            assert_eq!(
+                first,
+                json!(["consent", "default", {
+                    "ad_storage": "denied", "ad_user_data": "denied", "ad_personalization": "denied",
+                    "analytics_storage": "denied", "functionality_storage": "denied",
+                    "personalization_storage": "denied", "security_storage": "granted",
+                    "wait_for_update": 500
+                }]),
+                "{page}: Consent Mode defaults come first"
+            );
+            assert_eq!(
+                demo.eval("return window.keksdose.get();").await,
+                Value::Null
+            );
+        }
+        demo.finish().await;
     }
-    demo.finish().await;
 }
 
 #[tokio::test]
 async fn only_necessary_runs_nothing_and_records_reject_all() {
-    let demo = Demo::start().await;
-    let version = demo.config("saas").await["version"].clone();
-    demo.open("/demo/saas.html").await;
-    demo.click("reject_all").await;
-    let id = demo.acknowledged_consent_id().await;
-    demo.wait(
-        "the banner to close",
-        "return !document.querySelector('#keksdose-root');",
-    )
-    .await;
-    assert_eq!(demo.cookie_action().await, json!("r"));
-    // Give anything wrongly activated the time to run.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(demo.ran().await, Vec::<String>::new());
-    assert_eq!(
-        demo.eval(
-            "return window.keksdose.allowed('mixpanel') || window.keksdose.allowed('analytics');"
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        let version = demo.config("saas").await["version"].clone();
+        demo.open("/demo/saas.html").await;
+        demo.click("reject_all").await;
+        let id = demo.acknowledged_consent_id().await;
+        demo.wait(
+            "the banner to close",
+            "return !document.querySelector('#keksdose-root');",
         )
-        .await,
-        json!(false)
-    );
+        .await;
+        assert_eq!(demo.cookie_action().await, json!("r"));
+        // Give anything wrongly activated the time to run.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(demo.ran().await, Vec::<String>::new());
+        assert_eq!(
+            demo.eval(
+                "return window.keksdose.allowed('mixpanel') || window.keksdose.allowed('analytics');"
+            )
+            .await,
+            json!(false)
+        );
 
-    let proof = demo.proof("saas", &id).await;
-    let records = proof["records"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "{proof}");
-    let record = &records[0]["record"];
-    assert_eq!(record["action"], "reject_all");
-    assert_eq!(record["config_version"], version, "the version shown");
-    assert_eq!(record["source"], "banner");
-    assert_eq!(proof["verified"], true);
-    demo.finish().await;
+        let proof = demo.proof("saas", &id).await;
+        let records = proof["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{proof}");
+        let record = &records[0]["record"];
+        assert_eq!(record["action"], "reject_all");
+        assert_eq!(record["config_version"], version, "the version shown");
+        assert_eq!(record["source"], "banner");
+        assert_eq!(proof["verified"], true);
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn accept_all_runs_every_blocked_script_once_loads_iframes_and_grants_the_mapped_signals() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.click("accept_all").await;
-    demo.saas_scripts_ran("every blocked script to run").await;
-    demo.acknowledged_consent_id().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut ran = demo.ran().await;
-    assert_eq!(
-        ran.last().map(String::as_str),
-        Some("analytics-inline"),
-        "in document order: the inline script is the last one: {ran:?}"
-    );
-    ran.sort();
-    let mut expected: Vec<String> = SAAS_SCRIPTS.iter().map(|s| s.to_string()).collect();
-    expected.sort();
-    assert_eq!(ran, expected, "each exactly once");
-
-    // The update grants exactly the signals the config maps the services to.
-    let config = demo.config("saas").await;
-    let mapped: Vec<String> = config["config"]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["consent_mode"].as_array().cloned().unwrap_or_default())
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        mapped.contains(&"analytics_storage".to_string()),
-        "{mapped:?}"
-    );
-    let update = demo
-        .eval(
-            "const u = [...window.dataLayer].map(e => Array.from(e))\
-               .filter(e => e[0] === 'consent' && e[1] === 'update');\
-             return u.length ? u[u.length - 1][2] : null;",
-        )
-        .await;
-    for (signal, state) in update.as_object().expect("a consent update") {
-        let granted = mapped.contains(signal) || signal == "security_storage";
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.click("accept_all").await;
+        demo.saas_scripts_ran("every blocked script to run").await;
+        demo.acknowledged_consent_id().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut ran = demo.ran().await;
         assert_eq!(
-            state,
-            if granted { "granted" } else { "denied" },
-            "{signal} in {update}"
+            ran.last().map(String::as_str),
+            Some("analytics-inline"),
+            "in document order: the inline script is the last one: {ran:?}"
         );
-    }
-    assert_eq!(update.as_object().unwrap().len(), 7, "{update}");
+        ran.sort();
+        let mut expected: Vec<String> = SAAS_SCRIPTS.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(ran, expected, "each exactly once");
 
-    // The coaching site's two-click embeds (its own cookie: a fresh visitor there).
-    demo.open("/demo/coaching.html").await;
-    demo.click("accept_all").await;
-    let loaded = demo
-        .wait(
-            "every coaching iframe to load its content",
-            "const fs = [...document.querySelectorAll('iframe[data-consent]')];\
-             return fs.length >= 5 && fs.every(f => f.getAttribute('src') === f.dataset.src\
-                 && f.contentDocument && f.contentDocument.readyState === 'complete'\
-                 && f.contentDocument.body && f.contentDocument.body.textContent.trim() !== '') && fs.length;",
-        )
-        .await;
-    assert_eq!(loaded, json!(5));
-    demo.finish().await;
+        // The update grants exactly the signals the config maps the services to.
+        let config = demo.config("saas").await;
+        let mapped: Vec<String> = config["config"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["consent_mode"].as_array().cloned().unwrap_or_default())
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            mapped.contains(&"analytics_storage".to_string()),
+            "{mapped:?}"
+        );
+        let update = demo
+            .eval(
+                "const u = [...window.dataLayer].map(e => Array.from(e))\
+                   .filter(e => e[0] === 'consent' && e[1] === 'update');\
+                 return u.length ? u[u.length - 1][2] : null;",
+            )
+            .await;
+        for (signal, state) in update.as_object().expect("a consent update") {
+            let granted = mapped.contains(signal) || signal == "security_storage";
+            assert_eq!(
+                state,
+                if granted { "granted" } else { "denied" },
+                "{signal} in {update}"
+            );
+        }
+        assert_eq!(update.as_object().unwrap().len(), 7, "{update}");
+
+        // The coaching site's two-click embeds (its own cookie: a fresh visitor there).
+        demo.open("/demo/coaching.html").await;
+        demo.click("accept_all").await;
+        let loaded = demo
+            .wait(
+                "every coaching iframe to load its content",
+                "const fs = [...document.querySelectorAll('iframe[data-consent]')];\
+                 return fs.length >= 5 && fs.every(f => f.getAttribute('src') === f.dataset.src\
+                     && f.contentDocument && f.contentDocument.readyState === 'complete'\
+                     && f.contentDocument.body && f.contentDocument.body.textContent.trim() !== '') && fs.length;",
+            )
+            .await;
+        assert_eq!(loaded, json!(5));
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.click("accept_all").await;
-    demo.acknowledged_consent_id().await;
-    assert!(
-        demo.resources().await.iter().any(|u| u.ends_with(".wasm")),
-        "the first visit loaded the banner"
-    );
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.click("accept_all").await;
+        demo.acknowledged_consent_id().await;
+        assert!(
+            demo.resources().await.iter().any(|u| u.ends_with(".wasm")),
+            "the first visit loaded the banner"
+        );
 
-    demo.open("/demo/saas.html").await;
-    demo.saas_scripts_ran("every blocked script to run from the cookie")
+        demo.open("/demo/saas.html").await;
+        demo.saas_scripts_ran("every blocked script to run from the cookie")
+            .await;
+        // The loader checks the cookie against the config; wait until it has it, and
+        // has sent the Consent Mode update that follows.
+        demo.wait(
+            "the Consent Mode update from the stored decision",
+            "return [...window.dataLayer].some(e => e[0] === 'consent' && e[1] === 'update');",
+        )
         .await;
-    // The loader checks the cookie against the config; wait until it has it, and
-    // has sent the Consent Mode update that follows.
-    demo.wait(
-        "the Consent Mode update from the stored decision",
-        "return [...window.dataLayer].some(e => e[0] === 'consent' && e[1] === 'update');",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len(), "each once");
-    assert_eq!(
-        demo.eval("return !!document.querySelector('#keksdose-root');")
-            .await,
-        json!(false),
-        "no banner"
-    );
-    let widget: Vec<String> = demo
-        .resources()
-        .await
-        .into_iter()
-        .filter(|u| u.contains("/widget/"))
-        .collect();
-    assert!(widget.is_empty(), "no banner download: {widget:?}");
-    demo.finish().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len(), "each once");
+        assert_eq!(
+            demo.eval("return !!document.querySelector('#keksdose-root');")
+                .await,
+            json!(false),
+            "no banner"
+        );
+        let widget: Vec<String> = demo
+            .resources()
+            .await
+            .into_iter()
+            .filter(|u| u.contains("/widget/"))
+            .collect();
+        assert!(widget.is_empty(), "no banner download: {widget:?}");
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn cookie_settings_only_necessary_after_accept_all_withdraws_and_deletes_cookies() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.click("accept_all").await;
-    let id = demo.acknowledged_consent_id().await;
-    demo.saas_scripts_ran("every blocked script to run").await;
-    let before = demo.cookie_names().await;
-    for name in [
-        "mp_0a1b2c3d_mixpanel",
-        "ajs_anonymous_id",
-        "_gcl_au",
-        "AWSESS",
-    ] {
-        assert!(
-            before.iter().any(|n| n == name),
-            "{name} set by its stand-in: {before:?}"
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.click("accept_all").await;
+        let id = demo.acknowledged_consent_id().await;
+        demo.saas_scripts_ran("every blocked script to run").await;
+        let before = demo.cookie_names().await;
+        for name in [
+            "mp_0a1b2c3d_mixpanel",
+            "ajs_anonymous_id",
+            "_gcl_au",
+            "AWSESS",
+        ] {
+            assert!(
+                before.iter().any(|n| n == name),
+                "{name} set by its stand-in: {before:?}"
+            );
+        }
+        let userlane = "return Object.keys(localStorage).filter(k => k.startsWith('userlane'));";
+        assert_eq!(
+            demo.eval(userlane).await,
+            json!(["userlane_user"]),
+            "local storage"
         );
-    }
-    let userlane = "return Object.keys(localStorage).filter(k => k.startsWith('userlane'));";
-    assert_eq!(
-        demo.eval(userlane).await,
-        json!(["userlane_user"]),
-        "local storage"
-    );
 
-    // The footer's "Cookie-Einstellungen" opens the settings; "Nur Notwendige" there.
-    demo.browser
-        .client()
-        .find(fantoccini::Locator::Css("a[data-consent-open]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    demo.settings_layer(false).await;
-    demo.click("reject_all").await;
+        // The footer's "Cookie-Einstellungen" opens the settings; "Nur Notwendige" there.
+        demo.browser
+            .client()
+            .find(fantoccini::Locator::Css("a[data-consent-open]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        demo.settings_layer(false).await;
+        demo.click("reject_all").await;
 
-    // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
-    demo.wait(
-        "an acknowledged withdrawal in the cookie",
-        &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
-    )
-    .await;
-    assert_eq!(
-        demo.acknowledged_consent_id().await,
-        id,
-        "the same consent ID"
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        demo.ran().await,
-        Vec::<String>::new(),
-        "after the reload nothing ran"
-    );
-    let after = demo.cookie_names().await;
-    let left: Vec<&String> = after
-        .iter()
-        .filter(|n| {
-            [
-                "mp_",
-                "ajs_",
-                "_gcl",
-                "_aw_",
-                "AWSESS",
-                "intercom-",
-                "sm_",
-                "userlane",
-            ]
+        // saas.toml sets reload_on_withdraw: the page reloads once the ledger answered.
+        demo.wait(
+            "an acknowledged withdrawal in the cookie",
+            &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
+        )
+        .await;
+        assert_eq!(
+            demo.acknowledged_consent_id().await,
+            id,
+            "the same consent ID"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            demo.ran().await,
+            Vec::<String>::new(),
+            "after the reload nothing ran"
+        );
+        let after = demo.cookie_names().await;
+        let left: Vec<&String> = after
             .iter()
-            .any(|p| n.starts_with(p))
-        })
-        .collect();
-    assert!(
-        left.is_empty(),
-        "refused services' cookies remain: {left:?}"
-    );
-    assert!(after.iter().any(|n| n == "keksdose_saas"));
-    assert!(
-        after.iter().any(|n| n == "__mp_opt_in_out_0a1b2c3d"),
-        "the page's opt-out hook for mixpanel ran before the reload: {after:?}"
-    );
-    assert_eq!(
-        demo.eval(userlane).await,
-        json!([]),
-        "declared local storage is removed too"
-    );
+            .filter(|n| {
+                [
+                    "mp_",
+                    "ajs_",
+                    "_gcl",
+                    "_aw_",
+                    "AWSESS",
+                    "intercom-",
+                    "sm_",
+                    "userlane",
+                ]
+                .iter()
+                .any(|p| n.starts_with(p))
+            })
+            .collect();
+        assert!(
+            left.is_empty(),
+            "refused services' cookies remain: {left:?}"
+        );
+        assert!(after.iter().any(|n| n == "keksdose_saas"));
+        assert!(
+            after.iter().any(|n| n == "__mp_opt_in_out_0a1b2c3d"),
+            "the page's opt-out hook for mixpanel ran before the reload: {after:?}"
+        );
+        assert_eq!(
+            demo.eval(userlane).await,
+            json!([]),
+            "declared local storage is removed too"
+        );
 
-    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
-    let actions: Vec<&str> = history["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["accept_all", "withdraw"], "{history}");
-    let proof = demo.proof("saas", &id).await;
-    assert_eq!(proof["records"][1]["record"]["action"], "withdraw");
-    demo.finish().await;
+        let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+        let actions: Vec<&str> = history["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["accept_all", "withdraw"], "{history}");
+        let proof = demo.proof("saas", &id).await;
+        assert_eq!(proof["records"][1]["record"]["action"], "withdraw");
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_decision_the_ledger_missed_applies_at_once_and_is_sent_once_on_the_next_page() {
-    let mut demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.first_layer("the first layer's three buttons").await;
-    demo.server.kill().unwrap();
-    demo.click("accept_all").await;
-    // Applied locally (the inline script needs no server), kept as pending.
-    demo.wait(
-        "the inline script to run",
-        "return !!(window.__demo && window.__demo.ran.includes('analytics-inline'));",
-    )
-    .await;
-    let pending = demo
-        .wait(
-            "a pending decision in the cookie",
-            &format!("{COOKIE_FIELDS} return f[1] === '' && f[2] && f[6] === 'a' ? f[2] : null;"),
+    for embed in EMBEDS {
+        let mut demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.first_layer("the first layer's three buttons").await;
+        demo.server.kill().unwrap();
+        demo.click("accept_all").await;
+        // Applied locally (the inline script needs no server), kept as pending.
+        demo.wait(
+            "the inline script to run",
+            "return !!(window.__demo && window.__demo.ran.includes('analytics-inline'));",
         )
         .await;
-    assert!(pending.as_str().is_some_and(|k| k.len() >= 16), "{pending}");
+        let pending = demo
+            .wait(
+                "a pending decision in the cookie",
+                &format!(
+                    "{COOKIE_FIELDS} return f[1] === '' && f[2] && f[6] === 'a' ? f[2] : null;"
+                ),
+            )
+            .await;
+        assert!(pending.as_str().is_some_and(|k| k.len() >= 16), "{pending}");
 
-    // The next page view (the server is back, on another port of the same host).
-    demo.server.restart().await.unwrap();
-    demo.open("/demo/saas.html").await;
-    let id = demo.acknowledged_consent_id().await;
-    demo.open("/demo/saas.html").await;
-    demo.saas_scripts_ran("every blocked script to run").await;
-    assert_eq!(demo.acknowledged_consent_id().await, id);
-    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
-    let records = history["records"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "recorded once: {history}");
-    assert_eq!(records[0]["action"], "accept_all");
-    demo.finish().await;
+        // The next page view (the server is back, on another port of the same host).
+        demo.server.restart().await.unwrap();
+        demo.open("/demo/saas.html").await;
+        let id = demo.acknowledged_consent_id().await;
+        demo.open("/demo/saas.html").await;
+        demo.saas_scripts_ran("every blocked script to run").await;
+        assert_eq!(demo.acknowledged_consent_id().await, id);
+        let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+        let records = history["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "recorded once: {history}");
+        assert_eq!(records[0]["action"], "accept_all");
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
@@ -676,482 +708,486 @@ async fn the_banner_files_carry_cors_for_pages_on_other_origins() {
 
 #[tokio::test]
 async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.first_layer("the first layer's three buttons").await;
-    // Chromium has no GPC setting: the test gives the page the signal.
-    demo.eval(
-        "Object.defineProperty(navigator, 'globalPrivacyControl', {value: true, configurable: true}); return true;",
-    )
-    .await;
-    assert_eq!(demo.ran().await, Vec::<String>::new());
-    // The visitor's explicit choice wins over the signal; the record notes both.
-    demo.click("accept_all").await;
-    let id = demo.acknowledged_consent_id().await;
-    let flags = demo.eval(&format!("{COOKIE_FIELDS} return f[7];")).await;
-    assert_eq!(flags, json!("g"), "the cookie notes GPC");
-    let proof = demo.proof("saas", &id).await;
-    assert_eq!(
-        proof["records"][0]["record"]["signals"],
-        json!({"gpc": true, "dnt": false}),
-        "{proof}"
-    );
-    demo.finish().await;
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.first_layer("the first layer's three buttons").await;
+        // Chromium has no GPC setting: the test gives the page the signal.
+        demo.eval(
+            "Object.defineProperty(navigator, 'globalPrivacyControl', {value: true, configurable: true}); return true;",
+        )
+        .await;
+        assert_eq!(demo.ran().await, Vec::<String>::new());
+        // The visitor's explicit choice wins over the signal; the record notes both.
+        demo.click("accept_all").await;
+        let id = demo.acknowledged_consent_id().await;
+        let flags = demo.eval(&format!("{COOKIE_FIELDS} return f[7];")).await;
+        assert_eq!(flags, json!("g"), "the cookie notes GPC");
+        let proof = demo.proof("saas", &id).await;
+        assert_eq!(
+            proof["records"][0]["record"]["signals"],
+            json!({"gpc": true, "dnt": false}),
+            "{proof}"
+        );
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_site_with_only_necessary_cookies_shows_no_banner_until_the_settings_link() {
-    let demo = Demo::start().await;
-    demo.open("/demo/necessary-only.html").await;
-    demo.wait(
-        "the loader to fetch the config",
-        "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/necessary-only/config'));",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(
-        demo.eval("return !!document.querySelector('#keksdose-root');")
-            .await,
-        json!(false),
-        "no banner"
-    );
-    assert!(
-        !demo
-            .resources()
-            .await
-            .iter()
-            .any(|u| u.contains("/widget/")),
-        "no banner download"
-    );
-    demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/necessary-only.html").await;
+        demo.config_arrived("necessary-only").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            demo.eval("return !!document.querySelector('#keksdose-root');")
+                .await,
+            json!(false),
+            "no banner"
+        );
+        assert!(
+            !demo
+                .resources()
+                .await
+                .iter()
+                .any(|u| u.contains("/widget/")),
+            "no banner download"
+        );
+        demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
+            .await;
+        demo.wait(
+            "the declaration behind the settings link",
+            "const h = document.querySelector('#keksdose-root');\
+             return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=\"dialog\"]'));",
+        )
         .await;
-    demo.wait(
-        "the declaration behind the settings link",
-        "const h = document.querySelector('#keksdose-root');\
-         return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=\"dialog\"]'));",
-    )
-    .await;
-    assert_eq!(
-        demo.eval("return location.hash;").await,
-        json!(""),
-        "the link's default is prevented"
-    );
-    demo.finish().await;
+        assert_eq!(
+            demo.eval("return location.hash;").await,
+            json!(""),
+            "the link's default is prevented"
+        );
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn the_javascript_api_records_decisions_and_reports_changes() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.first_layer("the first layer's three buttons").await;
-    demo.eval(
-        "window.__changes = []; window.__events = [];\
-         keksdose.on('change', d => __changes.push(d));\
-         document.addEventListener('keksdose:change', e => __events.push(e.detail));\
-         keksdose.acceptAll(); return true;",
-    )
-    .await;
-    let id = demo.acknowledged_consent_id().await;
-    demo.wait(
-        "the banner to close",
-        "return !document.querySelector('#keksdose-root');",
-    )
-    .await;
-    let got = demo.eval("return keksdose.get();").await;
-    assert_eq!(got["consentId"], json!(id), "{got}");
-    assert_eq!(got["services"]["mixpanel"], true, "{got}");
-    assert_eq!(got["choices"]["analytics"], true, "{got}");
-    assert_eq!(got["choices"]["necessary"], true, "{got}");
-    assert!(
-        got["choices"].get("mixpanel").is_none(),
-        "services apart: {got}"
-    );
-    assert_eq!(
-        demo.eval("return [keksdose.allowed('mixpanel'), keksdose.allowed('marketing'), keksdose.allowed('nope')];")
-            .await,
-        json!([true, true, false])
-    );
-    assert_eq!(
-        demo.eval("return [__changes.length, __events.length, __events[0].configVersion === keksdose.get().configVersion];")
-            .await,
-        json!([1, 1, true])
-    );
-    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
-    assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
-
-    // Opt-out hooks: per id, for any, and the DOM event; kept in sessionStorage
-    // because saas.toml reloads the page after a withdrawal.
-    demo.eval(
-        "const log = x => sessionStorage.setItem('optouts', JSON.stringify(\
-             JSON.parse(sessionStorage.getItem('optouts') || '[]').concat([x])));\
-         keksdose.onOptOut('segment', id => log('hook:' + id));\
-         keksdose.onOptOut('analytics', id => log('hook:' + id));\
-         keksdose.onOptOut('necessary', id => log('hook:' + id));\
-         keksdose.on('optout', d => log('any:' + d.categories.join('+') + '/' + d.services.length));\
-         document.addEventListener('keksdose:optout', e => log('event:' + e.detail.services.includes('mixpanel')));\
-         keksdose.rejectAll(); return true;",
-    )
-    .await;
-    demo.wait(
-        "an acknowledged withdrawal in the cookie",
-        &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
-    )
-    .await;
-    let config = demo.config("saas").await;
-    let optional_services = config["config"]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["category"] != "necessary")
-        .count();
-    let mut optional_categories: Vec<&str> = config["config"]["categories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .filter(|c| *c != "necessary")
-        .collect();
-    optional_categories.sort();
-    let mut expected = vec![
-        "hook:segment".to_string(),
-        "hook:analytics".to_string(),
-        format!("any:{}/{optional_services}", optional_categories.join("+")),
-        "event:true".to_string(),
-    ];
-    expected.sort();
-    let logged = demo
-        .wait(
-            "the opt-out log",
-            "return JSON.parse(sessionStorage.getItem('optouts') || 'null');",
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.first_layer("the first layer's three buttons").await;
+        demo.eval(
+            "window.__changes = []; window.__events = [];\
+             keksdose.on('change', d => __changes.push(d));\
+             document.addEventListener('keksdose:change', e => __events.push(e.detail));\
+             keksdose.acceptAll(); return true;",
         )
         .await;
-    let mut logged: Vec<String> = serde_json::from_value(logged).unwrap();
-    logged.sort();
-    assert_eq!(logged, expected, "each hook once, none for necessary");
-    demo.finish().await;
+        let id = demo.acknowledged_consent_id().await;
+        demo.wait(
+            "the banner to close",
+            "return !document.querySelector('#keksdose-root');",
+        )
+        .await;
+        let got = demo.eval("return keksdose.get();").await;
+        assert_eq!(got["consentId"], json!(id), "{got}");
+        assert_eq!(got["services"]["mixpanel"], true, "{got}");
+        assert_eq!(got["choices"]["analytics"], true, "{got}");
+        assert_eq!(got["choices"]["necessary"], true, "{got}");
+        assert!(
+            got["choices"].get("mixpanel").is_none(),
+            "services apart: {got}"
+        );
+        assert_eq!(
+            demo.eval("return [keksdose.allowed('mixpanel'), keksdose.allowed('marketing'), keksdose.allowed('nope')];")
+                .await,
+            json!([true, true, false])
+        );
+        assert_eq!(
+            demo.eval("return [__changes.length, __events.length, __events[0].configVersion === keksdose.get().configVersion];")
+                .await,
+            json!([1, 1, true])
+        );
+        let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+        assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
+
+        // Opt-out hooks: per id, for any, and the DOM event; kept in sessionStorage
+        // because saas.toml reloads the page after a withdrawal.
+        demo.eval(
+            "const log = x => sessionStorage.setItem('optouts', JSON.stringify(\
+                 JSON.parse(sessionStorage.getItem('optouts') || '[]').concat([x])));\
+             keksdose.onOptOut('segment', id => log('hook:' + id));\
+             keksdose.onOptOut('analytics', id => log('hook:' + id));\
+             keksdose.onOptOut('necessary', id => log('hook:' + id));\
+             keksdose.on('optout', d => log('any:' + d.categories.join('+') + '/' + d.services.length));\
+             document.addEventListener('keksdose:optout', e => log('event:' + e.detail.services.includes('mixpanel')));\
+             keksdose.rejectAll(); return true;",
+        )
+        .await;
+        demo.wait(
+            "an acknowledged withdrawal in the cookie",
+            &format!("{COOKIE_FIELDS} return f[6] === 'w' && f[2] === '' && document.readyState === 'complete';"),
+        )
+        .await;
+        let config = demo.config("saas").await;
+        let optional_services = config["config"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["category"] != "necessary")
+            .count();
+        let mut optional_categories: Vec<&str> = config["config"]["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .filter(|c| *c != "necessary")
+            .collect();
+        optional_categories.sort();
+        let mut expected = vec![
+            "hook:segment".to_string(),
+            "hook:analytics".to_string(),
+            format!("any:{}/{optional_services}", optional_categories.join("+")),
+            "event:true".to_string(),
+        ];
+        expected.sort();
+        let logged = demo
+            .wait(
+                "the opt-out log",
+                "return JSON.parse(sessionStorage.getItem('optouts') || 'null');",
+            )
+            .await;
+        let mut logged: Vec<String> = serde_json::from_value(logged).unwrap();
+        logged.sort();
+        assert_eq!(logged, expected, "each hook once, none for necessary");
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_decision_on_one_site_never_applies_to_another_site_on_the_same_host() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.click("accept_all").await;
-    let saas = demo.acknowledged_consent_id().await;
-    // The coaching site also declares google-ads, but its visitor has not decided
-    // there: nothing of it runs, its banner asks.
-    demo.open("/demo/coaching.html").await;
-    demo.wait(
-        "the coaching banner",
-        "const r = document.querySelector('#keksdose-root');\
-         return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button'));",
-    )
-    .await;
-    assert_eq!(
-        demo.ran().await,
-        Vec::<String>::new(),
-        "saas's decision ran on coaching"
-    );
-    let loaded = demo
-        .eval("return [...document.querySelectorAll('iframe[data-consent]')].filter(f => f.getAttribute('src')).length;")
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.click("accept_all").await;
+        let saas = demo.acknowledged_consent_id().await;
+        // The coaching site also declares google-ads, but its visitor has not decided
+        // there: nothing of it runs, its banner asks.
+        demo.open("/demo/coaching.html").await;
+        demo.wait(
+            "the coaching banner",
+            "const r = document.querySelector('#keksdose-root');\
+             return !!(r && r.shadowRoot && r.shadowRoot.querySelector('button'));",
+        )
         .await;
-    assert_eq!(loaded, 0, "an embed loaded without consent on coaching");
-    demo.click("accept_all").await;
-    let coaching = demo.acknowledged_consent_id().await;
-    assert_ne!(coaching, saas);
-    let history = demo.json(&format!("/v1/consents/{coaching}"), None).await;
-    assert_eq!(history["site"], "coaching", "{history}");
-    assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
-    let history = demo.json(&format!("/v1/consents/{saas}"), None).await;
-    assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
-    let names = demo.cookie_names().await;
-    assert!(
-        names.contains(&"keksdose_saas".to_string())
-            && names.contains(&"keksdose_coaching".to_string()),
-        "{names:?}"
-    );
-    demo.finish().await;
+        assert_eq!(
+            demo.ran().await,
+            Vec::<String>::new(),
+            "saas's decision ran on coaching"
+        );
+        let loaded = demo
+            .eval("return [...document.querySelectorAll('iframe[data-consent]')].filter(f => f.getAttribute('src')).length;")
+            .await;
+        assert_eq!(loaded, 0, "an embed loaded without consent on coaching");
+        demo.click("accept_all").await;
+        let coaching = demo.acknowledged_consent_id().await;
+        assert_ne!(coaching, saas);
+        let history = demo.json(&format!("/v1/consents/{coaching}"), None).await;
+        assert_eq!(history["site"], "coaching", "{history}");
+        assert_eq!(history["records"][0]["action"], "accept_all", "{history}");
+        let history = demo.json(&format!("/v1/consents/{saas}"), None).await;
+        assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
+        let names = demo.cookie_names().await;
+        assert!(
+            names.contains(&"keksdose_saas".to_string())
+                && names.contains(&"keksdose_coaching".to_string()),
+            "{names:?}"
+        );
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_two_click_placeholder_loads_one_embed_once_or_records_consent_for_its_service() {
-    let demo = Demo::start().await;
-    demo.open("/demo/coaching.html").await;
-    let count = demo
-        .wait(
-            "a placeholder for each blocked embed",
-            "const ps = document.querySelectorAll('[data-keksdose-placeholder]');\
-             return ps.length === document.querySelectorAll('iframe[data-consent]').length && ps.length;",
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/coaching.html").await;
+        let count = demo
+            .wait(
+                "a placeholder for each blocked embed",
+                "const ps = document.querySelectorAll('[data-keksdose-placeholder]');\
+                 return ps.length === document.querySelectorAll('iframe[data-consent]').length && ps.length;",
+            )
+            .await;
+        assert_eq!(count, json!(5));
+        let youtube = demo
+            .eval(
+                "return document.querySelector('[data-keksdose-placeholder=\"youtube\"]').textContent;",
+            )
+            .await;
+        assert!(
+            youtube.as_str().unwrap().contains("Google"),
+            "names the provider: {youtube}"
+        );
+
+        // "Inhalt laden": this one embed, this once, and no decision.
+        demo.eval(
+            "document.querySelector('[data-keksdose-placeholder=\"youtube\"] [data-keksdose-load]').click(); return true;",
         )
         .await;
-    assert_eq!(count, json!(5));
-    let youtube = demo
-        .eval(
-            "return document.querySelector('[data-keksdose-placeholder=\"youtube\"]').textContent;",
+        let srcs = "return [...document.querySelectorAll('iframe[data-consent]')]\
+                    .filter(f => f.hasAttribute('src')).map(f => f.dataset.consent);";
+        assert_eq!(demo.eval(srcs).await, json!(["youtube"]));
+        assert_eq!(demo.eval("return keksdose.get();").await, Value::Null);
+
+        // "Immer erlauben": consent for that service, recorded like any other.
+        demo.eval(
+            "document.querySelector('[data-keksdose-placeholder=\"facebook\"] [data-keksdose-allow]').click(); return true;",
         )
         .await;
-    assert!(
-        youtube.as_str().unwrap().contains("Google"),
-        "names the provider: {youtube}"
-    );
-
-    // "Inhalt laden": this one embed, this once, and no decision.
-    demo.eval(
-        "document.querySelector('[data-keksdose-placeholder=\"youtube\"] [data-keksdose-load]').click(); return true;",
-    )
-    .await;
-    let srcs = "return [...document.querySelectorAll('iframe[data-consent]')]\
-                .filter(f => f.hasAttribute('src')).map(f => f.dataset.consent);";
-    assert_eq!(demo.eval(srcs).await, json!(["youtube"]));
-    assert_eq!(demo.eval("return keksdose.get();").await, Value::Null);
-
-    // "Immer erlauben": consent for that service, recorded like any other.
-    demo.eval(
-        "document.querySelector('[data-keksdose-placeholder=\"facebook\"] [data-keksdose-allow]').click(); return true;",
-    )
-    .await;
-    let id = demo.acknowledged_consent_id().await;
-    assert_eq!(demo.eval(srcs).await, json!(["youtube", "facebook"]));
-    assert_eq!(
-        demo.eval("return document.querySelectorAll('[data-keksdose-placeholder]').length;")
-            .await,
-        json!(3),
-        "the others stay blocked"
-    );
-    let proof = demo.proof("coaching", &id).await;
-    let record = &proof["records"][0]["record"];
-    assert_eq!(record["action"], "custom", "{proof}");
-    assert_eq!(record["choices"]["services"]["facebook"], true, "{proof}");
-    assert_eq!(record["choices"]["services"]["youtube"], false, "{proof}");
-    assert_eq!(
-        demo.eval("return [keksdose.allowed('facebook'), keksdose.allowed('youtube'), keksdose.allowed('social')];")
-            .await,
-        json!([true, false, false])
-    );
-    demo.finish().await;
+        let id = demo.acknowledged_consent_id().await;
+        assert_eq!(demo.eval(srcs).await, json!(["youtube", "facebook"]));
+        assert_eq!(
+            demo.eval("return document.querySelectorAll('[data-keksdose-placeholder]').length;")
+                .await,
+            json!(3),
+            "the others stay blocked"
+        );
+        let proof = demo.proof("coaching", &id).await;
+        let record = &proof["records"][0]["record"];
+        assert_eq!(record["action"], "custom", "{proof}");
+        assert_eq!(record["choices"]["services"]["facebook"], true, "{proof}");
+        assert_eq!(record["choices"]["services"]["youtube"], false, "{proof}");
+        assert_eq!(
+            demo.eval("return [keksdose.allowed('facebook'), keksdose.allowed('youtube'), keksdose.allowed('social')];")
+                .await,
+            json!([true, false, false])
+        );
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_not() {
-    let mut demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.click("accept_all").await;
-    demo.acknowledged_consent_id().await;
-    let cookie = demo
-        .eval("return document.cookie.split('; ').find(c => c.startsWith('keksdose_' + document.querySelector('script[data-site]').dataset.site + '='));")
-        .await;
-    let cookie = cookie.as_str().unwrap().to_string();
-    let key = demo_key(&demo.server, "saas");
-    let mut config = demo.config("saas").await["config"].clone();
-    let (http, url) = (
-        demo.http.clone(),
-        demo.server.url("/v1/admin/sites/saas/config"),
-    );
-    let publish = |config: Value| http.put(&url).bearer_auth(&key).json(&config).send();
-
-    // The same visitor with a fresh browser cache (the config is cached for 60 s).
-    let revisit = async |demo: &mut Demo| {
-        let old = std::mem::replace(&mut demo.browser, Browser::start().await.unwrap());
-        old.close().await.unwrap();
-        demo.open("/demo/index.html").await;
-        demo.eval(&format!(
-            "document.cookie = '{cookie}; Path=/'; return true;"
-        ))
-        .await;
+    for embed in EMBEDS {
+        let mut demo = Demo::start_as(embed).await;
         demo.open("/demo/saas.html").await;
-        demo.wait(
-            "the loader to fetch the config",
-            "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/saas/config'));",
-        )
-        .await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
-    };
+        demo.click("accept_all").await;
+        demo.acknowledged_consent_id().await;
+        let cookie = demo.eval(&format!("{COOKIE_FIELDS} return c;")).await;
+        let cookie = cookie.as_str().unwrap().to_string();
+        let key = demo_key(&demo.server, "saas");
+        let mut config = demo.config("saas").await["config"].clone();
+        let (http, url) = (
+            demo.http.clone(),
+            demo.server.url("/v1/admin/sites/saas/config"),
+        );
+        let publish = |config: Value| http.put(&url).bearer_auth(&key).json(&config).send();
 
-    // A text fix: the decision holds.
-    config["site"]["policy_version"] = json!("Stand: 01.12.2026");
-    let resp = publish(config.clone()).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    revisit(&mut demo).await;
-    assert_eq!(
-        demo.eval("return !!document.querySelector('#keksdose-root');")
-            .await,
-        json!(false),
-        "a text change does not ask again"
-    );
-    assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len());
+        // The same visitor with a fresh browser cache (the config is cached for 60 s).
+        let revisit = async |demo: &mut Demo| {
+            let old = std::mem::replace(&mut demo.browser, Browser::start().await.unwrap());
+            old.close().await.unwrap();
+            demo.open("/demo/index.html").await;
+            demo.eval(&format!(
+                "document.cookie = '{cookie}; Path=/'; return true;"
+            ))
+            .await;
+            demo.open("/demo/saas.html").await;
+            demo.config_arrived("saas").await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        };
 
-    // A new analytics service needs consent: the banner asks again; what the
-    // visitor already allowed keeps running.
-    let mut hotjar = config["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "satismeter")
-        .unwrap()
-        .clone();
-    hotjar["id"] = json!("hotjar");
-    hotjar["name"] = json!("Hotjar");
-    hotjar["consent_mode"] = json!([]);
-    config["services"].as_array_mut().unwrap().push(hotjar);
-    let resp = publish(config).await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    revisit(&mut demo).await;
-    demo.first_layer("the first layer again").await;
-    assert!(demo.ran().await.contains(&"mixpanel".to_string()));
-    demo.finish().await;
+        // A text fix: the decision holds.
+        config["site"]["policy_version"] = json!("Stand: 01.12.2026");
+        let resp = publish(config.clone()).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        revisit(&mut demo).await;
+        assert_eq!(
+            demo.eval("return !!document.querySelector('#keksdose-root');")
+                .await,
+            json!(false),
+            "a text change does not ask again"
+        );
+        assert_eq!(demo.ran().await.len(), SAAS_SCRIPTS.len());
+
+        // A new analytics service needs consent: the banner asks again; what the
+        // visitor already allowed keeps running.
+        let mut hotjar = config["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "satismeter")
+            .unwrap()
+            .clone();
+        hotjar["id"] = json!("hotjar");
+        hotjar["name"] = json!("Hotjar");
+        hotjar["consent_mode"] = json!([]);
+        config["services"].as_array_mut().unwrap().push(hotjar);
+        let resp = publish(config).await.unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        revisit(&mut demo).await;
+        demo.first_layer("the first layer again").await;
+        assert!(demo.ran().await.contains(&"mixpanel".to_string()));
+        demo.finish().await;
+    }
 }
 
 #[tokio::test]
 async fn custom_settings_by_keyboard_only_with_the_focus_trapped_and_returned() {
-    let demo = Demo::start().await;
-    demo.open("/demo/saas.html").await;
-    demo.first_layer("the first layer's three buttons").await;
-    demo.wait(
-        "the dialog to take the focus",
-        "return document.querySelector('#keksdose-root').shadowRoot.activeElement !== null;",
-    )
-    .await;
-    assert_eq!(
-        demo.focus().await,
-        "banner:dialog",
-        "focus starts on the dialog, no answer preselected"
-    );
-
-    // Tab goes round the first layer's controls and never leaves the dialog.
-    let mut stops = Vec::new();
-    for _ in 0..10 {
-        demo.press(&[Key::Tab]).await;
-        stops.push(demo.focus().await);
-    }
-    let round = [
-        "banner:link:Datenschutzerklärung",
-        "banner:link:Impressum",
-        "banner:accept_all",
-        "banner:reject_all",
-        "banner:settings",
-    ];
-    assert_eq!(&stops[..5], round, "{stops:?}");
-    assert_eq!(&stops[5..], round, "Tab wraps round: {stops:?}");
-    demo.press(&[Key::Tab]).await;
-    assert_eq!(demo.focus().await, round[0]);
-    demo.shift_tab().await;
-    assert_eq!(
-        demo.focus().await,
-        "banner:settings",
-        "Shift-Tab on the first control wraps to the last"
-    );
-
-    // Escape is not a choice: the first layer stays, nothing runs.
-    demo.press(&[Key::Escape]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    demo.first_layer("the first layer still open").await;
-    assert_eq!(
-        demo.cookie_action().await,
-        Value::Null,
-        "no decision stored"
-    );
-
-    // "Einstellungen" with Enter; in the settings, the analytics switch with Space,
-    // the affiliate category's services disclosed with Enter, AWIN on with Space.
-    demo.tab_to("banner:settings").await;
-    demo.press(&[Key::Enter]).await;
-    demo.settings_layer(true).await;
-    let stops = demo.tab_to("banner:category:analytics").await;
-    assert!(
-        !stops.iter().any(|s| s == "banner:category:necessary"),
-        "the necessary switch is locked, not a stop: {stops:?}"
-    );
-    demo.press(&[Key::Space]).await;
-    demo.tab_to("banner:disclosure:affiliate").await;
-    demo.press(&[Key::Enter]).await;
-    demo.tab_to("banner:service:awin").await;
-    demo.press(&[Key::Space]).await;
-    let switches = demo
-        .eval(
-            "const r = document.querySelector('#keksdose-root').shadowRoot;\
-             return ['[data-category=analytics]', '[data-category=marketing]', '[data-service=awin]', '[data-category=affiliate]']\
-                 .map(s => r.querySelector(s).getAttribute('aria-checked'));",
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        demo.open("/demo/saas.html").await;
+        demo.first_layer("the first layer's three buttons").await;
+        demo.wait(
+            "the dialog to take the focus",
+            "return document.querySelector('#keksdose-root').shadowRoot.activeElement !== null;",
         )
         .await;
-    assert_eq!(
-        switches,
-        json!(["true", "false", "true", "true"]),
-        "analytics on, marketing off, AWIN (the affiliate category's only service) on"
-    );
-    // Tab keeps wrapping inside the larger layer too: "Nur Notwendige" is the
-    // last control, the close button the first.
-    let stops = demo.tab_to("banner:reject_all").await;
-    demo.press(&[Key::Tab]).await;
-    assert_eq!(
-        demo.focus().await,
-        "banner:button.kd-close",
-        "after the last control Tab goes to the first ({stops:?})"
-    );
-    demo.shift_tab().await;
-    assert_eq!(demo.focus().await, "banner:reject_all", "and back");
-    demo.tab_to("banner:save").await;
-    demo.press(&[Key::Enter]).await;
+        assert_eq!(
+            demo.focus().await,
+            "banner:dialog",
+            "focus starts on the dialog, no answer preselected"
+        );
 
-    let id = demo.acknowledged_consent_id().await;
-    assert_eq!(demo.cookie_action().await, json!("c"));
-    demo.wait(
-        "the chosen services to run",
-        "return window.__demo && window.__demo.ran.length >= 5;",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        demo.ran().await,
-        [
-            "mixpanel",
-            "segment",
-            "satismeter",
-            "awin",
-            "analytics-inline"
-        ],
-        "analytics and AWIN ran, in document order; nothing else"
-    );
-    let proof = demo.proof("saas", &id).await;
-    let record = &proof["records"][0]["record"];
-    assert_eq!(record["action"], "custom", "{proof}");
-    assert_eq!(record["choices"]["categories"]["analytics"], true);
-    assert_eq!(record["choices"]["categories"]["marketing"], false);
-    assert_eq!(record["choices"]["services"]["awin"], true);
-    assert_eq!(record["choices"]["services"]["google-ads"], false);
-    assert_eq!(record["choices"]["services"]["intercom"], false);
+        // Tab goes round the first layer's controls and never leaves the dialog.
+        let mut stops = Vec::new();
+        for _ in 0..10 {
+            demo.press(&[Key::Tab]).await;
+            stops.push(demo.focus().await);
+        }
+        let round = [
+            "banner:link:Datenschutzerklärung",
+            "banner:link:Impressum",
+            "banner:accept_all",
+            "banner:reject_all",
+            "banner:settings",
+        ];
+        assert_eq!(&stops[..5], round, "{stops:?}");
+        assert_eq!(&stops[5..], round, "Tab wraps round: {stops:?}");
+        demo.press(&[Key::Tab]).await;
+        assert_eq!(demo.focus().await, round[0]);
+        demo.shift_tab().await;
+        assert_eq!(
+            demo.focus().await,
+            "banner:settings",
+            "Shift-Tab on the first control wraps to the last"
+        );
 
-    // The footer's "Cookie-Einstellungen", reached by Tab through the page, opened
-    // with Enter; Escape closes the reopened settings and the focus is back on it.
-    demo.tab_to("page:settings-link").await;
-    demo.press(&[Key::Enter]).await;
-    demo.settings_layer(true).await;
-    assert_eq!(
-        demo.eval(
-            "return document.querySelector('#keksdose-root').shadowRoot\
-                 .querySelector('[data-category=analytics]').getAttribute('aria-checked');"
+        // Escape is not a choice: the first layer stays, nothing runs.
+        demo.press(&[Key::Escape]).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        demo.first_layer("the first layer still open").await;
+        assert_eq!(
+            demo.cookie_action().await,
+            Value::Null,
+            "no decision stored"
+        );
+
+        // "Einstellungen" with Enter; in the settings, the analytics switch with Space,
+        // the affiliate category's services disclosed with Enter, AWIN on with Space.
+        demo.tab_to("banner:settings").await;
+        demo.press(&[Key::Enter]).await;
+        demo.settings_layer(true).await;
+        let stops = demo.tab_to("banner:category:analytics").await;
+        assert!(
+            !stops.iter().any(|s| s == "banner:category:necessary"),
+            "the necessary switch is locked, not a stop: {stops:?}"
+        );
+        demo.press(&[Key::Space]).await;
+        demo.tab_to("banner:disclosure:affiliate").await;
+        demo.press(&[Key::Enter]).await;
+        demo.tab_to("banner:service:awin").await;
+        demo.press(&[Key::Space]).await;
+        let switches = demo
+            .eval(
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 return ['[data-category=analytics]', '[data-category=marketing]', '[data-service=awin]', '[data-category=affiliate]']\
+                     .map(s => r.querySelector(s).getAttribute('aria-checked'));",
+            )
+            .await;
+        assert_eq!(
+            switches,
+            json!(["true", "false", "true", "true"]),
+            "analytics on, marketing off, AWIN (the affiliate category's only service) on"
+        );
+        // Tab keeps wrapping inside the larger layer too: "Nur Notwendige" is the
+        // last control, the close button the first.
+        let stops = demo.tab_to("banner:reject_all").await;
+        demo.press(&[Key::Tab]).await;
+        assert_eq!(
+            demo.focus().await,
+            "banner:button.kd-close",
+            "after the last control Tab goes to the first ({stops:?})"
+        );
+        demo.shift_tab().await;
+        assert_eq!(demo.focus().await, "banner:reject_all", "and back");
+        demo.tab_to("banner:save").await;
+        demo.press(&[Key::Enter]).await;
+
+        let id = demo.acknowledged_consent_id().await;
+        assert_eq!(demo.cookie_action().await, json!("c"));
+        demo.wait(
+            "the chosen services to run",
+            "return window.__demo && window.__demo.ran.length >= 5;",
         )
-        .await,
-        json!("true"),
-        "the settings show the decision in force"
-    );
-    demo.press(&[Key::Escape]).await;
-    demo.wait(
-        "the banner to close",
-        "return !document.querySelector('#keksdose-root');",
-    )
-    .await;
-    assert_eq!(
-        demo.focus().await,
-        "page:settings-link",
-        "focus returned to the link that opened the settings"
-    );
-    assert_eq!(
-        demo.cookie_action().await,
-        json!("c"),
-        "closing changed nothing"
-    );
-    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
-    assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
-    demo.finish().await;
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            demo.ran().await,
+            [
+                "mixpanel",
+                "segment",
+                "satismeter",
+                "awin",
+                "analytics-inline"
+            ],
+            "analytics and AWIN ran, in document order; nothing else"
+        );
+        let proof = demo.proof("saas", &id).await;
+        let record = &proof["records"][0]["record"];
+        assert_eq!(record["action"], "custom", "{proof}");
+        assert_eq!(record["choices"]["categories"]["analytics"], true);
+        assert_eq!(record["choices"]["categories"]["marketing"], false);
+        assert_eq!(record["choices"]["services"]["awin"], true);
+        assert_eq!(record["choices"]["services"]["google-ads"], false);
+        assert_eq!(record["choices"]["services"]["intercom"], false);
+
+        // The footer's "Cookie-Einstellungen", reached by Tab through the page, opened
+        // with Enter; Escape closes the reopened settings and the focus is back on it.
+        demo.tab_to("page:settings-link").await;
+        demo.press(&[Key::Enter]).await;
+        demo.settings_layer(true).await;
+        assert_eq!(
+            demo.eval(
+                "return document.querySelector('#keksdose-root').shadowRoot\
+                     .querySelector('[data-category=analytics]').getAttribute('aria-checked');"
+            )
+            .await,
+            json!("true"),
+            "the settings show the decision in force"
+        );
+        demo.press(&[Key::Escape]).await;
+        demo.wait(
+            "the banner to close",
+            "return !document.querySelector('#keksdose-root');",
+        )
+        .await;
+        assert_eq!(
+            demo.focus().await,
+            "page:settings-link",
+            "focus returned to the link that opened the settings"
+        );
+        assert_eq!(
+            demo.cookie_action().await,
+            json!("c"),
+            "closing changed nothing"
+        );
+        let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+        assert_eq!(history["records"].as_array().unwrap().len(), 1, "{history}");
+        demo.finish().await;
+    }
 }
 
 /// Runs axe-core (from npm, `node_modules/axe-core`) on what `selector` matches (the
@@ -1185,63 +1221,65 @@ async fn axe_violations(demo: &Demo, selector: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn axe_core_finds_no_accessibility_violations_in_the_banner_and_the_settings() {
-    let demo = Demo::start().await;
-    for lang in ["de", "en"] {
-        for page in ["/demo/saas.html", "/demo/coaching.html"] {
-            let url = format!("{page}?lang={lang}");
-            demo.open(&url).await;
-            demo.first_layer("the first layer's three buttons").await;
-            let found = axe_violations(&demo, "#keksdose-root").await;
-            assert!(found.is_empty(), "{url}, first layer: {found:#?}");
-            if page.contains("coaching") {
-                let found = axe_violations(&demo, ".keksdose-placeholder").await;
-                assert!(
-                    found.is_empty(),
-                    "{url}, two-click placeholders: {found:#?}"
-                );
-            }
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        for lang in ["de", "en"] {
+            for page in ["/demo/saas.html", "/demo/coaching.html"] {
+                let url = format!("{page}?lang={lang}");
+                demo.open(&url).await;
+                demo.first_layer("the first layer's three buttons").await;
+                let found = axe_violations(&demo, "#keksdose-root").await;
+                assert!(found.is_empty(), "{url}, first layer: {found:#?}");
+                if page.contains("coaching") {
+                    let found = axe_violations(&demo, ".keksdose-placeholder").await;
+                    assert!(
+                        found.is_empty(),
+                        "{url}, two-click placeholders: {found:#?}"
+                    );
+                }
 
-            // The settings with every category and every service disclosed.
-            demo.click("settings").await;
-            demo.settings_layer(false).await;
-            demo.eval(
-                "const r = document.querySelector('#keksdose-root').shadowRoot;\
-                 r.querySelectorAll('section > .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
-                 return true;",
-            )
-            .await;
-            demo.wait(
-                "the services listed",
-                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service').length > 0;",
-            )
-            .await;
-            demo.eval(
-                "const r = document.querySelector('#keksdose-root').shadowRoot;\
-                 r.querySelectorAll('li .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
-                 return true;",
-            )
-            .await;
-            demo.wait(
-                "the services' details",
-                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service dl').length > 0;",
-            )
-            .await;
-            let found = axe_violations(&demo, "#keksdose-root").await;
-            assert!(found.is_empty(), "{url}, settings: {found:#?}");
+                // The settings with every category and every service disclosed.
+                demo.click("settings").await;
+                demo.settings_layer(false).await;
+                demo.eval(
+                    "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                     r.querySelectorAll('section > .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                     return true;",
+                )
+                .await;
+                demo.wait(
+                    "the services listed",
+                    "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service').length > 0;",
+                )
+                .await;
+                demo.eval(
+                    "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                     r.querySelectorAll('li .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                     return true;",
+                )
+                .await;
+                demo.wait(
+                    "the services' details",
+                    "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service dl').length > 0;",
+                )
+                .await;
+                let found = axe_violations(&demo, "#keksdose-root").await;
+                assert!(found.is_empty(), "{url}, settings: {found:#?}");
+            }
         }
+        // The scan does see into the shadow root: a button without a name put there is found.
+        demo.eval(
+            "document.querySelector('#keksdose-root').shadowRoot.querySelector('[role=dialog]')\
+                 .appendChild(document.createElement('button')); return true;",
+        )
+        .await;
+        let found = axe_violations(&demo, "#keksdose-root").await;
+        assert!(
+            found.len() == 1 && found[0].starts_with("button-name"),
+            "{found:#?}"
+        );
+        demo.finish().await;
     }
-    // The scan does see into the shadow root: a button without a name put there is found.
-    demo.eval(
-        "document.querySelector('#keksdose-root').shadowRoot.querySelector('[role=dialog]')\
-             .appendChild(document.createElement('button')); return true;",
-    )
-    .await;
-    let found = axe_violations(&demo, "#keksdose-root").await;
-    assert!(
-        found.len() == 1 && found[0].starts_with("button-name"),
-        "{found:#?}"
-    );
-    demo.finish().await;
 }
 
 /// The README's screenshots: first layer and settings, desktop and mobile width,
@@ -1300,42 +1338,45 @@ async fn blocked_scripts_run_in_page_order_also_while_the_page_is_parsed() {
         <p><script type=\"text/plain\" data-consent=\"analytics\">order.push('inline-2')</script></p>\
         <a href=\"#\" data-consent-open>Cookie-Einstellungen</a></body></html>";
     let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start_with_pages(
-        dir.path(),
-        &[
-            ("demo/order.html", PAGE),
-            ("demo/order-a.js", "order.push('external-a');"),
-            ("demo/order-b.js", "order.push('external-b');"),
-        ],
-    )
-    .await;
-    let expected = json!(["inline-1", "external-a", "external-b", "inline-2"]);
-    demo.open("/demo/order.html").await;
-    demo.first_layer("the banner on the order page").await;
-    assert_eq!(
-        demo.eval("return window.order;").await,
-        json!([]),
-        "nothing before a choice"
-    );
-    demo.click("accept_all").await;
-    demo.acknowledged_consent_id().await;
-    demo.wait(
-        "the scripts after the choice",
-        "return window.order.length === 4;",
-    )
-    .await;
-    assert_eq!(demo.eval("return window.order;").await, expected);
-    // A returning visitor: the stored decision applies while the page is parsed.
-    for _ in 0..3 {
+    for embed in EMBEDS {
+        let demo = Demo::start_with_pages_as(
+            embed,
+            dir.path(),
+            &[
+                ("demo/order.html", PAGE),
+                ("demo/order-a.js", "order.push('external-a');"),
+                ("demo/order-b.js", "order.push('external-b');"),
+            ],
+        )
+        .await;
+        let expected = json!(["inline-1", "external-a", "external-b", "inline-2"]);
         demo.open("/demo/order.html").await;
+        demo.first_layer("the banner on the order page").await;
+        assert_eq!(
+            demo.eval("return window.order;").await,
+            json!([]),
+            "nothing before a choice"
+        );
+        demo.click("accept_all").await;
+        demo.acknowledged_consent_id().await;
         demo.wait(
-            "the scripts of a returning visit",
-            "return window.order && window.order.length === 4;",
+            "the scripts after the choice",
+            "return window.order.length === 4;",
         )
         .await;
         assert_eq!(demo.eval("return window.order;").await, expected);
+        // A returning visitor: the stored decision applies while the page is parsed.
+        for _ in 0..3 {
+            demo.open("/demo/order.html").await;
+            demo.wait(
+                "the scripts of a returning visit",
+                "return window.order && window.order.length === 4;",
+            )
+            .await;
+            assert_eq!(demo.eval("return window.order;").await, expected);
+        }
+        demo.finish().await;
     }
-    demo.finish().await;
 }
 
 /// A page served with a strict, enforced Content Security Policy and Trusted Types
@@ -1351,90 +1392,92 @@ async fn blocked_scripts_run_in_page_order_also_while_the_page_is_parsed() {
 async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_scripts_run() {
     const PAGE: &str = "/demo/strict-csp.html";
     const VIOLATIONS: &str = "return window.__cspViolations;";
-    let demo = Demo::start().await;
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
 
-    let resp = demo.http.get(demo.server.url(PAGE)).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let csp = resp.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    for wanted in [
-        "script-src 'self' 'nonce-",
-        "require-trusted-types-for 'script'",
-        "trusted-types keksdose",
-        "style-src 'self';",
-    ] {
-        assert!(csp.contains(wanted), "{wanted} in {csp}");
+        let resp = demo.http.get(demo.server.url(PAGE)).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        for wanted in [
+            "script-src 'self' 'nonce-",
+            "require-trusted-types-for 'script'",
+            "trusted-types keksdose",
+            "style-src 'self';",
+        ] {
+            assert!(csp.contains(wanted), "{wanted} in {csp}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
+            "{csp}"
+        );
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|n| n.split('\'').next())
+            .unwrap()
+            .to_string();
+        let page = resp.text().await.unwrap();
+        assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{page}");
+
+        demo.open(PAGE).await;
+        demo.first_layer("the banner under the strict CSP").await;
+        // Styled, though no `<style>` may apply: the banner's sheet is adopted, and
+        // so is the placeholder's.
+        let styled = "const r = document.querySelector('#keksdose-root').shadowRoot;\
+            const ph = document.querySelector('[data-keksdose-placeholder=\"youtube\"]');\
+            return !!ph && getComputedStyle(r.querySelector('.kd-backdrop')).position === 'fixed'\
+                && getComputedStyle(ph).display === 'flex' && !r.querySelector('style');";
+        demo.wait("the banner and the placeholder, styled", styled)
+            .await;
+        assert_eq!(
+            demo.ran().await,
+            Vec::<String>::new(),
+            "nothing before a choice"
+        );
+
+        demo.click("accept_all").await;
+        let id = demo.acknowledged_consent_id().await;
+        let history = demo.json(&format!("/v1/consents/{id}"), None).await;
+        let records = history["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "recorded once: {history}");
+        assert_eq!(records[0]["action"], "accept_all", "{history}");
+
+        let ran = "return (window.__demo && window.__demo.ran.length) >= 2;";
+        let embed = "const f = document.querySelector('iframe[data-consent=\"youtube\"]');\
+            return !!(f.contentDocument && /YouTube/.test(f.contentDocument.title));";
+        demo.wait("the allowed scripts to run", ran).await;
+        demo.wait("the allowed embed to load", embed).await;
+        assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
+        assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
+
+        // A returning visitor: the stored decision applies while the page is parsed.
+        demo.open(PAGE).await;
+        demo.wait("the scripts of a returning visit", ran).await;
+        demo.wait("the embed of a returning visit", embed).await;
+        assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
+        assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
+
+        // The policy is in force and the page hears of breaches: a string as a
+        // script's URL is refused and reported.
+        let refused = demo
+            .eval(
+                "try { document.createElement('script').src = '/demo/vendor/awin.js'; return false; }\
+                 catch (e) { return e instanceof TypeError; }",
+            )
+            .await;
+        assert_eq!(refused, json!(true), "Trusted Types are enforced");
+        let reported = demo
+            .wait(
+                "the refused string reported",
+                "const v = window.__cspViolations; return v.length && v.map(x => x.directive);",
+            )
+            .await;
+        assert_eq!(reported, json!(["require-trusted-types-for"]));
+        demo.finish().await;
     }
-    assert!(
-        !csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"),
-        "{csp}"
-    );
-    let nonce = csp
-        .split("'nonce-")
-        .nth(1)
-        .and_then(|n| n.split('\'').next())
-        .unwrap()
-        .to_string();
-    let page = resp.text().await.unwrap();
-    assert!(page.contains(&format!("nonce=\"{nonce}\"")), "{page}");
-
-    demo.open(PAGE).await;
-    demo.first_layer("the banner under the strict CSP").await;
-    // Styled, though no `<style>` may apply: the banner's sheet is adopted, and
-    // so is the placeholder's.
-    let styled = "const r = document.querySelector('#keksdose-root').shadowRoot;\
-        const ph = document.querySelector('[data-keksdose-placeholder=\"youtube\"]');\
-        return !!ph && getComputedStyle(r.querySelector('.kd-backdrop')).position === 'fixed'\
-            && getComputedStyle(ph).display === 'flex' && !r.querySelector('style');";
-    demo.wait("the banner and the placeholder, styled", styled)
-        .await;
-    assert_eq!(
-        demo.ran().await,
-        Vec::<String>::new(),
-        "nothing before a choice"
-    );
-
-    demo.click("accept_all").await;
-    let id = demo.acknowledged_consent_id().await;
-    let history = demo.json(&format!("/v1/consents/{id}"), None).await;
-    let records = history["records"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "recorded once: {history}");
-    assert_eq!(records[0]["action"], "accept_all", "{history}");
-
-    let ran = "return (window.__demo && window.__demo.ran.length) >= 2;";
-    let embed = "const f = document.querySelector('iframe[data-consent=\"youtube\"]');\
-        return !!(f.contentDocument && /YouTube/.test(f.contentDocument.title));";
-    demo.wait("the allowed scripts to run", ran).await;
-    demo.wait("the allowed embed to load", embed).await;
-    assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
-    assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
-
-    // A returning visitor: the stored decision applies while the page is parsed.
-    demo.open(PAGE).await;
-    demo.wait("the scripts of a returning visit", ran).await;
-    demo.wait("the embed of a returning visit", embed).await;
-    assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
-    assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
-
-    // The policy is in force and the page hears of breaches: a string as a
-    // script's URL is refused and reported.
-    let refused = demo
-        .eval(
-            "try { document.createElement('script').src = '/demo/vendor/awin.js'; return false; }\
-             catch (e) { return e instanceof TypeError; }",
-        )
-        .await;
-    assert_eq!(refused, json!(true), "Trusted Types are enforced");
-    let reported = demo
-        .wait(
-            "the refused string reported",
-            "const v = window.__cspViolations; return v.length && v.map(x => x.directive);",
-        )
-        .await;
-    assert_eq!(reported, json!(["require-trusted-types-for"]));
-    demo.finish().await;
 }
 
 /// Whether the page has loaded the banner's WASM (a resource entry appears only
@@ -1448,7 +1491,8 @@ const WASM_LOADED: &str =
 /// records exactly one `reject_all`, which the WASM arriving later does not
 /// repeat; "Einstellungen" shows as busy and opens the settings once it arrives.
 #[tokio::test]
-async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_settings_wait_for_it() {
+async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_settings_wait_for_it()
+{
     let dir = tempfile::tempdir().unwrap();
 
     // "Nur Notwendige" while the WASM is held.
@@ -1457,8 +1501,16 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     let version = demo.config("saas").await["version"].clone();
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
-    assert_eq!(demo.eval(WASM_LOADED).await, json!(false), "the WASM is held");
-    assert_eq!(demo.focus().await, "banner:dialog", "focus moved into the dialog");
+    assert_eq!(
+        demo.eval(WASM_LOADED).await,
+        json!(false),
+        "the WASM is held"
+    );
+    assert_eq!(
+        demo.focus().await,
+        "banner:dialog",
+        "focus moved into the dialog"
+    );
     let found = axe_violations(&demo, "#keksdose-root").await;
     assert!(found.is_empty(), "the server's first layer: {found:#?}");
     demo.press(&[Key::Tab]).await;

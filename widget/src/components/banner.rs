@@ -75,9 +75,7 @@ pub fn Banner(props: &BannerProps) -> Html {
             let Some(el) = dialog.cast::<HtmlElement>() else {
                 return;
             };
-            let control = keep
-                .take()
-                .and_then(|action| focus::control(&el, &action));
+            let control = keep.take().and_then(|action| focus::control(&el, &action));
             focus::focus(control.as_ref().unwrap_or(&el));
         });
     }
