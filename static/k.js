@@ -527,6 +527,7 @@
   // ---- The browser part. ------------------------------------------------------
   var doc = root.document;
   var embed = typeof SITE === "object" && SITE ? SITE : null;
+  var brought = embed && embed.published; // used once: after forget(), fetched
   // Kept: and assigned here, SITE is no constant a minifier could fold before
   // the server writes the site in.
   SITE = null;
@@ -580,9 +581,11 @@
   function fetchConfig() {
     if (!configPromise) {
       // The per-site loader brought it; else it is fetched (cached 60 s).
+      var given = brought;
+      brought = null;
       configPromise = (
-        embed
-          ? Promise.resolve(embed.published)
+        given
+          ? Promise.resolve(given)
           : fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
               credentials: "omit",
             }).then(function (r) {
@@ -1238,7 +1241,12 @@
     var slot = null;
     return fetchConfig()
       .then(function () {
-        var markup = embed && layer === "first" && embed.first[choose(published.config, pageLang())];
+        // The server's first layer, if it was rendered for the config in force.
+        var markup =
+          embed &&
+          layer === "first" &&
+          published.version === embed.published.version &&
+          embed.first[choose(published.config, pageLang())];
         if (!markup) return loadBanner().then(function (mod) { return [mod]; });
         // Requested now, while the first layer shows.
         loadBanner().catch(function () {});

@@ -7,7 +7,8 @@
 //! takes over.
 //!
 //! Not hydratable: hydration would cost the banner's WASM the code to walk and
-//! claim server markup, and a mismatch would stop it. The WASM renders afresh,
+//! claim server markup (measured: 302 → 340 KB raw, 128 → 144 KB gzip), and a
+//! mismatch would stop it. The WASM renders afresh,
 //! hidden, and replaces the server's layer in the same task, keeping the
 //! focused control focused (`mount`'s `focus` and `returnFocus`).
 
