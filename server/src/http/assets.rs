@@ -450,6 +450,50 @@ mod tests {
     }
 
     #[test]
+    fn the_per_site_loader_carries_the_config_the_stylesheet_and_each_first_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("k.js"),
+            "var W = \"__KEKSDOSE_WIDGET__\"; var SITE = \"__KEKSDOSE_SITE__\";\n",
+        )
+        .unwrap();
+        let assets = Assets::load(dir.path()).unwrap();
+        let config = keksdose_shared::SiteConfig::from_toml(include_str!(
+            "../../../examples/sites/coaching.toml"
+        ))
+        .unwrap();
+        let body = br#"{"site":"coaching","version":"v1","config":{}}"#.to_vec();
+        let published = crate::published::Published {
+            version: "v1".into(),
+            config: config.clone(),
+            json: Encoded::new(body),
+            site_loader: std::sync::OnceLock::new(),
+        };
+        let loader = assets.site_loader(&published).unwrap();
+        assert_eq!(loader.cache_control, SITE_LOADER_CACHE);
+        let text = String::from_utf8(loader.body.identity.to_vec()).unwrap();
+        let literal = text
+            .strip_prefix("var W = \"__KEKSDOSE_WIDGET__\"; var SITE = ")
+            .and_then(|t| t.strip_suffix(";\n"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let site: serde_json::Value = serde_json::from_str(literal).unwrap();
+        assert_eq!(site["published"]["version"], "v1");
+        assert!(site["css"].as_str().unwrap().contains(".kd-btn"));
+        let first = site["first"].as_object().unwrap();
+        assert_eq!(
+            first.keys().collect::<std::collections::BTreeSet<_>>(),
+            config.site.languages.iter().collect()
+        );
+        for (lang, html) in first {
+            let html = html.as_str().unwrap();
+            assert!(html.contains(&format!("lang=\"{lang}\"")), "{html}");
+            assert!(html.contains("data-action=\"reject_all\""), "{html}");
+        }
+        // Without a loader there is nothing to serve.
+        assert!(Assets::default().site_loader(&published).is_none());
+    }
+
+    #[test]
     fn the_minified_loader_is_served_only_when_made_from_the_source() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("widget")).unwrap();

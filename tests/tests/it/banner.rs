@@ -134,6 +134,11 @@ impl Demo {
 
     /// Waits until `script` returns something truthy, and returns it.
     async fn wait(&self, what: &str, script: &str) -> Value {
+        self.wait_explained(what, script, None).await
+    }
+
+    /// [`wait`](Self::wait), saying on a timeout what `explain` returns then.
+    async fn wait_explained(&self, what: &str, script: &str, explain: Option<&str>) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let v = self.eval(script).await;
@@ -147,12 +152,17 @@ impl Demo {
             if truthy {
                 return v;
             }
-            assert!(
-                Instant::now() < deadline,
-                "waited {PATIENCE:?} for {what} ({:?} embed); last: {v}; server log:\n{}",
-                self.embed,
-                self.server.log()
-            );
+            if Instant::now() >= deadline {
+                let state = match explain {
+                    Some(explain) => self.eval(explain).await,
+                    None => Value::Null,
+                };
+                panic!(
+                    "waited {PATIENCE:?} for {what} ({:?} embed); last: {v}; then: {state}; server log:\n{}",
+                    self.embed,
+                    self.server.log()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -1456,7 +1466,20 @@ async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_sc
         // A returning visitor: the stored decision applies while the page is parsed.
         demo.open(PAGE).await;
         demo.wait("the scripts of a returning visit", ran).await;
-        demo.wait("the embed of a returning visit", embed).await;
+        demo.wait_explained(
+            "the embed of a returning visit",
+            embed,
+            Some(
+                "const f = document.querySelector('iframe[data-consent=\"youtube\"]');\
+                 const d = f && f.contentDocument;\
+                 return {src: f && f.getAttribute('src'), done: f && f.hasAttribute('data-keksdose-done'),\
+                   hidden: f && f.getAttribute('data-keksdose-hidden'), ready: d && d.readyState,\
+                   title: d && d.title, url: d && d.URL, placeholder: !!document.querySelector('[data-keksdose-placeholder]'),\
+                   violations: window.__cspViolations, state: document.readyState,\
+                   cookie: document.cookie};",
+            ),
+        )
+        .await;
         assert_eq!(demo.ran().await, ["google-ads", "marketing-inline"]);
         assert_eq!(demo.eval(VIOLATIONS).await, json!([]), "no violation");
 
