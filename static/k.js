@@ -606,6 +606,28 @@
     return configPromise;
   }
 
+  /**
+   * The whole published config, for the banner's settings: the per-site loader
+   * carries only the loader's view of it (SiteConfig::loader_view), so the
+   * banner's WASM gets it from the config endpoint, fetched beside the WASM.
+   */
+  var fullPromise = null;
+  function fullConfig() {
+    if (!embed || !embed.view) return fetchConfig();
+    if (!fullPromise) {
+      fullPromise = fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
+        credentials: "omit",
+      }).then(function (r) {
+        if (!r.ok) throw new Error("GET config: " + r.status);
+        return r.json();
+      });
+      fullPromise.catch(function () {
+        fullPromise = null; // try again next time
+      });
+    }
+    return fullPromise;
+  }
+
   // -- Blocked elements ---------------------------------------------------------
   var BLOCKED = 'script[type="text/plain"][data-consent], iframe[data-consent][data-src]';
 
@@ -1239,6 +1261,10 @@
     if (banner || opening) return Promise.resolve();
     opening = true;
     var slot = null;
+    // Without a first layer of the server's to show, the banner is fetched
+    // while the config is.
+    var early = embed && layer === "first";
+    var widget = early ? null : loadBanner();
     return fetchConfig()
       .then(function () {
         // The server's first layer, if it was rendered for the config in force.
@@ -1247,10 +1273,13 @@
           layer === "first" &&
           published.version === embed.published.version &&
           embed.first[choose(published.config, pageLang())];
-        if (!markup) return loadBanner().then(function (mod) { return [mod]; });
+        if (!markup) {
+          return Promise.all([widget || loadBanner(), fullConfig()]);
+        }
         // Requested now, while the first layer shows.
         loadBanner().catch(function () {});
-        return [null, markup];
+        fullConfig().catch(function () {});
+        return [null, null, markup];
       })
       .then(function (got) {
         return new Promise(function (resolve) {
@@ -1261,14 +1290,14 @@
           doc.body.appendChild(host);
           slot = { host: host, handle: null, early: null };
           banner = slot;
-          if (got[1]) {
-            slot.early = showEarly(slot, got[1]);
+          if (got[2]) {
+            slot.early = showEarly(slot, got[2]);
             opening = false;
-            return loadBanner().then(function (mod) {
-              takeOver(slot, mod);
+            return widgetAndConfig().then(function (both) {
+              takeOver(slot, both);
             });
           }
-          mountBanner(slot, got[0], { layer: layer });
+          mountBanner(slot, got, { layer: layer });
         });
       })
       .catch(function (e) {
@@ -1286,10 +1315,16 @@
       });
   }
 
-  /** Mounts the banner's WASM into `slot` (see widget/src/lib.rs). */
-  function mountBanner(slot, mod, extra) {
+  /** The banner's module and the whole config it is mounted with. */
+  function widgetAndConfig() {
+    return Promise.all([loadBanner(), fullConfig()]);
+  }
+
+  /** Mounts the banner's WASM (`both`: its module and the whole config) into `slot`. */
+  function mountBanner(slot, both, extra) {
+    var mod = both[0];
     var options = {
-      config: published,
+      config: both[1],
       lang: pageLang(),
       apiBase: api,
     };
@@ -1314,12 +1349,12 @@
    * in the same task, the focused control staying focused. Nothing when the
    * visitor already answered on the server's layer.
    */
-  function takeOver(slot, mod) {
+  function takeOver(slot, both) {
     var early = slot.early;
     if (banner !== slot || !early || early.done) return;
     early.stop();
     slot.early = null;
-    mountBanner(slot, mod, {
+    mountBanner(slot, both, {
       layer: early.settings ? "settings" : "first",
       focus: early.settings ? undefined : early.focused(),
       returnFocus: early.previous || undefined,
@@ -1387,9 +1422,9 @@
         if (early.settings) return;
         early.settings = true;
         busy(true);
-        loadBanner().then(
-          function (mod) {
-            takeOver(slot, mod);
+        widgetAndConfig().then(
+          function (both) {
+            takeOver(slot, both);
           },
           function (err) {
             early.idle();

@@ -13,6 +13,8 @@ use keksdose_store::{SiteMeta, Store, StoreError};
 /// A site's current config as the public API serves it.
 #[derive(Debug)]
 pub struct Published {
+    /// The site's id.
+    pub site: String,
     pub version: String,
     pub config: SiteConfig,
     /// `{"site", "version", "config"}`, serialised and compressed once.
@@ -55,6 +57,7 @@ impl PublishedCache {
         })
         .map_err(|e| StoreError::Internal(e.to_string()))?;
         let p = Arc::new(Published {
+            site: site.id.clone(),
             version: site.config_version.clone(),
             config,
             json: crate::http::assets::Encoded::with_brotli(

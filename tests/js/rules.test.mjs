@@ -123,6 +123,33 @@ for (const form of forms()) {
     assert.ok(reloads > 0, 'some vectors reload');
   });
 
+  // The per-site loader carries SiteConfig::loader_view (no texts only the
+  // settings show): the loader must decide everything on it as on the whole config.
+  test("the per-site loader's config view decides as the whole config (loader_views)", () => {
+    const views = choices.loader_views;
+    assert.deepEqual(Object.keys(views).sort(), Object.keys(configs).sort());
+    const now = 1790000000;
+    const same = (f, name) => assert.deepEqual(plain(f(views[name])), plain(f(configs[name])), name);
+    for (const name of Object.keys(configs)) {
+      assert.ok(JSON.stringify(views[name]).length < JSON.stringify(configs[name]).length || !configs[name].services.length, name);
+      same((c) => [core.needsBanner(c), core.consentLifetimeSecs(c), core.choose(c, 'en-GB')], name);
+      // What the browser part reads of a service: placeholders, cookie deletion, Consent Mode.
+      same((c) => c.services.map((s) => [s.id, s.name, s.category, s.provider && s.provider.name, s.privacy_policy_url,
+        s.consent_mode, (s.cookies || []).map((k) => [k.name, k.storage, k.domain])]), name);
+      same((c) => [c.site, c.consent, c.consent_mode, c.texts, (c.categories || []).map((k) => k.id)], name);
+    }
+    for (const v of choices.resolve) same((c) => core.resolve(c, v.decision), v.config);
+    for (const v of withdrawal.reject_action) {
+      same((c) => core.rejectAction(c, v.stored), v.config);
+      if (!v.stored) continue;
+      same((c) => [core.renewal(c, v.stored, now), core.restate(c, v.stored), core.split(c, v.stored)], v.config);
+      same((c) => core.grantedSignals(c, (id) => v.stored.granted.indexOf(id) >= 0), v.config);
+    }
+    for (const v of withdrawal.between) {
+      same((c) => [core.withdrawn(c, v.before, v.after), core.refusedServices(c, v.after)], v.config);
+    }
+  });
+
   // The ledger's answers to POST /v1/sites/{site}/consents (docs/contract.md;
   // bodies as server/src/http/error.rs writes them), and what the loader does:
   // `receipt` take it; `later` keep it pending (and retry after N s on the page);

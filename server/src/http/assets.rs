@@ -326,8 +326,9 @@ impl Assets {
 }
 
 /// What the per-site loader carries, as a JavaScript literal (JSON):
-/// `{"published": <the config endpoint's body>, "css": <the banner's
-/// stylesheet>, "first": {<lang>: <the first layer's markup>, …}}`.
+/// `{"published": <the config endpoint's body, its config as
+/// `SiteConfig::loader_view`>, "view": true, "css": <the banner's stylesheet>,
+/// "first": {<lang>: <the first layer's markup>, …}}`.
 fn site_literal(published: &crate::published::Published) -> String {
     use keksdose_widget::site::Site;
     let config = &published.config;
@@ -350,13 +351,20 @@ fn site_literal(published: &crate::published::Published) -> String {
         })
         .collect();
     let css = site(config.default_language()).stylesheet.to_string();
-    // The config endpoint's body is JSON already: written in as it is.
-    let published_json = String::from_utf8_lossy(&published.json.identity);
-    format!(
-        "{{\"published\":{published_json},\"css\":{},\"first\":{}}}",
-        serde_json::Value::String(css),
-        serde_json::Value::Object(first)
-    )
+    // The config as the loader needs it: the settings' texts come with the
+    // banner's WASM, from the config endpoint ("view": the loader knows).
+    let view = serde_json::json!({
+        "site": published.site,
+        "version": published.version,
+        "config": config.loader_view(),
+    });
+    serde_json::json!({
+        "published": view,
+        "view": true,
+        "css": css,
+        "first": first,
+    })
+    .to_string()
 }
 
 /// Whether the minified loader `minified` was made from `source`: its first line
@@ -464,6 +472,7 @@ mod tests {
         .unwrap();
         let body = br#"{"site":"coaching","version":"v1","config":{}}"#.to_vec();
         let published = crate::published::Published {
+            site: "coaching".into(),
             version: "v1".into(),
             config: config.clone(),
             json: Encoded::new(body),
@@ -478,6 +487,9 @@ mod tests {
             .unwrap_or_else(|| panic!("{text}"));
         let site: serde_json::Value = serde_json::from_str(literal).unwrap();
         assert_eq!(site["published"]["version"], "v1");
+        assert_eq!(site["published"]["site"], "coaching");
+        assert_eq!(site["published"]["config"], config.loader_view());
+        assert_eq!(site["view"], true);
         assert!(site["css"].as_str().unwrap().contains(".kd-btn"));
         let first = site["first"].as_object().unwrap();
         assert_eq!(

@@ -455,6 +455,49 @@ impl SiteConfig {
         self.site.languages.first().map_or("de", String::as_str)
     }
 
+    /// The config as the per-site loader (`/s/{site}/k.js`) carries it: without
+    /// what only the banner's settings show — a service's description, purposes
+    /// and transfers, a provider's address, country and contact, a cookie's
+    /// purpose and lifetime, the categories' and purposes' descriptions — which
+    /// are most of a config's bytes. Everything the loader decides with is kept
+    /// (ids, categories, cookie names, storages and domains, Consent Mode
+    /// signals, the consent settings, the site, the texts, the names and links
+    /// a placeholder shows); the loader's tests hold its decisions on this view
+    /// to its decisions on the whole config (`shared/vectors/choices.json`,
+    /// `loader_views`). The banner's settings get the whole config.
+    pub fn loader_view(&self) -> serde_json::Value {
+        let mut view = serde_json::to_value(self).unwrap_or_default();
+        let drop = |value: &mut serde_json::Value, keys: &[&str]| {
+            if let Some(map) = value.as_object_mut() {
+                for key in keys {
+                    map.remove(*key);
+                }
+            }
+        };
+        let each =
+            |value: &mut serde_json::Value, key: &str, f: &dyn Fn(&mut serde_json::Value)| {
+                if let Some(items) = value.get_mut(key).and_then(|v| v.as_array_mut()) {
+                    items.iter_mut().for_each(f);
+                }
+            };
+        each(&mut view, "services", &|service| {
+            drop(service, &["description", "purposes", "transfers"]);
+            if let Some(provider) = service.get_mut("provider") {
+                drop(provider, &["address", "country", "contact"]);
+            }
+            each(service, "cookies", &|cookie| {
+                drop(cookie, &["purpose", "lifetime"])
+            });
+        });
+        each(&mut view, "categories", &|category| {
+            drop(category, &["description"])
+        });
+        each(&mut view, "purposes", &|purpose| {
+            drop(purpose, &["description"])
+        });
+        view
+    }
+
     /// The language a page gets the banner in, asked for by the page's `lang`
     /// (or, without one, the browser's language): the offered language equal to
     /// it, ignoring case, else the one equal to its primary subtag (`de-AT`
