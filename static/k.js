@@ -1369,6 +1369,9 @@
    * with the settings. Focus moves into the dialog and stays trapped there;
    * the first layer cannot be closed.
    */
+  // What Tab stops at in the dialog: widget/src/focus.rs's TABBABLE.
+  var TABBABLE =
+    'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   function showEarly(slot, markup) {
     var shadow = slot.host.attachShadow({ mode: "open" });
     adoptStyle(shadow, embed.css);
@@ -1406,9 +1409,12 @@
         off();
       });
     };
+    // The focused control's place among those Tab stops at (widget/src/focus.rs):
+    // the banner's markup is the same, so the same place is the same control.
     early.focused = function () {
       var a = shadow.activeElement;
-      return (a && a.getAttribute && a.getAttribute("data-action")) || undefined;
+      var i = Array.prototype.indexOf.call(dialog.querySelectorAll(TABBABLE), a);
+      return i >= 0 ? i : undefined;
     };
     early.idle = function () {
       early.settings = false;
@@ -1449,7 +1455,7 @@
     // Tab and Shift-Tab stay inside the dialog (widget/src/focus.rs).
     on(dialog, "keydown", function (e) {
       if (e.key !== "Tab") return;
-      var items = dialog.querySelectorAll("a[href], button:not([disabled])");
+      var items = dialog.querySelectorAll(TABBABLE);
       var first = items[0];
       var last = items[items.length - 1];
       var a = shadow.activeElement;

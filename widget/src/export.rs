@@ -11,7 +11,7 @@ use js_sys::{Array, Object, Reflect};
 use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
 use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
-use yew::{AppHandle, AttrValue, Callback, Renderer};
+use yew::{AppHandle, Callback, Renderer};
 
 use crate::components::{Banner, BannerProps};
 use crate::options::{self, DecisionEvent, Json, Node};
@@ -46,12 +46,13 @@ pub fn mount(
     let (site, layer) = options::read(&options).map_err(|e| js_sys::Error::new(&e))?;
 
     // Taking over from the loader's server-rendered first layer: the control
-    // focused there (by its `data-action`) and where focus came from.
+    // focused there (its place among the controls Tab stops at) and where focus
+    // came from.
     let focus = Reflect::get(&options, &"focus".into())
         .ok()
-        .and_then(|v| v.as_string())
-        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        .map(AttrValue::from);
+        .and_then(|v| v.as_f64())
+        .filter(|i| i.fract() == 0.0 && (0.0..64.0).contains(i))
+        .map(|i| i as usize);
     let return_focus = Reflect::get(&options, &"returnFocus".into())
         .ok()
         .and_then(|v| v.dyn_into::<HtmlElement>().ok());

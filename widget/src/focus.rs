@@ -29,12 +29,9 @@ pub fn focus(el: &HtmlElement) {
     let _ = el.focus_with_options(&options);
 }
 
-/// The control in `dialog` whose `data-action` is `action`.
-pub fn control(dialog: &HtmlElement, action: &str) -> Option<HtmlElement> {
-    let found = dialog
-        .query_selector(&format!("[data-action=\"{action}\"]"))
-        .ok()??;
-    found.dyn_into::<HtmlElement>().ok()
+/// The `index`th control of `dialog` that Tab stops at, in document order.
+pub fn control(dialog: &HtmlElement, index: usize) -> Option<HtmlElement> {
+    tabbables(dialog).into_iter().nth(index)
 }
 
 /// Return focus to `el` if it is still in the document.

@@ -23,8 +23,9 @@
 //!   layer: "settings",         // optional: "first" (default) or "settings"
 //!                              //   (the "Cookie-Einstellungen" link)
 //!   apiBase: "https://cmp.example", // optional: for the link to the visitor's history
-//!   focus: "reject_all",       // optional: taking over the server-rendered first
-//!                              //   layer, the control (data-action) focused there
+//!   focus: 4,                  // optional: taking over the server-rendered first
+//!                              //   layer, the control focused there (its index
+//!                              //   among the dialog's controls Tab stops at)
 //!   returnFocus: element,      // optional: where focus returns at the end, when
 //!                              //   the page's focus is not there now
 //! }, onDecision, onClose);

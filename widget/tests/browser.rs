@@ -720,7 +720,7 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
     };
     let options = js_sys::JSON::parse(
         &json!({"config": {"site": "saas", "version": "v", "config": config}, "lang": "de",
-                "focus": "reject_all"})
+                "focus": 3})
         .to_string(),
     )
     .unwrap();

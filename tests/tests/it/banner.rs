@@ -1607,4 +1607,29 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     assert_eq!(proof["records"].as_array().unwrap().len(), 1, "{proof}");
     assert_eq!(proof["records"][0]["record"]["action"], "custom");
     demo.finish().await;
+
+    // The WASM arriving takes over without moving the focus from where the
+    // visitor was on the server's layer.
+    let release = dir.path().join("release-3");
+    let demo = Demo::start_held(&release).await;
+    demo.open("/demo/saas.html").await;
+    demo.first_layer("the server's first layer").await;
+    demo.press(&[Key::Tab, Key::Tab]).await;
+    assert_eq!(demo.focus().await, "banner:link:Impressum");
+    std::fs::write(&release, "").unwrap();
+    demo.wait(
+        "the banner to take over",
+        "const r = document.querySelector('#keksdose-root').shadowRoot;\
+         return !!r.querySelector('[data-keksdose-banner][data-takeover]:not([hidden])')\
+             && r.querySelectorAll('[role=dialog]').length === 1;",
+    )
+    .await;
+    assert_eq!(demo.focus().await, "banner:link:Impressum", "focus kept");
+    demo.press(&[Key::Tab]).await;
+    assert_eq!(demo.focus().await, "banner:accept_all");
+    demo.press(&[Key::Enter]).await;
+    let id = demo.acknowledged_consent_id().await;
+    let proof = demo.proof("saas", &id).await;
+    assert_eq!(proof["records"][0]["record"]["action"], "accept_all");
+    demo.finish().await;
 }

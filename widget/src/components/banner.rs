@@ -34,11 +34,11 @@ pub struct BannerProps {
     /// strict Content Security Policy allows): no `<style>` element is rendered.
     #[prop_or_default]
     pub style_adopted: bool,
-    /// Taking over from the server-rendered first layer: the control the visitor
-    /// had focused there, by its `data-action`, keeps the focus (else the dialog
-    /// gets it, as on a fresh mount).
+    /// Taking over from the server-rendered first layer (the same markup): the
+    /// control the visitor had focused there, as its place among the controls Tab
+    /// stops at, keeps the focus (else the dialog gets it, as on a fresh mount).
     #[prop_or_default]
-    pub focus: Option<AttrValue>,
+    pub focus: Option<usize>,
     /// Where focus returns at the end, when it is not where the page's focus is
     /// now (the loader's first layer had it, and remembered where it came from).
     #[prop_or_default]
@@ -66,7 +66,7 @@ pub fn Banner(props: &BannerProps) -> Html {
     {
         let (dialog, previous_focus) = (dialog.clone(), previous_focus.clone());
         let (on_shown, return_focus) = (props.on_shown.clone(), props.return_focus.clone());
-        let mut keep = props.focus.clone();
+        let mut keep = props.focus;
         use_effect_with(state.layer, move |_| {
             if !captured.replace(true) {
                 on_shown.emit(());
@@ -75,7 +75,7 @@ pub fn Banner(props: &BannerProps) -> Html {
             let Some(el) = dialog.cast::<HtmlElement>() else {
                 return;
             };
-            let control = keep.take().and_then(|action| focus::control(&el, &action));
+            let control = keep.take().and_then(|index| focus::control(&el, index));
             focus::focus(control.as_ref().unwrap_or(&el));
         });
     }
