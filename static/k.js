@@ -950,6 +950,23 @@
     });
   }
 
+  /**
+   * Calls `fn` once the page has painted: at once if it has, else after its
+   * first frame, so that the banner never holds back the page's own first paint.
+   */
+  function afterFirstPaint(fn) {
+    var painted = false;
+    try {
+      painted = root.performance.getEntriesByType("paint").length > 0;
+    } catch (e) {
+      /* no paint timing: wait for a frame */
+    }
+    if (painted || typeof root.requestAnimationFrame !== "function") return fn();
+    root.requestAnimationFrame(function () {
+      setTimeout(fn, 0);
+    });
+  }
+
   function ready(fn) {
     if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", fn);
     else fn();
@@ -1283,7 +1300,9 @@
       })
       .then(function (got) {
         return new Promise(function (resolve) {
-          ready(resolve);
+          ready(function () {
+            afterFirstPaint(resolve);
+          });
         }).then(function () {
           var host = doc.createElement("div");
           host.id = "keksdose-root";
