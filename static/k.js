@@ -961,7 +961,13 @@
     } catch (e) {
       /* no paint timing: wait for a frame */
     }
-    if (painted || typeof root.requestAnimationFrame !== "function") return fn();
+    if (painted) return fn();
+    afterNextPaint(fn);
+  }
+
+  /** Calls `fn` after the next frame has painted. */
+  function afterNextPaint(fn) {
+    if (typeof root.requestAnimationFrame !== "function") return setTimeout(fn, 0);
     root.requestAnimationFrame(function () {
       setTimeout(fn, 0);
     });
@@ -1293,9 +1299,6 @@
         if (!markup) {
           return Promise.all([widget || loadBanner(), fullConfig()]);
         }
-        // Requested now, while the first layer shows.
-        loadBanner().catch(function () {});
-        fullConfig().catch(function () {});
         return [null, null, markup];
       })
       .then(function (got) {
@@ -1312,9 +1315,15 @@
           if (got[2]) {
             slot.early = showEarly(slot, got[2]);
             opening = false;
-            return widgetAndConfig().then(function (both) {
-              takeOver(slot, both);
-            });
+            // Requested once the first layer has painted: its paint depends on
+            // nothing but this script, and shows so (Lighthouse, too).
+            return new Promise(function (resolve) {
+              afterNextPaint(resolve);
+            })
+              .then(widgetAndConfig)
+              .then(function (both) {
+                takeOver(slot, both);
+              });
           }
           mountBanner(slot, got, { layer: layer });
         });

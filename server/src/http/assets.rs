@@ -365,6 +365,9 @@ fn site_literal(published: &crate::published::Published) -> String {
         "first": first,
     })
     .to_string()
+    // JSON is JavaScript, but for these two in strings before ES2019.
+    .replace('\u{2028}', "\\u2028")
+    .replace('\u{2029}', "\\u2029")
 }
 
 /// Whether the minified loader `minified` was made from `source`: its first line

@@ -102,20 +102,19 @@ pub async fn site_loader<S: Store>(
     }
     let site = site.ok_or_else(|| unknown_site(&path))?;
     let published = state.published.get(&*state.store, &site).await?;
-    let made = {
+    if published.site_loader.get().is_none() {
         let (state, published) = (state.clone(), published.clone());
         // Rendered and compressed once per version, off the async workers.
         web::block(move || {
             published
                 .site_loader
-                .get_or_init(|| state.assets.site_loader(&published))
-                .is_some()
+                .get_or_init(|| state.assets.site_loader(&published));
         })
         .await
-        .map_err(|e| keksdose_store::StoreError::Internal(e.to_string()))?
-    };
+        .map_err(|e| keksdose_store::StoreError::Internal(e.to_string()))?;
+    }
     match published.site_loader.get() {
-        Some(Some(loader)) if made => Ok(loader.respond(&req)),
+        Some(Some(loader)) => Ok(loader.respond(&req)),
         _ => Err(HttpError::new(
             ErrorCode::NotFound,
             "this server has no loader (static/k.js)".to_string(),
