@@ -730,11 +730,13 @@ async fn lighthouse(
             }
         };
         eprintln!("bench: {group}");
-        let (mut lcp, mut tbt, mut elements) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut lcp, mut tbt, mut elements, mut tasks) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut failure = None;
         for _ in 0..LIGHTHOUSE_RUNS {
             match lighthouse_once(&cli, &chrome, &server.url(form.path())).await {
-                Ok((l, t, e)) => {
+                Ok((l, t, e, long)) => {
+                    tasks.push(long);
                     lcp.push(l);
                     tbt.push(t);
                     elements.push(e);
@@ -754,7 +756,10 @@ async fn lighthouse(
         elements.sort();
         elements.dedup();
         eprintln!("bench: LCP element(s): {}", elements.join(" | "));
-        notes.insert(key, json!({"lcp_elements": elements}));
+        notes.insert(
+            key,
+            json!({"lcp_elements": elements, "long_tasks_per_run": tasks}),
+        );
         figures.push(
             Figure::new(group, "largest contentful paint", "ms")
                 .samples(lcp)
@@ -769,12 +774,13 @@ async fn lighthouse(
     Value::Object(notes)
 }
 
-/// One Lighthouse run: LCP (ms), TBT (ms) and the LCP element as Lighthouse names it.
+/// One Lighthouse run: LCP (ms), TBT (ms), the LCP element as Lighthouse names it,
+/// and the long tasks (`[url, start, duration]`).
 async fn lighthouse_once(
     cli: &std::path::Path,
     chrome: &str,
     url: &str,
-) -> Result<(f64, f64, String)> {
+) -> Result<(f64, f64, String, Value)> {
     let out = tokio::process::Command::new("node")
         .arg(cli)
         .arg(url)
@@ -814,10 +820,25 @@ async fn lighthouse_once(
     };
     let element = find_node(&report["audits"]["largest-contentful-paint-element"]["details"])
         .unwrap_or_else(|| "?".into());
+    // Where the blocking time comes from: the long tasks (simulated times, ms) and
+    // the script they are attributed to.
+    let long: Vec<Value> = report["audits"]["long-tasks"]["details"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            json!([
+                t["url"],
+                t["startTime"].as_f64().map(f64::round),
+                t["duration"]
+            ])
+        })
+        .collect();
     Ok((
         audit("largest-contentful-paint")?,
         audit("total-blocking-time")?,
         element,
+        json!(long),
     ))
 }
 
