@@ -35,7 +35,7 @@ pub struct Options {
 
 /// Recorded from the first moment of every page (see the module comment).
 const PROBE: &str = r##"(() => {
-  const r = (window.__kb = { cls: 0, shifted: [], fp: null, fcp: null, banner: null, takeover: null, consented: null, started: null, activated: null });
+  const r = (window.__kb = { cls: 0, shifted: [], fp: null, fcp: null, banner: null, takeover: null, lcp: null, lcpNode: null, consented: null, started: null, activated: null });
   // k.js's first act is a Consent Mode default pushed to dataLayer: its start.
   const dl = [];
   dl.push = function () {
@@ -64,6 +64,13 @@ const PROBE: &str = r##"(() => {
         }
       }
     }).observe({ type: "layout-shift", buffered: true });
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        r.lcp = e.startTime;
+        const n = e.element;
+        r.lcpNode = n ? (n.id ? "#" + n.id : n.nodeName.toLowerCase()) + (n.closest && n.closest("[data-takeover]") ? " (the WASM's)" : "") : "?";
+      }
+    }).observe({ type: "largest-contentful-paint", buffered: true });
     new PerformanceObserver((l) => {
       for (const e of l.getEntries()) {
         if (e.name === "first-paint") r.fp = e.startTime;
@@ -108,7 +115,7 @@ const res = performance.getEntriesByType("resource").filter((e) => ours(e.name))
 const kjs = res.find((e) => /^\/(s\/[^/]+\/)?k\.js$/.test(new URL(e.name).pathname));
 const nav = performance.getEntriesByType("navigation")[0];
 return {
-  fp: __kb.fp, fcp: __kb.fcp, cls: __kb.cls, shifted: __kb.shifted, banner: __kb.banner, takeover: __kb.takeover, consented: __kb.consented,
+  fp: __kb.fp, fcp: __kb.fcp, cls: __kb.cls, shifted: __kb.shifted, banner: __kb.banner, takeover: __kb.takeover, lcp: __kb.lcp, lcpNode: __kb.lcpNode, consented: __kb.consented,
   started: __kb.started, activated: __kb.activated,
   loader: kjs ? kjs.responseEnd : null,
   dcl: nav ? nav.domContentLoadedEventStart : null,
@@ -222,6 +229,11 @@ impl Form {
 #[derive(Debug, Default)]
 struct Samples {
     banner: Vec<f64>,
+    /// The loader's `responseEnd`.
+    loader: Vec<f64>,
+    /// Chromium's largest contentful paint, and the nodes it named.
+    lcp: Vec<f64>,
+    lcp_nodes: Vec<String>,
     /// Per-site form: the WASM took over (settings ready), from navigation start…
     takeover: Vec<f64>,
     /// … and after the first layer showed.
@@ -348,6 +360,12 @@ async fn measure(
                 let s = &mut samples[form as usize];
                 let banner = num(&m["banner"])?;
                 s.banner.push(banner);
+                s.loader.push(num(&m["loader"])?);
+                // Absent only if Chromium reported none: then no sample.
+                s.lcp.extend(m["lcp"].as_f64());
+                if let Some(n) = m["lcpNode"].as_str() {
+                    s.lcp_nodes.push(n.to_string());
+                }
                 if form == Form::PerSite {
                     let takeover = num(&m["takeover"])?;
                     s.takeover.push(takeover);
@@ -440,6 +458,12 @@ fn push(figures: &mut Vec<Figure>, form: Form, mut s: Samples, slow: bool) {
     let group = form.group(slow);
     s.shifted.sort();
     s.shifted.dedup();
+    s.lcp_nodes.sort();
+    s.lcp_nodes.dedup();
+    eprintln!(
+        "bench: {group}: largest contentful paint: {}",
+        s.lcp_nodes.join(", ")
+    );
     if !s.shifted.is_empty() {
         eprintln!(
             "bench: {group}: returning visits' layout shifts moved: {}",
@@ -462,6 +486,16 @@ fn push(figures: &mut Vec<Figure>, form: Form, mut s: Samples, slow: bool) {
     };
     figures
         .push(f("first visit: first banner button visible", "ms", s.banner).target(banner_target));
+    figures.push(f(
+        "first visit: loader arrived (its responseEnd)",
+        "ms",
+        s.loader,
+    ));
+    figures.push(f(
+        "first visit: largest contentful paint (Chromium, not simulated)",
+        "ms",
+        s.lcp,
+    ));
     if form == Form::PerSite {
         figures.push(f(
             "first visit: settings ready (the WASM took over), from navigation start",
