@@ -109,13 +109,15 @@ async fn main() -> Result<()> {
     {
         database = Some(postgres::run(&args.ledger, url, &mut figures).await?);
     }
+    let mut banner = None;
     if only.is_none() || only == Some("banner") {
-        banner::run(&args.banner, &mut figures).await?;
+        banner = Some(banner::run(&args.banner, &mut figures).await?);
     }
     let settings = json!({
         "only": args.only,
         "store": args.store.as_deref().map(postgres::redact),
         "postgres": database,
+        "banner": banner,
         "records": args.ledger.records,
         "rounds": args.ledger.rounds,
         "round_secs": args.ledger.round_secs,

@@ -236,22 +236,67 @@ fn key(group: &str, name: &str) -> String {
     format!("{group}\u{1f}{name}")
 }
 
+/// The figures of the `results.json` at `path` in groups this run did not measure
+/// (a partial run, `--only`), each marked with the run it came from
+/// (`carried_from`: `commit, date`), so that a partial run keeps the rest.
+fn carried(path: &Path, figures: &[Figure]) -> Vec<Value> {
+    let Some(json) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return Vec::new();
+    };
+    let m = &json["machine"];
+    let of = format!(
+        "{}, {}",
+        m["commit"].as_str().unwrap_or("?"),
+        m["date"].as_str().unwrap_or("?")
+    );
+    json["figures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let group = f["group"].as_str().unwrap_or_default();
+            !figures.iter().any(|g| g.group == group)
+        })
+        .map(|f| {
+            let mut f = f.clone();
+            if f["carried_from"].is_null() {
+                f["carried_from"] = json!(of);
+            }
+            f
+        })
+        .collect()
+}
+
 /// Writes `results.json` and `results.md` into `dir`; the Markdown compares each
-/// figure with the `results.json` it replaces.
+/// figure with the `results.json` it replaces. A partial run (`settings.only`)
+/// keeps the other groups of that file, marked as carried over.
 pub fn write(dir: &Path, machine: &Value, settings: &Value, figures: &[Figure]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let baseline = Baseline::read(&dir.join("results.json"));
+    let carried = if settings["only"].is_string() {
+        carried(&dir.join("results.json"), figures)
+    } else {
+        Vec::new()
+    };
+    let mut all: Vec<Value> = figures.iter().map(Figure::to_json).collect();
+    all.extend(carried.iter().cloned());
     let json = json!({
         "machine": machine,
         "settings": settings,
-        "figures": figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
+        "figures": all,
     });
     let path = dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     let path = dir.join("results.md");
-    std::fs::write(&path, markdown(machine, settings, figures, &baseline))
-        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(
+        &path,
+        markdown(machine, settings, figures, &baseline) + &carried_markdown(&carried),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -325,6 +370,43 @@ fn markdown(machine: &Value, settings: &Value, figures: &[Figure], baseline: &Ba
     md
 }
 
+/// The carried-over groups (see [`carried`]), each under the run it came from.
+fn carried_markdown(carried: &[Value]) -> String {
+    let mut md = String::new();
+    let mut group = String::new();
+    for f in carried {
+        let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+        if s("group") != group {
+            group = s("group");
+            let _ = writeln!(
+                md,
+                "\n## {group}\n\nNot measured in this run (`--only`): carried over from the run of {}.\n\n\
+                 | figure | median | min | max | n | target | |\n|---|--:|--:|--:|--:|--:|---|",
+                s("carried_from")
+            );
+        }
+        let cell = |k: &str| f[k].as_f64().map(number).unwrap_or_else(|| "–".into());
+        let mark = match f["met"].as_bool() {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "",
+        };
+        let _ = writeln!(
+            md,
+            "| {} ({}) | {} | {} | {} | {} | {} | {} |",
+            s("name"),
+            s("unit"),
+            cell("median"),
+            cell("min"),
+            cell("max"),
+            f["n"],
+            s("target"),
+            mark
+        );
+    }
+    md
+}
+
 /// The value at quantile `q` (0..=1) of sorted samples, nearest rank.
 pub fn quantile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -376,6 +458,58 @@ mod tests {
         assert!(md.contains("commit abc, d1"), "{md}");
         assert!(md.contains("| 100 (90.0–110) | -20 % |"), "{md}");
         assert!(md.contains("| 7.00 (7.00–7.00) | +0 % |"), "{md}");
+    }
+
+    #[test]
+    fn a_partial_run_keeps_the_other_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = |g: &'static str, v: f64| Figure::new(g, "x", "ms").one(v);
+        let full = json!({"only": null});
+        let partial = json!({"only": "banner"});
+        write(
+            dir.path(),
+            &json!({"commit": "abc", "date": "d1"}),
+            &full,
+            &[one("ledger", 1.0), one("banner", 2.0)],
+        )
+        .unwrap();
+        write(
+            dir.path(),
+            &json!({"commit": "def", "date": "d2"}),
+            &partial,
+            &[one("banner", 3.0)],
+        )
+        .unwrap();
+        let json: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("results.json")).unwrap(),
+        )
+        .unwrap();
+        let figures = json["figures"].as_array().unwrap();
+        assert_eq!(figures.len(), 2, "{json}");
+        assert_eq!(figures[0]["median"], 3.0);
+        assert_eq!(figures[1]["group"], "ledger");
+        assert_eq!(figures[1]["carried_from"], "abc, d1");
+        let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(md.contains("carried over from the run of abc, d1"), "{md}");
+        // Carried again, it keeps the run it came from; a full run drops it.
+        write(
+            dir.path(),
+            &json!({"commit": "ghi", "date": "d3"}),
+            &partial,
+            &[one("banner", 4.0)],
+        )
+        .unwrap();
+        let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(md.contains("carried over from the run of abc, d1"), "{md}");
+        write(
+            dir.path(),
+            &json!({"commit": "jkl", "date": "d4"}),
+            &full,
+            &[one("banner", 5.0)],
+        )
+        .unwrap();
+        let md = std::fs::read_to_string(dir.path().join("results.md")).unwrap();
+        assert!(!md.contains("ledger"), "{md}");
     }
 
     #[test]
