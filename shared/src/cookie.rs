@@ -208,7 +208,11 @@ impl StoredDecision {
             if !list.iter().all(|id| is_id(id)) || !list.windows(2).all(|w| w[0] < w[1]) {
                 return Err(CookieError::Field(name));
             }
-            Ok(list.into_iter().map(String::from).collect())
+            let mut set = BTreeSet::new();
+            for id in list {
+                set.insert(id.to_string());
+            }
+            Ok(set)
         };
         let decision = StoredDecision {
             consent_id: optional(consent_id, "consent_id")?,

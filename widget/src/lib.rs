@@ -87,4 +87,9 @@ pub mod wording;
 
 mod export;
 
+/// talc, not dlmalloc: smaller (issue 13). Single-threaded WASM only, as the banner is.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub use export::{Handle, mount, wasm_memory_bytes};

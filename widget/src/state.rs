@@ -209,8 +209,19 @@ impl State {
     }
 }
 
+/// Adds `id` to `set`, or takes it out. Taking out rebuilds the set by `insert`
+/// (a handful of ids): `BTreeSet::remove` and its rebalancing would cost the
+/// WASM some 4 KB for this one call (issue 13).
 fn toggle(set: &mut BTreeSet<String>, id: String) {
-    if !set.remove(&id) {
+    if set.contains(&id) {
+        let mut kept = BTreeSet::new();
+        for other in std::mem::take(set) {
+            if other != id {
+                kept.insert(other);
+            }
+        }
+        *set = kept;
+    } else {
         set.insert(id);
     }
 }
