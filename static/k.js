@@ -545,7 +545,7 @@
   var published = null; // GET /v1/sites/{site}/config, once fetched
   var configPromise = null;
   var banner = null; // {handle, host} while the banner is open
-  var opening = false;
+  var opening = null; // the openBanner call under way, until its banner is in the page
   var ran = []; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
   var listeners = [];
@@ -1119,6 +1119,7 @@
     doc.cookie = PREFIX + site + "=" + attrs;
     stored = null;
     configPromise = null;
+    fullPromise = null;
   }
 
 
@@ -1282,7 +1283,8 @@
    */
   function openBanner(layer) {
     if (banner || opening) return Promise.resolve();
-    opening = true;
+    var call = {};
+    opening = call;
     var slot = null;
     // Without a first layer of the server's to show, the banner is fetched
     // while the config is.
@@ -1313,8 +1315,17 @@
           slot = { host: host, handle: null, early: null };
           banner = slot;
           if (got[2]) {
-            slot.early = showEarly(slot, got[2]);
-            opening = false;
+            try {
+              slot.early = showEarly(slot, got[2]);
+            } catch (e) {
+              // Not shown (a page enforcing Trusted Types without allowing the
+              // policy "keksdose"): the banner's WASM needs no policy.
+              console.error("keksdose: the server's first layer could not be shown:", e);
+              return widgetAndConfig().then(function (both) {
+                if (banner === slot) mountBanner(slot, both, { layer: layer });
+              });
+            }
+            if (opening === call) opening = null;
             // Requested once the first layer has painted: its paint depends on
             // nothing but this script, and shows so (Lighthouse, too).
             return new Promise(function (resolve) {
@@ -1339,7 +1350,7 @@
         console.error("keksdose: could not open the banner:", e);
       })
       .then(function () {
-        opening = false;
+        if (opening === call) opening = null;
       });
   }
 
@@ -1351,6 +1362,10 @@
   /** Mounts the banner's WASM (`both`: its module and the whole config) into `slot`. */
   function mountBanner(slot, both, extra) {
     var mod = both[0];
+    // The banner's decision names the version it showed; the loader records and
+    // applies it with that config (a newer one than the per-site loader's, if
+    // one was published since that was cached).
+    if (both[1] && published && both[1].version !== published.version) published = both[1];
     var options = {
       config: both[1],
       lang: pageLang(),
@@ -1379,9 +1394,11 @@
    */
   function takeOver(slot, both) {
     var early = slot.early;
-    if (banner !== slot || !early || early.done) return;
-    early.stop();
-    slot.early = null;
+    if (banner !== slot || !early || early.done || early.taken) return;
+    // The server's layer keeps working until the banner has replaced it (its
+    // first render may yield to input): a click there in between is the
+    // visitor's answer, and closing the banner unmounts the hidden one.
+    early.taken = true;
     mountBanner(slot, both, {
       layer: early.settings ? "settings" : "first",
       focus: early.settings ? undefined : early.focused(),
@@ -1453,18 +1470,17 @@
       if (!button || early.done) return;
       var action = button.getAttribute("data-action");
       if (action === "settings") {
-        if (early.settings) return;
+        if (early.settings || early.taken) return;
         early.settings = true;
         busy(true);
-        widgetAndConfig().then(
-          function (both) {
+        widgetAndConfig()
+          .then(function (both) {
             takeOver(slot, both);
-          },
-          function (err) {
+          })
+          .catch(function (err) {
             early.idle();
             console.error("keksdose: could not load the banner's settings:", err);
-          }
-        );
+          });
         return;
       }
       if (action !== "accept_all" && action !== "reject_all") return;

@@ -44,6 +44,23 @@ impl Browser {
     /// its log, so no other test's driver can answer in its place) and opens a
     /// session.
     pub async fn start() -> Result<Self> {
+        // Under a full suite on two cores, chromedriver or Chromium now and then
+        // fails to come up in time: a fresh start is tried twice more.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::start_once().await {
+                Ok(browser) => return Ok(browser),
+                Err(e) if tries < 3 => {
+                    eprintln!("browser did not start (try {tries} of 3), trying again: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn start_once() -> Result<Self> {
         let chromedriver =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
