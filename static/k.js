@@ -695,24 +695,6 @@
     el.setAttribute("src", el.getAttribute("data-src"));
   }
 
-  // The built-in texts of shared/src/texts.rs (`placeholder`, `load_content`,
-  // `always_allow`); a site's `[texts.<lang>]` overrides them like the banner's.
-  var PLACEHOLDER = {
-    de: {
-      placeholder:
-        "Hier ist ein Inhalt von {service} eingebettet. Beim Laden überträgt Ihr Browser Daten an {provider}.",
-      privacy: "Datenschutzerklärung des Anbieters",
-      load_content: "Inhalt laden",
-      always_allow: "Immer erlauben",
-    },
-    en: {
-      placeholder: "Content from {service} is embedded here. Loading it sends data from your browser to {provider}.",
-      privacy: "The provider's privacy policy",
-      load_content: "Load content",
-      always_allow: "Always allow",
-    },
-  };
-
   /**
    * The placeholders' look, added to the page once. `:where()` gives it no
    * specificity, so any rule of the site's own wins; colours meet WCAG AA.
@@ -762,11 +744,12 @@
     }
     if (!frames.length) return;
     var lang = choose(config, pageLang());
-    var t = Object.assign({}, PLACEHOLDER[lang] || PLACEHOLDER.en);
-    var own = (config.texts && config.texts[lang]) || {};
-    ["placeholder", "load_content", "always_allow"].forEach(function (k) {
-      if (own[k]) t[k] = own[k];
-    });
+    // The site's words in that language, as the server resolved them (built in,
+    // with the site's own texts over them; shared/texts/<lang>.toml).
+    var words = (published.words && published.words[lang]) || {};
+    var t = function (key) {
+      return words["texts." + key] || "";
+    };
     frames.forEach(function (el) {
       var id = el.getAttribute("data-consent");
       var prev = el.previousElementSibling;
@@ -792,8 +775,9 @@
       var box = doc.createElement("div");
       box.setAttribute("data-keksdose-placeholder", id);
       box.className = "keksdose-placeholder";
+      box.lang = lang;
       var p = doc.createElement("p");
-      p.textContent = t.placeholder
+      p.textContent = t("placeholder")
         .split("{service}")
         .join(who)
         .split("{provider}")
@@ -804,7 +788,7 @@
         a.href = service.privacy_policy_url;
         a.target = "_blank";
         a.rel = "noopener";
-        a.textContent = t.privacy;
+        a.textContent = t("provider_privacy");
         box.appendChild(a);
       }
       var actions = doc.createElement("div");
@@ -818,11 +802,11 @@
         b.addEventListener("click", onClick);
         actions.appendChild(b);
       };
-      button("data-keksdose-load", t.load_content, function () {
+      button("data-keksdose-load", t("load_content"), function () {
         loadFrame(el);
       });
       if (service) {
-        button("data-keksdose-allow", t.always_allow, function () {
+        button("data-keksdose-allow", t("always_allow"), function () {
           allowService(id);
         });
       }

@@ -447,17 +447,23 @@ pub fn check(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in files {
         match load(path) {
-            Ok(config) => println!(
-                "{}: ok (version {}, {} services{})",
-                path.display(),
-                config.version(),
-                config.services.len(),
-                if config.needs_banner() {
-                    ""
-                } else {
-                    ", only necessary: no banner"
+            Ok(config) => {
+                println!(
+                    "{}: ok (version {}, {} services{})",
+                    path.display(),
+                    config.version(),
+                    config.services.len(),
+                    if config.needs_banner() {
+                        ""
+                    } else {
+                        ", only necessary: no banner"
+                    }
+                );
+                // Valid, but worth knowing: a text missing in an offered language.
+                for notice in config.notices() {
+                    println!("  note: {notice}");
                 }
-            ),
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("{}: invalid", path.display());

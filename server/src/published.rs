@@ -53,6 +53,7 @@ impl PublishedCache {
         let json = serde_json::to_vec(&crate::http::schema::PublishedConfig {
             site: site.id.clone(),
             version: site.config_version.clone(),
+            words: keksdose_shared::texts::words_by_language(&config),
             config: config.clone(),
         })
         .map_err(|e| StoreError::Internal(e.to_string()))?;

@@ -1,12 +1,43 @@
-//! The banner's texts: German and English built in, every one overridable per site
-//! and language, plus the built-in names of the usual categories.
+//! The texts a visitor reads, built in for the 24 official EU languages.
+//!
+//! Each language is one file, `shared/texts/<lang>.toml`, with the same keys
+//! (`tests/it/texts.rs` holds every file to German's). Read flat, a file is
+//! [`Words`]: `"texts.title"`, `"categories.necessary.name"`,
+//! `"legal_basis.consent"`, `"units.month.one"`, `"countries.US"`,
+//! `"date.format"`. The `texts.*` keys are the banner's texts proper, which a site
+//! overrides per language (`[texts.<lang>]` in its config, [`TextOverrides`]); the
+//! others word what a config states in codes (lifetimes, legal bases, safeguards,
+//! countries, dates) and name the usual categories.
+//!
+//! The table is read by the server (feature `toml`), which resolves a site's words
+//! per language ([`words_for`]) and sends them with the config: the banner's WASM
+//! links no language at all, only the plural rules ([`plural`]).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Localized, SiteConfig};
 
+/// A language's words, flat: `"texts.accept_all"` → `"Alle akzeptieren"`.
+pub type Words = BTreeMap<String, String>;
+
+/// The languages Keksdose ships words for: the official languages of the EU.
+pub const LANGUAGES: [&str; 24] = [
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt", "lv",
+    "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+];
+
+/// The primary subtag of a language tag: `"de"` of `"de-AT"`, lower case.
+fn primary(lang: &str) -> String {
+    lang.split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 macro_rules! texts {
-    ($( $field:ident : $de:literal , $en:literal ; )*) => {
+    ($( $field:ident ),* $(,)?) => {
         /// A site's overrides of the built-in texts for one language.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -45,91 +76,211 @@ macro_rules! texts {
         }
 
         impl Texts {
-            fn built_in(lang: &str) -> Option<Texts> {
-                match lang.split('-').next() {
-                    Some("de") => Some(Texts { $( $field: $de.to_string(), )* }),
-                    Some("en") => Some(Texts { $( $field: $en.to_string(), )* }),
-                    _ => None,
-                }
-            }
-
-            fn apply(&mut self, o: &TextOverrides) {
-                $( if let Some(v) = &o.$field { self.$field = v.clone(); } )*
-            }
-
-            /// Texts made only of a site's overrides (for a language we don't ship).
-            fn from_overrides(o: &TextOverrides) -> Texts {
-                Texts { $( $field: o.$field.clone().unwrap_or_default(), )* }
+            /// The `texts.*` of resolved [`Words`] (an absent one is empty: the
+            /// server sends every one).
+            pub fn from_words(words: &Words) -> Texts {
+                let get = |name: &str| words.get(&format!("texts.{name}")).cloned().unwrap_or_default();
+                Texts { $( $field: get(stringify!($field)), )* }
             }
         }
     };
 }
 
 texts! {
-    title: "Wir respektieren Ihre Privatsphäre", "We respect your privacy";
-    intro: "Wir verwenden Cookies und ähnliche Technologien. Einige sind notwendig, damit die Website funktioniert. Andere nutzen wir nur mit Ihrer Einwilligung, etwa für Statistik, Marketing oder eingebettete Inhalte. Sie können Ihre Auswahl jederzeit unter „Cookie-Einstellungen“ ändern oder widerrufen.",
-           "We use cookies and similar technologies. Some are necessary for the website to work. Others we use only with your consent, for example for statistics, marketing or embedded content. You can change or withdraw your choice at any time under “Cookie settings”.";
-    accept_all: "Alle akzeptieren", "Accept all";
-    reject_all: "Nur Notwendige", "Only necessary";
-    settings: "Einstellungen", "Settings";
-    save: "Auswahl speichern", "Save selection";
-    settings_title: "Cookie-Einstellungen", "Cookie settings";
-    settings_intro: "Hier sehen Sie, welche Dienste wir einsetzen, wer sie anbietet und was sie speichern. Notwendige Dienste sind immer aktiv; alle anderen nur mit Ihrer Einwilligung.",
-                    "Here you can see which services we use, who provides them and what they store. Necessary services are always active; all others only with your consent.";
-    always_active: "Immer aktiv", "Always active";
-    show_services: "Dienste anzeigen", "Show services";
-    hide_services: "Dienste ausblenden", "Hide services";
-    provider: "Anbieter", "Provider";
-    purposes: "Zwecke", "Purposes";
-    legal_basis: "Rechtsgrundlage", "Legal basis";
-    cookies: "Cookies und Speicher", "Cookies and storage";
-    lifetime: "Speicherdauer", "Storage period";
-    session: "bis zum Ende der Sitzung", "until the end of the session";
-    persistent: "bis zur Löschung", "until deleted";
-    fingerprinting: "Erkennt Geräte auch ohne Cookies (Fingerprinting)", "Recognises devices without cookies (fingerprinting)";
-    transfer: "Übermittlung in Drittländer", "Transfer to third countries";
-    privacy_policy: "Datenschutzerklärung", "Privacy policy";
-    imprint: "Impressum", "Imprint";
-    opt_out: "Widerspruch (Opt-out)", "Opt-out";
-    policy_version: "Stand", "Version";
-    consent_id: "Ihre Consent-ID", "Your consent ID";
-    consent_date: "Entschieden am", "Decided on";
-    history: "Verlauf Ihrer Einwilligungen", "History of your consents";
-    close: "Schließen", "Close";
-    load_content: "Inhalt laden", "Load content";
-    always_allow: "Immer erlauben", "Always allow";
-    placeholder: "Hier ist ein Inhalt von {service} eingebettet. Beim Laden überträgt Ihr Browser Daten an {provider}.",
-                 "Content from {service} is embedded here. Loading it sends data from your browser to {provider}.";
-    gpc_notice: "Ihr Browser sendet ein Opt-out-Signal (Global Privacy Control). Wir haben nur notwendige Dienste aktiviert.",
-                "Your browser sends an opt-out signal (Global Privacy Control). We have enabled only necessary services.";
+    title, intro, accept_all, reject_all, settings, save, settings_title, settings_intro,
+    always_active, show_services, hide_services, provider, purposes, legal_basis, cookies,
+    lifetime, session, persistent, fingerprinting, transfer, privacy_policy, imprint, opt_out,
+    policy_version, consent_id, consent_date, history, close, placeholder, provider_privacy,
+    load_content, always_allow, gpc_notice,
 }
 
-/// Whether Keksdose ships texts for `lang`.
+/// Whether Keksdose ships words for `lang` (`de-AT` counts as `de`).
 pub fn is_built_in(lang: &str) -> bool {
-    Texts::built_in(lang).is_some()
+    LANGUAGES.contains(&primary(lang).as_str())
 }
 
-/// The texts for `lang` as the site configured them: built-in texts with the
-/// site's overrides on top (a language's own overrides win over the default
-/// language's).
-pub fn for_language(config: &SiteConfig, lang: &str) -> Texts {
-    let default = config.default_language();
-    let base = Texts::built_in(lang).or_else(|| Texts::built_in(default));
-    match (base, config.texts.get(lang)) {
-        (Some(mut t), overrides) => {
-            if let Some(o) = overrides {
-                t.apply(o);
+/// The built-in words of every language, read once from the files compiled in.
+#[cfg(feature = "toml")]
+fn table() -> &'static BTreeMap<&'static str, Words> {
+    use std::sync::OnceLock;
+    macro_rules! files {
+        ($($lang:literal),*) => {
+            [$( ($lang, include_str!(concat!("../texts/", $lang, ".toml"))) ),*]
+        };
+    }
+    static TABLE: OnceLock<BTreeMap<&'static str, Words>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let files = files!(
+            "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it",
+            "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv"
+        );
+        files
+            .into_iter()
+            .map(|(lang, text)| {
+                let value: toml::Table = text
+                    .parse()
+                    .unwrap_or_else(|e| panic!("shared/texts/{lang}.toml: {e}"));
+                let mut words = Words::new();
+                flatten("", &value, &mut words);
+                (lang, words)
+            })
+            .collect()
+    })
+}
+
+/// `[a.b] c = "x"` as `"a.b.c" → "x"`; what is no string (the review list) is left out.
+#[cfg(feature = "toml")]
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Words) {
+    for (key, value) in table {
+        let path = format!("{prefix}{key}");
+        match value {
+            toml::Value::String(s) => {
+                out.insert(path, s.clone());
             }
-            t
+            toml::Value::Table(t) if key != "review" => flatten(&format!("{path}."), t, out),
+            _ => {}
         }
-        (None, Some(o)) => Texts::from_overrides(o),
-        (None, None) => Texts::from_overrides(&TextOverrides::default()),
     }
 }
 
-/// The ids of the usual categories, those [`built_in_category`] has texts for.
-/// The loader sorts a stored decision's ids by them only until the site's config
-/// arrives; after that, by the config's categories.
+/// A built-in language's words as shipped (`de-AT` gives German's).
+#[cfg(feature = "toml")]
+pub fn built_in(lang: &str) -> Option<&'static Words> {
+    table().get(primary(lang).as_str())
+}
+
+/// The words a visitor of `config`'s site reads in `lang` (one the site offers):
+/// the built-in ones with the site's `[texts.<lang>]` over them. A language
+/// Keksdose does not ship takes its texts from the site (validation asks for all
+/// of them) and the rest (legal bases, units, countries…) from the site's
+/// default language, else English.
+#[cfg(feature = "toml")]
+pub fn words_for(config: &SiteConfig, lang: &str) -> Words {
+    let mut words = built_in(lang)
+        .or_else(|| built_in(config.default_language()))
+        .or_else(|| built_in("en"))
+        .cloned()
+        .unwrap_or_default();
+    if !is_built_in(lang) {
+        words.retain(|k, _| !k.starts_with("texts."));
+    }
+    if let Some(overrides) = config.texts.get(lang) {
+        for (field, value) in overrides.fields() {
+            if let Some(v) = value {
+                words.insert(format!("texts.{field}"), v.clone());
+            }
+        }
+    }
+    words
+}
+
+/// [`words_for`] every language the site offers, as the config's response carries them.
+#[cfg(feature = "toml")]
+pub fn words_by_language(config: &SiteConfig) -> BTreeMap<String, Words> {
+    config
+        .site
+        .languages
+        .iter()
+        .map(|l| (l.clone(), words_for(config, l)))
+        .collect()
+}
+
+/// The banner's texts in `lang` as the site configured them ([`words_for`]).
+#[cfg(feature = "toml")]
+pub fn for_language(config: &SiteConfig, lang: &str) -> Texts {
+    Texts::from_words(&words_for(config, lang))
+}
+
+/// The CLDR plural categories a language uses for whole numbers, in the order of
+/// [`plural`]'s rules. Every language file gives each unit in exactly these.
+pub fn plural_categories(lang: &str) -> &'static [&'static str] {
+    match primary(lang).as_str() {
+        "cs" | "sk" | "hr" | "lt" | "ro" => &["one", "few", "other"],
+        "pl" => &["one", "few", "many"],
+        "lv" => &["zero", "one", "other"],
+        "sl" => &["one", "two", "few", "other"],
+        "ga" | "mt" => &["one", "two", "few", "many", "other"],
+        _ => &["one", "other"],
+    }
+}
+
+/// The CLDR plural category of the whole number `n` in `lang` (CLDR 46's
+/// cardinal rules with `v = 0`; a language without rules here has one/other).
+pub fn plural(lang: &str, n: u64) -> &'static str {
+    let (n10, n100) = (n % 10, n % 100);
+    let teen = (11..=19).contains(&n100);
+    match primary(lang).as_str() {
+        "fr" | "pt" if n <= 1 => "one",
+        "fr" | "pt" => "other",
+        "cs" | "sk" => match n {
+            1 => "one",
+            2..=4 => "few",
+            _ => "other",
+        },
+        "pl" => match n {
+            1 => "one",
+            _ if (2..=4).contains(&n10) && !(12..=14).contains(&n100) => "few",
+            _ => "many",
+        },
+        "hr" => match n10 {
+            1 if n100 != 11 => "one",
+            2..=4 if !(12..=14).contains(&n100) => "few",
+            _ => "other",
+        },
+        "lt" => match n10 {
+            1 if !teen => "one",
+            2..=9 if !teen => "few",
+            _ => "other",
+        },
+        "lv" => match n10 {
+            _ if n10 == 0 || teen => "zero",
+            1 => "one",
+            _ => "other",
+        },
+        "sl" => match n100 {
+            1 => "one",
+            2 => "two",
+            3 | 4 => "few",
+            _ => "other",
+        },
+        "ro" => match n {
+            1 => "one",
+            _ if n == 0 || (1..=19).contains(&n100) => "few",
+            _ => "other",
+        },
+        "ga" => match n {
+            1 => "one",
+            2 => "two",
+            3..=6 => "few",
+            7..=10 => "many",
+            _ => "other",
+        },
+        "mt" => match n {
+            1 => "one",
+            2 => "two",
+            _ if n == 0 || (3..=10).contains(&n100) => "few",
+            _ if teen => "many",
+            _ => "other",
+        },
+        _ if n == 1 => "one",
+        _ => "other",
+    }
+}
+
+/// `n` of a unit (`"month"`) in `lang`'s words: "13 Monate", "5 miesięcy".
+pub fn count(words: &Words, lang: &str, unit: &str, n: u64) -> String {
+    let form = words
+        .get(&format!("units.{unit}.{}", plural(lang, n)))
+        .or_else(|| words.get(&format!("units.{unit}.other")));
+    match form {
+        Some(f) => f.replace("{n}", &n.to_string()),
+        None => format!("{n} {unit}"),
+    }
+}
+
+/// The ids of the usual categories, those the built-in words name. The loader
+/// sorts a stored decision's ids by them only until the site's config arrives;
+/// after that, by the config's categories.
 pub const BUILT_IN_CATEGORIES: [&str; 6] = [
     "necessary",
     "functional",
@@ -139,91 +290,20 @@ pub const BUILT_IN_CATEGORIES: [&str; 6] = [
     "social",
 ];
 
-/// Names and descriptions of the usual categories, in `lang`.
-pub fn built_in_category(id: &str, lang: &str) -> Option<(&'static str, &'static str)> {
-    let de = lang.starts_with("de");
-    let pick =
-        |d: (&'static str, &'static str), e: (&'static str, &'static str)| if de { d } else { e };
-    Some(match id {
-        "necessary" => pick(
-            (
-                "Notwendig",
-                "Diese Dienste sind für den Betrieb der Website erforderlich, etwa für die Anmeldung, die Spracheinstellung oder um Ihre Cookie-Auswahl zu speichern. Sie lassen sich nicht abwählen.",
-            ),
-            (
-                "Necessary",
-                "These services are required for the website to work, for example for login, your language setting or to store your cookie choice. They cannot be switched off.",
-            ),
-        ),
-        "functional" => pick(
-            (
-                "Funktional",
-                "Diese Dienste ermöglichen zusätzliche Funktionen wie einen Support-Chat oder eine Einführungstour.",
-            ),
-            (
-                "Functional",
-                "These services enable additional features such as a support chat or an onboarding tour.",
-            ),
-        ),
-        "analytics" => pick(
-            (
-                "Statistik",
-                "Diese Dienste helfen uns zu verstehen, wie die Website genutzt wird, damit wir sie verbessern können.",
-            ),
-            (
-                "Analytics",
-                "These services help us understand how the website is used so that we can improve it.",
-            ),
-        ),
-        "marketing" => pick(
-            (
-                "Marketing",
-                "Diese Dienste messen den Erfolg unserer Werbung und zeigen Ihnen passende Werbung, auch auf anderen Websites.",
-            ),
-            (
-                "Marketing",
-                "These services measure the success of our advertising and show you relevant ads, also on other websites.",
-            ),
-        ),
-        "affiliate" => pick(
-            (
-                "Affiliate",
-                "Diese Dienste erfassen, über welchen Partner Sie zu uns gekommen sind, damit der Partner eine Provision erhält.",
-            ),
-            (
-                "Affiliate",
-                "These services record which partner referred you to us so that the partner receives a commission.",
-            ),
-        ),
-        "social" => pick(
-            (
-                "Soziale Medien und externe Inhalte",
-                "Diese Dienste binden Inhalte anderer Plattformen ein, etwa Videos oder Beiträge sozialer Netzwerke. Dabei erhalten die Anbieter Daten von Ihrem Browser.",
-            ),
-            (
-                "Social media and external content",
-                "These services embed content from other platforms, such as videos or social media posts. The providers receive data from your browser.",
-            ),
-        ),
-        _ => return None,
-    })
-}
-
-/// A category's name and description in `lang`: the site's own, else built in.
-pub fn category_text(config: &SiteConfig, id: &str, lang: &str) -> (String, String) {
+/// A category's name and description in `lang`: the site's own, else the words'
+/// (built in for the usual categories), else its id.
+pub fn category_text(config: &SiteConfig, words: &Words, id: &str, lang: &str) -> (String, String) {
     let fallback = config.default_language();
     let cat = config.categories.iter().find(|c| c.id == id);
-    let built_in = built_in_category(id, lang);
-    let pick = |own: Option<&Localized>, b: Option<&'static str>| match (own, b) {
-        (Some(l), _) => l.get(lang, fallback).to_string(),
-        (None, Some(b)) => b.to_string(),
-        (None, None) => id.to_string(),
+    let pick = |own: Option<&Localized>, field: &str| match own {
+        Some(l) => l.get(lang, fallback).to_string(),
+        None => words
+            .get(&format!("categories.{id}.{field}"))
+            .cloned()
+            .unwrap_or_else(|| id.to_string()),
     };
     (
-        pick(cat.and_then(|c| c.name.as_ref()), built_in.map(|b| b.0)),
-        pick(
-            cat.and_then(|c| c.description.as_ref()),
-            built_in.map(|b| b.1),
-        ),
+        pick(cat.and_then(|c| c.name.as_ref()), "name"),
+        pick(cat.and_then(|c| c.description.as_ref()), "description"),
     )
 }

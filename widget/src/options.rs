@@ -70,10 +70,20 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
         ],
     );
     // The body of `GET /v1/sites/{site}/config`.
-    let published = o.obj("config", &["site", "version", "config"]);
+    let published = o.obj("config", &["site", "version", "config", "words"]);
     published.string("site"); // part of the wire format; the banner needs only the config
     let version = published.string("version");
     let config = read_config(&published.obj("config", CONFIG_FIELDS));
+    // The words in every language the site offers, each a map of strings.
+    let mut words = BTreeMap::new();
+    if let Some(all) = published.item("words") {
+        let all = Obj::map(&r, all.value, &all.path());
+        for (lang, _) in &all.fields {
+            if let Some(item) = all.get(lang) {
+                words.insert(lang.clone(), item.strings());
+            }
+        }
+    }
     let stored = o.opt_string("stored");
     let layer = match o.opt_string("layer").as_deref() {
         None | Some("first") => Layer::First,
@@ -89,11 +99,18 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     if let Some(error) = r.error.take() {
         return Err(format!("keksdose: invalid mount options: {error}"));
     }
+    let shown = config.language_for(lang.as_deref());
+    if !words.contains_key(shown) {
+        return Err(format!(
+            "keksdose: invalid mount options: options.config.words: no words in {shown:?}"
+        ));
+    }
     let stored = stored.and_then(|value| StoredDecision::decode(&value).ok());
     let site = Site::new(
         config,
         version,
         lang.as_deref(),
+        words,
         stored,
         api_base.as_deref(),
     );
@@ -511,22 +528,32 @@ impl<'a, V: Json> Item<'a, V> {
 
     /// A text, or a map of language to text (the untagged [`Localized`]).
     fn localized(&self) -> Localized {
-        const EXPECTED: &str = "a text or a map of language to text";
         match self.value.node() {
             Node::String(s) => Localized::Same(s),
-            Node::Object(fields) => {
-                // `insert`, not `collect`: see `State::new`.
-                let mut texts = BTreeMap::new();
-                for (lang, text) in fields {
-                    match text.node() {
-                        Node::String(text) => texts.insert(lang, text),
-                        _ => return self.fail(EXPECTED, Localized::Same(String::new())),
-                    };
-                }
-                Localized::PerLanguage(texts)
+            _ => {
+                Localized::PerLanguage(self.strings_expected("a text or a map of language to text"))
             }
-            _ => self.fail(EXPECTED, Localized::Same(String::new())),
         }
+    }
+
+    /// A map of strings (the words of a language).
+    fn strings(&self) -> BTreeMap<String, String> {
+        self.strings_expected("a map of strings")
+    }
+
+    fn strings_expected(&self, expected: &str) -> BTreeMap<String, String> {
+        // `insert`, not `collect`: see `State::new`.
+        let mut texts = BTreeMap::new();
+        let Node::Object(fields) = self.value.node() else {
+            return self.fail(expected, texts);
+        };
+        for (key, text) in fields {
+            match text.node() {
+                Node::String(text) => texts.insert(key, text),
+                _ => return self.fail(expected, BTreeMap::new()),
+            };
+        }
+        texts
     }
 
     /// An enum's variant by its serde name, so that the names live in one place.
@@ -835,7 +862,8 @@ mod fixture {
     #[test]
     fn the_browser_fixture_is_the_saas_example() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let expected = json!({ "site": "saas", "version": config.version(), "config": config });
+        let words = keksdose_shared::texts::words_by_language(&config);
+        let expected = json!({ "site": "saas", "version": config.version(), "config": config, "words": words });
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saas.json");
         if std::env::var_os("KEKSDOSE_BLESS").is_some() {
             std::fs::write(

@@ -2,12 +2,13 @@
 //! version, the chosen language with its texts, the visitor's earlier decision and
 //! the API's base URL. Built once at mount; components share it by reference.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::rc::Rc;
 
 use keksdose_shared::SiteConfig;
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::texts::{self, Texts};
+use keksdose_shared::texts::{Texts, Words};
 use yew::AttrValue;
 
 use crate::style;
@@ -20,6 +21,10 @@ pub struct Site {
     pub version: String,
     /// The language the banner is shown in (one the site offers).
     pub lang: String,
+    /// Every word in that language, as the server resolved them for the site
+    /// (`keksdose_shared::texts::words_for`): the banner links none of its own.
+    pub words: Words,
+    /// The `texts.*` of [`words`](Self::words), as fields.
     pub texts: Texts,
     /// The visitor's earlier decision, if the consent cookie held a valid one.
     pub stored: Option<StoredDecision>,
@@ -33,21 +38,25 @@ pub struct Site {
 
 impl Site {
     /// `lang` is what the page asked for: used when the site offers it (`de-AT`
-    /// counts as `de`), else the site's default language.
+    /// counts as `de`), else the site's default language. `words` are the site's
+    /// words per language it offers (the config response's `words`).
     pub fn new(
         config: SiteConfig,
         version: String,
         lang: Option<&str>,
+        mut words: BTreeMap<String, Words>,
         stored: Option<StoredDecision>,
         api_base: Option<&str>,
     ) -> Site {
         let lang = config.language_for(lang).to_string();
-        let texts = texts::for_language(&config, &lang);
+        let words = words.remove(&lang).unwrap_or_default();
+        let texts = Texts::from_words(&words);
         let stylesheet = format!("{}{}", style::CSS, style::variables(&config.appearance)).into();
         Site {
             config,
             version,
             lang,
+            words,
             texts,
             stored,
             api_base: api_base
@@ -96,7 +105,9 @@ mod tests {
     #[test]
     fn language_is_the_asked_one_if_offered_else_the_default() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let lang = |asked| Site::new(config.clone(), "v".into(), asked, None, None).lang;
+        let words = keksdose_shared::texts::words_by_language(&config);
+        let lang =
+            |asked| Site::new(config.clone(), "v".into(), asked, words.clone(), None, None).lang;
         assert_eq!(lang(Some("en")), "en");
         assert_eq!(lang(Some("en-GB")), "en");
         assert_eq!(lang(Some("DE-at")), "de");
@@ -106,6 +117,7 @@ mod tests {
             config,
             "v".into(),
             Some("en"),
+            words,
             None,
             Some("https://cmp.example/"),
         );

@@ -65,7 +65,15 @@ mod tests {
     #[test]
     fn the_first_layer_renders_with_its_texts_and_three_equal_buttons() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let html = first_layer(Site::new(config, "v1".into(), Some("en"), None, None));
+        let words = keksdose_shared::texts::words_by_language(&config);
+        let html = first_layer(Site::new(
+            config,
+            "v1".into(),
+            Some("en"),
+            words,
+            None,
+            None,
+        ));
         assert!(html.starts_with("<div class=\""), "{html}");
         assert!(html.contains("role=\"dialog\""), "{html}");
         assert!(html.contains("lang=\"en\""), "{html}");

@@ -18,7 +18,7 @@
 //! five minutes, then revalidated by ETag; the manifest is always revalidated.
 //! (The widget build keeps the pair it replaced, for loaders still cached.)
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::Path;
 
@@ -325,18 +325,28 @@ impl Assets {
     }
 }
 
+/// The words the loader itself shows (a blocked embed's placeholder).
+const LOADER_WORDS: [&str; 4] = [
+    "texts.placeholder",
+    "texts.provider_privacy",
+    "texts.load_content",
+    "texts.always_allow",
+];
+
 /// What the per-site loader carries, as a JavaScript literal (JSON):
 /// `{"published": <the config endpoint's body, its config as
-/// `SiteConfig::loader_view`>, "view": true, "css": <the banner's stylesheet>,
+/// `SiteConfig::loader_view` and of its words only the placeholders'>, "view": true, "css": <the banner's stylesheet>,
 /// "first": {<lang>: <the first layer's markup>, …}}`.
 fn site_literal(published: &crate::published::Published) -> String {
     use keksdose_widget::site::Site;
     let config = &published.config;
+    let words = keksdose_shared::texts::words_by_language(config);
     let site = |lang: &str| {
         Site::new(
             config.clone(),
             published.version.clone(),
             Some(lang),
+            words.clone(),
             None,
             None,
         )
@@ -353,10 +363,22 @@ fn site_literal(published: &crate::published::Published) -> String {
     let css = site(config.default_language()).stylesheet.to_string();
     // The config as the loader needs it: the settings' texts come with the
     // banner's WASM, from the config endpoint ("view": the loader knows).
+    // Of the words, those the loader shows itself: the two-click placeholders'.
+    let placeholder_words: BTreeMap<&String, BTreeMap<&String, &String>> = words
+        .iter()
+        .map(|(lang, w)| {
+            let wanted = w
+                .iter()
+                .filter(|(k, _)| LOADER_WORDS.contains(&k.as_str()))
+                .collect();
+            (lang, wanted)
+        })
+        .collect();
     let view = serde_json::json!({
         "site": published.site,
         "version": published.version,
         "config": config.loader_view(),
+        "words": placeholder_words,
     });
     serde_json::json!({
         "published": view,

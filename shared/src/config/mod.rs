@@ -458,15 +458,19 @@ impl SiteConfig {
     /// The config as the per-site loader (`/s/{site}/k.js`) carries it: without
     /// what only the banner's settings show — a service's description, purposes
     /// and transfers, a provider's address, country and contact, a cookie's
-    /// purpose and lifetime, the categories' and purposes' descriptions — which
-    /// are most of a config's bytes. Everything the loader decides with is kept
-    /// (ids, categories, cookie names, storages and domains, Consent Mode
-    /// signals, the consent settings, the site, the texts, the names and links
-    /// a placeholder shows); the loader's tests hold its decisions on this view
+    /// purpose and lifetime, the categories' and purposes' descriptions, the
+    /// site's texts (the loader shows only a placeholder's, from the words it
+    /// carries beside the config) — which are most of a config's bytes.
+    /// Everything the loader decides with is kept (ids, categories, cookie names,
+    /// storages and domains, Consent Mode signals, the consent settings, the
+    /// site, the names and links a placeholder shows); the loader's tests hold its decisions on this view
     /// to its decisions on the whole config (`shared/vectors/choices.json`,
     /// `loader_views`). The banner's settings get the whole config.
     pub fn loader_view(&self) -> serde_json::Value {
         let mut view = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = view.as_object_mut() {
+            map.remove("texts");
+        }
         let drop = |value: &mut serde_json::Value, keys: &[&str]| {
             if let Some(map) = value.as_object_mut() {
                 for key in keys {

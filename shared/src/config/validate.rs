@@ -62,6 +62,8 @@ impl fmt::Display for ValidationErrors {
 
 struct Check {
     errors: Vec<ValidationError>,
+    /// What is valid but worth the operator's attention ([`SiteConfig::notices`]).
+    notices: Vec<ValidationError>,
     languages: Vec<String>,
 }
 
@@ -94,14 +96,22 @@ impl Check {
                     }
                     self.text(&format!("{path}.{lang}"), s, max);
                 }
-                let missing: Vec<&str> = self
-                    .languages
-                    .iter()
-                    .filter(|l| !map.contains_key(*l))
-                    .map(String::as_str)
-                    .collect();
-                if !missing.is_empty() {
-                    self.err(path, format!("missing the text in {}", missing.join(", ")));
+                // A language the text lacks is shown the default language's text
+                // (`Localized::get`), else another's: valid, but worth a notice.
+                if map.is_empty() {
+                    self.err(path, "must give the text in at least one language");
+                }
+                let fallback = self.languages.first().filter(|l| map.contains_key(*l));
+                let shown = fallback.or_else(|| map.keys().next()).cloned();
+                for lang in self.languages.iter().filter(|l| !map.contains_key(*l)) {
+                    if let Some(shown) = &shown {
+                        self.notices.push(ValidationError {
+                            path: path.to_string(),
+                            message: format!(
+                                "has no text in {lang:?}: visitors reading {lang:?} see the {shown:?} one"
+                            ),
+                        });
+                    }
                 }
             }
         }
@@ -242,8 +252,25 @@ const EEA: [&str; 30] = [
 impl SiteConfig {
     /// Checks everything parsing cannot, and reports every problem found.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let c = self.check();
+        if c.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(c.errors))
+        }
+    }
+
+    /// What a valid config leaves to the operator's judgement, each with its path:
+    /// a site text missing in a language the site offers (visitors reading that
+    /// language see the default language's text). `keksdose config check` prints them.
+    pub fn notices(&self) -> Vec<ValidationError> {
+        self.check().notices
+    }
+
+    fn check(&self) -> Check {
         let mut c = Check {
             errors: Vec::new(),
+            notices: Vec::new(),
             languages: self.site.languages.clone(),
         };
 
@@ -352,7 +379,7 @@ impl SiteConfig {
         for (i, cat) in self.categories.iter().enumerate() {
             let path = format!("categories[{i}]");
             c.id(&format!("{path}.id"), &cat.id, &mut ids);
-            let built_in = texts::built_in_category(&cat.id, self.default_language()).is_some()
+            let built_in = texts::BUILT_IN_CATEGORIES.contains(&cat.id.as_str())
                 && self.site.languages.iter().all(|l| texts::is_built_in(l));
             match (&cat.name, built_in) {
                 (Some(name), _) => c.localized(&format!("{path}.name"), name, Limits::NAME_LEN),
@@ -534,12 +561,7 @@ impl SiteConfig {
                 }
             }
         }
-
-        if c.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationErrors(c.errors))
-        }
+        c
     }
 }
 

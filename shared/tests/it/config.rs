@@ -91,7 +91,6 @@ fn validation_lists_every_problem_with_its_path() {
         "categories[1]",
         "categories[2]",
         "services[1].description.fr",
-        "services[1].description",
         "services[1].transfers",
         "services[2].id",
         "services[3].category",
@@ -101,6 +100,16 @@ fn validation_lists_every_problem_with_its_path() {
         assert!(paths.contains(&path), "missing {path} in:\n{errors}");
     }
     assert!(errors.0.len() >= expected.len());
+    // A text missing in an offered language is no error, but a notice.
+    assert!(!paths.contains(&"services[1].description"), "{errors}");
+    assert!(
+        config
+            .notices()
+            .iter()
+            .any(|n| n.path == "services[1].description" && n.message.contains("\"en\"")),
+        "{:?}",
+        config.notices()
+    );
     let text = errors.to_string();
     assert!(
         text.contains("services[3].cookies[0].lifetime: expected a duration like \"30d\""),
@@ -179,8 +188,51 @@ fn texts_fall_back_to_built_in_and_site_overrides_win() {
     let de = keksdose_shared::texts::for_language(&config, "de");
     assert_eq!(de.title, "Cookies bei Beispiel");
     assert_eq!(de.accept_all, "Alle akzeptieren");
-    let (name, _) = keksdose_shared::texts::category_text(&config, "analytics", "de");
+    let words = keksdose_shared::texts::words_for(&config, "de");
+    assert_eq!(words["texts.title"], "Cookies bei Beispiel");
+    let (name, _) = keksdose_shared::texts::category_text(&config, &words, "analytics", "de");
     assert_eq!(name, "Statistik");
+}
+
+/// A site text missing in a language the site offers is valid (visitors reading
+/// it see the default language's text) and a notice, with its path.
+#[test]
+fn a_site_text_missing_in_an_offered_language_is_a_notice_not_an_error() {
+    let mut config = small();
+    config.site.languages = vec!["de".into(), "en".into(), "fr".into()];
+    config.categories[0].name = Some(keksdose_shared::config::Localized::PerLanguage(
+        [
+            ("de".to_string(), "Analyse".to_string()),
+            ("en".to_string(), "Analysis".to_string()),
+        ]
+        .into(),
+    ));
+    config.validate().unwrap();
+    let notices = config.notices();
+    let name = notices
+        .iter()
+        .find(|n| n.path == "categories[0].name")
+        .unwrap_or_else(|| panic!("{notices:?}"));
+    assert_eq!(
+        name.message,
+        "has no text in \"fr\": visitors reading \"fr\" see the \"de\" one"
+    );
+    assert!(
+        notices.iter().all(|n| n.message.contains("\"fr\"")),
+        "{notices:?}"
+    );
+    config.site.languages.pop();
+    assert_eq!(
+        config.notices(),
+        [],
+        "none while every language has its text"
+    );
+    config.site.languages.push("fr".into());
+    let words = keksdose_shared::texts::words_for(&config, "fr");
+    let (name, _) =
+        keksdose_shared::texts::category_text(&config, &words, &config.categories[0].id, "fr");
+    assert_eq!(name, "Analyse", "the default language's, not empty");
+    assert_eq!(words["texts.accept_all"], "Tout accepter");
 }
 
 #[test]

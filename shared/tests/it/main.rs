@@ -11,4 +11,5 @@ mod fixtures;
 mod fuzz_regressions;
 mod properties;
 mod record;
+mod texts;
 mod vectors;

@@ -25,7 +25,7 @@ pub fn CategoryItem(props: &CategoryItemProps) -> Html {
     let site = &props.site;
     let t = &site.texts;
     let id = props.id.as_str();
-    let (name, description) = category_text(&site.config, id, &site.lang);
+    let (name, description) = category_text(&site.config, &site.words, id, &site.lang);
     let name_id = format!("kd-cat-{id}");
     let desc_id = format!("kd-cat-{id}-desc");
     let list_id = format!("kd-cat-{id}-services");

@@ -28,7 +28,7 @@ pub fn ConsentInfo(props: &ConsentInfoProps) -> Html {
                 <dt>{ &t.consent_id }</dt>
                 <dd><code data-consent-id="">{ id }</code></dd>
                 <dt>{ &t.consent_date }</dt>
-                <dd>{ wording::date(stored.decided_at, &site.lang) }</dd>
+                <dd>{ wording::date(site, stored.decided_at) }</dd>
             </dl>
             if let Some(url) = site.history_url() {
                 <p><a href={url} target="_blank" rel="noopener">{ &t.history }</a></p>

@@ -77,7 +77,6 @@ pub fn ServiceItem(props: &ServiceItemProps) -> Html {
 
 fn details(site: &SiteRef, service: &Service) -> Html {
     let t = &site.texts;
-    let lang = site.lang.as_str();
     // A service without a provider is the site's own: the controller provides it.
     let provider = service
         .provider
@@ -96,14 +95,14 @@ fn details(site: &SiteRef, service: &Service) -> Html {
             <>
                 <dt>{ &t.cookies }</dt>
                 <dd><ul>{ for service.cookies.iter().map(|c| {
-                    let mut kind = wording::storage(c.storage, lang).to_string();
+                    let mut kind = wording::storage(site, c.storage);
                     if let Some(domain) = &c.domain {
                         kind.push_str(", ");
                         kind.push_str(domain);
                     }
                     html! {
                         <li class="kd-cookie">
-                            <code>{ &c.name }</code>{ format!(" ({kind}) · {}: {}", t.lifetime, wording::lifetime(&c.lifetime, lang, t)) }
+                            <code>{ &c.name }</code>{ format!(" ({kind}) · {}: {}", t.lifetime, wording::lifetime(site, &c.lifetime)) }
                             <br />{ site.text(&c.purpose) }
                         </li>
                     }
@@ -116,7 +115,7 @@ fn details(site: &SiteRef, service: &Service) -> Html {
             <>
                 <dt>{ &t.transfer }</dt>
                 <dd><ul>{ for service.transfers.iter().map(|tr| html! {
-                    <li>{ format!("{}: {}", wording::country(&tr.country, lang), wording::safeguard(tr.safeguard, lang)) }</li>
+                    <li>{ format!("{}: {}", wording::country(site, &tr.country), wording::safeguard(site, tr.safeguard)) }</li>
                 }) }</ul></dd>
             </>
         }
@@ -139,7 +138,7 @@ fn details(site: &SiteRef, service: &Service) -> Html {
                 <dd>{ &provider.name }<br />{ &provider.address }</dd>
                 { purposes }
                 <dt>{ &t.legal_basis }</dt>
-                <dd>{ wording::legal_basis(service.legal_basis, lang) }</dd>
+                <dd>{ wording::legal_basis(site, service.legal_basis) }</dd>
                 { cookies }
                 { transfers }
             </dl>

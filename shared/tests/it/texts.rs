@@ -1,0 +1,257 @@
+//! The built-in words (`shared/texts/<lang>.toml`): every official EU language has
+//! every word German has, none empty, with the same placeholders; the plural forms
+//! its numbers need; and a word equal to English only where it is the same word in
+//! that language (listed for review in the file, and printed here).
+
+use std::collections::BTreeSet;
+
+use keksdose_shared::texts::{self, LANGUAGES, Words};
+
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = text
+        .match_indices('{')
+        .filter_map(|(i, _)| text[i..].find('}').map(|j| &text[i..=i + j]))
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+fn review_list(lang: &str) -> BTreeSet<String> {
+    let path = format!("{}/texts/{lang}.toml", env!("CARGO_MANIFEST_DIR"));
+    let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    table
+        .get("review")
+        .and_then(|r| r.get("same_as_english"))
+        .and_then(|l| l.as_array())
+        .unwrap_or_else(|| panic!("{path}: no [review] same_as_english"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_language_has_every_word_with_the_same_placeholders() {
+    let de = texts::built_in("de").unwrap();
+    let en = texts::built_in("en").unwrap();
+    let not_units = |w: &Words| -> BTreeSet<String> {
+        w.keys()
+            .filter(|k| !k.starts_with("units."))
+            .cloned()
+            .collect()
+    };
+    let keys = not_units(de);
+    // The banner's texts are exactly the fields a site can override.
+    let fields: BTreeSet<String> = texts::TextOverrides::NAMES
+        .iter()
+        .map(|f| format!("texts.{f}"))
+        .collect();
+    let in_files: BTreeSet<String> = keys
+        .iter()
+        .filter(|k| k.starts_with("texts."))
+        .cloned()
+        .collect();
+    assert_eq!(in_files, fields);
+    let mut reviewed = Vec::new();
+    let mut problems = Vec::new();
+    for lang in LANGUAGES {
+        let words = texts::built_in(lang).unwrap_or_else(|| panic!("{lang}: not built in"));
+        let have = not_units(words);
+        for missing in keys.difference(&have) {
+            problems.push(format!("{lang}: {missing} is missing"));
+        }
+        for extra in have.difference(&keys) {
+            problems.push(format!("{lang}: {extra} is not a key of de.toml"));
+        }
+        let same = review_list(lang);
+        for key in &keys {
+            let Some(text) = words.get(key) else { continue };
+            if text.trim().is_empty() {
+                problems.push(format!("{lang}: {key} is empty"));
+            }
+            if placeholders(text) != placeholders(&de[key]) {
+                problems.push(format!("{lang}: {key} has other placeholders: {text:?}"));
+            }
+            let english = lang != "en" && en.get(key) == Some(text);
+            match (english, same.contains(key)) {
+                (true, true) => reviewed.push(format!("{lang} {key} = {text:?}")),
+                (true, false) => problems.push(format!(
+                    "{lang}: {key} is English ({text:?}); if it is the same word in {lang}, list it in [review] same_as_english"
+                )),
+                (false, true) => {
+                    problems.push(format!("{lang}: {key} is listed as English but is not"))
+                }
+                (false, false) => {}
+            }
+        }
+        // Lifetimes: each unit in exactly the plural forms the language's whole
+        // numbers use, each with the number in it.
+        let categories = texts::plural_categories(lang);
+        for unit in ["second", "minute", "hour", "day", "week", "month", "year"] {
+            let prefix = format!("units.{unit}.");
+            let forms: Vec<&str> = words
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .collect();
+            let mut expected = categories.to_vec();
+            expected.sort_unstable();
+            if forms != expected {
+                problems.push(format!(
+                    "{lang}: units.{unit} has {forms:?}, needs {expected:?}"
+                ));
+            }
+            for n in 0..=130 {
+                let text = texts::count(words, lang, unit, n);
+                if !text.contains(&n.to_string()) || text.contains("{n}") {
+                    problems.push(format!("{lang}: {n} {unit} reads {text:?}"));
+                }
+            }
+        }
+        let units: BTreeSet<&str> = words
+            .keys()
+            .filter_map(|k| k.strip_prefix("units."))
+            .filter_map(|k| k.split('.').next())
+            .collect();
+        if units.len() != 7 {
+            problems.push(format!("{lang}: units are {units:?}"));
+        }
+    }
+    println!(
+        "Equal to English on purpose (for review):\n  {}",
+        reviewed.join("\n  ")
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn plural_rules_follow_cldr() {
+    let cases: &[(&str, &[(u64, &str)])] = &[
+        (
+            "de",
+            &[(0, "other"), (1, "one"), (2, "other"), (21, "other")],
+        ),
+        ("fr", &[(0, "one"), (1, "one"), (2, "other")]),
+        (
+            "pl",
+            &[
+                (1, "one"),
+                (2, "few"),
+                (4, "few"),
+                (5, "many"),
+                (12, "many"),
+                (22, "few"),
+                (25, "many"),
+                (101, "many"),
+            ],
+        ),
+        ("cs", &[(1, "one"), (3, "few"), (5, "other"), (22, "other")]),
+        (
+            "hr",
+            &[
+                (1, "one"),
+                (21, "one"),
+                (11, "other"),
+                (3, "few"),
+                (13, "other"),
+                (24, "few"),
+            ],
+        ),
+        (
+            "lt",
+            &[
+                (1, "one"),
+                (21, "one"),
+                (11, "other"),
+                (2, "few"),
+                (9, "few"),
+                (12, "other"),
+                (10, "other"),
+            ],
+        ),
+        (
+            "lv",
+            &[
+                (0, "zero"),
+                (1, "one"),
+                (11, "zero"),
+                (21, "one"),
+                (2, "other"),
+                (20, "zero"),
+            ],
+        ),
+        (
+            "sl",
+            &[
+                (1, "one"),
+                (101, "one"),
+                (2, "two"),
+                (3, "few"),
+                (4, "few"),
+                (5, "other"),
+            ],
+        ),
+        (
+            "ro",
+            &[
+                (1, "one"),
+                (0, "few"),
+                (2, "few"),
+                (19, "few"),
+                (20, "other"),
+                (101, "few"),
+            ],
+        ),
+        (
+            "ga",
+            &[
+                (1, "one"),
+                (2, "two"),
+                (3, "few"),
+                (6, "few"),
+                (7, "many"),
+                (10, "many"),
+                (11, "other"),
+            ],
+        ),
+        (
+            "mt",
+            &[
+                (1, "one"),
+                (2, "two"),
+                (0, "few"),
+                (3, "few"),
+                (10, "few"),
+                (11, "many"),
+                (19, "many"),
+                (20, "other"),
+                (102, "other"),
+                (103, "few"),
+            ],
+        ),
+    ];
+    for (lang, expected) in cases {
+        for (n, category) in *expected {
+            assert_eq!(texts::plural(lang, *n), *category, "{lang} {n}");
+            assert!(
+                texts::plural_categories(lang).contains(category),
+                "{lang} {category}"
+            );
+        }
+    }
+    assert_eq!(texts::plural("pl-PL", 3), "few");
+}
+
+#[test]
+fn a_site_in_any_official_language_is_valid_without_texts_of_its_own() {
+    let mut config = crate::fixtures::small();
+    config.site.languages = LANGUAGES.iter().map(|l| l.to_string()).collect();
+    config.site.languages.truncate(12); // the limit of languages per site
+    config.validate().unwrap();
+    for lang in &config.site.languages {
+        let words = texts::words_for(&config, lang);
+        assert_eq!(words, *texts::built_in(lang).unwrap(), "{lang}");
+        let (name, description) = texts::category_text(&config, &words, "analytics", lang);
+        assert!(!name.is_empty() && !description.is_empty(), "{lang}");
+    }
+    assert!(!texts::is_built_in("lb"));
+    assert!(texts::is_built_in("pt-BR"));
+}
