@@ -692,7 +692,29 @@
       el.removeAttribute("data-keksdose-hidden");
     }
     el.setAttribute("data-keksdose-done", "");
-    el.setAttribute("src", el.getAttribute("data-src"));
+    var src = el.getAttribute("data-src");
+    // Chromium may let the iframe's own about:blank navigation, begun when the
+    // parser inserted it, commit over this one when both are under way at once
+    // (a returning visitor's src is set while the page is parsed): the frame then
+    // stays blank (about 1 in 40 page loads on a busy machine). So a frame that
+    // has loaded and is still blank (readable: same origin as the page; a frame
+    // that navigated to another origin throws) is sent again, twice at most.
+    var tries = 0;
+    var check = function () {
+      var blank = false;
+      try {
+        blank = el.contentWindow.location.href === "about:blank";
+      } catch (e) {
+        /* another origin: it navigated */
+      }
+      if (!blank || tries++ >= 2) {
+        el.removeEventListener("load", check);
+        return;
+      }
+      el.setAttribute("src", src);
+    };
+    el.addEventListener("load", check);
+    el.setAttribute("src", src);
   }
 
   /**

@@ -978,6 +978,133 @@ async fn a_two_click_placeholder_loads_one_embed_once_or_records_consent_for_its
     }
 }
 
+/// Each language the coaching site offers, Latin and Greek script alike: the
+/// first layer, a two-click placeholder and the settings speak it (the words the
+/// server sends for it, its plural forms and legal citations included), the
+/// dialog and the placeholder say which language they are in, and the decision
+/// is recorded with it.
+#[tokio::test]
+async fn the_banner_the_settings_and_the_placeholders_speak_the_visitors_language() {
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        let config = demo.config("coaching").await;
+        for lang in ["de", "en", "fr", "pl", "el"] {
+            let words = &config["words"][lang];
+            let word = |key: &str| {
+                words[key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{lang}: no {key} in {words}"))
+                    .to_string()
+            };
+            demo.eval("document.cookie = 'keksdose_coaching=; path=/; max-age=0'; return true;")
+                .await;
+            demo.open(&format!("/demo/coaching.html?lang={lang}")).await;
+            demo.first_layer("the first layer").await;
+            let first = demo
+                .eval(
+                    "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                     const d = r.querySelector('[role=dialog]');\
+                     const label = a => r.querySelector(`button[data-action=${a}]`).textContent;\
+                     return {lang: d.closest('[lang]').getAttribute('lang'), title: r.querySelector('h2').textContent,\
+                       accept: label('accept_all'), reject: label('reject_all'), settings: label('settings')};",
+                )
+                .await;
+            assert_eq!(
+                first,
+                json!({"lang": lang, "title": word("texts.title"), "accept": word("texts.accept_all"),
+                       "reject": word("texts.reject_all"), "settings": word("texts.settings")}),
+                "{lang}: the first layer"
+            );
+            let placeholder = demo
+                .wait(
+                    "the YouTube placeholder",
+                    "const p = document.querySelector('[data-keksdose-placeholder=\"youtube\"]');\
+                     return p && {lang: p.lang, text: p.querySelector('p').textContent,\
+                       load: p.querySelector('[data-keksdose-load]').textContent};",
+                )
+                .await;
+            assert_eq!(placeholder["lang"], lang, "{placeholder}");
+            assert_eq!(
+                placeholder["load"],
+                word("texts.load_content"),
+                "{placeholder}"
+            );
+            let before_service = word("texts.placeholder");
+            let before_service = before_service.split("{service}").next().unwrap();
+            assert!(
+                placeholder["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(before_service),
+                "{lang}: {placeholder}"
+            );
+
+            // The settings: every service's details disclosed.
+            demo.click("settings").await;
+            demo.settings_layer(false).await;
+            demo.eval(
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 r.querySelectorAll('section > .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                 return true;",
+            )
+            .await;
+            demo.wait(
+                "the services listed",
+                "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('li.kd-service').length > 0;",
+            )
+            .await;
+            demo.eval(
+                "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 r.querySelectorAll('li .kd-disclosure[aria-expanded=false]').forEach(b => b.click());\
+                 return true;",
+            )
+            .await;
+            let text = demo
+                .wait(
+                    "the services' details",
+                    "const r = document.querySelector('#keksdose-root').shadowRoot;\
+                     return r.querySelectorAll('li.kd-service dl').length > 0 && r.querySelector('[role=dialog]').textContent;",
+                )
+                .await;
+            let text = text.as_str().unwrap();
+            for key in [
+                "texts.settings_title",
+                "texts.save",
+                "texts.always_active",
+                "categories.necessary.name",
+                "legal_basis.consent",
+                "texts.lifetime",
+            ] {
+                assert!(
+                    text.contains(&word(key)),
+                    "{lang}: {key} ({}) in the settings:\n{text}",
+                    word(key)
+                );
+            }
+            // A lifetime in the language's plural form: the consent cookie's 6 months.
+            let six_months = word(&format!(
+                "units.month.{}",
+                if matches!(lang, "pl") {
+                    "many"
+                } else {
+                    "other"
+                }
+            ))
+            .replace("{n}", "6");
+            assert!(
+                text.contains(&six_months),
+                "{lang}: {six_months:?} in:\n{text}"
+            );
+
+            demo.click("accept_all").await;
+            let id = demo.acknowledged_consent_id().await;
+            let proof = demo.proof("coaching", &id).await;
+            assert_eq!(proof["records"][0]["record"]["language"], lang, "{proof}");
+        }
+        demo.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_not() {
     for embed in EMBEDS {
@@ -1631,5 +1758,31 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     let id = demo.acknowledged_consent_id().await;
     let proof = demo.proof("saas", &id).await;
     assert_eq!(proof["records"][0]["record"]["action"], "accept_all");
+    demo.finish().await;
+}
+
+/// A returning visitor's embeds load on every page view. Their `src` is set while
+/// the page is parsed, and Chromium at times lets the iframe's own about:blank
+/// navigation, begun when the parser inserted it, commit over that one (about 1
+/// page load in 20 on a busy machine): the loader sends a frame that loaded blank
+/// again. 15 views of 5 embeds each.
+#[tokio::test]
+async fn a_returning_visitors_embeds_load_on_every_page_view() {
+    const PAGE: &str = "/demo/coaching.html";
+    let demo = Demo::start_as(Embed::PerSite).await;
+    demo.open(PAGE).await;
+    demo.first_layer("the first layer").await;
+    demo.click("accept_all").await;
+    demo.acknowledged_consent_id().await;
+    let loaded = "const fs = [...document.querySelectorAll('iframe[data-consent]')];\
+        return fs.length === 5 && fs.every(f => f.contentDocument && f.contentDocument.readyState === 'complete'\
+            && f.contentDocument.URL.endsWith(f.dataset.src));";
+    let state = "return [...document.querySelectorAll('iframe[data-consent]')].map(f => ({src: f.getAttribute('src'),\
+        url: f.contentDocument && f.contentDocument.URL, ready: f.contentDocument && f.contentDocument.readyState}));";
+    for view in 1..=15 {
+        demo.open(PAGE).await;
+        demo.wait_explained(&format!("the embeds of view {view}"), loaded, Some(state))
+            .await;
+    }
     demo.finish().await;
 }
