@@ -663,7 +663,7 @@ mod tests {
         );
         assert_eq!(
             site.history_url().as_deref(),
-            Some("https://cmp.example/v1/consents/c-123")
+            Some("https://cmp.example/v1/consents/c-123?lang=en")
         );
 
         // A broken cookie is no decision; a broken option is an error.

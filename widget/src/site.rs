@@ -74,7 +74,11 @@ impl Site {
     /// The visitor's history of consents, when there is a consent ID and an API.
     pub fn history_url(&self) -> Option<String> {
         let id = self.stored.as_ref()?.consent_id.as_ref()?;
-        Some(format!("{}/v1/consents/{id}", self.api_base.as_ref()?))
+        Some(format!(
+            "{}/v1/consents/{id}?lang={}",
+            self.api_base.as_ref()?,
+            self.lang
+        ))
     }
 }
 

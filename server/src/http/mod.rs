@@ -12,6 +12,7 @@ mod body;
 mod demo;
 mod error;
 mod export;
+mod history_page;
 mod openapi;
 mod ops;
 mod public;

@@ -229,12 +229,34 @@ pub async fn record_consent<S: Store>(
     Ok(r.json(record.receipt()))
 }
 
+/// `?lang=` of the history page.
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// Whether the request prefers HTML to JSON: a browser's navigation
+/// (`Accept: text/html,…`), not `fetch` or curl (`*/*`) or an API client.
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            let html = accept.find("text/html");
+            let json = accept.find("application/json");
+            html.is_some_and(|h| json.is_none_or(|j| h < j))
+        })
+}
+
 /// `GET /v1/consents/{consent_id}`: a visitor's own history; the ID is the
-/// capability. Personal content (pseudonyms, page) is left out.
+/// capability. Personal content (pseudonyms, page) is left out. A browser
+/// (`Accept: text/html`) gets it as a page in the visitor's language (`?lang=`,
+/// else the newest record's).
 #[utoipa::path(get, path = "/v1/consents/{consent_id}", tag = "public",
-    params(("consent_id" = String, Path, description = "A consent ID")),
+    params(("consent_id" = String, Path, description = "A consent ID"),
+        ("lang" = Option<String>, Query, description = "The page's language (with Accept: text/html), one the site offers")),
     responses(
-        (status = 200, description = "The visitor's own records, without pseudonyms; the ID is the capability", body = History),
+        (status = 200, description = "The visitor's own records, without pseudonyms; the ID is the capability. With `Accept: text/html`, the same as a page in the visitor's language (`lang`, else the newest record's).", body = History),
         (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
         (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn history<S: Store>(
@@ -249,7 +271,26 @@ pub async fn history<S: Store>(
     let (site, records) = consents::history(&*state.store, &consent_id).await?;
     let mut r = HttpResponse::Ok();
     cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    r.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Accept"));
+    if wants_html(&req) {
+        // A browser opening the banner's link: the page, in the visitor's language.
+        let published = state.published.get(&*state.store, &site).await?;
+        let asked = web::Query::<LangQuery>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().lang);
+        let config = &published.config;
+        let lang = super::history_page::language(config, asked.as_deref(), &records);
+        r.insert_header((header::CONTENT_SECURITY_POLICY, super::history_page::CSP))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .content_type("text/html; charset=utf-8");
+        return Ok(r.body(super::history_page::render(
+            config,
+            lang,
+            &consent_id,
+            &records,
+        )));
+    }
     Ok(r.json(History {
         consent_id,
         site: site.id,
