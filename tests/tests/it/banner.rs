@@ -1486,7 +1486,8 @@ async fn axe_core_finds_no_accessibility_violations_in_the_banner_and_the_settin
 }
 
 /// The README's screenshots: first layer and settings, desktop and mobile width,
-/// German and English, written to `docs/screenshots/`. Run by `cargo xtask screenshots`.
+/// German and English, and the first layer in French and Polish, written to
+/// `docs/screenshots/`. Run by `cargo xtask screenshots`.
 #[tokio::test]
 #[ignore = "writes docs/screenshots/; run by `cargo xtask screenshots`"]
 async fn readme_screenshots() {
@@ -1522,6 +1523,17 @@ async fn readme_screenshots() {
             let png = client.screenshot().await.unwrap();
             std::fs::write(dir.join(format!("settings-{lang}-{device}.png")), png).unwrap();
         }
+    }
+    // Two more of the built-in languages, on the coaching site (it offers five).
+    client.set_window_size(1280, 800).await.unwrap();
+    for lang in ["fr", "pl"] {
+        demo.eval("document.cookie = 'keksdose_coaching=; path=/; max-age=0'; return true;")
+            .await;
+        demo.open(&format!("/demo/coaching.html?lang={lang}")).await;
+        demo.first_layer("the first layer's three buttons").await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("first-{lang}-desktop.png")), png).unwrap();
     }
     demo.finish().await;
 }
