@@ -79,8 +79,7 @@ macro_rules! texts {
             /// The `texts.*` of resolved [`Words`] (an absent one is empty: the
             /// server sends every one).
             pub fn from_words(words: &Words) -> Texts {
-                let get = |name: &str| words.get(&format!("texts.{name}")).cloned().unwrap_or_default();
-                Texts { $( $field: get(stringify!($field)), )* }
+                Texts { $( $field: text(words, stringify!($field)), )* }
             }
         }
     };
@@ -92,6 +91,16 @@ texts! {
     lifetime, session, persistent, fingerprinting, transfer, privacy_policy, imprint, opt_out,
     policy_version, consent_id, consent_date, history, close, placeholder, provider_privacy,
     load_content, always_allow, gpc_notice,
+}
+
+/// `texts.<name>` of `words`, else empty. Not inlined: the banner's WASM calls
+/// it once a field and would otherwise carry the map lookup that many times.
+#[inline(never)]
+fn text(words: &Words, name: &str) -> String {
+    words
+        .get(&format!("texts.{name}"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Whether Keksdose ships words for `lang` (`de-AT` counts as `de`).

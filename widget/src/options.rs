@@ -74,16 +74,6 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     published.string("site"); // part of the wire format; the banner needs only the config
     let version = published.string("version");
     let config = read_config(&published.obj("config", CONFIG_FIELDS));
-    // The words in every language the site offers, each a map of strings.
-    let mut words = BTreeMap::new();
-    if let Some(all) = published.item("words") {
-        let all = Obj::map(&r, all.value, &all.path());
-        for (lang, _) in &all.fields {
-            if let Some(item) = all.get(lang) {
-                words.insert(lang.clone(), item.strings());
-            }
-        }
-    }
     let stored = o.opt_string("stored");
     let layer = match o.opt_string("layer").as_deref() {
         None | Some("first") => Layer::First,
@@ -96,24 +86,23 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
         }
     };
     let (lang, api_base) = (o.opt_string("lang"), o.opt_string("apiBase"));
+    // The words of the language shown, of those the site offers (`words`: a map of
+    // language to a map of strings).
+    let lang = config.language_for(lang.as_deref()).to_string();
+    let words = published.item("words").and_then(|all| {
+        let all = Obj::map(&r, all.value, &all.path());
+        all.get(&lang).map(|item| item.strings())
+    });
     if let Some(error) = r.error.take() {
         return Err(format!("keksdose: invalid mount options: {error}"));
     }
-    let shown = config.language_for(lang.as_deref());
-    if !words.contains_key(shown) {
+    let Some(words) = words else {
         return Err(format!(
-            "keksdose: invalid mount options: options.config.words: no words in {shown:?}"
+            "keksdose: invalid mount options: options.config.words: no words in {lang:?}"
         ));
-    }
+    };
     let stored = stored.and_then(|value| StoredDecision::decode(&value).ok());
-    let site = Site::new(
-        config,
-        version,
-        lang.as_deref(),
-        words,
-        stored,
-        api_base.as_deref(),
-    );
+    let site = Site::new(config, version, lang, words, stored, api_base.as_deref());
     Ok((site, layer))
 }
 

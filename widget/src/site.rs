@@ -2,7 +2,6 @@
 //! version, the chosen language with its texts, the visitor's earlier decision and
 //! the API's base URL. Built once at mount; components share it by reference.
 
-use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -37,19 +36,17 @@ pub struct Site {
 }
 
 impl Site {
-    /// `lang` is what the page asked for: used when the site offers it (`de-AT`
-    /// counts as `de`), else the site's default language. `words` are the site's
-    /// words per language it offers (the config response's `words`).
+    /// `lang` is the language shown, one the site offers (`SiteConfig::language_for`
+    /// picks it from what the page asked for); `words` are the site's words in it
+    /// (the config response's `words[lang]`).
     pub fn new(
         config: SiteConfig,
         version: String,
-        lang: Option<&str>,
-        mut words: BTreeMap<String, Words>,
+        lang: String,
+        words: Words,
         stored: Option<StoredDecision>,
         api_base: Option<&str>,
     ) -> Site {
-        let lang = config.language_for(lang).to_string();
-        let words = words.remove(&lang).unwrap_or_default();
         let texts = Texts::from_words(&words);
         let stylesheet = format!("{}{}", style::CSS, style::variables(&config.appearance)).into();
         Site {
@@ -107,26 +104,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn language_is_the_asked_one_if_offered_else_the_default() {
+    fn texts_come_from_the_words_and_the_history_link_names_the_language() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let words = keksdose_shared::texts::words_by_language(&config);
-        let lang =
-            |asked| Site::new(config.clone(), "v".into(), asked, words.clone(), None, None).lang;
-        assert_eq!(lang(Some("en")), "en");
-        assert_eq!(lang(Some("en-GB")), "en");
-        assert_eq!(lang(Some("DE-at")), "de");
-        assert_eq!(lang(Some("fr")), "de");
-        assert_eq!(lang(None), "de");
+        let words = keksdose_shared::texts::words_for(&config, "en");
         let en = Site::new(
             config,
             "v".into(),
-            Some("en"),
+            "en".into(),
             words,
-            None,
+            StoredDecision::decode("1.c-123..1717200000.v1.1.a...").ok(),
             Some("https://cmp.example/"),
         );
         assert_eq!(en.texts.accept_all, "Accept all");
         assert_eq!(en.api_base.as_deref(), Some("https://cmp.example"));
-        assert_eq!(en.history_url(), None);
+        assert_eq!(
+            en.history_url().as_deref(),
+            Some("https://cmp.example/v1/consents/c-123?lang=en")
+        );
     }
 }

@@ -65,11 +65,11 @@ mod tests {
     #[test]
     fn the_first_layer_renders_with_its_texts_and_three_equal_buttons() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let words = keksdose_shared::texts::words_by_language(&config);
+        let words = keksdose_shared::texts::words_for(&config, "en");
         let html = first_layer(Site::new(
             config,
             "v1".into(),
-            Some("en"),
+            "en".into(),
             words,
             None,
             None,

@@ -101,7 +101,7 @@ pub fn date(site: &Site, unix_secs: u64) -> String {
 mod tests {
     use keksdose_shared::SiteConfig;
     use keksdose_shared::config::{LegalBasis, Safeguard, Storage};
-    use keksdose_shared::texts::words_by_language;
+    use keksdose_shared::texts::words_for;
 
     use super::*;
 
@@ -112,8 +112,8 @@ mod tests {
         if !config.site.languages.iter().any(|l| l == lang) {
             config.site.languages.push(lang.to_string());
         }
-        let words = words_by_language(&config);
-        Site::new(config, "v".into(), Some(lang), words, None, None)
+        let words = words_for(&config, lang);
+        Site::new(config, "v".into(), lang.into(), words, None, None)
     }
 
     #[test]

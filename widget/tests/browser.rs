@@ -649,15 +649,18 @@ async fn the_server_rendered_first_layer_is_the_markup_the_banner_renders() {
         let config = SiteConfig::from_toml(toml).unwrap();
         for lang in config.site.languages.clone() {
             let version = format!("v-{name}");
+            let words = keksdose_shared::texts::words_by_language(&config);
             let site = keksdose_widget::site::Site::new(
                 config.clone(),
                 version.clone(),
-                Some(&lang),
+                lang.clone(),
+                words[&lang].clone(),
                 None,
                 None,
             );
             let server = as_parsed(&keksdose_widget::ssr::render(site).await);
-            let published = json!({"site": name, "version": version, "config": config});
+            let published =
+                json!({"site": name, "version": version, "config": config, "words": words});
             let banner = Banner::mount_config(published, json!({ "lang": lang })).await;
             let container = banner.find("[data-keksdose-banner]").unwrap();
             assert_eq!(
@@ -680,7 +683,15 @@ async fn the_server_rendered_first_layer_is_the_markup_the_banner_renders() {
 #[wasm_bindgen_test]
 async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus() {
     let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
-    let site = keksdose_widget::site::Site::new(config.clone(), "v".into(), Some("de"), None, None);
+    let words = keksdose_shared::texts::words_by_language(&config);
+    let site = keksdose_widget::site::Site::new(
+        config.clone(),
+        "v".into(),
+        "de".into(),
+        words["de"].clone(),
+        None,
+        None,
+    );
     let markup = keksdose_widget::ssr::render(site).await;
 
     let before = document().create_element("button").unwrap();
@@ -719,7 +730,7 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
         })
     };
     let options = js_sys::JSON::parse(
-        &json!({"config": {"site": "saas", "version": "v", "config": config}, "lang": "de",
+        &json!({"config": {"site": "saas", "version": "v", "config": config, "words": words}, "lang": "de",
                 "focus": 3})
         .to_string(),
     )

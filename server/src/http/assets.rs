@@ -345,8 +345,8 @@ fn site_literal(published: &crate::published::Published) -> String {
         Site::new(
             config.clone(),
             published.version.clone(),
-            Some(lang),
-            words.clone(),
+            lang.to_string(),
+            words.get(lang).cloned().unwrap_or_default(),
             None,
             None,
         )
