@@ -586,7 +586,7 @@
       configPromise = (
         given
           ? Promise.resolve(given)
-          : fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
+          : fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config?words=1", {
               credentials: "omit",
             }).then(function (r) {
               if (!r.ok) throw new Error("GET config: " + r.status);
@@ -615,7 +615,7 @@
   function fullConfig() {
     if (!embed || !embed.view) return fetchConfig();
     if (!fullPromise) {
-      fullPromise = fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config", {
+      fullPromise = fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/config?words=1", {
         credentials: "omit",
       }).then(function (r) {
         if (!r.ok) throw new Error("GET config: " + r.status);

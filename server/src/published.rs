@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use keksdose_shared::SiteConfig;
+use sha2::Digest as _;
 
 use keksdose_store::{SiteMeta, Store, StoreError};
 
@@ -19,6 +20,13 @@ pub struct Published {
     pub config: SiteConfig,
     /// `{"site", "version", "config"}`, serialised and compressed once.
     pub json: crate::http::assets::Encoded,
+    /// The same with `words` (`?words=1`, what the loader asks for): a body of its
+    /// own, so that a banner built before `words` existed, still cached by
+    /// visitors, gets the body it knows.
+    pub json_words: crate::http::assets::Encoded,
+    /// The ETag of [`json_words`](Self::json_words): the version and a digest of
+    /// the words, which change with the server's release, not the config.
+    pub words_etag: String,
     /// `/s/{site}/k.js`: the loader with this version and its first layers,
     /// made on the first request for it ([`crate::http::assets::Assets::site_loader`]).
     pub site_loader: std::sync::OnceLock<Option<crate::http::assets::Asset>>,
@@ -50,13 +58,29 @@ impl PublishedCache {
                     site.id, site.config_version
                 ))
             })?;
-        let json = serde_json::to_vec(&crate::http::schema::PublishedConfig {
-            site: site.id.clone(),
-            version: site.config_version.clone(),
-            words: keksdose_shared::texts::words_by_language(&config),
-            config: config.clone(),
-        })
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let body = |words| {
+            serde_json::to_vec(&crate::http::schema::PublishedConfig {
+                site: site.id.clone(),
+                version: site.config_version.clone(),
+                words,
+                config: config.clone(),
+            })
+            .map_err(|e| StoreError::Internal(e.to_string()))
+        };
+        let json = body(None)?;
+        let words = keksdose_shared::texts::words_by_language(&config);
+        let words_json =
+            serde_json::to_vec(&words).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let digest = sha2::Sha256::digest(&words_json);
+        let words_etag = format!(
+            "\"{}.{}\"",
+            site.config_version,
+            digest[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let json_words = body(Some(words))?;
         let p = Arc::new(Published {
             site: site.id.clone(),
             version: site.config_version.clone(),
@@ -65,6 +89,11 @@ impl PublishedCache {
                 json,
                 crate::http::assets::CONFIG_BROTLI_QUALITY,
             ),
+            json_words: crate::http::assets::Encoded::with_brotli(
+                json_words,
+                crate::http::assets::CONFIG_BROTLI_QUALITY,
+            ),
+            words_etag,
             site_loader: std::sync::OnceLock::new(),
         });
         if let Ok(mut m) = self.0.write() {

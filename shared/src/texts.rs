@@ -131,6 +131,9 @@ fn table() -> &'static BTreeMap<&'static str, Words> {
                     .unwrap_or_else(|e| panic!("shared/texts/{lang}.toml: {e}"));
                 let mut words = Words::new();
                 flatten("", &value, &mut words);
+                // Whose plural rules its units follow, wherever the words are
+                // used (a language a site adds borrows another's).
+                words.insert("language.code".into(), lang.into());
                 (lang, words)
             })
             .collect()
@@ -276,8 +279,11 @@ pub fn plural(lang: &str, n: u64) -> &'static str {
     }
 }
 
-/// `n` of a unit (`"month"`) in `lang`'s words: "13 Monate", "5 miesięcy".
+/// `n` of a unit (`"month"`) in `lang`'s words: "13 Monate", "5 miesięcy". The
+/// plural rule is that of the language the words are in (`language.code`: a
+/// language Keksdose does not ship has another's units), else `lang`'s.
 pub fn count(words: &Words, lang: &str, unit: &str, n: u64) -> String {
+    let lang = words.get("language.code").map_or(lang, String::as_str);
     let form = words
         .get(&format!("units.{unit}.{}", plural(lang, n)))
         .or_else(|| words.get(&format!("units.{unit}.other")));

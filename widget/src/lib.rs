@@ -14,8 +14,9 @@
 //! import init, { mount } from "./keksdose_widget.js";
 //! await init();
 //! const handle = mount(hostElement, {
-//!   config,                    // required: the body of GET /v1/sites/{site}/config,
-//!                              //   {"site", "version", "config"}
+//!   config,                    // required: the body of GET /v1/sites/{site}/config?words=1,
+//!                              //   {"site", "version", "config", "words"} (the words
+//!                              //   of the language shown are required)
 //!   lang: "de",                // optional: the page's language; falls back to the
 //!                              //   site's default if the site does not offer it
 //!   stored: "1.…",             // optional: the consent cookie's value; starts the

@@ -24,7 +24,7 @@ main{max-width:58rem;margin:0 auto;padding:1.5rem}h1{font-size:1.5rem;margin:0 0
 dt{font-weight:600}dd{margin:0}code{font:.875rem ui-monospace,monospace;overflow-wrap:anywhere}\
 table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d0d7de}\
 th,td{text-align:left;vertical-align:top;padding:.5rem .75rem;border-bottom:1px solid #d0d7de}\
-th{background:#eef1f4}@media (max-width:40rem){thead{display:none}td{display:block;border:0}\
+th{background:#eef1f4}td code{white-space:nowrap}@media (max-width:40rem){thead{display:none}td{display:block;border:0}\
 tr{display:block;border-bottom:1px solid #d0d7de;padding:.5rem 0}td::before{content:attr(data-label)': ';font-weight:600}}";
 
 /// `text` safe in HTML text and in a double-quoted attribute.
@@ -194,6 +194,30 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn the_page_escapes_the_sites_words_and_says_its_language() {
+        let mut config =
+            SiteConfig::from_toml(include_str!("../../../examples/sites/coaching.toml")).unwrap();
+        config.site.name = "<script>alert('x')</script> & \"Co\"".into();
+        let page = render(&config, "pl", "c-1", &[]);
+        assert!(
+            page.starts_with("<!doctype html><html lang=\"pl\">"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Co&quot;"),
+            "{page}"
+        );
+        let words = texts::words_for(&config, "pl");
+        assert!(
+            page.contains(&format!("<h1>{}</h1>", words["texts.history"])),
+            "{page}"
+        );
+        assert_eq!(language(&config, Some("el-GR"), &[]), "el");
+        assert_eq!(language(&config, Some("sv"), &[]), "de");
     }
 
     #[test]

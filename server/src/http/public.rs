@@ -124,9 +124,11 @@ pub async fn site_loader<S: Store>(
 
 /// `GET /v1/sites/{site}/config`: the published config with its version.
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
-    params(("site" = String, Path, description = "The site id"), ("If-None-Match" = Option<String>, Header, description = "A version seen before")),
+    params(("site" = String, Path, description = "The site id"),
+        ("words" = Option<String>, Query, description = "`1`: with the words a visitor reads, per language the site offers (the loader asks so)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
-        (status = 200, description = "The published config and its version (also the ETag)", body = PublishedConfig),
+        (status = 200, description = "The published config and its version (the ETag; with words=1, the version and a digest of the words)", body = PublishedConfig),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
         (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
@@ -143,7 +145,14 @@ pub async fn site_config<S: Store>(
     // A config is public; CORS headers only for the site's own origins.
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&*state.store, &site).await?;
-    let etag = format!("\"{}\"", published.version);
+    let words = web::Query::<WordsQuery>::from_query(req.query_string())
+        .ok()
+        .is_some_and(|q| q.words.as_deref() == Some("1"));
+    let etag = if words {
+        published.words_etag.clone()
+    } else {
+        format!("\"{}\"", published.version)
+    };
     let not_modified = crate::http::assets::etag_matches(&req, &etag);
     let mut r = if not_modified {
         HttpResponse::NotModified()
@@ -158,7 +167,18 @@ pub async fn site_config<S: Store>(
         return Ok(r.finish());
     }
     r.content_type("application/json");
-    Ok(published.json.respond(&req, &mut r))
+    let body = if words {
+        &published.json_words
+    } else {
+        &published.json
+    };
+    Ok(body.respond(&req, &mut r))
+}
+
+/// `?words=1` of the config endpoint.
+#[derive(serde::Deserialize)]
+struct WordsQuery {
+    words: Option<String>,
 }
 
 /// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight of a JSON POST.
@@ -238,14 +258,31 @@ struct LangQuery {
 /// Whether the request prefers HTML to JSON: a browser's navigation
 /// (`Accept: text/html,…`), not `fetch` or curl (`*/*`) or an API client.
 fn wants_html(req: &HttpRequest) -> bool {
-    req.headers()
+    let Some(accept) = req
+        .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| {
-            let html = accept.find("text/html");
-            let json = accept.find("application/json");
-            html.is_some_and(|h| json.is_none_or(|j| h < j))
-        })
+    else {
+        return false;
+    };
+    // The weight (`q`) the header gives `media` by name, 0 when it is not named.
+    let weight = |media: &str| {
+        accept
+            .split(',')
+            .filter_map(|part| {
+                let mut params = part.split(';');
+                let name = params.next()?.trim();
+                name.eq_ignore_ascii_case(media).then(|| {
+                    params
+                        .filter_map(|p| p.trim().strip_prefix("q="))
+                        .find_map(|q| q.trim().parse::<f32>().ok())
+                        .unwrap_or(1.0)
+                })
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = weight("text/html");
+    html > 0.0 && html > weight("application/json")
 }
 
 /// `GET /v1/consents/{consent_id}`: a visitor's own history; the ID is the
@@ -272,7 +309,7 @@ pub async fn history<S: Store>(
     let mut r = HttpResponse::Ok();
     cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
     r.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::VARY, "Accept"));
+        .append_header((header::VARY, "Accept"));
     if wants_html(&req) {
         // A browser opening the banner's link: the page, in the visitor's language.
         let published = state.published.get(&*state.store, &site).await?;
@@ -296,4 +333,31 @@ pub async fn history<S: Store>(
         site: site.id,
         records,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_history_is_a_page_only_for_a_client_that_prefers_html() {
+        let wants = |accept: Option<&str>| {
+            let mut r = TestRequest::default();
+            if let Some(a) = accept {
+                r = r.insert_header(("Accept", a));
+            }
+            super::wants_html(&r.to_http_request())
+        };
+        // Chromium's and Firefox's navigations.
+        assert!(wants(Some(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+        )));
+        assert!(wants(Some("application/json;q=0.5, TEXT/HTML")));
+        // fetch, curl, API clients, and one that weighs JSON higher.
+        assert!(!wants(None));
+        assert!(!wants(Some("*/*")));
+        assert!(!wants(Some("application/json")));
+        assert!(!wants(Some("text/html;q=0.1, application/json")));
+        assert!(!wants(Some("text/html;q=0")));
+    }
 }

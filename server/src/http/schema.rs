@@ -28,10 +28,12 @@ pub struct PublishedConfig {
     /// base64url(SHA-256(JCS(config))); also the ETag.
     pub version: String,
     pub config: SiteConfig,
-    /// Every word a visitor reads, per language the site offers, flat
-    /// (`"texts.accept_all"`, `"units.month.one"`, `"legal_basis.consent"`…): the
-    /// built-in ones (`shared/texts/<lang>.toml`) with the site's `texts` over them.
-    pub words: std::collections::BTreeMap<String, keksdose_shared::texts::Words>,
+    /// With `?words=1` (the loader asks so): every word a visitor reads, per
+    /// language the site offers, flat (`"texts.accept_all"`, `"units.month.one"`,
+    /// `"legal_basis.consent"`…): the built-in ones (`shared/texts/<lang>.toml`)
+    /// with the site's `texts` over them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<std::collections::BTreeMap<String, keksdose_shared::texts::Words>>,
 }
 
 /// `GET /v1/consents/{consent_id}`: records without their personal part.

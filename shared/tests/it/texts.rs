@@ -255,3 +255,32 @@ fn a_site_in_any_official_language_is_valid_without_texts_of_its_own() {
     assert!(!texts::is_built_in("lb"));
     assert!(texts::is_built_in("pt-BR"));
 }
+
+/// A language Keksdose does not ship gets its texts from the site and its other
+/// words (units, legal bases…) from the site's default language, whose plural
+/// rules its lifetimes then follow.
+#[test]
+fn a_language_not_built_in_borrows_the_default_languages_words_and_plural_rules() {
+    let mut config = crate::fixtures::small();
+    config.site.languages = vec!["pl".into(), "de".into(), "en".into(), "lb".into()];
+    let mut overrides = texts::TextOverrides::default();
+    for name in texts::TextOverrides::NAMES {
+        *overrides.field_mut(name).unwrap() = Some(format!("lb {name}"));
+    }
+    config.texts.insert("lb".into(), overrides);
+    for cat in &mut config.categories {
+        cat.name = Some(keksdose_shared::config::Localized::Same("Kategorie".into()));
+        cat.description = Some(keksdose_shared::config::Localized::Same(
+            "Beschreiwung".into(),
+        ));
+    }
+    config.validate().unwrap();
+    let words = texts::words_for(&config, "lb");
+    assert_eq!(words["texts.accept_all"], "lb accept_all");
+    assert_eq!(
+        words["legal_basis.consent"],
+        texts::built_in("pl").unwrap()["legal_basis.consent"]
+    );
+    assert_eq!(texts::count(&words, "lb", "month", 5), "5 miesięcy");
+    assert_eq!(texts::count(&words, "lb", "month", 2), "2 miesiące");
+}

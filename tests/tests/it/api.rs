@@ -145,6 +145,49 @@ async fn the_config_is_served_with_its_version_etag_and_cors_for_the_sites_origi
         .await
         .unwrap();
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    // Without `?words=1` the body is as it was before words existed (a banner
+    // still cached from then refuses fields it does not know).
+    assert!(body.get("words").is_none(), "{body}");
+
+    // With `?words=1` (the loader's request): every word in every language the
+    // site offers, under an ETag of its own that names the version too.
+    let with_words = http
+        .get(server.url("/v1/sites/saas/config?words=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_words.status(), 200);
+    let words_etag = with_words.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(words_etag, etag);
+    assert!(
+        words_etag.starts_with(&etag[..etag.len() - 1]),
+        "{words_etag} names {etag}"
+    );
+    let body: Value = with_words.json().await.unwrap();
+    assert_eq!(body["words"]["de"]["texts.reject_all"], "Nur Notwendige");
+    assert_eq!(body["words"]["en"]["units.month.other"], "{n} months");
+    assert_eq!(
+        body["words"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["de", "en"]
+    );
+    let cached = http
+        .get(server.url("/v1/sites/saas/config?words=1"))
+        .header("If-None-Match", &words_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    let stale = http
+        .get(server.url("/v1/sites/saas/config?words=1"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200, "a body without words is not this one");
 
     let foreign = http
         .get(server.url("/v1/sites/saas/config"))

@@ -987,7 +987,7 @@ async fn a_two_click_placeholder_loads_one_embed_once_or_records_consent_for_its
 async fn the_banner_the_settings_and_the_placeholders_speak_the_visitors_language() {
     for embed in EMBEDS {
         let demo = Demo::start_as(embed).await;
-        let config = demo.config("coaching").await;
+        let config = demo.json("/v1/sites/coaching/config?words=1", None).await;
         for lang in ["de", "en", "fr", "pl", "el"] {
             let words = &config["words"][lang];
             let word = |key: &str| {
