@@ -15,7 +15,8 @@
 //! consented script runs (the demo's scripts report to `window.__demo.ran`). Bytes
 //! are Resource Timing's `transferSize` of the requests to the Keksdose server
 //! (`/k.js`, `/s/{site}/k.js`, `/widget/`, `/v1/`); sizes per encoding are fetched again with
-//! `Accept-Encoding: br` and `gzip`. JS heap from `Runtime.getHeapUsage`, WASM
+//! `Accept-Encoding: br` and `gzip`; the server's first layer per language is
+//! rendered here ([`first_layers`]). JS heap from `Runtime.getHeapUsage`, WASM
 //! memory from the banner module's `wasmMemoryBytes()`.
 
 use std::time::{Duration, Instant};
@@ -303,6 +304,7 @@ pub async fn run(options: &Options, figures: &mut Vec<Figure>) -> Result<Value> 
     let _ = browser.close().await;
     result?;
     sizes(&server, &manifest, figures).await?;
+    first_layers(figures)?;
     Ok(lighthouse(&root, &server, figures).await)
 }
 
@@ -642,6 +644,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         js.as_str(),
         wasm.as_str(),
         "/s/saas/k.js",
+        "/s/coaching/k.js",
     ];
     // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
     // over: both are revalidated. Status line and headers of the two 304s.
@@ -715,6 +718,14 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         figures.push(
             Figure::new(
                 group,
+                format!("per-site loader /s/coaching/k.js (5 languages), {encoding}"),
+                "B",
+            )
+            .one(sizes[5]),
+        );
+        figures.push(
+            Figure::new(
+                group,
                 format!("first visit, every Keksdose response body, {encoding}"),
                 "B",
             )
@@ -728,6 +739,35 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
             )
             .one(sizes[2] + sizes[3] + sizes[4]),
         );
+    }
+    Ok(())
+}
+
+/// The server's first layer of the demo SaaS site (`examples/sites/saas.toml`)
+/// offering each built-in language alone, rendered here as `/s/{site}/k.js`
+/// renders it: bytes as is and with brotli at the server's release level.
+fn first_layers(figures: &mut Vec<Figure>) -> Result<()> {
+    use keksdose_shared::{SiteConfig, texts};
+    let group = "Banner, the server's first layer per language (saas)";
+    let toml =
+        std::fs::read_to_string(keksdose_tests::workspace_root().join("examples/sites/saas.toml"))?;
+    for lang in texts::LANGUAGES {
+        let mut config = SiteConfig::from_toml(&toml)?;
+        config.site.languages = vec![lang.to_string()];
+        let version = config.version();
+        let words = texts::words_by_language(&config);
+        let site = keksdose_widget::site::Site::new(config, version, Some(lang), words, None, None);
+        let html = keksdose_widget::ssr::first_layer(site);
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        };
+        let mut br = Vec::new();
+        brotli::BrotliCompress(&mut html.as_bytes(), &mut br, &params)?;
+        for (encoding, bytes) in [("identity", html.len()), ("br", br.len())] {
+            figures.push(Figure::new(group, format!("{lang}, {encoding}"), "B").one(bytes as f64));
+        }
     }
     Ok(())
 }
@@ -936,4 +976,18 @@ async fn wasm_memory(browser: &Browser) -> Result<f64> {
 fn num(v: &Value) -> Result<f64> {
     v.as_f64()
         .with_context(|| format!("expected a number, got {v}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_first_layer_in_every_language_and_smaller_with_brotli() {
+        let mut figures = Vec::new();
+        super::first_layers(&mut figures).unwrap();
+        assert_eq!(figures.len(), 2 * keksdose_shared::texts::LANGUAGES.len());
+        for pair in figures.chunks(2) {
+            let (raw, br) = (pair[0].median().unwrap(), pair[1].median().unwrap());
+            assert!(0.0 < br && br < raw, "{}: {br} of {raw}", pair[0].name);
+        }
+    }
 }
