@@ -640,7 +640,8 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
     );
     let first = [
         "/k.js",
-        "/v1/sites/saas/config",
+        // As the loader asks for it: with the words.
+        "/v1/sites/saas/config?words=1",
         js.as_str(),
         wasm.as_str(),
         "/s/saas/k.js",
@@ -649,7 +650,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
     // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
     // over: both are revalidated. Status line and headers of the two 304s.
     let mut generic = 0.0;
-    for path in ["/k.js", "/v1/sites/saas/config"] {
+    for path in ["/k.js", "/v1/sites/saas/config?words=1"] {
         generic += revalidation(&http, server, path).await?;
     }
     figures.push(
@@ -755,8 +756,9 @@ fn first_layers(figures: &mut Vec<Figure>) -> Result<()> {
         let mut config = SiteConfig::from_toml(&toml)?;
         config.site.languages = vec![lang.to_string()];
         let version = config.version();
-        let words = texts::words_by_language(&config);
-        let site = keksdose_widget::site::Site::new(config, version, Some(lang), words, None, None);
+        let words = texts::words_for(&config, lang);
+        let site =
+            keksdose_widget::site::Site::new(config, version, lang.to_string(), words, None, None);
         let html = keksdose_widget::ssr::first_layer(site);
         let params = brotli::enc::BrotliEncoderParams {
             quality: 11,

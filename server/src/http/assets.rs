@@ -500,7 +500,9 @@ mod tests {
             site: "coaching".into(),
             version: "v1".into(),
             config: config.clone(),
-            json: Encoded::new(body),
+            json: Encoded::new(body.clone()),
+            json_words: Encoded::new(body),
+            words_etag: "\"v1.0\"".into(),
             site_loader: std::sync::OnceLock::new(),
         };
         let loader = assets.site_loader(&published).unwrap();
