@@ -136,7 +136,9 @@ for (const form of forms()) {
       // What the browser part reads of a service: placeholders, cookie deletion, Consent Mode.
       same((c) => c.services.map((s) => [s.id, s.name, s.category, s.provider && s.provider.name, s.privacy_policy_url,
         s.consent_mode, (s.cookies || []).map((k) => [k.name, k.storage, k.domain])]), name);
-      same((c) => [c.site, c.consent, c.consent_mode, c.texts, (c.categories || []).map((k) => k.id)], name);
+      // (Not the site's texts: the view leaves them out; the placeholders' words
+      // come with the loader beside the config.)
+      same((c) => [c.site, c.consent, c.consent_mode, (c.categories || []).map((k) => k.id)], name);
     }
     for (const v of choices.resolve) same((c) => core.resolve(c, v.decision), v.config);
     for (const v of withdrawal.reject_action) {
