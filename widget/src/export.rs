@@ -80,6 +80,20 @@ pub fn mount(
     let on_shown = {
         let (root, container) = (root.clone(), container.clone());
         Callback::from(move |()| {
+            // Where the visitor's focus is in the layer replaced, now: they may
+            // have moved it (Tab) since the loader called `mount`. `None` when
+            // that layer does not have it; `Some(None)` for its dialog itself.
+            let focused = root.active_element().and_then(|active| {
+                let dialog = active.closest("[role=dialog]").ok().flatten()?;
+                if container.contains(Some(&dialog)) {
+                    return None;
+                }
+                Some(if active.is_same_node(Some(&dialog)) {
+                    None
+                } else {
+                    crate::focus::index_of(&dialog, &active)
+                })
+            });
             let mut child = root.first_child();
             while let Some(node) = child {
                 child = node.next_sibling();
@@ -88,6 +102,7 @@ pub fn mount(
                 }
             }
             let _ = container.remove_attribute("hidden");
+            focused
         })
     };
     let on_decision = {

@@ -34,6 +34,13 @@ pub fn control(dialog: &HtmlElement, index: usize) -> Option<HtmlElement> {
     tabbables(dialog).into_iter().nth(index)
 }
 
+/// Where `el` is among `dialog`'s controls Tab stops at (the inverse of [`control`]).
+pub fn index_of(dialog: &Element, el: &Element) -> Option<usize> {
+    tabbables(dialog)
+        .iter()
+        .position(|t| t.is_same_node(Some(el)))
+}
+
 /// Return focus to `el` if it is still in the document.
 pub fn restore(el: Option<HtmlElement>) {
     if let Some(el) = el.filter(|e| e.is_connected()) {

@@ -48,7 +48,7 @@ pub async fn render(site: Site) -> String {
         style_adopted: true,
         focus: None,
         return_focus: None,
-        on_shown: Callback::noop(),
+        on_shown: Callback::from(|()| None),
     };
     LocalServerRenderer::<Banner>::with_props(props)
         .hydratable(false)

@@ -129,6 +129,7 @@ pub async fn site_loader<S: Store>(
         ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
         (status = 200, description = "The published config and its version (the ETag; with words=1, the version and a digest of the words)", body = PublishedConfig),
+        (status = 400, description = "Malformed query (words other than 1)", body = keksdose_shared::api::ApiError),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
         (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
@@ -145,9 +146,24 @@ pub async fn site_config<S: Store>(
     // A config is public; CORS headers only for the site's own origins.
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&*state.store, &site).await?;
-    let words = web::Query::<WordsQuery>::from_query(req.query_string())
-        .ok()
-        .is_some_and(|q| q.words.as_deref() == Some("1"));
+    let words = match web::Query::<WordsQuery>::from_query(req.query_string()) {
+        Ok(q) => match q.into_inner().words.as_deref() {
+            None => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(HttpError::new(
+                    ErrorCode::BadRequest,
+                    format!("words: expected 1, got {other:?}"),
+                ));
+            }
+        },
+        Err(e) => {
+            return Err(HttpError::new(
+                ErrorCode::BadRequest,
+                format!("invalid query: {e}"),
+            ));
+        }
+    };
     let etag = if words {
         published.words_etag.clone()
     } else {
@@ -255,6 +271,17 @@ struct LangQuery {
     lang: Option<String>,
 }
 
+/// A BCP 47 language tag as far as a page's `lang` goes: 2–3 letters, then
+/// subtags of 1–8 letters or digits (`de`, `pt-BR`, `sr-Latn-RS`), 35 at most.
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    tag.len() <= 35
+        && parts.next().is_some_and(|p| {
+            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
+        })
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// Whether the request prefers HTML to JSON: a browser's navigation
 /// (`Accept: text/html,…`), not `fetch` or curl (`*/*`) or an API client.
 fn wants_html(req: &HttpRequest) -> bool {
@@ -294,6 +321,7 @@ fn wants_html(req: &HttpRequest) -> bool {
         ("lang" = Option<String>, Query, description = "The page's language (with Accept: text/html), one the site offers")),
     responses(
         (status = 200, description = "The visitor's own records, without pseudonyms; the ID is the capability. With `Accept: text/html`, the same as a page in the visitor's language (`lang`, else the newest record's).", body = History),
+        (status = 400, description = "Malformed query (lang not a language tag)", body = keksdose_shared::api::ApiError),
         (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
         (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
 pub async fn history<S: Store>(
@@ -305,6 +333,23 @@ pub async fn history<S: Store>(
         return Ok(r);
     }
     let consent_id = path.into_inner();
+    // `?lang=`: a language tag, else a 400 (whether or not the site offers it:
+    // one it does not gets the page in the site's default language).
+    let asked = match web::Query::<LangQuery>::from_query(req.query_string()) {
+        Ok(q) => q.into_inner().lang,
+        Err(e) => {
+            return Err(HttpError::new(
+                ErrorCode::BadRequest,
+                format!("invalid query: {e}"),
+            ));
+        }
+    };
+    if let Some(lang) = asked.as_deref().filter(|l| !is_language_tag(l)) {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
+        ));
+    }
     let (site, records) = consents::history(&*state.store, &consent_id).await?;
     let mut r = HttpResponse::Ok();
     cors(&mut r, allowed_origin(&req, &site).unwrap_or(None));
@@ -313,9 +358,6 @@ pub async fn history<S: Store>(
     if wants_html(&req) {
         // A browser opening the banner's link: the page, in the visitor's language.
         let published = state.published.get(&*state.store, &site).await?;
-        let asked = web::Query::<LangQuery>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.into_inner().lang);
         let config = &published.config;
         let lang = super::history_page::language(config, asked.as_deref(), &records);
         r.insert_header((header::CONTENT_SECURITY_POLICY, super::history_page::CSP))
@@ -359,5 +401,17 @@ mod tests {
         assert!(!wants(Some("application/json")));
         assert!(!wants(Some("text/html;q=0.1, application/json")));
         assert!(!wants(Some("text/html;q=0")));
+    }
+
+    #[test]
+    fn a_page_language_is_a_language_tag() {
+        for ok in ["de", "pt-BR", "sr-Latn-RS", "fil"] {
+            assert!(super::is_language_tag(ok), "{ok}");
+        }
+        for bad in [
+            "", "nope", "-1", " ", "..%2F", "de-", "d", "de_AT", "x\u{0}",
+        ] {
+            assert!(!super::is_language_tag(bad), "{bad:?}");
+        }
     }
 }

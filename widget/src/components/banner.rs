@@ -44,9 +44,11 @@ pub struct BannerProps {
     #[prop_or_default]
     pub return_focus: Option<HtmlElement>,
     /// Called once the banner is in the DOM, before it takes the focus: `mount`
-    /// removes the server-rendered layer then, in the same task (no flash).
-    #[prop_or_default]
-    pub on_shown: Callback<()>,
+    /// removes the server-rendered layer then, in the same task (no flash), and
+    /// says where the focus is in it now (`Some(None)`: its dialog; `None`: not
+    /// in it), which then wins over `focus`.
+    #[prop_or(Callback::from(|()| None))]
+    pub on_shown: Callback<(), Option<Option<usize>>>,
 }
 
 #[component]
@@ -69,7 +71,11 @@ pub fn Banner(props: &BannerProps) -> Html {
         let mut keep = props.focus;
         use_effect_with(state.layer, move |_| {
             if !captured.replace(true) {
-                on_shown.emit(());
+                // The focus as it is in the layer just replaced wins over where
+                // it was when `mount` was called.
+                if let Some(now) = on_shown.emit(()) {
+                    keep = now;
+                }
                 *previous_focus.borrow_mut() = return_focus.or_else(focus::page_focus);
             }
             let Some(el) = dialog.cast::<HtmlElement>() else {
