@@ -549,7 +549,7 @@ async fn reopened_settings_show_the_consent_and_close_without_a_decision() {
         .unwrap();
     assert_eq!(
         history.get_attribute("href").as_deref(),
-        Some("https://cmp.example/v1/consents/c-7f3a")
+        Some("https://cmp.example/v1/consents/c-7f3a?lang=de")
     );
     assert!(
         banner
