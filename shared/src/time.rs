@@ -24,6 +24,11 @@ pub fn date(unix_secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Whether `text` is a calendar date `YYYY-MM-DD` (from year 1970).
+pub fn is_date(text: &str) -> bool {
+    parse_rfc3339(&format!("{text}T00:00:00Z")).is_some() && text.len() == 10
+}
+
 /// Milliseconds since the epoch for an RFC 3339 UTC timestamp as
 /// [`rfc3339_millis`] writes it (`Z`, optional fraction of up to 9 digits).
 pub fn parse_rfc3339(text: &str) -> Option<u64> {

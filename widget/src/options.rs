@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 use keksdose_shared::config::{
     Appearance, Category, ConsentModeSettings, ConsentSettings, ConsentSignal, Cookie, LegalBasis,
-    Localized, Party, Purpose, Safeguard, Service, SiteInfo, Transfer, default_languages,
+    Localized, Party, ProofRetention, Purpose, RetentionEvent, Safeguard, Service, SiteInfo,
+    Transfer, default_languages,
 };
 use keksdose_shared::cookie::StoredDecision;
 use keksdose_shared::texts::TextOverrides;
@@ -149,6 +150,7 @@ pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
             "privacy_policy_url",
             "imprint_url",
             "policy_version",
+            "policy_valid_from",
         ],
     );
     let site = SiteInfo {
@@ -161,9 +163,17 @@ pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
         privacy_policy_url: site.localized("privacy_policy_url"),
         imprint_url: site.localized("imprint_url"),
         policy_version: site.string("policy_version"),
+        policy_valid_from: site.opt_string("policy_valid_from"),
     };
-    let consent = match c.defaulted_obj("consent", &["lifetime", "revision", "reload_on_withdraw"])
-    {
+    let consent = match c.defaulted_obj(
+        "consent",
+        &[
+            "lifetime",
+            "revision",
+            "reload_on_withdraw",
+            "proof_retention",
+        ],
+    ) {
         None => ConsentSettings::default(),
         Some(o) => {
             let d = ConsentSettings::default();
@@ -171,6 +181,7 @@ pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
                 lifetime: o.string_or("lifetime", d.lifetime),
                 revision: o.u32_or("revision", d.revision),
                 reload_on_withdraw: o.bool_or("reload_on_withdraw", d.reload_on_withdraw),
+                proof_retention: proof_retention(&o),
             }
         }
     };
@@ -235,13 +246,29 @@ pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
             }
         }),
         purposes: c.list("purposes", |v| {
-            let o = v.obj(&["id", "name", "description", "double_opt_in", "services"]);
+            let o = v.obj(&[
+                "id",
+                "name",
+                "description",
+                "double_opt_in",
+                "services",
+                "retention",
+                "recipients",
+                "processors",
+                "transfers",
+                "proof_retention",
+            ]);
             Purpose {
                 id: o.string("id"),
                 name: o.localized("name"),
                 description: o.localized("description"),
                 double_opt_in: o.bool_or("double_opt_in", false),
                 services: o.list("services", |v| v.string()),
+                retention: o.opt_localized("retention"),
+                recipients: o.list("recipients", |v| v.localized()),
+                processors: o.list("processors", |v| party(&v.obj(PARTY_FIELDS))),
+                transfers: transfers(&o),
+                proof_retention: proof_retention(&o),
             }
         }),
         services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS))),
@@ -249,6 +276,24 @@ pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
 }
 
 const PARTY_FIELDS: &[&str] = &["name", "address", "country", "contact"];
+
+fn proof_retention<V: Json>(o: &Obj<V>) -> Option<ProofRetention> {
+    o.opt_obj("proof_retention", &["keep", "after"])
+        .map(|r| ProofRetention {
+            keep: r.string("keep"),
+            after: r.variant("after", RetentionEvent::Withdrawal),
+        })
+}
+
+fn transfers<V: Json>(o: &Obj<V>) -> Vec<Transfer> {
+    o.list("transfers", |v| {
+        let o = v.obj(&["country", "safeguard"]);
+        Transfer {
+            country: o.string("country"),
+            safeguard: o.variant("safeguard", Safeguard::Consent),
+        }
+    })
+}
 
 fn party<V: Json>(o: &Obj<V>) -> Party {
     Party {
@@ -274,6 +319,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "transfers",
     "consent_mode",
     "hosts",
+    "retention",
 ];
 
 fn service<V: Json>(o: &Obj<V>) -> Service {
@@ -299,15 +345,10 @@ fn service<V: Json>(o: &Obj<V>) -> Service {
         fingerprinting: o.bool_or("fingerprinting", false),
         privacy_policy_url: o.opt_string("privacy_policy_url"),
         opt_out_url: o.opt_string("opt_out_url"),
-        transfers: o.list("transfers", |v| {
-            let o = v.obj(&["country", "safeguard"]);
-            Transfer {
-                country: o.string("country"),
-                safeguard: o.variant("safeguard", Safeguard::Consent),
-            }
-        }),
+        transfers: transfers(o),
         consent_mode: o.list("consent_mode", |v| v.variant(ConsentSignal::AdStorage)),
         hosts: o.list("hosts", |v| v.string()),
+        retention: o.opt_localized("retention"),
     }
 }
 

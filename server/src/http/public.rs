@@ -43,7 +43,9 @@ fn allowed_origin(req: &HttpRequest, site: &SiteMeta) -> Result<Option<String>, 
         .map(|o| o.to_str().unwrap_or(""))
     {
         None => Ok(None),
-        Some(origin) if site.origins.iter().any(|o| o == origin) => Ok(Some(origin.to_string())),
+        Some(origin) if crate::service::sites::origin_allowed(&site.origins, origin) => {
+            Ok(Some(origin.to_string()))
+        }
         Some(origin) => Err(HttpError::new(
             ErrorCode::Forbidden,
             format!("origin {origin:?} is not allowed for site {:?}", site.id),

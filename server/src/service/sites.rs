@@ -22,18 +22,53 @@ fn new_key() -> (String, String) {
     (key, hash)
 }
 
-/// `https://host[:port]` (or plain http for localhost), nothing after it.
+/// `https://host[:port]` (or plain http for localhost), nothing after it; scheme
+/// and host in any case.
 pub fn is_origin(o: &str) -> bool {
-    let rest = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        !r.is_empty()
-            && !r.contains(['/', '?', '#', ' '])
-            && (o.starts_with("https://")
-                || r.starts_with("localhost")
-                || r.starts_with("127.0.0.1"))
+    origin_key(o).is_some_and(|key| {
+        key.starts_with("https://")
+            || key.starts_with("http://localhost")
+            || key.starts_with("http://127.0.0.1")
     })
+}
+
+/// An origin as browsers compare it: scheme and host in lowercase, the scheme's
+/// default port left out (`HTTPS://Www.Example.de:443` is
+/// `https://www.example.de`); `None` if it is not `http(s)://host[:port]`.
+pub fn origin_key(o: &str) -> Option<String> {
+    let (scheme, rest) = o.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '@', '\\']) {
+        return None;
+    }
+    let mut host = rest.to_ascii_lowercase();
+    if let Some((name, port)) = host.rsplit_once(':')
+        && !name.ends_with(']')
+        && !name.contains(':')
+    {
+        if name.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if host.ends_with(default_port) {
+            host.truncate(host.len() - default_port.len());
+        }
+    }
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Whether a browser's `Origin` is one of the site's origins.
+pub fn origin_allowed(origins: &[String], origin: &str) -> bool {
+    let Some(asked) = origin_key(origin) else {
+        return false;
+    };
+    origins
+        .iter()
+        .any(|o| origin_key(o).is_some_and(|k| k == asked))
 }
 
 /// A site's config after validation, or every problem with its path.
@@ -153,4 +188,54 @@ pub async fn ensure<S: Store>(
     store.update_site(meta.clone()).await?;
     publish(store, &meta, config).await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_origin, origin_allowed, origin_key};
+
+    #[test]
+    fn origins_compare_as_browsers_send_them() {
+        let key = |o: &str| origin_key(o);
+        assert_eq!(
+            key("HTTPS://www.SessionButler.de").as_deref(),
+            Some("https://www.sessionbutler.de")
+        );
+        assert_eq!(
+            key("https://www.example.de:443").as_deref(),
+            Some("https://www.example.de")
+        );
+        assert_eq!(
+            key("http://localhost:80").as_deref(),
+            Some("http://localhost")
+        );
+        assert_eq!(
+            key("https://example.de:8443").as_deref(),
+            Some("https://example.de:8443")
+        );
+        assert_eq!(
+            key("http://[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        for bad in [
+            "ftp://example.de",
+            "https://",
+            "https://example.de/",
+            "https://example.de:",
+            "https://example.de:12a",
+            "https://user@example.de",
+            "example.de",
+        ] {
+            assert_eq!(key(bad), None, "{bad}");
+        }
+        let site = ["https://www.SessionButler.de".to_string()];
+        assert!(origin_allowed(&site, "https://www.sessionbutler.de"));
+        assert!(origin_allowed(&site, "https://www.sessionbutler.de:443"));
+        assert!(!origin_allowed(&site, "http://www.sessionbutler.de"));
+        assert!(!origin_allowed(&site, "https://sessionbutler.de"));
+        assert!(!origin_allowed(&site, "null"));
+        assert!(is_origin("HTTPS://WWW.EXAMPLE.DE"));
+        assert!(!is_origin("http://example.de"));
+        assert!(is_origin("http://127.0.0.1:8080"));
+    }
 }

@@ -63,6 +63,11 @@ pub struct SiteInfo {
     /// banner shows it under its own label ("Stand: …" / "Version: …"); a leading
     /// "Stand:" or "Version:" written here is dropped.
     pub policy_version: String,
+    /// The date this version of the privacy policy took effect ("gültig ab"),
+    /// `YYYY-MM-DD`. The versions before it and their validity ("gültig von … bis
+    /// …") come from the publish times of the site's config versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_valid_from: Option<String>,
 }
 
 /// How long a decision holds and when visitors are asked again.
@@ -80,6 +85,38 @@ pub struct ConsentSettings {
     /// After a withdrawal, reload the page so that scripts which already ran stop.
     #[serde(default)]
     pub reload_on_withdraw: bool,
+    /// How long the proof of a banner decision is kept, and from when; the server
+    /// erases the personal part of what has aged out on its own schedule. Absent:
+    /// kept until erased by a subject request or `keksdose purge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_retention: Option<ProofRetention>,
+}
+
+/// A retention rule for consent proofs: erase the personal part of a consent's
+/// records `keep` after `after`. A consent still in force keeps its proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProofRetention {
+    /// How long, e.g. "3y", "4y", "30d".
+    pub keep: String,
+    /// The event the period is counted from.
+    pub after: RetentionEvent,
+}
+
+/// What a retention period is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionEvent {
+    /// The consent's withdrawal (for a newsletter: the unsubscription). A consent
+    /// never withdrawn is kept.
+    Withdrawal,
+    /// The decision's expiry (banner decisions only): its time plus the consent
+    /// lifetime of the config version it was made under.
+    Expiry,
+    /// The consent's last record, once it is no longer in force.
+    LastRecord,
 }
 
 /// The banner's look.
@@ -202,6 +239,7 @@ impl Default for ConsentSettings {
             lifetime: default_consent_lifetime(),
             revision: default_revision(),
             reload_on_withdraw: false,
+            proof_retention: None,
         }
     }
 }
@@ -244,6 +282,22 @@ pub struct Purpose {
     /// Services this purpose passes data to (e.g. the newsletter's mail provider).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
+    /// How long the purpose's data is kept (Art. 13(2)(a) GDPR), as the policy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Localized>,
+    /// Recipients or categories of recipients (Art. 13(1)(e) GDPR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Localized>,
+    /// Processors acting on the site's behalf (Art. 28 GDPR).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processors: Vec<Party>,
+    /// Transfers to countries outside the EU/EEA.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<Transfer>,
+    /// How long the proof of this consent is kept after its withdrawal or its last
+    /// record; the server applies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_retention: Option<ProofRetention>,
 }
 
 /// A third-party (or first-party) service with all a privacy policy says about it.
@@ -265,6 +319,9 @@ pub struct Service {
     pub legal_basis: LegalBasis,
     #[serde(default)]
     pub cookies: Vec<Cookie>,
+    /// How long the data is kept (Art. 13(2)(a) GDPR), as the policy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Localized>,
     /// Whether it identifies devices without cookies (fingerprinting).
     #[serde(default)]
     pub fingerprinting: bool,
@@ -485,7 +542,10 @@ impl SiteConfig {
                 }
             };
         each(&mut view, "services", &|service| {
-            drop(service, &["description", "purposes", "transfers"]);
+            drop(
+                service,
+                &["description", "purposes", "transfers", "retention"],
+            );
             if let Some(provider) = service.get_mut("provider") {
                 drop(provider, &["address", "country", "contact"]);
             }
@@ -497,8 +557,21 @@ impl SiteConfig {
             drop(category, &["description"])
         });
         each(&mut view, "purposes", &|purpose| {
-            drop(purpose, &["description"])
+            drop(
+                purpose,
+                &[
+                    "description",
+                    "retention",
+                    "recipients",
+                    "processors",
+                    "transfers",
+                    "proof_retention",
+                ],
+            )
         });
+        if let Some(consent) = view.get_mut("consent") {
+            drop(consent, &["proof_retention"]);
+        }
         view
     }
 

@@ -180,6 +180,53 @@ impl Check {
         }
     }
 
+    /// Third-country transfers at `{path}.transfers`.
+    fn transfers(&mut self, path: &str, transfers: &[super::Transfer]) {
+        self.count(
+            &format!("{path}.transfers"),
+            transfers.len(),
+            Limits::LIST_LEN,
+        );
+        for (j, t) in transfers.iter().enumerate() {
+            self.country(&format!("{path}.transfers[{j}].country"), &t.country);
+            if EEA.contains(&t.country.as_str()) {
+                self.err(
+                    format!("{path}.transfers[{j}].country"),
+                    format!(
+                        "{:?} is in the EU/EEA; list only third countries",
+                        t.country
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A retention rule the server can apply: a period of at least a day and at
+    /// most 30 years, counted from an event this kind of consent has.
+    fn proof_retention(&mut self, path: &str, rule: &super::ProofRetention, banner: bool) {
+        match Lifetime::parse(&rule.keep).map(Lifetime::seconds) {
+            Ok(Some(secs)) if secs < 86_400 => {
+                self.err(format!("{path}.keep"), "must be at least one day")
+            }
+            Ok(Some(secs)) if secs > 30 * 365 * 86_400 => self.err(
+                format!("{path}.keep"),
+                "must be at most 30 years (the longest limitation period, § 197 BGB)",
+            ),
+            Ok(Some(_)) => {}
+            Ok(None) => self.err(
+                format!("{path}.keep"),
+                "must be a duration like \"3y\", not \"session\" or \"persistent\"",
+            ),
+            Err(e) => self.err(format!("{path}.keep"), e.to_string()),
+        }
+        if !banner && rule.after == super::RetentionEvent::Expiry {
+            self.err(
+                format!("{path}.after"),
+                "a purpose's consent does not expire: count from \"withdrawal\" or \"last_record\"",
+            );
+        }
+    }
+
     fn count(&mut self, path: &str, n: usize, max: usize) {
         if n > max {
             self.err(path, format!("has {n} entries, at most {max} are allowed"));
@@ -303,8 +350,19 @@ impl SiteConfig {
             &site.policy_version,
             Limits::NAME_LEN,
         );
+        if let Some(date) = &site.policy_valid_from
+            && !crate::time::is_date(date)
+        {
+            c.err(
+                "site.policy_valid_from",
+                format!("expected a date like \"2025-01-15\", got {date:?}"),
+            );
+        }
 
         // consent
+        if let Some(rule) = &self.consent.proof_retention {
+            c.proof_retention("consent.proof_retention", rule, true);
+        }
         match Lifetime::parse(&self.consent.lifetime).map(Lifetime::seconds) {
             Ok(Some(secs)) if secs < 86_400 => c.err("consent.lifetime", "must be at least one day"),
             Ok(Some(secs)) if secs > 2 * 365 * 86_400 => {
@@ -503,17 +561,9 @@ impl SiteConfig {
             if let Some(u) = &s.opt_out_url {
                 c.url(&format!("{path}.opt_out_url"), u);
             }
-            for (j, t) in s.transfers.iter().enumerate() {
-                c.country(&format!("{path}.transfers[{j}].country"), &t.country);
-                if EEA.contains(&t.country.as_str()) {
-                    c.err(
-                        format!("{path}.transfers[{j}].country"),
-                        format!(
-                            "{:?} is in the EU/EEA; list only third countries",
-                            t.country
-                        ),
-                    );
-                }
+            c.transfers(&path, &s.transfers);
+            if let Some(r) = &s.retention {
+                c.localized(&format!("{path}.retention"), r, Limits::NAME_LEN);
             }
             if let Some(provider) = &s.provider
                 && provider.country.len() == 2
@@ -559,6 +609,29 @@ impl SiteConfig {
                         format!("unknown service {s:?}"),
                     );
                 }
+            }
+            if let Some(r) = &p.retention {
+                c.localized(&format!("{path}.retention"), r, Limits::NAME_LEN);
+            }
+            c.count(
+                &format!("{path}.recipients"),
+                p.recipients.len(),
+                Limits::LIST_LEN,
+            );
+            for (j, r) in p.recipients.iter().enumerate() {
+                c.localized(&format!("{path}.recipients[{j}]"), r, Limits::NAME_LEN);
+            }
+            c.count(
+                &format!("{path}.processors"),
+                p.processors.len(),
+                Limits::LIST_LEN,
+            );
+            for (j, party) in p.processors.iter().enumerate() {
+                c.party(&format!("{path}.processors[{j}]"), party);
+            }
+            c.transfers(&path, &p.transfers);
+            if let Some(rule) = &p.proof_retention {
+                c.proof_retention(&format!("{path}.proof_retention"), rule, false);
             }
         }
         c

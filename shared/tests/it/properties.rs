@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use keksdose_shared::SiteConfig;
 use keksdose_shared::config::{
     Appearance, Category, ConsentModeKind, ConsentModeSettings, ConsentSettings, ConsentSignal,
-    Cookie, LegalBasis, Localized, NECESSARY, Party, Position, Purpose, Safeguard, Service,
-    SiteInfo, Storage, Theme, Transfer,
+    Cookie, LegalBasis, Localized, NECESSARY, Party, Position, ProofRetention, Purpose,
+    RetentionEvent, Safeguard, Service, SiteInfo, Storage, Theme, Transfer,
 };
 use keksdose_shared::fuzzing;
 use keksdose_shared::texts::TextOverrides;
@@ -179,6 +179,7 @@ fn service(langs: Vec<String>, category: String) -> impl Strategy<Value = Servic
                         safeguard: Safeguard::Scc,
                     });
                 }
+                let purposes_retention = purposes.first().cloned();
                 Service {
                     id: String::new(), // set by `config`, which keeps ids unique
                     name,
@@ -194,6 +195,7 @@ fn service(langs: Vec<String>, category: String) -> impl Strategy<Value = Servic
                     transfers,
                     consent_mode,
                     hosts,
+                    retention: purposes_retention,
                 }
             },
         )
@@ -361,6 +363,14 @@ fn config() -> impl Strategy<Value = SiteConfig> {
                     .map(
                         |(i, (id, name, description, double_opt_in, picks))| Purpose {
                             id: format!("{id}-p{i}"),
+                            retention: double_opt_in.then(|| name.clone()),
+                            recipients: vec![description.clone()],
+                            processors: Vec::new(),
+                            transfers: Vec::new(),
+                            proof_retention: double_opt_in.then(|| ProofRetention {
+                                keep: "4y".into(),
+                                after: RetentionEvent::Withdrawal,
+                            }),
                             name,
                             description,
                             double_opt_in,
@@ -380,9 +390,14 @@ fn config() -> impl Strategy<Value = SiteConfig> {
                         privacy_policy_url,
                         imprint_url,
                         policy_version,
+                        policy_valid_from: reload_on_withdraw.then(|| "2025-01-15".into()),
                     },
                     consent: ConsentSettings {
                         lifetime,
+                        proof_retention: (revision % 2 == 1).then(|| ProofRetention {
+                            keep: "3y".into(),
+                            after: RetentionEvent::Expiry,
+                        }),
                         revision,
                         reload_on_withdraw,
                     },
