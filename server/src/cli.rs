@@ -426,9 +426,28 @@ pub async fn export(
 /// `keksdose purge`.
 pub async fn purge(
     settings: &Settings,
-    older_than: &str,
+    older_than: Option<&str>,
     site: Option<&str>,
 ) -> anyhow::Result<()> {
+    let Some(older_than) = older_than else {
+        let store = open(settings).await?;
+        let now = retention::clock_ms();
+        for id in sites::chosen(&store, site).await? {
+            let Some(meta) = store.site(&id).await? else {
+                continue;
+            };
+            let config = store
+                .config(&id, &meta.config_version)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("{id}: its current config is missing"))?;
+            let a = retention::apply(&store, &meta, &config, now).await?;
+            println!(
+                "{}: {} consents aged out by the config's retention rules, the personal content of {} records dropped (hashes kept); {} consents in force keep theirs",
+                a.site, a.consents, a.erased, a.in_force
+            );
+        }
+        return Ok(());
+    };
     let cutoff = retention::cutoff(older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
     let store = open(settings).await?;
     let ids = sites::chosen(&store, site).await?;

@@ -101,11 +101,13 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
-    /// Retention: drops the personal content of records older than a duration
-    /// (e.g. "3y"), keeping every hash so the chains still verify (offline).
+    /// Retention: applies each site's retention rules now (what the server does
+    /// on its own every `retention_every_secs`), or with --older-than drops the
+    /// personal content of every record older than a duration (e.g. "3y");
+    /// every hash is kept, so the chains still verify (offline).
     Purge {
         #[arg(long)]
-        older_than: String,
+        older_than: Option<String>,
         /// Only this site (default: every site).
         #[arg(long)]
         site: Option<String>,
@@ -228,7 +230,7 @@ fn main() -> ExitCode {
         } => block_on(cli::db_migrate(s)),
         Command::Migrate { to } => block_on(cli::migrate(s, &to)),
         Command::Purge { older_than, site } => {
-            block_on(cli::purge(s, &older_than, site.as_deref()))
+            block_on(cli::purge(s, older_than.as_deref(), site.as_deref()))
         }
     };
     match result {

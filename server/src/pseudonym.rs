@@ -58,6 +58,17 @@ impl Pseudonymiser {
         self.hash("ip", truncated.as_bytes())
     }
 
+    /// The whole IP address, hashed: what a site's backend saw at a step of a
+    /// double opt-in, kept so that a given address can be shown to match. IPv4
+    /// mapped into IPv6 counts as the IPv4 address.
+    pub fn address(&self, ip: IpAddr) -> String {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.hash("address", ip.to_string().as_bytes())
+    }
+
     pub fn user_agent(&self, ua: &str) -> String {
         self.hash("ua", ua.as_bytes())
     }

@@ -38,6 +38,9 @@ pub struct Settings {
     /// How often the heads of grown ledgers are signed, in seconds. Servers
     /// sharing a database take turns: one of them at a time signs.
     pub checkpoint_every_secs: u64,
+    /// How often each site's retention rules are applied, in seconds; one
+    /// server of those sharing a database does it at a time.
+    pub retention_every_secs: u64,
     /// Proxies whose `X-Forwarded-For` is believed (see [`crate::proxy`]).
     pub trusted_proxies: Vec<Cidr>,
     /// If set, `GET /metrics` requires `Authorization: Bearer <token>`.
@@ -60,6 +63,7 @@ impl Default for Settings {
             static_dir: PathBuf::from("static"),
             sled_cache_mb: 32,
             checkpoint_every_secs: 600,
+            retention_every_secs: 3600,
             trusted_proxies: Vec::new(),
             metrics_token: None,
             redis_url: None,
@@ -205,6 +209,15 @@ pub struct Flags {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub checkpoint_every_secs: Option<u64>,
+    /// Seconds between runs of the sites' retention rules [default: 3600].
+    #[arg(
+        long,
+        global = true,
+        env = "KEKSDOSE_RETENTION_EVERY_SECS",
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retention_every_secs: Option<u64>,
     /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is
     /// believed [default: none].
     #[arg(
@@ -335,6 +348,9 @@ impl Settings {
         if s.checkpoint_every_secs == 0 {
             return Err("checkpoint_every_secs: must be at least 1".into());
         }
+        if s.retention_every_secs == 0 {
+            return Err("retention_every_secs: must be at least 1".into());
+        }
         if s.redis_timeout_ms == 0 {
             return Err("redis_timeout_ms: must be at least 1".into());
         }
@@ -362,6 +378,7 @@ impl Settings {
         set(&mut self.static_dir, &f.static_dir);
         set(&mut self.sled_cache_mb, &f.sled_cache_mb);
         set(&mut self.checkpoint_every_secs, &f.checkpoint_every_secs);
+        set(&mut self.retention_every_secs, &f.retention_every_secs);
         set(&mut self.trusted_proxies, &f.trusted_proxies);
         set(&mut self.redis_timeout_ms, &f.redis_timeout_ms);
         set(&mut self.rate_limits.consents, &f.rate_consents);

@@ -99,6 +99,11 @@ pub struct Personal {
     /// HMAC (per-site key) of the user agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ua_hash: Option<String>,
+    /// HMAC (per-site key) of the whole IP address the site's backend saw at this
+    /// step of a backend consent (a double opt-in's sign-up or confirmation), so
+    /// that a given address can be shown to match (`…/consents/{id}/match`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_hash: Option<String>,
     /// HMAC (per-site key) of the site's own user id, when the site linked one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_hash: Option<String>,

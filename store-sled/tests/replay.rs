@@ -126,6 +126,7 @@ async fn a_journal_of_release_0_1_0_replays_with_every_record_and_config() {
                 signals: Default::default(),
                 personal: keksdose_shared::Personal {
                     salt: "s".into(),
+                    address_hash: None,
                     page: None,
                     ip_hash: None,
                     ua_hash: None,

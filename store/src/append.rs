@@ -163,6 +163,7 @@ mod tests {
             signals: Default::default(),
             personal: Personal {
                 salt: "s".into(),
+                address_hash: None,
                 page: None,
                 ip_hash: None,
                 ua_hash: None,

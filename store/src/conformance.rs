@@ -60,6 +60,7 @@ pub fn draft(config: &SiteConfig, consent_id: &str, action: Action, key: Option<
         signals: Default::default(),
         personal: Personal {
             salt: "s".into(),
+            address_hash: None,
             page: Some("/".into()),
             ip_hash: Some("ip".into()),
             ua_hash: None,

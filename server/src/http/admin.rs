@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use keksdose_shared::SiteConfig;
 use keksdose_store::Store;
 
-use super::schema::{ConfigPublished, Keys, Proof, VerifyReport};
+use super::schema::{self, ConfigPublished, Keys, Proof, VerifyReport};
 use super::{AppState, HttpError, auth, body};
 pub use crate::service::consents::BackendConsent;
 use crate::service::{consents, proofs, sites};
@@ -108,6 +108,67 @@ pub async fn withdraw<S: Store>(
     let record =
         consents::withdraw_for_visitor(&*state.store, &state.published, &site, consent_id).await?;
     Ok(HttpResponse::Created().json(record.receipt()))
+}
+
+/// `POST /v1/admin/sites/{site}/consents/{consent_id}/match`: whether an IP
+/// address and/or user agent is the one a consent's records hold as a keyed hash
+/// (a double opt-in's sign-up and confirmation, a banner decision's user agent):
+/// how an operator shows in a dispute that a given address made the consent.
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/consents/{consent_id}/match", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("consent_id" = String, Path, description = "A consent ID")), security(("api_key" = [])),
+    request_body = consents::MatchClient,
+    responses(
+        (status = 200, description = "Each record of the consent, compared", body = schema::Matches),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 408, description = "The body did not arrive in time", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid", body = keksdose_shared::api::ApiError)))]
+pub async fn match_client<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site, consent_id) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    let body: consents::MatchClient =
+        body::read_json(&req, payload, super::public::MAX_BODY).await?;
+    let records = consents::match_client(&*state.store, &site, &consent_id, body).await?;
+    Ok(HttpResponse::Ok().json(schema::Matches {
+        consent_id,
+        records,
+    }))
+}
+
+/// `POST /v1/admin/sites/{site}/retention`: applies the site's retention rules
+/// now (the server does so on its own every `retention_every_secs`).
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/retention", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The rules applied: what aged out", body = crate::service::retention::Applied),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
+pub async fn retention<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = auth::authorise(&req, &*state.store, &path).await?;
+    let current = state.published.get(&*state.store, &site).await?;
+    let applied = crate::service::retention::apply(
+        &*state.store,
+        &site,
+        &current.config,
+        crate::service::retention::clock_ms(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(applied))
 }
 
 /// `POST /v1/admin/sites/{site}/consents`: a consent given outside the banner

@@ -93,6 +93,22 @@ pub fn run<S: Store>(
                 }
             }
         });
+        let background = state.clone();
+        let every = Duration::from_secs(settings.retention_every_secs);
+        actix_web::rt::spawn(async move {
+            // Like the checkpoint: one server at a time applies the rules.
+            let holder = crate::pseudonym::random_token(16);
+            let ttl_ms = u64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
+            let mut tick = actix_web::rt::time::interval(every);
+            loop {
+                tick.tick().await;
+                match background.store.lease("retention", &holder, ttl_ms).await {
+                    Ok(true) => apply_retention(&background).await,
+                    Ok(false) => {}
+                    Err(e) => crate::log::line("warn", "retention skipped", &[("error", &e)]),
+                }
+            }
+        });
         let server = HttpServer::new({
             let state = state.clone();
             move || {
@@ -113,6 +129,43 @@ pub fn run<S: Store>(
         proofs::checkpoint_grown(&*state.store, &state.signer).await;
         result
     })
+}
+
+/// Applies every site's retention rules (the periodic run).
+async fn apply_retention<S: Store>(state: &AppState<S>) {
+    let sites = match state.store.sites().await {
+        Ok(sites) => sites,
+        Err(e) => {
+            crate::log::line("warn", "retention skipped", &[("error", &e)]);
+            return;
+        }
+    };
+    let now = crate::service::retention::clock_ms();
+    for site in sites {
+        let result = match state.published.get(&*state.store, &site).await {
+            Ok(current) => {
+                crate::service::retention::apply(&*state.store, &site, &current.config, now).await
+            }
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(a) if a.erased > 0 => crate::log::line(
+                "info",
+                "retention applied",
+                &[
+                    ("site", &a.site),
+                    ("consents", &a.consents),
+                    ("records", &a.erased),
+                ],
+            ),
+            Ok(_) => {}
+            Err(e) => crate::log::line(
+                "warn",
+                "retention failed",
+                &[("site", &site.id), ("error", &e)],
+            ),
+        }
+    }
 }
 
 /// Every route.
@@ -166,6 +219,14 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
     .route(
         "/v1/admin/sites/{site}/consents/{consent_id}/withdraw",
         web::post().to(admin::withdraw::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/consents/{consent_id}/match",
+        web::post().to(admin::match_client::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/retention",
+        web::post().to(admin::retention::<S>),
     )
     .route(
         "/v1/admin/sites/{site}/verify",

@@ -27,6 +27,8 @@ use super::{admin, export, public, schema, subjects};
         admin::verify,
         admin::checkpoint,
         admin::withdraw,
+        admin::match_client,
+        admin::retention,
         admin::backend_consent,
         admin::put_config,
         export::search,

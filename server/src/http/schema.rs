@@ -100,3 +100,11 @@ pub struct SubjectLinks {
 
 pub use crate::service::proofs::{Proof, VerifyReport};
 pub use crate::service::subjects::{Erasure, SubjectAccess};
+
+/// `POST /v1/admin/sites/{site}/consents/{consent_id}/match`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Matches {
+    pub consent_id: String,
+    /// Every record of the consent, in order, compared with what was asked.
+    pub records: Vec<crate::service::consents::RecordMatch>,
+}

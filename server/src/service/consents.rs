@@ -98,6 +98,7 @@ pub async fn record_banner<S: Store>(
     let pseudonyms = Pseudonymiser::new(&site.secret);
     let personal = Personal {
         salt: random_token(16),
+        address_hash: None,
         page,
         ip_hash: Some(pseudonyms.ip(client.ip)),
         ua_hash: client.user_agent.map(|ua| pseudonyms.user_agent(ua)),
@@ -194,6 +195,7 @@ pub async fn withdraw_for_visitor<S: Store>(
                 signals: Default::default(),
                 personal: Personal {
                     salt: random_token(16),
+                    address_hash: None,
                     page: None,
                     ip_hash: None,
                     ua_hash: None,
@@ -222,6 +224,49 @@ pub struct BackendConsent {
     pub language: Option<String>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The address and user agent the site's backend saw at this step (the
+    /// sign-up, the click on the confirmation link): the proof of a double
+    /// opt-in. Stored only as keyed hashes; `…/consents/{id}/match` tells
+    /// whether a given address or user agent is the one recorded.
+    #[serde(default)]
+    pub client: Option<SeenClient>,
+}
+
+/// What a site's backend saw of the person at one step of a consent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeenClient {
+    /// The IP address (v4 or v6), e.g. `203.0.113.7`.
+    #[schema(value_type = String)]
+    pub ip: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// The longest user agent taken (longer ones are refused, not cut).
+const MAX_USER_AGENT: usize = 1024;
+
+impl SeenClient {
+    /// The keyed hashes of address and user agent, or the problem.
+    fn hashes(&self, p: &Pseudonymiser) -> Result<(String, Option<String>)> {
+        let ip: IpAddr = self.ip.trim().parse().map_err(|_| {
+            Error::invalid("client.ip: expected an IPv4 or IPv6 address like \"203.0.113.7\"")
+        })?;
+        let ua = match self.user_agent.as_deref() {
+            Some(ua)
+                if ua.is_empty()
+                    || ua.len() > MAX_USER_AGENT
+                    || ua.chars().any(char::is_control) =>
+            {
+                return Err(Error::invalid(format!(
+                    "client.user_agent: expected 1 to {MAX_USER_AGENT} bytes without control characters"
+                )));
+            }
+            Some(ua) => Some(p.user_agent(ua)),
+            None => None,
+        };
+        Ok((p.address(ip), ua))
+    }
 }
 
 /// A consent given outside the banner (newsletter double opt-in, calendar
@@ -290,12 +335,20 @@ pub async fn record_backend<S: Store>(
             "language: {language:?} is not one of the config's languages"
         )));
     }
+    let pseudonyms = Pseudonymiser::new(&site.secret);
     let subject_hash = match &body.subject {
         Some(s) if !super::subjects::is_subject(s) => {
             return Err(Error::invalid(super::subjects::SUBJECT_RULE));
         }
-        Some(s) => Some(Pseudonymiser::new(&site.secret).subject(s)),
+        Some(s) => Some(pseudonyms.subject(s)),
         None => None,
+    };
+    let (address_hash, ua_hash) = match &body.client {
+        Some(client) => {
+            let (address, ua) = client.hashes(&pseudonyms)?;
+            (Some(address), ua)
+        }
+        None => (None, None),
     };
     let action = if body
         .purposes
@@ -320,13 +373,117 @@ pub async fn record_backend<S: Store>(
                 signals: Default::default(),
                 personal: Personal {
                     salt: random_token(16),
+                    address_hash,
                     page: None,
                     ip_hash: None,
-                    ua_hash: None,
+                    ua_hash,
                     subject_hash,
                 },
                 idempotency_key: body.idempotency_key,
             },
         )
         .await?)
+}
+
+/// The body of `POST /v1/admin/sites/{site}/consents/{consent_id}/match`: an
+/// address and/or user agent to compare with what a consent's records hold.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchClient {
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// Whether a record's keyed hash is that of the value asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compared {
+    /// The record holds this value's keyed hash.
+    Matches,
+    /// The record holds another value's.
+    Differs,
+    /// The record holds none (the backend sent none, or this was not asked).
+    NotRecorded,
+    /// The record's personal part was erased (a subject request, retention).
+    Erased,
+}
+
+/// One record of a consent, compared.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RecordMatch {
+    pub seq: u64,
+    pub received_at: String,
+    pub source: Source,
+    #[schema(value_type = Object)]
+    pub purposes: BTreeMap<String, PurposeState>,
+    pub ip: Compared,
+    pub user_agent: Compared,
+}
+
+/// Compares an address and/or user agent with each record of a consent: what an
+/// operator shows in a dispute over a double opt-in ("this confirmation came
+/// from that address"), without the address ever being stored.
+pub async fn match_client<S: Store>(
+    store: &S,
+    site: &SiteMeta,
+    consent_id: &str,
+    body: MatchClient,
+) -> Result<Vec<RecordMatch>> {
+    if body.ip.is_none() && body.user_agent.is_none() {
+        return Err(Error::invalid("name an ip, a user_agent or both"));
+    }
+    let p = Pseudonymiser::new(&site.secret);
+    let (address, ua) = match (&body.ip, &body.user_agent) {
+        (Some(ip), ua) => {
+            let seen = SeenClient {
+                ip: ip.clone(),
+                user_agent: ua.clone(),
+            };
+            let (address, ua) = seen.hashes(&p)?;
+            (Some(address), ua)
+        }
+        (None, Some(ua)) => {
+            let seen = SeenClient {
+                ip: "0.0.0.0".into(),
+                user_agent: Some(ua.clone()),
+            };
+            (None, seen.hashes(&p)?.1)
+        }
+        (None, None) => (None, None),
+    };
+    let records = store.consent(&site.id, consent_id).await?;
+    if records.is_empty() {
+        return Err(Error::not_found(format!(
+            "unknown consent ID {consent_id:?} of site {:?}",
+            site.id
+        )));
+    }
+    let compare = |asked: &Option<String>, held: Option<&String>, erased: bool| match (asked, held)
+    {
+        _ if erased => Compared::Erased,
+        (None, _) | (_, None) => Compared::NotRecorded,
+        (Some(a), Some(h)) if a == h => Compared::Matches,
+        _ => Compared::Differs,
+    };
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let erased = r.personal.is_none();
+            let personal = r.personal.as_ref();
+            RecordMatch {
+                seq: r.seq,
+                ip: compare(
+                    &address,
+                    personal.and_then(|p| p.address_hash.as_ref()),
+                    erased,
+                ),
+                user_agent: compare(&ua, personal.and_then(|p| p.ua_hash.as_ref()), erased),
+                received_at: r.received_at,
+                source: r.source,
+                purposes: r.purposes,
+            }
+        })
+        .collect())
 }

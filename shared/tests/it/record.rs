@@ -33,6 +33,7 @@ pub fn chain(n: u64) -> Vec<ConsentRecord> {
                 personal_hash: String::new(),
                 personal: Some(Personal {
                     salt: format!("salt{seq}"),
+                    address_hash: None,
                     page: Some("/preise".into()),
                     ip_hash: Some("aa".repeat(16)),
                     ua_hash: Some("bb".repeat(16)),

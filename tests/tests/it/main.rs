@@ -19,3 +19,4 @@ mod ops;
 mod postgres;
 mod proxy;
 mod redis;
+mod retention;

@@ -141,8 +141,10 @@ async fn every_operation_answers_malformed_and_foreign_input_with_a_documented_4
                        "signals": {"gpc": false, "dnt": false}})
             }
             "BackendConsent" => {
-                json!({"subject": "u1", "purposes": {"newsletter": "requested"}, "language": "de"})
+                json!({"subject": "u1", "purposes": {"newsletter": "requested"}, "language": "de",
+                       "client": {"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}})
             }
+            "MatchClient" => json!({"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}),
             "Link" => json!({"consent_id": consent_id}),
             "SiteConfig" => config["config"].clone(),
             other => panic!("no valid example for request schema {other}: add one"),
