@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use keksdose_shared::SiteConfig;
 
 /// The example sites, by id.
-pub const EXAMPLES: [(&str, &str); 4] = [
+pub const EXAMPLES: [(&str, &str); 9] = [
     ("saas", include_str!("../../examples/sites/saas.toml")),
     (
         "coaching",
@@ -21,6 +21,21 @@ pub const EXAMPLES: [(&str, &str); 4] = [
         "necessary-only",
         include_str!("../../examples/sites/necessary-only.toml"),
     ),
+    // The five operators Keksdose was built from, faithful to their policies.
+    (
+        "sessionbutler",
+        include_str!("../../examples/sites/sessionbutler.toml"),
+    ),
+    (
+        "dogandme",
+        include_str!("../../examples/sites/dogandme.toml"),
+    ),
+    ("sevdesk", include_str!("../../examples/sites/sevdesk.toml")),
+    (
+        "fluxcess",
+        include_str!("../../examples/sites/fluxcess.toml"),
+    ),
+    ("tutory", include_str!("../../examples/sites/tutory.toml")),
 ];
 
 /// The example configs, validated.
@@ -72,7 +87,7 @@ pub async fn install<S: keksdose_store::Store>(
 mod tests {
     #[test]
     fn every_example_is_a_valid_demo_site() {
-        assert_eq!(super::configs().unwrap().len(), 4);
+        assert_eq!(super::configs().unwrap().len(), 9);
         let origins = super::origins("127.0.0.1:8080".parse().unwrap());
         assert_eq!(origins, ["http://127.0.0.1:8080", "http://localhost:8080"]);
         let is_origin = crate::service::sites::is_origin;

@@ -88,7 +88,7 @@ macro_rules! texts {
 texts! {
     title, intro, accept_all, reject_all, settings, save, settings_title, settings_intro,
     always_active, show_services, hide_services, provider, purposes, legal_basis, cookies,
-    lifetime, session, persistent, fingerprinting, transfer, privacy_policy, imprint, opt_out,
+    lifetime, retention, valid_from, session, persistent, fingerprinting, transfer, privacy_policy, imprint, opt_out,
     policy_version, consent_id, consent_date, history, close, placeholder, provider_privacy,
     load_content, always_allow, gpc_notice,
 }

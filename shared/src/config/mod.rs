@@ -569,9 +569,6 @@ impl SiteConfig {
                 ],
             )
         });
-        if let Some(consent) = view.get_mut("consent") {
-            drop(consent, &["proof_retention"]);
-        }
         view
     }
 

@@ -9,6 +9,7 @@ mod cookie;
 mod decision;
 mod fixtures;
 mod fuzz_regressions;
+mod operators;
 mod properties;
 mod record;
 mod texts;

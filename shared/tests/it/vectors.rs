@@ -230,6 +230,18 @@ fn loader_configs() -> Vec<(&'static str, SiteConfig)> {
             "necessary-only",
             example(include_str!("../../../examples/sites/necessary-only.toml")),
         ),
+        (
+            "dogandme",
+            example(include_str!("../../../examples/sites/dogandme.toml")),
+        ),
+        (
+            "sevdesk",
+            example(include_str!("../../../examples/sites/sevdesk.toml")),
+        ),
+        (
+            "tutory",
+            example(include_str!("../../../examples/sites/tutory.toml")),
+        ),
         ("own-category", own_category),
     ]
 }

@@ -133,10 +133,20 @@ fn sites_are_created_listed_rekeyed_and_published_from_the_command_line() {
 fn config_check_accepts_the_examples_and_lists_every_error_of_a_broken_config() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let examples: Vec<String> = ["saas", "coaching", "education", "necessary-only"]
-        .iter()
-        .map(|s| format!("examples/sites/{s}.toml"))
-        .collect();
+    let examples: Vec<String> = [
+        "saas",
+        "coaching",
+        "education",
+        "necessary-only",
+        "sessionbutler",
+        "dogandme",
+        "sevdesk",
+        "fluxcess",
+        "tutory",
+    ]
+    .iter()
+    .map(|s| format!("examples/sites/{s}.toml"))
+    .collect();
     let mut args = vec!["config", "check"];
     args.extend(examples.iter().map(String::as_str));
     let ok = keksdose(&data, &args);

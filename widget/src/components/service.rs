@@ -140,6 +140,10 @@ fn details(site: &SiteRef, service: &Service) -> Html {
                 <dt>{ &t.legal_basis }</dt>
                 <dd>{ wording::legal_basis(site, service.legal_basis) }</dd>
                 { cookies }
+                if let Some(retention) = &service.retention {
+                    <dt>{ &t.retention }</dt>
+                    <dd>{ site.text(retention) }</dd>
+                }
                 { transfers }
             </dl>
             <p class="kd-links">

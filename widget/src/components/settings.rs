@@ -56,7 +56,10 @@ pub fn Settings(props: &SettingsProps) -> Html {
                         target="_blank" rel="noopener">{ &t.privacy_policy }</a>
                     <a href={site.text(&site.config.site.imprint_url).to_string()}
                         target="_blank" rel="noopener">{ &t.imprint }</a>
-                    <span class="kd-muted">{ policy_version(&site.config.site.policy_version, &t.policy_version) }</span>
+                    <span class="kd-muted">{ policy_version(&site.config.site.policy_version, &t.policy_version) }
+                        { for site.config.site.policy_valid_from.as_deref()
+                            .and_then(|d| keksdose_shared::time::parse_rfc3339(&format!("{d}T00:00:00Z")))
+                            .map(|ms| format!(" · {} {}", t.valid_from, crate::wording::date(site, ms / 1000))) }</span>
                 </p>
                 { for categories }
                 { consent }
