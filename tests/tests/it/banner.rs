@@ -1864,3 +1864,84 @@ async fn a_returning_visitors_embeds_load_on_every_page_view() {
     }
     demo.finish().await;
 }
+
+/// The five operators Keksdose was built from, on their demo pages
+/// (`examples/sites/<id>.toml`, `static/demo/<id>.html`), through both embed
+/// forms: those whose policies need consent show the banner, record the
+/// decision under the config version they serve and run exactly what it
+/// allows; those with only necessary cookies show none, and their settings link
+/// opens the declaration.
+#[tokio::test]
+async fn each_operators_demo_page_asks_and_records_as_its_policy_says() {
+    for embed in EMBEDS {
+        let demo = Demo::start_as(embed).await;
+        for (site, action, runs, stays_blocked) in [
+            ("dogandme", "accept_all", &["google-ads"][..], &[][..]),
+            (
+                "sevdesk",
+                "reject_all",
+                &["polyfill"][..],
+                &[
+                    "segment",
+                    "mixpanel",
+                    "satismeter",
+                    "intercom",
+                    "userlane",
+                    "awin",
+                ][..],
+            ),
+            (
+                "tutory",
+                "accept_all",
+                &[
+                    "userlike",
+                    "flickr",
+                    "pixabay",
+                    "wikimedia-commons",
+                    "openclipart",
+                ][..],
+                &[][..],
+            ),
+        ] {
+            demo.open(&format!("/demo/{site}.html")).await;
+            demo.first_layer(&format!("{site}'s first layer")).await;
+            demo.click(action).await;
+            let id = demo.acknowledged_consent_id().await;
+            let version = demo.config(site).await["version"].clone();
+            let proof = demo.proof(site, &id).await;
+            let record = &proof["records"][0]["record"];
+            assert_eq!(record["config_version"], version, "{site}: {proof}");
+            assert_eq!(record["action"], action, "{site}: {proof}");
+            assert_eq!(proof["verified"], true, "{site}: {proof}");
+            let wanted = json!(runs);
+            demo.wait(
+                &format!("{site}'s allowed scripts to run"),
+                &format!(
+                    "const ran = (window.__demo && window.__demo.ran) || [];\
+                     return {wanted}.every(s => ran.includes(s));"
+                ),
+            )
+            .await;
+            let ran = demo.ran().await;
+            for blocked in stays_blocked {
+                assert!(
+                    !ran.iter().any(|r| r == blocked),
+                    "{site}: {blocked} ran: {ran:?}"
+                );
+            }
+        }
+        for site in ["sessionbutler", "fluxcess"] {
+            demo.open(&format!("/demo/{site}.html")).await;
+            demo.config_arrived(site).await;
+            demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
+                .await;
+            demo.wait(
+                &format!("{site}'s declaration behind the settings link"),
+                "const h = document.querySelector('#keksdose-root');\
+                 return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=\"dialog\"]'));",
+            )
+            .await;
+        }
+        demo.finish().await;
+    }
+}
