@@ -128,6 +128,10 @@ impl Store for Backend {
         each!(self, s => s.day_stats(site, selection))
     }
 
+    async fn config_times(&self, site: &str) -> Result<Vec<(String, String)>> {
+        each!(self, s => s.config_times(site))
+    }
+
     async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
         each!(self, s => s.configs(site))
     }

@@ -835,6 +835,21 @@ impl Store for PgStore {
         Ok(!rows.is_empty())
     }
 
+    async fn config_times(&self, site: &str) -> Result<Vec<(String, String)>> {
+        if has_nul(&[site]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT version, published_at FROM configs WHERE site = $1 \
+                 ORDER BY published_at COLLATE \"C\", version COLLATE \"C\"",
+                &[&site],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
         if has_nul(&[site]) {
             return Ok(Vec::new());

@@ -85,6 +85,11 @@ struct Trees {
     db: sled::Db,
     sites: sled::Tree,
     configs: sled::Tree,
+    /// (site, version) → when the version was first published. Added after
+    /// schema 1 without changing it: an index from before has no times for the
+    /// versions published then (a rebuild from the journal restores those the
+    /// journal still holds).
+    config_times: sled::Tree,
     records: sled::Tree,
     consents: sled::Tree,
     consent_sites: sled::Tree,
@@ -223,6 +228,7 @@ impl Trees {
         Ok(Trees {
             sites: tree("sites")?,
             configs: tree("configs")?,
+            config_times: tree("config_times")?,
             records: tree("records")?,
             consents: tree("consents")?,
             consent_sites: tree("consent_sites")?,
@@ -246,13 +252,16 @@ impl Trees {
                 site,
                 version,
                 config,
-                ..
+                published_at,
             } => {
+                let k = key(&[site.as_bytes(), version.as_bytes()]);
                 self.configs
-                    .insert(
-                        key(&[site.as_bytes(), version.as_bytes()]),
-                        to_json(config.as_ref())?,
-                    )
+                    .insert(k.clone(), to_json(config.as_ref())?)
+                    .map_err(internal)?;
+                // The first publication counts; publishing it again keeps it.
+                let _ = self
+                    .config_times
+                    .compare_and_swap(k, None as Option<&[u8]>, Some(published_at.as_bytes()))
                     .map_err(internal)?;
             }
             Entry::Record {
@@ -783,6 +792,24 @@ impl Store for SledStore {
         Ok(self
             .leases
             .take(name, holder, ttl_ms, keksdose_store::now_ms()))
+    }
+
+    async fn config_times(&self, site: &str) -> Result<Vec<(String, String)>> {
+        let prefix = site_prefix(site);
+        let mut times = self
+            .trees()?
+            .config_times
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(internal)?;
+                Ok((
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        times.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        Ok(times)
     }
 
     async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {

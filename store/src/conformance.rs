@@ -611,6 +611,18 @@ pub async fn listings<S: Store>(store: &S) {
         configs.iter().all(|(v, c)| c.version() == *v),
         "each version with its config"
     );
+    let times = store.config_times("ls").await.unwrap();
+    let mut timed: Vec<String> = times.iter().map(|(v, _)| v.clone()).collect();
+    timed.sort();
+    assert_eq!(timed, versions, "a publish time for every version of the site, no other site's");
+    assert!(
+        times.iter().all(|(_, t)| keksdose_shared::time::parse_rfc3339(t).is_some()),
+        "publish times in RFC 3339: {times:?}"
+    );
+    assert!(
+        times.windows(2).all(|w| w[0].1 <= w[1].1),
+        "publish times in order: {times:?}"
+    );
     assert_eq!(
         store.links("ls").await.unwrap(),
         [

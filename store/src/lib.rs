@@ -277,6 +277,13 @@ pub trait Store: Send + Sync + 'static {
     /// names the current one), sorted by version.
     fn configs(&self, site: &str)
     -> impl Future<Output = Result<Vec<(String, SiteConfig)>>> + Send;
+    /// When each config version of a site was first published (RFC 3339 UTC),
+    /// as (version, time), sorted by time then version: the versions of the
+    /// site's privacy declaration and when each took effect.
+    fn config_times(
+        &self,
+        site: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
     /// Every subject link of a site as (subject hash, consent ID), sorted.
     fn links(&self, site: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
     /// Every signed checkpoint of a site, by seq.

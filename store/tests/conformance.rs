@@ -53,6 +53,7 @@ struct State {
     sites: BTreeMap<String, SiteMeta>,
     /// By (site, version).
     configs: BTreeMap<(String, String), SiteConfig>,
+    config_times: BTreeMap<(String, String), String>,
     /// Each site's ledger, in seq order.
     records: BTreeMap<String, Vec<ConsentRecord>>,
     heads: BTreeMap<String, Head>,
@@ -171,6 +172,10 @@ impl Store for MemoryStore {
         }
         let version = config.version();
         s.configs.insert((site.id.clone(), version.clone()), config);
+        s.config_times.insert(
+            (site.id.clone(), version.clone()),
+            "2026-01-01T00:00:00.000Z".into(),
+        );
         s.sites.insert(
             site.id.clone(),
             SiteMeta {
@@ -199,6 +204,10 @@ impl Store for MemoryStore {
         meta.config_version.clone_from(&version);
         s.configs
             .insert((site.to_string(), version.clone()), config);
+        let n = s.config_times.len();
+        s.config_times
+            .entry((site.to_string(), version.clone()))
+            .or_insert_with(|| format!("2026-01-01T00:00:{:02}.000Z", n % 60));
         Ok(version)
     }
 
@@ -350,6 +359,18 @@ impl Store for MemoryStore {
             .range(range)
             .next_back()
             .map(|(_, c)| c.clone()))
+    }
+
+    async fn config_times(&self, site: &str) -> Result<Vec<(String, String)>> {
+        let mut times: Vec<(String, String)> = self
+            .state()
+            .config_times
+            .iter()
+            .filter(|((s, _), _)| s == site)
+            .map(|((_, v), t)| (v.clone(), t.clone()))
+            .collect();
+        times.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        Ok(times)
     }
 
     async fn configs(&self, site: &str) -> Result<Vec<(String, SiteConfig)>> {
