@@ -551,6 +551,7 @@
   var listeners = [];
   var optOutHooks = []; // [{id, fn}] from keksdose.onOptOut / on("optout")
   var queue = Promise.resolve();
+  var declared = null; // the declaration fragment the server sent last
 
   function cookieValue() {
     var parts = doc.cookie ? doc.cookie.split("; ") : [];
@@ -891,12 +892,14 @@
           createScript: function (text) {
             return text;
           },
-          // Only the server-rendered first layers this loader carries.
+          // Only the server-rendered first layers this loader carries, and the
+          // declaration the server just sent for the page's declaration element.
           createHTML: function (html) {
             for (var lang in (embed && embed.first) || {}) {
               if (own(embed.first, lang) && embed.first[lang] === html) return html;
             }
-            throw new TypeError("keksdose: not a first layer of this site");
+            if (declared !== null && html === declared) return html;
+            throw new TypeError("keksdose: not a first layer or the declaration of this site");
           },
         });
       } catch (e) {
@@ -1177,6 +1180,7 @@
     apply(doc);
     emit();
     return sent.then(function (a) {
+      declarations(); // with the consent ID the ledger gave
       // Reload only after the ledger answered (or failed), so the record is not lost.
       if (reload) root.location.reload();
       else if (a.askAgain) openBanner("first");
@@ -1555,6 +1559,34 @@
     };
   }
 
+  /**
+   * The privacy page's `[data-keksdose-declaration]` elements get the site's
+   * declaration as the server renders it, in the banner's language, with what
+   * this visitor decided (again after each decision).
+   */
+  function declarations() {
+    var els = doc.querySelectorAll("[data-keksdose-declaration]");
+    if (!els.length) return;
+    fetchConfig()
+      .then(function (body) {
+        var q = "?lang=" + encodeURIComponent(choose(body.config, pageLang()));
+        if (stored && stored.consent_id) q += "&consent=" + encodeURIComponent(stored.consent_id);
+        return fetch(api + "/v1/sites/" + encodeURIComponent(site) + "/declaration.html" + q, { credentials: "omit" });
+      })
+      .then(function (r) {
+        if (!r.ok) throw new Error("GET declaration: " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        declared = html;
+        var p = trustedPolicy();
+        for (var i = 0; i < els.length; i++) els[i].innerHTML = p ? p.createHTML(html) : html;
+      })
+      .catch(function (e) {
+        console.error("keksdose: could not load the declaration:", e);
+      });
+  }
+
   function emit() {
     var detail = get();
     listeners.slice().forEach(function (fn) {
@@ -1636,6 +1668,7 @@
   ready(function () {
     waiting = [];
     apply(doc);
+    declarations();
   });
   fetchConfig().then(
     function (body) {

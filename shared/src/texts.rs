@@ -293,6 +293,51 @@ pub fn count(words: &Words, lang: &str, unit: &str, n: u64) -> String {
     }
 }
 
+/// A lifetime as a reader says it: "13 Monate", "1 year", "bis zum Ende der
+/// Sitzung" (`texts.session`, `texts.persistent`). A value that does not parse
+/// is shown as written. The banner's and the server's one wording.
+pub fn lifetime(words: &Words, lang: &str, text: &str) -> String {
+    use crate::lifetime::{Lifetime, Unit};
+    let Ok(parsed) = Lifetime::parse(text) else {
+        return text.to_string();
+    };
+    let (amount, unit) = match parsed {
+        Lifetime::Session => return word(words, "texts.session", text),
+        Lifetime::Persistent => return word(words, "texts.persistent", text),
+        Lifetime::Duration { amount, unit } => (amount, unit),
+    };
+    let unit = match unit {
+        Unit::Second => "second",
+        Unit::Minute => "minute",
+        Unit::Hour => "hour",
+        Unit::Day => "day",
+        Unit::Week => "week",
+        Unit::Month => "month",
+        Unit::Year => "year",
+    };
+    count(words, lang, unit, amount.into())
+}
+
+/// A Unix time as a date the way the language writes it (`date.format`):
+/// "01.06.2024", "01/06/2024", "2024-06-01" (UTC).
+pub fn date(words: &Words, unix_secs: u64) -> String {
+    let iso = crate::time::date(unix_secs);
+    let mut parts = iso.split('-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return iso;
+    };
+    match words.get("date.format") {
+        Some(f) => f.replace("{d}", d).replace("{m}", m).replace("{y}", y),
+        None => iso,
+    }
+}
+
+/// The word at `key`, else `code`: a word missing shows as the code it stands
+/// for, never as an empty string.
+pub fn word(words: &Words, key: &str, code: &str) -> String {
+    words.get(key).cloned().unwrap_or_else(|| code.to_string())
+}
+
 /// The ids of the usual categories, those the built-in words name. The loader
 /// sorts a stored decision's ids by them only until the site's config arrives;
 /// after that, by the config's categories.

@@ -614,9 +614,14 @@ pub async fn listings<S: Store>(store: &S) {
     let times = store.config_times("ls").await.unwrap();
     let mut timed: Vec<String> = times.iter().map(|(v, _)| v.clone()).collect();
     timed.sort();
-    assert_eq!(timed, versions, "a publish time for every version of the site, no other site's");
+    assert_eq!(
+        timed, versions,
+        "a publish time for every version of the site, no other site's"
+    );
     assert!(
-        times.iter().all(|(_, t)| keksdose_shared::time::parse_rfc3339(t).is_some()),
+        times
+            .iter()
+            .all(|(_, t)| keksdose_shared::time::parse_rfc3339(t).is_some()),
         "publish times in RFC 3339: {times:?}"
     );
     assert!(

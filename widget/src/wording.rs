@@ -8,40 +8,19 @@
 //! the code it stands for, never as an empty string.
 
 use keksdose_shared::config::{LegalBasis, Safeguard, Storage};
-use keksdose_shared::lifetime::{Lifetime, Unit};
 use keksdose_shared::texts;
 
 use crate::site::Site;
 
 /// The word at `key`, else `code`.
 fn word(site: &Site, key: &str, code: &str) -> String {
-    site.words
-        .get(key)
-        .cloned()
-        .unwrap_or_else(|| code.to_string())
+    texts::word(&site.words, key, code)
 }
 
 /// A cookie lifetime as a reader says it: "13 Monate", "1 year", "bis zum Ende der
 /// Sitzung". A value that does not parse is shown as written.
 pub fn lifetime(site: &Site, text: &str) -> String {
-    let Ok(parsed) = Lifetime::parse(text) else {
-        return text.to_string();
-    };
-    let (amount, unit) = match parsed {
-        Lifetime::Session => return site.texts.session.clone(),
-        Lifetime::Persistent => return site.texts.persistent.clone(),
-        Lifetime::Duration { amount, unit } => (amount, unit),
-    };
-    let unit = match unit {
-        Unit::Second => "second",
-        Unit::Minute => "minute",
-        Unit::Hour => "hour",
-        Unit::Day => "day",
-        Unit::Week => "week",
-        Unit::Month => "month",
-        Unit::Year => "year",
-    };
-    texts::count(&site.words, &site.lang, unit, amount.into())
+    texts::lifetime(&site.words, &site.lang, text)
 }
 
 /// The kind of storage, as a label next to the cookie's name.
@@ -86,15 +65,7 @@ pub fn country(site: &Site, code: &str) -> String {
 /// A Unix time as a date the way the language writes it: "01.06.2024",
 /// "01/06/2024", "2024-06-01" (UTC).
 pub fn date(site: &Site, unix_secs: u64) -> String {
-    let iso = keksdose_shared::time::date(unix_secs);
-    let mut parts = iso.split('-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return iso;
-    };
-    match site.words.get("date.format") {
-        Some(f) => f.replace("{d}", d).replace("{m}", m).replace("{y}", y),
-        None => iso,
-    }
+    texts::date(&site.words, unix_secs)
 }
 
 #[cfg(test)]

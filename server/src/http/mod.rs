@@ -9,6 +9,7 @@ mod admin;
 pub mod assets;
 mod auth;
 mod body;
+mod declaration;
 mod demo;
 mod error;
 mod export;
@@ -193,6 +194,14 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
     .route(
         "/v1/sites/{site}/consents",
         web::post().to(public::record_consent::<S>),
+    )
+    .route(
+        "/v1/sites/{site}/declaration",
+        web::get().to(declaration::json::<S>),
+    )
+    .route(
+        "/v1/sites/{site}/declaration.html",
+        web::get().to(declaration::html::<S>),
     )
     .route(
         "/v1/sites/{site}/consents",

@@ -5,7 +5,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use super::{admin, export, public, schema, subjects};
+use super::{admin, declaration, export, public, schema, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,8 @@ use super::{admin, export, public, schema, subjects};
         admin::checkpoint,
         admin::withdraw,
         admin::match_client,
+        declaration::json,
+        declaration::html,
         admin::retention,
         admin::backend_consent,
         admin::put_config,

@@ -30,13 +30,16 @@ async fn site_of<S: Store>(state: &AppState<S>, id: &str) -> Result<SiteMeta, Ht
     state.store.site(id).await?.ok_or_else(|| unknown_site(id))
 }
 
-fn unknown_site(id: &str) -> HttpError {
+pub(super) fn unknown_site(id: &str) -> HttpError {
     HttpError::new(ErrorCode::NotFound, format!("unknown site {id:?}"))
 }
 
 /// The request's Origin if the site allows it; a browser request from any other
 /// origin is refused, a request without Origin (a server) is let through.
-fn allowed_origin(req: &HttpRequest, site: &SiteMeta) -> Result<Option<String>, HttpError> {
+pub(super) fn allowed_origin(
+    req: &HttpRequest,
+    site: &SiteMeta,
+) -> Result<Option<String>, HttpError> {
     match req
         .headers()
         .get(header::ORIGIN)
@@ -53,7 +56,7 @@ fn allowed_origin(req: &HttpRequest, site: &SiteMeta) -> Result<Option<String>, 
     }
 }
 
-fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
+pub(super) fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
     r.insert_header((header::VARY, "Origin"));
     if let Some(o) = origin {
         r.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o));
@@ -63,7 +66,7 @@ fn cors(r: &mut HttpResponseBuilder, origin: Option<String>) {
 /// Takes a token of `route`'s limit for this client and site (an unknown site
 /// counts as one, so that probing for sites is limited too); over the limit,
 /// the 429 to answer, with `Retry-After` and CORS for the site's origins.
-async fn over_limit<S: Store>(
+pub(super) async fn over_limit<S: Store>(
     req: &HttpRequest,
     state: &AppState<S>,
     route: Route,
@@ -275,7 +278,7 @@ struct LangQuery {
 
 /// A BCP 47 language tag as far as a page's `lang` goes: 2–3 letters, then
 /// subtags of 1–8 letters or digits (`de`, `pt-BR`, `sr-Latn-RS`), 35 at most.
-fn is_language_tag(tag: &str) -> bool {
+pub(super) fn is_language_tag(tag: &str) -> bool {
     let mut parts = tag.split('-');
     tag.len() <= 35
         && parts.next().is_some_and(|p| {

@@ -13,6 +13,7 @@
 //! [`Store`]: keksdose_store::Store
 
 pub mod consents;
+pub mod declaration;
 pub mod export;
 pub mod proofs;
 pub mod retention;

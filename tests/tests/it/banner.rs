@@ -1945,3 +1945,79 @@ async fn each_operators_demo_page_asks_and_records_as_its_policy_says() {
         demo.finish().await;
     }
 }
+
+/// The declaration on each operator's privacy page (`<div
+/// data-keksdose-declaration>`, filled by the loader from the server): every
+/// service and cookie of the config version the site serves, in the page's
+/// language; after a decision it names the visitor's consent ID, and its button
+/// opens the settings.
+#[tokio::test]
+async fn each_operators_privacy_page_shows_the_declaration_of_its_config() {
+    let demo = Demo::start().await;
+    for site in ["sessionbutler", "dogandme", "sevdesk", "fluxcess", "tutory"] {
+        demo.open(&format!("/demo/{site}-datenschutz.html")).await;
+        let shown = demo
+            .wait(
+                &format!("{site}'s declaration"),
+                "const d = document.querySelector('[data-keksdose-declaration] .kd-decl');\
+                 if (!d) return null;\
+                 return {version: d.dataset.configVersion, lang: d.lang,\
+                   services: [...d.querySelectorAll('[data-service]')].map(s => ({id: s.dataset.service,\
+                     cookies: [...s.querySelectorAll('[data-cookie]')].map(c => c.dataset.cookie)})),\
+                   purposes: [...d.querySelectorAll('[data-purpose]')].map(p => p.dataset.purpose),\
+                   text: d.textContent};",
+            )
+            .await;
+        let published = demo.config(site).await;
+        let config = &published["config"];
+        assert_eq!(shown["version"], published["version"], "{site}");
+        assert_eq!(shown["lang"], "de", "{site}");
+        let mut expected: Vec<Value> = config["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                json!({"id": s["id"], "cookies": s["cookies"].as_array().map_or(vec![], |cs| cs.iter().map(|c| c["name"].clone()).collect::<Vec<_>>())})
+            })
+            .collect();
+        let mut got: Vec<Value> = shown["services"].as_array().unwrap().clone();
+        let by_id = |v: &Value| v["id"].as_str().unwrap_or_default().to_string();
+        expected.sort_by_key(by_id);
+        got.sort_by_key(by_id);
+        assert_eq!(
+            got, expected,
+            "{site}: the declaration's services and cookies"
+        );
+        let purposes: Vec<Value> = config["purposes"]
+            .as_array()
+            .map_or(vec![], |ps| ps.iter().map(|p| p["id"].clone()).collect());
+        assert_eq!(shown["purposes"], json!(purposes), "{site}");
+        let text = shown["text"].as_str().unwrap();
+        assert!(
+            text.contains(config["site"]["controller"]["name"].as_str().unwrap()),
+            "{site}: the controller"
+        );
+        assert!(
+            text.contains("noch keine Entscheidung"),
+            "{site}: no decision yet: {text}"
+        );
+    }
+
+    // After "Alle akzeptieren", tutory's declaration names the visitor's decision.
+    demo.open("/demo/tutory-datenschutz.html").await;
+    demo.first_layer("tutory's first layer").await;
+    demo.click("accept_all").await;
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the declaration to name the consent ID",
+        &format!(
+            "const d = document.querySelector('[data-keksdose-declaration] .kd-decl');\
+             return !!d && d.textContent.includes('{id}') && d.textContent.includes('Alle akzeptiert');"
+        ),
+    )
+    .await;
+    demo.eval("document.querySelector('[data-keksdose-declaration] button[data-consent-open]').click(); return true;")
+        .await;
+    demo.settings_layer(false).await;
+    demo.finish().await;
+}

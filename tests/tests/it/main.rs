@@ -10,6 +10,7 @@ mod api;
 mod banner;
 mod browser;
 mod cli;
+mod declaration;
 mod disk;
 mod durability;
 mod load;
