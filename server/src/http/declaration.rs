@@ -289,6 +289,14 @@ async fn made<S: Store>(
             format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
         ));
     }
+    if let Some(id) = &q.consent
+        && !keksdose_shared::consent_request::is_token(id)
+    {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            "consent: expected a consent ID (1 to 64 letters, digits, '-' or '_')",
+        ));
+    }
     let published = state.published.get(&*state.store, &site).await?;
     let d = declaration::declaration(
         &*state.store,

@@ -265,6 +265,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         "/v1/admin/sites/{site}/subjects/{subject}",
         web::delete().to(subjects::erase::<S>),
     )
+    .route(
+        "/v1/admin/sites/{site}/subjects/{subject}/renewal",
+        web::get().to(subjects::renewal::<S>),
+    )
     // The banner is loaded by k.js from the site's own origin, not the CMP's: its
     // module, WASM and manifest need CORS. They are public and hold no credentials.
     .service(

@@ -66,6 +66,30 @@ pub async fn access<S: Store>(
         .json(access))
 }
 
+/// `GET /v1/admin/sites/{site}/subjects/{subject}/renewal`: whether the
+/// subject's consents predate the privacy policy in force, so that the site
+/// can show its notice of a material change at the next sign-in.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/subjects/{subject}/renewal", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("subject" = String, Path, description = "The site's own user id (stored only as a keyed hash)")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The policy in force and whether each consent of the subject predates it", body = subjects::Renewal),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError)))]
+pub async fn renewal<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site, subject) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    let current = state.published.get(&*state.store, &site).await?;
+    let renewal = subjects::renewal(&*state.store, &site, &current.config, &subject).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(renewal))
+}
+
 /// `DELETE /v1/admin/sites/{site}/subjects/{subject}`: erasure. The personal
 /// content of every linked record is dropped (hashes kept) and the links removed.
 #[utoipa::path(delete, path = "/v1/admin/sites/{site}/subjects/{subject}", tag = "admin",

@@ -117,3 +117,69 @@ pub async fn erase<S: Store>(store: &S, site: &SiteMeta, subject: &str) -> Resul
         erased_records: erased,
     })
 }
+
+/// Whether a subject's consents were given under the privacy policy in force:
+/// what a site's backend asks at a sign-in, to show its notice of a material
+/// change (a new `policy_version` or a raised `consent.revision`) to those who
+/// agreed to an older one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Renewal {
+    pub site: String,
+    /// The policy in force: the current config's `policy_version` and
+    /// `consent.revision`.
+    pub policy_version: String,
+    pub revision: u32,
+    /// True when the subject's newest decision was made under an older policy
+    /// version or revision, or the subject has none: show the notice.
+    pub predates_current_policy: bool,
+    /// Each consent of the subject, newest decision first.
+    pub consents: Vec<RenewalConsent>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RenewalConsent {
+    pub consent_id: String,
+    /// The time of its latest record.
+    pub decided_at: String,
+    pub config_version: String,
+    pub policy_version: String,
+    pub revision: u32,
+    pub predates_current_policy: bool,
+}
+
+/// [`Renewal`] of a subject against `current`, the config in force.
+pub async fn renewal<S: Store>(
+    store: &S,
+    site: &SiteMeta,
+    current: &keksdose_shared::SiteConfig,
+    subject: &str,
+) -> Result<Renewal> {
+    let hash = subject_hash(site, subject)?;
+    let mut consents = Vec::new();
+    for id in store.subject(&site.id, &hash).await? {
+        let Some(last) = store.consent(&site.id, &id).await?.pop() else {
+            continue;
+        };
+        let (policy_version, revision) = match store.config(&site.id, &last.config_version).await? {
+            Some(c) => (c.site.policy_version, c.consent.revision),
+            None => (String::new(), 0),
+        };
+        consents.push(RenewalConsent {
+            predates_current_policy: policy_version != current.site.policy_version
+                || revision < current.consent.revision,
+            consent_id: id,
+            decided_at: last.received_at,
+            config_version: last.config_version,
+            policy_version,
+            revision,
+        });
+    }
+    consents.sort_by(|a, b| b.decided_at.cmp(&a.decided_at));
+    Ok(Renewal {
+        site: site.id.clone(),
+        policy_version: current.site.policy_version.clone(),
+        revision: current.consent.revision,
+        predates_current_policy: consents.first().is_none_or(|c| c.predates_current_policy),
+        consents,
+    })
+}

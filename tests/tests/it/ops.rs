@@ -272,7 +272,10 @@ async fn logs_and_the_data_directory_hold_no_ip_user_agent_or_user_id() {
         .post(server.url("/v1/admin/sites/coaching/consents"))
         .bearer_auth(&key)
         .header("X-Forwarded-For", ip)
-        .json(&json!({"subject": user, "purposes": {"newsletter": "requested"}}))
+        // The double opt-in's proof: the address and user agent the site's
+        // backend saw at the sign-up, kept only as keyed hashes.
+        .json(&json!({"subject": user, "purposes": {"newsletter": "requested"},
+                      "client": {"ip": "198.51.100.23", "user_agent": "DoiProbe/1.0 (unique-doi-ua-2b7e)"}}))
         .send()
         .await
         .unwrap();
@@ -305,6 +308,8 @@ async fn logs_and_the_data_directory_hold_no_ip_user_agent_or_user_id() {
         "secret-query-value",
         "secret-page-path",
         "path-with-secret-segment",
+        "198.51.100.23",
+        "unique-doi-ua-2b7e",
     ] {
         assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
     }
@@ -332,6 +337,9 @@ async fn logs_and_the_data_directory_hold_no_ip_user_agent_or_user_id() {
                 "2001:db8:abcd",
                 user,
                 "kundin-4711",
+                "198.51.100.23",
+                "198.51.100.",
+                "unique-doi-ua-2b7e",
             ] {
                 assert!(
                     !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
