@@ -232,7 +232,7 @@ pub fn http_client() -> Result<reqwest::Client> {
 /// The four demo sites with the API keys `server` printed at its start.
 pub async fn demo_sites(http: &reqwest::Client, server: &TestServer) -> Result<Vec<Site>> {
     let mut sites = Vec::new();
-    for id in ["saas", "coaching", "education", "necessary-only"] {
+    for id in ["saas", "coaching", "tutory", "sessionbutler"] {
         let body: Value = http
             .get(server.url(&format!("/v1/sites/{id}/config")))
             .send()

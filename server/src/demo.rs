@@ -7,19 +7,11 @@ use anyhow::Context as _;
 use keksdose_shared::SiteConfig;
 
 /// The example sites, by id.
-pub const EXAMPLES: [(&str, &str); 9] = [
+pub const EXAMPLES: [(&str, &str); 7] = [
     ("saas", include_str!("../../examples/sites/saas.toml")),
     (
         "coaching",
         include_str!("../../examples/sites/coaching.toml"),
-    ),
-    (
-        "education",
-        include_str!("../../examples/sites/education.toml"),
-    ),
-    (
-        "necessary-only",
-        include_str!("../../examples/sites/necessary-only.toml"),
     ),
     // The five operators Keksdose was built from, faithful to their policies.
     (
@@ -87,7 +79,7 @@ pub async fn install<S: keksdose_store::Store>(
 mod tests {
     #[test]
     fn every_example_is_a_valid_demo_site() {
-        assert_eq!(super::configs().unwrap().len(), 9);
+        assert_eq!(super::configs().unwrap().len(), 7);
         let origins = super::origins("127.0.0.1:8080".parse().unwrap());
         assert_eq!(origins, ["http://127.0.0.1:8080", "http://localhost:8080"]);
         let is_origin = crate::service::sites::is_origin;

@@ -20,7 +20,7 @@ const configs = choices.configs;
 const decision = (d) => ({ action: d.action, categories: d.categories || {}, services: d.services || {} });
 
 testAll('every example config is there, with a category of its own', () => {
-  assert.deepEqual(Object.keys(configs).sort(), ['coaching', 'dogandme', 'education', 'necessary-only', 'own-category', 'saas', 'sevdesk', 'tutory']);
+  assert.deepEqual(Object.keys(configs).sort(), ['coaching', 'dogandme', 'own-category', 'saas', 'sessionbutler', 'sevdesk', 'tutory']);
   assert.ok(configs['own-category'].categories.some((c) => c.id === 'research'));
 });
 

@@ -722,8 +722,11 @@ mod tests {
         for example in [
             include_str!("../../examples/sites/saas.toml"),
             include_str!("../../examples/sites/coaching.toml"),
-            include_str!("../../examples/sites/education.toml"),
-            include_str!("../../examples/sites/necessary-only.toml"),
+            include_str!("../../examples/sites/sessionbutler.toml"),
+            include_str!("../../examples/sites/dogandme.toml"),
+            include_str!("../../examples/sites/sevdesk.toml"),
+            include_str!("../../examples/sites/fluxcess.toml"),
+            include_str!("../../examples/sites/tutory.toml"),
         ] {
             let config = SiteConfig::from_toml(example).unwrap();
             let (ours, serde) = both(&serde_json::to_value(&config).unwrap());

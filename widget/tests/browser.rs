@@ -613,20 +613,26 @@ async fn malformed_options_are_refused() {
 }
 
 /// Every example site, as TOML, for the tests that render each one.
-const EXAMPLES: [(&str, &str); 4] = [
+const EXAMPLES: [(&str, &str); 7] = [
     ("saas", include_str!("../../examples/sites/saas.toml")),
     (
         "coaching",
         include_str!("../../examples/sites/coaching.toml"),
     ),
     (
-        "education",
-        include_str!("../../examples/sites/education.toml"),
+        "sessionbutler",
+        include_str!("../../examples/sites/sessionbutler.toml"),
     ),
     (
-        "necessary-only",
-        include_str!("../../examples/sites/necessary-only.toml"),
+        "dogandme",
+        include_str!("../../examples/sites/dogandme.toml"),
     ),
+    ("sevdesk", include_str!("../../examples/sites/sevdesk.toml")),
+    (
+        "fluxcess",
+        include_str!("../../examples/sites/fluxcess.toml"),
+    ),
+    ("tutory", include_str!("../../examples/sites/tutory.toml")),
 ];
 
 /// `html` as the browser keeps it: parsed into a template and serialised again.

@@ -223,12 +223,8 @@ fn loader_configs() -> Vec<(&'static str, SiteConfig)> {
             example(include_str!("../../../examples/sites/coaching.toml")),
         ),
         (
-            "education",
-            example(include_str!("../../../examples/sites/education.toml")),
-        ),
-        (
-            "necessary-only",
-            example(include_str!("../../../examples/sites/necessary-only.toml")),
+            "sessionbutler",
+            example(include_str!("../../../examples/sites/sessionbutler.toml")),
         ),
         (
             "dogandme",

@@ -747,8 +747,8 @@ async fn with_gpc_nothing_runs_before_a_choice_and_the_record_notes_the_signal()
 async fn a_site_with_only_necessary_cookies_shows_no_banner_until_the_settings_link() {
     for embed in EMBEDS {
         let demo = Demo::start_as(embed).await;
-        demo.open("/demo/necessary-only.html").await;
-        demo.config_arrived("necessary-only").await;
+        demo.open("/demo/sessionbutler.html").await;
+        demo.config_arrived("sessionbutler").await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(
             demo.eval("return !!document.querySelector('#keksdose-root');")

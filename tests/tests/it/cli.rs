@@ -136,8 +136,6 @@ fn config_check_accepts_the_examples_and_lists_every_error_of_a_broken_config() 
     let examples: Vec<String> = [
         "saas",
         "coaching",
-        "education",
-        "necessary-only",
         "sessionbutler",
         "dogandme",
         "sevdesk",
@@ -176,12 +174,12 @@ fn config_check_accepts_the_examples_and_lists_every_error_of_a_broken_config() 
 async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_data_to_itself() {
     let mut server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let version = crate::api::config_version(&http, &server, "education").await;
+    let version = crate::api::config_version(&http, &server, "tutory").await;
     for _ in 0..3 {
         let (status, _) = crate::api::post(
             &http,
             &server,
-            "education",
+            "tutory",
             &json!({"config_version": version, "action": "accept_all", "language": "de", "page": "/kurs/brueche"}),
         )
         .await;
@@ -197,18 +195,18 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
     );
 
     let signed = http
-        .post(server.url("/v1/admin/sites/education/checkpoints"))
-        .bearer_auth(crate::api::demo_key(&server, "education"))
+        .post(server.url("/v1/admin/sites/tutory/checkpoints"))
+        .bearer_auth(crate::api::demo_key(&server, "tutory"))
         .send()
         .await
         .unwrap();
     assert_eq!(signed.status(), 201);
 
     server.kill().unwrap();
-    let verified = keksdose(&data, &["verify", "--site", "education"]);
+    let verified = keksdose(&data, &["verify", "--site", "tutory"]);
     assert!(
         verified.status.success()
-            && output_text(&verified).contains("education: 3 records, chain intact, head ")
+            && output_text(&verified).contains("tutory: 3 records, chain intact, head ")
             && output_text(&verified).contains("; checkpoint at seq 3 signed and matching"),
         "{}",
         output_text(&verified)
@@ -217,7 +215,7 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
     // checkpoints cannot be checked, which is said, and is no failure.
     let key = std::fs::read(data.join("signing.key")).unwrap();
     std::fs::write(data.join("signing.key"), [7u8; 32]).unwrap();
-    let unknown = keksdose(&data, &["verify", "--site", "education"]);
+    let unknown = keksdose(&data, &["verify", "--site", "tutory"]);
     assert!(
         unknown.status.success()
             && output_text(&unknown).contains("which this store does not know: not checked"),
@@ -225,7 +223,7 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
         output_text(&unknown)
     );
     std::fs::write(data.join("signing.key"), key).unwrap();
-    let export = keksdose(&data, &["export", "--site", "education"]);
+    let export = keksdose(&data, &["export", "--site", "tutory"]);
     let lines: Vec<Value> = String::from_utf8_lossy(&export.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -234,24 +232,19 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
     assert_eq!(lines[0]["personal"]["page"], "/kurs/brueche");
 
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let purge = keksdose(
-        &data,
-        &["purge", "--older-than", "1s", "--site", "education"],
-    );
+    let purge = keksdose(&data, &["purge", "--older-than", "1s", "--site", "tutory"]);
     assert!(purge.status.success(), "{}", output_text(&purge));
     assert!(
-        output_text(&purge).contains("education: dropped the personal content of 3 records"),
+        output_text(&purge).contains("tutory: dropped the personal content of 3 records"),
         "{}",
         output_text(&purge)
     );
-    let export = keksdose(&data, &["export", "--site", "education", "--format", "csv"]);
+    let export = keksdose(&data, &["export", "--site", "tutory", "--format", "csv"]);
     assert!(!String::from_utf8_lossy(&export.stdout).contains("/kurs/brueche"));
     let journal = std::fs::read(data.join("journal")).unwrap();
     assert!(
         !journal.windows(13).any(|w| w == b"/kurs/brueche"),
         "purged content has left the journal"
     );
-    assert!(
-        output_text(&keksdose(&data, &["verify"])).contains("education: 3 records, chain intact")
-    );
+    assert!(output_text(&keksdose(&data, &["verify"])).contains("tutory: 3 records, chain intact"));
 }

@@ -44,7 +44,7 @@ async fn a_steady_load_runs_without_errors_and_with_open_files_and_memory_flat()
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
-    let sites = ["saas", "coaching", "education"];
+    let sites = ["saas", "coaching", "tutory"];
     let mut versions = Vec::new();
     for s in sites {
         versions.push(config_version(&http, &server, s).await);

@@ -51,7 +51,7 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
     }
     let mut server = TestServer::start().await.unwrap();
     let http = reqwest::Client::new();
-    let sites = ["saas", "coaching", "education"];
+    let sites = ["saas", "coaching", "tutory"];
 
     // What the embedded store holds: decisions, one with an idempotency key,
     // a subject's link, another subject's erasure, a checkpoint.
@@ -65,7 +65,7 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
         ("saas", "reject_all"),
         ("coaching", "accept_all"),
         ("coaching", "reject_all"),
-        ("education", "accept_all"),
+        ("tutory", "accept_all"),
     ] {
         let version = config_version(&http, &server, site).await;
         let (status, r) = post(

@@ -362,7 +362,15 @@ fn doc_op_of<'a>(doc: &'a Value, what: &str) -> (&'a str, String) {
 }
 
 /// The demo sites (one API key each).
-const SITES: [&str; 4] = ["saas", "coaching", "education", "necessary-only"];
+const SITES: [&str; 7] = [
+    "saas",
+    "coaching",
+    "sessionbutler",
+    "dogandme",
+    "sevdesk",
+    "fluxcess",
+    "tutory",
+];
 
 /// Isolation, table-driven from the OpenAPI document so that a new admin route is
 /// covered the day it is added: every secured operation, for every pair of demo
