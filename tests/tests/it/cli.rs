@@ -231,6 +231,16 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["personal"]["page"], "/kurs/brueche");
 
+    // Without --older-than, purge applies the config's retention rules: tutory
+    // keeps a banner decision's proof three years after its expiry, so three
+    // decisions of today are in force and keep theirs.
+    let rules = keksdose(&data, &["purge", "--site", "tutory"]);
+    assert!(
+        output_text(&rules).contains("tutory: 0 consents aged out by the config's retention rules, the personal content of 0 records dropped (hashes kept); 3 consents in force keep theirs"),
+        "{}",
+        output_text(&rules)
+    );
+
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let purge = keksdose(&data, &["purge", "--older-than", "1s", "--site", "tutory"]);
     assert!(purge.status.success(), "{}", output_text(&purge));
@@ -247,4 +257,60 @@ async fn offline_tools_verify_export_and_purge_and_a_running_server_keeps_its_da
         "purged content has left the journal"
     );
     assert!(output_text(&keksdose(&data, &["verify"])).contains("tutory: 3 records, chain intact"));
+}
+
+/// An origin written as SessionButler's policy spells its domains, in capitals,
+/// is the origin browsers send (scheme and host in lowercase, no default port);
+/// one site serves both its domains.
+#[tokio::test]
+async fn origins_spelled_with_capitals_are_the_ones_browsers_send() {
+    let server = TestServer::start_prepared(
+        |data| {
+            let out = keksdose(
+                data,
+                &[
+                    "site",
+                    "create",
+                    "--id",
+                    "sebu",
+                    "--origin",
+                    "https://www.SessionButler.de",
+                    "--origin",
+                    "HTTPS://www.SeBu.tools:443",
+                    "--config",
+                    "examples/sites/sessionbutler.toml",
+                ],
+            );
+            anyhow::ensure!(out.status.success(), "{}", output_text(&out));
+            Ok(())
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let version = crate::api::config_version(&http, &server, "sebu").await;
+    for (origin, status) in [
+        ("https://www.sessionbutler.de", 201),
+        ("https://www.sebu.tools", 201),
+        ("https://www.sessionbutler.de:443", 201),
+        ("http://www.sessionbutler.de", 403),
+        ("https://sessionbutler.de", 403),
+    ] {
+        let resp = http
+            .post(server.url("/v1/sites/sebu/consents"))
+            .header("Origin", origin)
+            .json(&json!({"config_version": version, "action": "reject_all", "language": "de"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{origin}");
+        if status == 201 {
+            assert_eq!(
+                resp.headers()["access-control-allow-origin"],
+                origin,
+                "the browser's own spelling goes back"
+            );
+        }
+    }
 }
