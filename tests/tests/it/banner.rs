@@ -1535,6 +1535,20 @@ async fn readme_screenshots() {
         let png = client.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("first-{lang}-desktop.png")), png).unwrap();
     }
+    // tutory's privacy page with its declaration, after "Nur Notwendige".
+    demo.open("/demo/tutory-datenschutz.html").await;
+    demo.first_layer("tutory's first layer").await;
+    demo.click("reject_all").await;
+    demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the declaration with the visitor's decision",
+        "const d = document.querySelector('[data-keksdose-declaration] .kd-decl');\
+         return !!d && d.textContent.includes('Nur Notwendige') && !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join("declaration-de-desktop.png"), png).unwrap();
     demo.finish().await;
 }
 
