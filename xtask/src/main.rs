@@ -221,8 +221,8 @@ fn test(ws: &Workspace) -> Result<()> {
             // now the HTTP, negative and isolation suites and the crash harness
             // again, each server on a schema of its own.
             step(
-                "HTTP, negative and isolation suites, the banner in Chromium and the crash \
-                 harness on PostgreSQL (KEKSDOSE_TEST_POSTGRES)",
+                "HTTP, negative and isolation suites, retention and the declaration, the banner \
+                 in Chromium and the crash harness on PostgreSQL (KEKSDOSE_TEST_POSTGRES)",
             );
             ws.run(
                 ws.cargo()
@@ -236,6 +236,10 @@ fn test(ws: &Workspace) -> Result<()> {
                         "api::",
                         "admin::",
                         "negative::",
+                        // Retention on the store's own clock and lease, the
+                        // double opt-in's proof, the declaration and re-consent.
+                        "retention::",
+                        "declaration::",
                         // The banner and loader in Chromium: real clicks
                         // recorded in, and proofs read from, PostgreSQL.
                         "banner::",
