@@ -1488,7 +1488,7 @@ async fn insert_config(
     let published = keksdose_shared::time::rfc3339_millis(now_ms());
     tx.execute(
         "INSERT INTO configs (site, version, published_at, config) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (site, version) DO NOTHING",
+         ON CONFLICT (site, version) DO UPDATE SET published_at = EXCLUDED.published_at",
         &[&site, &version, &published, &text],
     )
     .await?;

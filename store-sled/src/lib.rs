@@ -85,7 +85,7 @@ struct Trees {
     db: sled::Db,
     sites: sled::Tree,
     configs: sled::Tree,
-    /// (site, version) → when the version was first published. Added after
+    /// (site, version) → when the version last became current. Added after
     /// schema 1 without changing it: an index from before has no times for the
     /// versions published then (a rebuild from the journal restores those the
     /// journal still holds).
@@ -258,10 +258,10 @@ impl Trees {
                 self.configs
                     .insert(k.clone(), to_json(config.as_ref())?)
                     .map_err(internal)?;
-                // The first publication counts; publishing it again keeps it.
-                let _ = self
-                    .config_times
-                    .compare_and_swap(k, None as Option<&[u8]>, Some(published_at.as_bytes()))
+                // When it last became current: a version published again (a
+                // rollback) is in force from then.
+                self.config_times
+                    .insert(k, published_at.as_bytes())
                     .map_err(internal)?;
             }
             Entry::Record {

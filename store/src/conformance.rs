@@ -628,6 +628,15 @@ pub async fn listings<S: Store>(store: &S) {
         times.windows(2).all(|w| w[0].1 <= w[1].1),
         "publish times in order: {times:?}"
     );
+    // A rollback: the first version is current again, and latest in time.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.publish_config("ls", config.clone()).await.unwrap();
+    let times = store.config_times("ls").await.unwrap();
+    assert_eq!(
+        times.last().map(|(v, _)| v.clone()),
+        Some(config.version()),
+        "a version published again is in force from then: {times:?}"
+    );
     assert_eq!(
         store.links("ls").await.unwrap(),
         [

@@ -277,9 +277,11 @@ pub trait Store: Send + Sync + 'static {
     /// names the current one), sorted by version.
     fn configs(&self, site: &str)
     -> impl Future<Output = Result<Vec<(String, SiteConfig)>>> + Send;
-    /// When each config version of a site was first published (RFC 3339 UTC),
-    /// as (version, time), sorted by time then version: the versions of the
-    /// site's privacy declaration and when each took effect.
+    /// When each config version of a site last became its current one (RFC
+    /// 3339 UTC; publishing the current version again changes nothing, a
+    /// rollback to an older one moves it), as (version, time), sorted by time
+    /// then version: the versions of the site's declaration and when each took
+    /// effect.
     fn config_times(
         &self,
         site: &str,

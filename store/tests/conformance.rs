@@ -204,10 +204,17 @@ impl Store for MemoryStore {
         meta.config_version.clone_from(&version);
         s.configs
             .insert((site.to_string(), version.clone()), config);
-        let n = s.config_times.len();
-        s.config_times
-            .entry((site.to_string(), version.clone()))
-            .or_insert_with(|| format!("2026-01-01T00:00:{:02}.000Z", n % 60));
+        static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = TICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.config_times.insert(
+            (site.to_string(), version.clone()),
+            format!(
+                "2026-01-01T{:02}:{:02}:{:02}.000Z",
+                n / 3600 % 24,
+                n / 60 % 60,
+                n % 60
+            ),
+        );
         Ok(version)
     }
 

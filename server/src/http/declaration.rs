@@ -341,8 +341,9 @@ pub async fn json<S: Store>(
         Ok(made) => made,
         Err(limited) => return Ok(limited),
     };
+    let personal = req.query_string().contains("consent=");
     let mut r = HttpResponse::Ok();
-    headers(&mut r, origin, d.visitor.is_some());
+    headers(&mut r, origin, personal);
     Ok(r.json(d))
 }
 
@@ -365,8 +366,9 @@ pub async fn html<S: Store>(
         Ok(made) => made,
         Err(limited) => return Ok(limited),
     };
+    let personal = req.query_string().contains("consent=");
     let mut r = HttpResponse::Ok();
-    headers(&mut r, origin, d.visitor.is_some());
+    headers(&mut r, origin, personal);
     Ok(r.content_type("text/html; charset=utf-8")
         .body(render(&d, &words)))
 }

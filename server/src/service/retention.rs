@@ -94,7 +94,8 @@ pub struct Applied {
 struct Consent {
     /// Records that still hold personal content.
     personal: Vec<u64>,
-    banner: bool,
+    /// A record's time did not parse: the consent is left alone.
+    unreadable: bool,
     last_ms: u64,
     /// The last banner decision (or operator withdrawal): action, time, config.
     decision: Option<(Action, u64, String)>,
@@ -109,9 +110,14 @@ fn millis(rule: &ProofRetention) -> Option<u64> {
         .map(|s| s.saturating_mul(1000))
 }
 
-/// The clock retention runs on: now, or in tests the time written in the file
-/// `KEKSDOSE_TEST_CLOCK` names (RFC 3339), so that a test can let years pass.
+/// The clock retention runs on: now, or in tests (debug builds only, so that a
+/// stray variable can never move a release's clock) the time written in the
+/// file `KEKSDOSE_TEST_CLOCK` names (RFC 3339), so that a test can let years
+/// pass.
 pub fn clock_ms() -> u64 {
+    if !cfg!(debug_assertions) {
+        return now_ms();
+    }
     std::env::var_os("KEKSDOSE_TEST_CLOCK")
         .and_then(|path| std::fs::read_to_string(path).ok())
         .and_then(|text| keksdose_shared::time::parse_rfc3339(text.trim()))
@@ -167,10 +173,16 @@ pub async fn apply<S: Store>(
     let mut lifetimes: HashMap<String, u64> = HashMap::new();
     let mut erase = Vec::new();
     for consent in consents.values() {
-        let aged = if consent.banner {
-            let Some((action, at, version)) = &consent.decision else {
-                continue;
-            };
+        if consent.unreadable {
+            // A record whose time does not parse: never guess its age.
+            applied.in_force += 1;
+            continue;
+        }
+        // A consent can hold a banner decision and purposes (a backend consent
+        // recorded under a banner's consent ID): each part ages by its own rule,
+        // and the consent only once every part has; a part in force keeps it.
+        let mut parts: Vec<(bool, bool)> = Vec::new(); // (aged, in force)
+        if let Some((action, at, version)) = &consent.decision {
             let lifetime = match lifetimes.get(version) {
                 Some(l) => *l,
                 None => {
@@ -185,40 +197,37 @@ pub async fn apply<S: Store>(
                     l
                 }
             };
-            let expires = at.saturating_add(lifetime);
             let withdrawn = *action == Action::Withdraw;
+            let expires = at.saturating_add(lifetime);
             let in_force = !withdrawn && now_ms < expires;
-            if in_force {
-                applied.in_force += 1;
-            }
-            banner_rule.and_then(|rule| {
+            let aged = banner_rule.is_some_and(|rule| {
                 let from = match rule.after {
                     RetentionEvent::Expiry => Some(expires),
                     RetentionEvent::Withdrawal => withdrawn.then_some(*at),
                     RetentionEvent::LastRecord => (!in_force).then_some(consent.last_ms),
-                }?;
-                Some(now_ms >= from.saturating_add(millis(rule)?))
-            })
-        } else {
-            let mut all = !consent.purposes.is_empty();
-            let mut in_force = false;
-            for (purpose, (state, at)) in &consent.purposes {
-                let ended = matches!(state, PurposeState::Withdrawn | PurposeState::Refused);
-                in_force |= !ended;
-                let aged = purpose_rules.get(purpose.as_str()).is_some_and(|rule| {
-                    let from = match rule.after {
-                        RetentionEvent::Withdrawal => *at,
-                        RetentionEvent::LastRecord | RetentionEvent::Expiry => consent.last_ms,
-                    };
-                    ended && millis(rule).is_some_and(|keep| now_ms >= from.saturating_add(keep))
-                });
-                all &= aged;
-            }
-            if in_force {
-                applied.in_force += 1;
-            }
-            Some(all)
-        };
+                };
+                match (from, millis(rule)) {
+                    (Some(from), Some(keep)) => !in_force && now_ms >= from.saturating_add(keep),
+                    _ => false,
+                }
+            });
+            parts.push((aged, in_force));
+        }
+        for (purpose, (state, at)) in &consent.purposes {
+            let ended = matches!(state, PurposeState::Withdrawn | PurposeState::Refused);
+            let aged = purpose_rules.get(purpose.as_str()).is_some_and(|rule| {
+                let from = match rule.after {
+                    RetentionEvent::Withdrawal => *at,
+                    RetentionEvent::LastRecord | RetentionEvent::Expiry => consent.last_ms,
+                };
+                ended && millis(rule).is_some_and(|keep| now_ms >= from.saturating_add(keep))
+            });
+            parts.push((aged, !ended));
+        }
+        if parts.iter().any(|(_, in_force)| *in_force) {
+            applied.in_force += 1;
+        }
+        let aged = (!parts.is_empty() && parts.iter().all(|(aged, _)| *aged)).then_some(true);
         if aged == Some(true) && !consent.personal.is_empty() {
             applied.consents += 1;
             erase.extend(consent.personal.iter().map(|&seq| Change::Erase {
@@ -239,20 +248,22 @@ pub async fn apply<S: Store>(
 }
 
 fn note(consent: &mut Consent, r: &ConsentRecord) {
-    let at = keksdose_shared::time::parse_rfc3339(&r.received_at).unwrap_or(0);
+    let Some(at) = keksdose_shared::time::parse_rfc3339(&r.received_at) else {
+        consent.unreadable = true;
+        return;
+    };
     consent.last_ms = consent.last_ms.max(at);
     if r.personal.is_some() {
         consent.personal.push(r.seq);
     }
     match r.source {
         Source::Banner => {
-            consent.banner = true;
             consent.decision = Some((r.action, at, r.config_version.clone()));
         }
         // An operator's withdrawal on the visitor's behalf ends a banner
         // decision and every purpose alike.
         Source::Operator => {
-            if consent.banner {
+            if consent.decision.is_some() {
                 consent.decision = Some((r.action, at, r.config_version.clone()));
             }
         }

@@ -26,9 +26,11 @@ fn new_key() -> (String, String) {
 /// and host in any case.
 pub fn is_origin(o: &str) -> bool {
     origin_key(o).is_some_and(|key| {
-        key.starts_with("https://")
-            || key.starts_with("http://localhost")
-            || key.starts_with("http://127.0.0.1")
+        let local = key
+            .strip_prefix("http://")
+            .map(|host| host.split(':').next().unwrap_or_default())
+            .is_some_and(|host| host == "localhost" || host == "127.0.0.1");
+        key.starts_with("https://") || local
     })
 }
 
@@ -43,22 +45,31 @@ pub fn origin_key(o: &str) -> Option<String> {
         "http" => ":80",
         _ => return None,
     };
-    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '@', '\\']) {
+    // Browsers send an internationalised name as punycode: so must the site.
+    if rest.is_empty() || !rest.is_ascii() || rest.contains(['/', '?', '#', ' ', '@', '\\']) {
         return None;
     }
-    let mut host = rest.to_ascii_lowercase();
-    if let Some((name, port)) = host.rsplit_once(':')
-        && !name.ends_with(']')
-        && !name.contains(':')
-    {
-        if name.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        if host.ends_with(default_port) {
-            host.truncate(host.len() - default_port.len());
-        }
+    let lower = rest.to_ascii_lowercase();
+    // A port follows the last ':' unless that ':' is inside an IPv6 literal.
+    let (name, port) = match lower.rsplit_once(':') {
+        Some((name, port)) if name.ends_with(']') || !name.contains(':') => (name, Some(port)),
+        _ => (lower.as_str(), None),
+    };
+    if name.is_empty() || (name.starts_with('[') != name.ends_with(']')) {
+        return None;
     }
-    Some(format!("{scheme}://{host}"))
+    let port = match port {
+        None => String::new(),
+        Some(p) => {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u16 = p.parse().ok().filter(|n| *n > 0)?;
+            let p = format!(":{n}");
+            if p == default_port { String::new() } else { p }
+        }
+    };
+    Some(format!("{scheme}://{name}{port}"))
 }
 
 /// Whether a browser's `Origin` is one of the site's origins.
@@ -217,6 +228,15 @@ mod tests {
             key("http://[::1]:8080").as_deref(),
             Some("http://[::1]:8080")
         );
+        assert_eq!(
+            key("https://[2001:DB8::1]:443").as_deref(),
+            Some("https://[2001:db8::1]")
+        );
+        assert_eq!(key("https://[::1]").as_deref(), Some("https://[::1]"));
+        assert_eq!(
+            key("https://example.de:0443").as_deref(),
+            Some("https://example.de")
+        );
         for bad in [
             "ftp://example.de",
             "https://",
@@ -225,6 +245,11 @@ mod tests {
             "https://example.de:12a",
             "https://user@example.de",
             "example.de",
+            "https://example.de:65536",
+            "https://example.de:0",
+            "https://[::1]:abc",
+            "https://münchen.de",
+            "https://[::1",
         ] {
             assert_eq!(key(bad), None, "{bad}");
         }
@@ -237,5 +262,8 @@ mod tests {
         assert!(is_origin("HTTPS://WWW.EXAMPLE.DE"));
         assert!(!is_origin("http://example.de"));
         assert!(is_origin("http://127.0.0.1:8080"));
+        assert!(is_origin("http://localhost"));
+        assert!(!is_origin("http://localhost.evil.example"));
+        assert!(!is_origin("http://127.0.0.1.nip.io:8080"));
     }
 }

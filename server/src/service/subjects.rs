@@ -157,7 +157,15 @@ pub async fn renewal<S: Store>(
     let hash = subject_hash(site, subject)?;
     let mut consents = Vec::new();
     for id in store.subject(&site.id, &hash).await? {
-        let Some(last) = store.consent(&site.id, &id).await?.pop() else {
+        // The user's own last decision: an operator's withdrawal on their
+        // behalf is not their agreement to a policy.
+        let Some(last) = store
+            .consent(&site.id, &id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|r| r.source != keksdose_shared::record::Source::Operator)
+        else {
             continue;
         };
         let (policy_version, revision) = match store.config(&site.id, &last.config_version).await? {

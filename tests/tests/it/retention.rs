@@ -214,6 +214,18 @@ async fn retention_ages_out_ended_consents_by_their_own_rule_and_keeps_those_in_
     let subscribed = s.newsletter(None, "requested", "198.51.100.4", ua).await;
     s.newsletter(Some(&subscribed), "granted", "198.51.100.4", ua)
         .await;
+    // Withdrawn by the operator on the subscriber's behalf (a letter).
+    let by_letter = s.newsletter(None, "requested", "198.51.100.9", ua).await;
+    s.newsletter(Some(&by_letter), "granted", "198.51.100.9", ua)
+        .await;
+    let (status, w) = s
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/admin/sites/coaching/consents/{by_letter}/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{w}");
     // A banner decision, and one taken back.
     let accepted = s
         .banner(json!({"action": "accept_all", "page": "/kurse"}))
@@ -223,11 +235,27 @@ async fn retention_ages_out_ended_consents_by_their_own_rule_and_keeps_those_in_
         .await;
     s.banner(json!({"action": "withdraw", "consent_id": withdrawn, "page": "/kurse"}))
         .await;
+    // A banner decision whose consent ID the newsletter sign-up reused: the
+    // decision ages by its rule, the subscription in force keeps them both.
+    let mixed = s
+        .banner(json!({"action": "accept_all", "page": "/kurse"}))
+        .await;
+    s.newsletter(Some(&mixed), "requested", "198.51.100.5", ua)
+        .await;
+    s.newsletter(Some(&mixed), "granted", "198.51.100.5", ua)
+        .await;
 
     // Today nothing has aged: everything keeps its proof.
     let applied = s.apply_at(0).await;
     assert_eq!(applied["erased"], 0, "{applied}");
-    for id in [&cancelled, &subscribed, &accepted, &withdrawn] {
+    for id in [
+        &cancelled,
+        &subscribed,
+        &accepted,
+        &withdrawn,
+        &mixed,
+        &by_letter,
+    ] {
         assert!(s.personal(id).await.iter().all(|p| *p), "{id}");
     }
 
@@ -243,17 +271,22 @@ async fn retention_ages_out_ended_consents_by_their_own_rule_and_keeps_those_in_
     assert_eq!(s.personal(&accepted).await, [false]);
     assert_eq!(s.personal(&withdrawn).await, [false, false]);
     assert_eq!(s.personal(&cancelled).await, [true, true, true]);
+    assert_eq!(s.personal(&mixed).await, [true, true, true]);
+    assert_eq!(s.personal(&by_letter).await, [true, true, true]);
 
     // Four years and a day after the cancellation: its proof goes, the
     // subscription in force keeps its own, whatever its age.
     let applied = s.apply_at(4 * 365 + 2).await;
-    assert_eq!(applied["consents"], 1, "{applied}");
-    assert_eq!(applied["erased"], 3, "{applied}");
+    assert_eq!(applied["consents"], 2, "{applied}");
+    assert_eq!(applied["erased"], 6, "{applied}");
     assert_eq!(s.personal(&cancelled).await, [false, false, false]);
+    assert_eq!(s.personal(&by_letter).await, [false, false, false]);
     assert_eq!(s.personal(&subscribed).await, [true, true]);
+    assert_eq!(s.personal(&mixed).await, [true, true, true]);
     let applied = s.apply_at(30 * 365).await;
     assert_eq!(applied["erased"], 0, "{applied}");
     assert_eq!(s.personal(&subscribed).await, [true, true]);
+    assert_eq!(s.personal(&mixed).await, [true, true, true]);
 
     let _ = std::fs::remove_file(&s.clock);
 }

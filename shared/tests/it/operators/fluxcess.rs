@@ -56,7 +56,8 @@ pub const SERVICES: &[Expect] = &[
     // Einwilligung gemäß Art. 6 Abs. 1 Ziff. a) DSGVO. ... Im Übrigen berufen wir uns
     // auf die Rechtsgründe nach Art. 6 Abs. 1 Ziff. b) f) DSGVO."; l. 48: "überprüfen wir
     // jährlich ... Liegt ein solches Erfordernis nicht vor, werden die Daten innerhalb
-    // eines weiteren Monats gelöscht."
+    // eines weiteren Monats gelöscht." A consent presumed from a message is no consent
+    // (Art. 4 Nr. 11, Art. 7 DSGVO): lit. f today, as the config says.
     Expect {
         service: "contact",
         provider: None,
@@ -64,7 +65,7 @@ pub const SERVICES: &[Expect] = &[
         cookies: &[],
         retention: Some("innerhalb eines weiteren Monats"),
         transfers: &[],
-        legal_basis: "consent",
+        legal_basis: "legitimate_interest",
     },
 ];
 

@@ -10,6 +10,20 @@ use super::{Expect, ExpectPurpose};
 
 // Services
 pub const SERVICES: &[Expect] = &[
+    // L19-L23: "Wir, bzw. unser Hostinganbieter, erhebt auf Grundlage unserer berechtigten
+    // Interessen im Sinne des Art. 6 Abs. 1 lit. f. DSGVO Daten über jeden Zugriff ...
+    // (sogenannte Serverlogfiles)"; "dauerhaft gespeichert und erst mit der Löschung Ihres
+    // jeweiligen Nutzeraccounts ebenfalls gelöscht"; host: "Hetzner Online GmbH ...
+    // Industriestr. 25, 91710 Gunzenhausen".
+    Expect {
+        service: "server-logs",
+        provider: Some("Hetzner Online GmbH"),
+        country: Some("DE"),
+        cookies: &[],
+        retention: Some("gelöscht mit Ihrem Nutzerkonto"),
+        transfers: &[],
+        legal_basis: "legitimate_interest",
+    },
     // L29: "setzen wir einen sogenannten Session-Cookie" (only after login). The
     // policy names no cookie; `tutory_session` is the config's placeholder. No
     // legal basis given for the cookie; contract (the editor), § 25 Abs. 2 Nr. 2 TDDDG.
