@@ -1949,12 +1949,17 @@ async fn each_operators_demo_page_asks_and_records_as_its_policy_says() {
             demo.config_arrived(site).await;
             demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
                 .await;
-            demo.wait(
-                &format!("{site}'s declaration behind the settings link"),
-                "const h = document.querySelector('#keksdose-root');\
-                 return !!(h && h.shadowRoot && h.shadowRoot.querySelector('[role=\"dialog\"]'));",
-            )
-            .await;
+            // The settings layer, not a first layer: had the loader opened a
+            // banner on its own, the link would have found it open.
+            demo.settings_layer(false).await;
+            assert!(
+                !demo
+                    .resources()
+                    .await
+                    .iter()
+                    .any(|u| u.contains("/v1/sites/") && u.contains("/consents")),
+                "{site}: nothing recorded without a decision"
+            );
         }
         demo.finish().await;
     }
