@@ -1,5 +1,5 @@
 //! `GET /v1/sites/{site}/declaration` (JSON) and `…/declaration.html` (an HTML
-//! fragment): the site's cookie declaration ([`service::declaration`]) for its
+//! fragment): the site's cookie declaration ([`crate::service::declaration`]) for its
 //! privacy page. The loader fills `<div data-keksdose-declaration>` with the
 //! fragment; sites that build their pages ahead of time fetch either form.
 //!
