@@ -86,7 +86,11 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
     for site in source.sites().await? {
         let id = site.id.clone();
         target
-            .import_site(&site, &source.configs(&id).await?)
+            .import_site(
+                &site,
+                &source.configs(&id).await?,
+                &source.config_times(&id).await?,
+            )
             .await
             .with_context(|| format!("{id}: copying the site"))?;
         let source_head = source.head(&id).await?;

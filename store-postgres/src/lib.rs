@@ -344,6 +344,7 @@ impl PgStore {
         &self,
         site: &SiteMeta,
         configs: &[(String, SiteConfig)],
+        times: &[(String, String)],
     ) -> Result<()> {
         let mut client = self.db.connect().await?;
         let tx = client.transaction().await.map_err(|e| db_error(&e))?;
@@ -382,6 +383,15 @@ impl PgStore {
             insert_config(&tx, &site.id, version, config)
                 .await
                 .map_err(|e| db_error(&e))?;
+            // When the version became current at the source, if it knows.
+            if let Some((_, at)) = times.iter().find(|(v, _)| v == version) {
+                tx.execute(
+                    "UPDATE configs SET published_at = $3 WHERE site = $1 AND version = $2",
+                    &[&site.id, version, at],
+                )
+                .await
+                .map_err(|e| db_error(&e))?;
+            }
         }
         tx.commit().await.map_err(|e| db_error(&e))
     }

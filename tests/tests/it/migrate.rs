@@ -125,8 +125,28 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
     server.kill().unwrap();
     let data = server.data_dir();
     let schema = Arc::new(Schema::create().await.unwrap());
+    let before_the_move = keksdose_shared::time::rfc3339_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
     let moved = keksdose(&data, &["migrate", "--to", schema.url()]);
     assert!(moved.status.success(), "{}", output_text(&moved));
+    // Each config version keeps the time it became current (the declaration
+    // dates the policy's versions by it), not the day of the move.
+    let db = schema.client().await.unwrap();
+    for row in db
+        .query("SELECT site, version, published_at FROM configs", &[])
+        .await
+        .unwrap()
+    {
+        let (site, version, at): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert!(
+            at < before_the_move,
+            "{site} {version}: published at {at}, the move began at {before_the_move}"
+        );
+    }
     for site in sites {
         let head = before[site].0.as_str().unwrap();
         assert!(
