@@ -465,6 +465,31 @@ pub async fn purge(
     Ok(())
 }
 
+/// `keksdose verify-proof FILE`: a proof pack checked offline.
+pub fn verify_proof(file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let pack: crate::service::proofs::ProofPack = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a proof pack: {e}", file.display()))?;
+    match crate::service::proofs::verify_pack(&pack) {
+        Ok(report) => {
+            println!("{}: verified\n  {report}", file.display());
+            println!(
+                "  Compare the signing keys with the ones the operator publishes (GET /v1/keys): {}",
+                pack.checkpoints
+                    .iter()
+                    .map(|c| c.key_id.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        Err(problem) => anyhow::bail!("{}: NOT verified: {problem}", file.display()),
+    }
+}
+
 /// `keksdose config check`: every problem of every file.
 pub fn check(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;

@@ -112,6 +112,13 @@ enum Command {
         #[arg(long)]
         site: Option<String>,
     },
+    /// Checks a proof pack (`GET …/consents/{id}/proof-pack`) offline: every
+    /// record's hashes, the ledger from each to a signed checkpoint, the
+    /// signatures, the config versions. Needs no server and no data directory.
+    VerifyProof {
+        /// The pack (JSON).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +220,7 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { files },
         } => cli::check(&files),
         Command::Verify { site } => block_on(cli::verify(s, site.as_deref())),
+        Command::VerifyProof { file } => cli::verify_proof(&file),
         Command::Export {
             site,
             format,

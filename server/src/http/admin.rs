@@ -144,6 +144,34 @@ pub async fn match_client<S: Store>(
     }))
 }
 
+/// `GET /v1/admin/sites/{site}/consents/{consent_id}/proof-pack`: the consent's
+/// proof in one file that `keksdose verify-proof` checks offline.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/consents/{consent_id}/proof-pack", tag = "admin",
+    params(("site" = String, Path, description = "The site id"), ("consent_id" = String, Path, description = "A consent ID")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The proof pack (a download); a record no checkpoint covered yet is covered by one signed now", body = crate::service::proofs::ProofPack),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 404, description = "Unknown site or consent ID", body = keksdose_shared::api::ApiError),
+        (status = 503, description = "Storage cannot take writes right now (see Retry-After)", body = keksdose_shared::api::ApiError)))]
+pub async fn proof_pack<S: Store>(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let (site, consent_id) = path.into_inner();
+    let site = auth::authorise(&req, &*state.store, &site).await?;
+    let pack = proofs::proof_pack(&*state.store, &state.signer, &site.id, &consent_id).await?;
+    let name = format!("keksdose-proof-{}-{}.json", site.id, consent_id);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .json(pack))
+}
+
 /// `POST /v1/admin/sites/{site}/retention`: applies the site's retention rules
 /// now (the server does so on its own every `retention_every_secs`).
 #[utoipa::path(post, path = "/v1/admin/sites/{site}/retention", tag = "admin",

@@ -230,6 +230,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         web::post().to(admin::withdraw::<S>),
     )
     .route(
+        "/v1/admin/sites/{site}/consents/{consent_id}/proof-pack",
+        web::get().to(admin::proof_pack::<S>),
+    )
+    .route(
         "/v1/admin/sites/{site}/consents/{consent_id}/match",
         web::post().to(admin::match_client::<S>),
     )

@@ -28,6 +28,7 @@ use super::{admin, declaration, export, public, schema, subjects};
         admin::checkpoint,
         admin::withdraw,
         admin::match_client,
+        admin::proof_pack,
         subjects::renewal,
         declaration::json,
         declaration::html,

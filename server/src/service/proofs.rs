@@ -258,3 +258,213 @@ pub async fn checkpoint_grown<S: Store>(store: &S, signer: &Signer) {
         }
     }
 }
+
+// ------------------------------------------------------------ proof packs
+
+/// What a proof pack's `format` says.
+pub const PACK_FORMAT: &str = "keksdose-proof-pack/1";
+
+/// A consent's proof in one file, checkable offline (`keksdose verify-proof`)
+/// by anyone who trusts the signing key: the consent's records; for each, the
+/// ledger from it up to the signed checkpoint that covers it (other visitors'
+/// records without their personal part, which no hash needs); those
+/// checkpoints and the keys that signed them; and the config versions shown.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofPack {
+    pub format: String,
+    pub site: String,
+    pub consent_id: String,
+    /// When the pack was made (RFC 3339).
+    pub made_at: String,
+    /// The consent's own records, in order, with their personal parts.
+    pub records: Vec<ConsentRecord>,
+    /// The other records between each of them and its checkpoint, by seq.
+    pub chain: Vec<ConsentRecord>,
+    pub checkpoints: Vec<Checkpoint>,
+    /// The public keys (JWK, as `GET /v1/keys`) that signed them.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+    /// Every config version the records name, by version.
+    pub configs: BTreeMap<String, SiteConfig>,
+}
+
+/// A consent's proof pack. A record no checkpoint covers yet gets one: the
+/// ledger's head is signed now (as `POST …/checkpoints` would).
+pub async fn proof_pack<S: Store>(
+    store: &S,
+    signer: &Signer,
+    site: &str,
+    consent_id: &str,
+) -> Result<ProofPack> {
+    let records = store.consent(site, consent_id).await?;
+    let Some(last) = records.last().map(|r| r.seq) else {
+        return Err(Error::not_found(format!(
+            "no records of consent ID {consent_id:?}"
+        )));
+    };
+    if store.checkpoint_covering(site, last).await?.is_none() {
+        sign_head(store, signer, site).await?;
+    }
+    let own: std::collections::BTreeSet<u64> = records.iter().map(|r| r.seq).collect();
+    let mut checkpoints: BTreeMap<u64, Checkpoint> = BTreeMap::new();
+    let mut chain: BTreeMap<u64, ConsentRecord> = BTreeMap::new();
+    let mut fetched_to = 0;
+    for r in &records {
+        let Some(c) = store.checkpoint_covering(site, r.seq).await? else {
+            return Err(Error::new(
+                keksdose_shared::api::ErrorCode::Conflict,
+                format!("record {} is not covered by a checkpoint", r.seq),
+            ));
+        };
+        // Records already fetched for an earlier one are not fetched again.
+        let from = (r.seq + 1).max(fetched_to + 1);
+        fetched_to = fetched_to.max(c.seq);
+        if from <= c.seq {
+            let between = store
+                .records(site, from, c.seq, (c.seq - from + 1) as usize)
+                .await?;
+            for mut b in between {
+                if !own.contains(&b.seq) {
+                    b.personal = None;
+                    chain.insert(b.seq, b);
+                }
+            }
+        }
+        checkpoints.insert(c.seq, c);
+    }
+    let mut versions: Vec<&str> = records.iter().map(|r| r.config_version.as_str()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let mut configs = BTreeMap::new();
+    for v in versions {
+        if let Some(c) = store.config(site, v).await? {
+            configs.insert(v.to_string(), c);
+        }
+    }
+    let named: std::collections::BTreeSet<&str> =
+        checkpoints.values().map(|c| c.key_id.as_str()).collect();
+    let keys = store
+        .keys()
+        .await?
+        .iter()
+        .filter(|k| named.contains(k.key_id.as_str()))
+        .map(|k| serde_json::to_value(crate::signing::jwk(k)).unwrap_or_default())
+        .collect();
+    Ok(ProofPack {
+        format: PACK_FORMAT.into(),
+        site: site.to_string(),
+        consent_id: consent_id.to_string(),
+        made_at: keksdose_shared::time::rfc3339_millis(now_ms()),
+        records,
+        chain: chain.into_values().collect(),
+        checkpoints: checkpoints.into_values().collect(),
+        keys,
+        configs,
+    })
+}
+
+/// What `keksdose verify-proof` found: the pack's checks passed, or the first
+/// that failed.
+pub fn verify_pack(pack: &ProofPack) -> std::result::Result<String, String> {
+    if pack.format != PACK_FORMAT {
+        return Err(format!(
+            "format {:?}: expected {PACK_FORMAT:?}",
+            pack.format
+        ));
+    }
+    for (version, config) in &pack.configs {
+        if config.version() != *version {
+            return Err(format!(
+                "config {version}: its content has another version ({})",
+                config.version()
+            ));
+        }
+    }
+    let keys: Vec<keksdose_store::PublicKey> = pack
+        .keys
+        .iter()
+        .filter_map(|k| {
+            Some(keksdose_store::PublicKey {
+                key_id: k.get("kid")?.as_str()?.to_string(),
+                x: k.get("x")?.as_str()?.to_string(),
+            })
+        })
+        .collect();
+    let mut ledger: BTreeMap<u64, &ConsentRecord> = pack.chain.iter().map(|r| (r.seq, r)).collect();
+    if pack.records.is_empty() {
+        return Err("no records".into());
+    }
+    for r in &pack.records {
+        if r.site != pack.site || r.consent_id != pack.consent_id {
+            return Err(format!("record {}: of another site or consent ID", r.seq));
+        }
+        if r.personal.is_none() && r.personal_hash.is_empty() {
+            return Err(format!("record {}: no personal hash", r.seq));
+        }
+        if !pack.configs.contains_key(&r.config_version) {
+            return Err(format!(
+                "record {}: the config version it names ({}) is missing",
+                r.seq, r.config_version
+            ));
+        }
+        ledger.insert(r.seq, r);
+    }
+    for r in ledger.values() {
+        if r.site != pack.site {
+            return Err(format!("record {}: of another site", r.seq));
+        }
+        // Its message names the record already.
+        r.verify_self().map_err(|e| e.to_string())?;
+    }
+    let mut covered = Vec::new();
+    for r in &pack.records {
+        let Some(c) = pack
+            .checkpoints
+            .iter()
+            .filter(|c| c.seq >= r.seq)
+            .min_by_key(|c| c.seq)
+        else {
+            return Err(format!("record {}: no checkpoint covers it", r.seq));
+        };
+        if c.site != pack.site {
+            return Err(format!("checkpoint {}: of another site", c.seq));
+        }
+        let mut hash = r.record_hash.clone();
+        for seq in r.seq + 1..=c.seq {
+            let Some(next) = ledger.get(&seq) else {
+                return Err(format!(
+                    "record {seq} is missing between record {} and checkpoint {}",
+                    r.seq, c.seq
+                ));
+            };
+            if next.prev_hash != hash {
+                return Err(format!("record {seq} does not link to record {}", seq - 1));
+            }
+            hash.clone_from(&next.record_hash);
+        }
+        if hash != c.head_hash {
+            return Err(format!(
+                "checkpoint {}: signs another head than the ledger in the pack",
+                c.seq
+            ));
+        }
+        if !crate::signing::verify_by(&keys, c) {
+            return Err(format!(
+                "checkpoint {}: the signature does not hold with key {}",
+                c.seq, c.key_id
+            ));
+        }
+        covered.push(format!(
+            "{} (seq {}, signed {} by key {})",
+            r.seq, c.seq, c.signed_at, c.key_id
+        ));
+    }
+    Ok(format!(
+        "consent {} of site {}: {} records verified, each linked to a signed checkpoint: {}",
+        pack.consent_id,
+        pack.site,
+        pack.records.len(),
+        covered.join("; ")
+    ))
+}

@@ -314,3 +314,129 @@ async fn origins_spelled_with_capitals_are_the_ones_browsers_send() {
         }
     }
 }
+
+/// A consent's proof pack (`GET …/proof-pack`) checks offline with
+/// `keksdose verify-proof`, and is refused once one byte of a record, a record
+/// between it and its checkpoint, or the signature is changed.
+#[tokio::test]
+async fn a_proof_pack_verifies_offline_and_not_after_one_byte_changed() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let key = crate::api::demo_key(&server, "coaching");
+    let first = crate::api::decide(&http, &server, "coaching", "accept_all").await;
+    let id = first["consent_id"].as_str().unwrap().to_string();
+    // Other visitors decide in between: their records sit in the chain.
+    for action in ["reject_all", "accept_all"] {
+        crate::api::decide(&http, &server, "coaching", action).await;
+    }
+    let version = crate::api::config_version(&http, &server, "coaching").await;
+    let (status, _) = crate::api::post(
+        &http,
+        &server,
+        "coaching",
+        &json!({"consent_id": id, "config_version": version, "action": "withdraw", "language": "de"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let resp = http
+        .get(server.url(&format!(
+            "/v1/admin/sites/coaching/consents/{id}/proof-pack"
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"),
+    );
+    let pack: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(pack["records"].as_array().unwrap().len(), 2);
+    let chain = pack["chain"].as_array().unwrap();
+    assert_eq!(
+        chain.len(),
+        2,
+        "the two other visitors' records between: {pack}"
+    );
+    assert!(
+        chain.iter().all(|r| r.get("personal").is_none()),
+        "no other visitor's personal part"
+    );
+    // The other site's key gets nothing.
+    let resp = http
+        .get(server.url(&format!(
+            "/v1/admin/sites/coaching/consents/{id}/proof-pack"
+        )))
+        .bearer_auth(crate::api::demo_key(&server, "saas"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    let dir = tempfile::tempdir().unwrap();
+    let check = |pack: &serde_json::Value, name: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, serde_json::to_string_pretty(pack).unwrap()).unwrap();
+        keksdose(
+            &dir.path().join("no-data"),
+            &["verify-proof", file.to_str().unwrap()],
+        )
+    };
+    let ok = check(&pack, "pack.json");
+    assert!(ok.status.success(), "{}", output_text(&ok));
+    assert!(
+        output_text(&ok).contains("2 records verified"),
+        "{}",
+        output_text(&ok)
+    );
+
+    // One byte of the consent's first record: its received_at's last digit.
+    let mut bad = pack.clone();
+    let at = bad["records"][0]["received_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let digit = at.chars().nth(at.len() - 2).unwrap();
+    let other = if digit == '9' {
+        '8'
+    } else {
+        char::from(digit as u8 + 1)
+    };
+    bad["records"][0]["received_at"] = json!(format!("{}{other}Z", &at[..at.len() - 2]));
+    let refused = check(&bad, "record.json");
+    assert!(!refused.status.success(), "{}", output_text(&refused));
+    assert!(
+        output_text(&refused).contains("NOT verified"),
+        "{}",
+        output_text(&refused)
+    );
+
+    // One byte of another visitor's record between it and the checkpoint.
+    let mut bad = pack.clone();
+    bad["chain"][0]["language"] = json!("dx");
+    assert!(!check(&bad, "chain.json").status.success());
+    // A record left out of the chain.
+    let mut bad = pack.clone();
+    bad["chain"].as_array_mut().unwrap().remove(0);
+    assert!(!check(&bad, "gap.json").status.success());
+    // The checkpoint's signature.
+    let mut bad = pack.clone();
+    let sig = bad["checkpoints"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    bad["checkpoints"][0]["signature"] = json!(format!("{flipped}{}", &sig[1..]));
+    assert!(!check(&bad, "signature.json").status.success());
+    // A config shown to the visitor, changed.
+    let mut bad = pack.clone();
+    let version = bad["records"][0]["config_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bad["configs"][&version]["site"]["name"] = json!("Someone else");
+    assert!(!check(&bad, "config.json").status.success());
+}
