@@ -72,13 +72,17 @@ pub fn run<S: Store>(
     });
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
+        // This server's name on the leases of the periodic jobs.
+        let holder = crate::pseudonym::random_token(16);
         let background = state.clone();
         let every = Duration::from_secs(settings.checkpoint_every_secs);
+        let checkpoint_holder = holder.clone();
         actix_web::rt::spawn(async move {
             // Servers sharing a store take turns: the one holding the lease
             // signs, and keeps it by renewing it each round (a round late is
-            // no loss); another takes over within three rounds of its stop.
-            let holder = crate::pseudonym::random_token(16);
+            // no loss); another takes over within three rounds of its crash,
+            // at once after it stopped (it gives its leases back).
+            let holder = checkpoint_holder;
             let ttl_ms = u64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
             let mut tick = actix_web::rt::time::interval(every);
             loop {
@@ -96,9 +100,10 @@ pub fn run<S: Store>(
         });
         let background = state.clone();
         let every = Duration::from_secs(settings.retention_every_secs);
+        let retention_holder = holder.clone();
         actix_web::rt::spawn(async move {
             // Like the checkpoint: one server at a time applies the rules.
-            let holder = crate::pseudonym::random_token(16);
+            let holder = retention_holder;
             let ttl_ms = u64::try_from(every.as_millis().saturating_mul(3)).unwrap_or(u64::MAX);
             let mut tick = actix_web::rt::time::interval(every);
             loop {
@@ -126,8 +131,19 @@ pub fn run<S: Store>(
         .shutdown_timeout(10)
         .run();
         let result = server.await;
-        // A last checkpoint on the way out, so the newest records are covered.
+        // A last checkpoint on the way out, so the newest records are covered;
+        // then the periodic jobs' leases go back (a lease renewed for no time
+        // has run out), so that another server takes them at its next round.
         proofs::checkpoint_grown(&*state.store, &state.signer).await;
+        for job in ["checkpoint", "retention"] {
+            if let Err(e) = state.store.lease(job, &holder, 0).await {
+                crate::log::line(
+                    "warn",
+                    "lease not given back",
+                    &[("job", &job), ("error", &e)],
+                );
+            }
+        }
         result
     })
 }

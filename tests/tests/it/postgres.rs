@@ -352,3 +352,76 @@ async fn one_server_at_a_time_signs_the_periodic_checkpoints_and_another_takes_o
         }
     }
 }
+
+/// A server that is stopped (SIGTERM, as a deploy does) gives its leases back:
+/// another server takes the periodic checkpoint at its next round, not three of
+/// the stopped one's rounds later (here three hours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_gives_its_leases_back_at_once() {
+    if !keksdose_tests::postgres_available() {
+        return;
+    }
+    // The first signs hourly and takes the lease at its start; the second
+    // would sign every second.
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let servers = TestServer::start_cluster_with(2, |c| {
+        let first = started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        c.env(
+            "KEKSDOSE_CHECKPOINT_EVERY_SECS",
+            if first { "3600" } else { "1" },
+        );
+    })
+    .await
+    .unwrap();
+    let client = servers[0].schema().unwrap().client().await.unwrap();
+    let http = reqwest::Client::new();
+    let pid = servers[0].pid();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Stopped: its process has ended (a zombie until reaped, or gone).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first server did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !servers[0].log().contains("lease not given back"),
+        "{}",
+        servers[0].log()
+    );
+    // A decision through the second; it signs it at one of its next rounds.
+    let version = config_version(&http, &servers[1], "saas").await;
+    let receipt = post(
+        &http,
+        servers[1].base_url(),
+        "saas",
+        &json!({"config_version": version, "action": "accept_all", "language": "de"}),
+    )
+    .await
+    .expect("acknowledged");
+    let seq = receipt["seq"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !signed(&client)
+        .await
+        .iter()
+        .any(|(site, s, _)| site == "saas" && *s >= seq)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second server never took the lease: {:?}\n{}",
+            signed(&client).await,
+            servers[1].log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
