@@ -332,6 +332,30 @@ pub fn date(words: &Words, unix_secs: u64) -> String {
     }
 }
 
+/// The kind of storage, as a label next to a cookie's name.
+pub fn storage(words: &Words, kind: crate::config::Storage) -> String {
+    word(words, &format!("storage.{}", kind.as_str()), kind.as_str())
+}
+
+/// A legal basis with its article, as a privacy policy cites it.
+pub fn legal_basis(words: &Words, basis: crate::config::LegalBasis) -> String {
+    word(
+        words,
+        &format!("legal_basis.{}", basis.as_str()),
+        basis.as_str(),
+    )
+}
+
+/// The safeguard of a third-country transfer, with its article.
+pub fn safeguard(words: &Words, s: crate::config::Safeguard) -> String {
+    word(words, &format!("safeguard.{}", s.as_str()), s.as_str())
+}
+
+/// A country's name for the usual third countries; the ISO code otherwise.
+pub fn country(words: &Words, code: &str) -> String {
+    word(words, &format!("countries.{code}"), code)
+}
+
 /// The word at `key`, else `code`: a word missing shows as the code it stands
 /// for, never as an empty string.
 pub fn word(words: &Words, key: &str, code: &str) -> String {

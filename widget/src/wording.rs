@@ -12,11 +12,6 @@ use keksdose_shared::texts;
 
 use crate::site::Site;
 
-/// The word at `key`, else `code`.
-fn word(site: &Site, key: &str, code: &str) -> String {
-    texts::word(&site.words, key, code)
-}
-
 /// A cookie lifetime as a reader says it: "13 Monate", "1 year", "bis zum Ende der
 /// Sitzung". A value that does not parse is shown as written.
 pub fn lifetime(site: &Site, text: &str) -> String {
@@ -25,41 +20,22 @@ pub fn lifetime(site: &Site, text: &str) -> String {
 
 /// The kind of storage, as a label next to the cookie's name.
 pub fn storage(site: &Site, kind: Storage) -> String {
-    let key = match kind {
-        Storage::Cookie => "cookie",
-        Storage::LocalStorage => "local_storage",
-        Storage::SessionStorage => "session_storage",
-        Storage::IndexedDb => "indexed_db",
-        Storage::Pixel => "pixel",
-    };
-    word(site, &format!("storage.{key}"), key)
+    texts::storage(&site.words, kind)
 }
 
 /// The legal basis of a service, with its article, as a privacy policy cites it.
 pub fn legal_basis(site: &Site, basis: LegalBasis) -> String {
-    let key = match basis {
-        LegalBasis::Consent => "consent",
-        LegalBasis::Contract => "contract",
-        LegalBasis::LegalObligation => "legal_obligation",
-        LegalBasis::LegitimateInterest => "legitimate_interest",
-    };
-    word(site, &format!("legal_basis.{key}"), key)
+    texts::legal_basis(&site.words, basis)
 }
 
 /// The safeguard of a third-country transfer, with its article.
 pub fn safeguard(site: &Site, s: Safeguard) -> String {
-    let key = match s {
-        Safeguard::Adequacy => "adequacy",
-        Safeguard::Scc => "scc",
-        Safeguard::Bcr => "bcr",
-        Safeguard::Consent => "consent",
-    };
-    word(site, &format!("safeguard.{key}"), key)
+    texts::safeguard(&site.words, s)
 }
 
 /// A country's name for the usual third countries; the ISO code otherwise.
 pub fn country(site: &Site, code: &str) -> String {
-    word(site, &format!("countries.{code}"), code)
+    texts::country(&site.words, code)
 }
 
 /// A Unix time as a date the way the language writes it: "01.06.2024",

@@ -17,26 +17,11 @@ use keksdose_shared::config::Party;
 use keksdose_shared::texts::{self, Words};
 use keksdose_store::Store;
 
+use super::history_page::esc;
 use super::public::{allowed_origin, cors, over_limit, unknown_site};
 use super::{AppState, HttpError};
 use crate::ratelimit::Route;
 use crate::service::declaration::{self, Declaration, TransferEntry};
-
-/// `text` safe in HTML text and in a double-quoted attribute.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn party(p: &Party) -> String {
     let mut s = esc(&p.name);
@@ -271,7 +256,7 @@ async fn made<S: Store>(
     req: &HttpRequest,
     path: &str,
     state: &AppState<S>,
-) -> Result<Result<(Declaration, Words, Option<String>), HttpResponse>, HttpError> {
+) -> Result<Result<Made, HttpResponse>, HttpError> {
     let site = state.store.site(path).await?;
     if let Some(r) = over_limit(req, state, Route::Config, site.as_ref()).await {
         return Ok(Err(r));
@@ -307,7 +292,21 @@ async fn made<S: Store>(
     )
     .await?;
     let words = texts::words_for(&published.config, &d.language);
-    Ok(Ok((d, words, origin)))
+    Ok(Ok(Made {
+        personal: q.consent.is_some(),
+        declaration: d,
+        words,
+        origin,
+    }))
+}
+
+/// A declaration made for a request: with its words and CORS origin, and
+/// whether it was asked for with a consent ID (then it is never cached).
+struct Made {
+    declaration: Declaration,
+    words: Words,
+    origin: Option<String>,
+    personal: bool,
 }
 
 fn headers(r: &mut actix_web::HttpResponseBuilder, origin: Option<String>, personal: bool) {
@@ -337,14 +336,13 @@ pub async fn json<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let (d, _, origin) = match made(&req, &path, &state).await? {
+    let m = match made(&req, &path, &state).await? {
         Ok(made) => made,
         Err(limited) => return Ok(limited),
     };
-    let personal = req.query_string().contains("consent=");
     let mut r = HttpResponse::Ok();
-    headers(&mut r, origin, personal);
-    Ok(r.json(d))
+    headers(&mut r, m.origin, m.personal);
+    Ok(r.json(m.declaration))
 }
 
 /// `GET /v1/sites/{site}/declaration.html`: the declaration as an HTML fragment.
@@ -362,13 +360,12 @@ pub async fn html<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let (d, words, origin) = match made(&req, &path, &state).await? {
+    let m = match made(&req, &path, &state).await? {
         Ok(made) => made,
         Err(limited) => return Ok(limited),
     };
-    let personal = req.query_string().contains("consent=");
     let mut r = HttpResponse::Ok();
-    headers(&mut r, origin, personal);
+    headers(&mut r, m.origin, m.personal);
     Ok(r.content_type("text/html; charset=utf-8")
-        .body(render(&d, &words)))
+        .body(render(&m.declaration, &m.words)))
 }

@@ -27,8 +27,9 @@ th,td{text-align:left;vertical-align:top;padding:.5rem .75rem;border-bottom:1px 
 th{background:#eef1f4}td code{white-space:nowrap}@media (max-width:40rem){thead{display:none}td{display:block;border:0}\
 tr{display:block;border-bottom:1px solid #d0d7de;padding:.5rem 0}td::before{content:attr(data-label)': ';font-weight:600}}";
 
-/// `text` safe in HTML text and in a double-quoted attribute.
-fn esc(text: &str) -> String {
+/// `text` safe in HTML text and in a double-quoted attribute (the history page
+/// and the declaration).
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

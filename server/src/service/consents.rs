@@ -249,24 +249,31 @@ const MAX_USER_AGENT: usize = 1024;
 impl SeenClient {
     /// The keyed hashes of address and user agent, or the problem.
     fn hashes(&self, p: &Pseudonymiser) -> Result<(String, Option<String>)> {
-        let ip: IpAddr = self.ip.trim().parse().map_err(|_| {
-            Error::invalid("client.ip: expected an IPv4 or IPv6 address like \"203.0.113.7\"")
-        })?;
-        let ua = match self.user_agent.as_deref() {
-            Some(ua)
-                if ua.is_empty()
-                    || ua.len() > MAX_USER_AGENT
-                    || ua.chars().any(char::is_control) =>
-            {
-                return Err(Error::invalid(format!(
-                    "client.user_agent: expected 1 to {MAX_USER_AGENT} bytes without control characters"
-                )));
-            }
-            Some(ua) => Some(p.user_agent(ua)),
-            None => None,
-        };
-        Ok((p.address(ip), ua))
+        let ua = self
+            .user_agent
+            .as_deref()
+            .map(|ua| ua_hash(p, ua))
+            .transpose()?;
+        Ok((address_hash(p, &self.ip)?, ua))
     }
+}
+
+/// The keyed hash of an IP address as a site's backend reports it.
+fn address_hash(p: &Pseudonymiser, ip: &str) -> Result<String> {
+    let ip: IpAddr = ip.trim().parse().map_err(|_| {
+        Error::invalid("client.ip: expected an IPv4 or IPv6 address like \"203.0.113.7\"")
+    })?;
+    Ok(p.address(ip))
+}
+
+/// The keyed hash of a user agent as a site's backend reports it.
+fn ua_hash(p: &Pseudonymiser, ua: &str) -> Result<String> {
+    if ua.is_empty() || ua.len() > MAX_USER_AGENT || ua.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "client.user_agent: expected 1 to {MAX_USER_AGENT} bytes without control characters"
+        )));
+    }
+    Ok(p.user_agent(ua))
 }
 
 /// A consent given outside the banner (newsletter double opt-in, calendar
@@ -435,24 +442,16 @@ pub async fn match_client<S: Store>(
         return Err(Error::invalid("name an ip, a user_agent or both"));
     }
     let p = Pseudonymiser::new(&site.secret);
-    let (address, ua) = match (&body.ip, &body.user_agent) {
-        (Some(ip), ua) => {
-            let seen = SeenClient {
-                ip: ip.clone(),
-                user_agent: ua.clone(),
-            };
-            let (address, ua) = seen.hashes(&p)?;
-            (Some(address), ua)
-        }
-        (None, Some(ua)) => {
-            let seen = SeenClient {
-                ip: "0.0.0.0".into(),
-                user_agent: Some(ua.clone()),
-            };
-            (None, seen.hashes(&p)?.1)
-        }
-        (None, None) => (None, None),
-    };
+    let address = body
+        .ip
+        .as_deref()
+        .map(|ip| address_hash(&p, ip))
+        .transpose()?;
+    let ua = body
+        .user_agent
+        .as_deref()
+        .map(|ua| ua_hash(&p, ua))
+        .transpose()?;
     let records = store.consent(&site.id, consent_id).await?;
     if records.is_empty() {
         return Err(Error::not_found(format!(

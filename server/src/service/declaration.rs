@@ -145,39 +145,29 @@ pub struct Visitor {
     pub text: String,
 }
 
-fn code<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 fn storage(words: &Words, s: Storage) -> Worded {
-    let code = code(&s);
     Worded {
-        text: texts::word(words, &format!("storage.{code}"), &code),
-        code,
+        code: s.as_str().into(),
+        text: texts::storage(words, s),
     }
 }
 
 fn legal_basis(words: &Words, b: LegalBasis) -> Worded {
-    let code = code(&b);
     Worded {
-        text: texts::word(words, &format!("legal_basis.{code}"), &code),
-        code,
+        code: b.as_str().into(),
+        text: texts::legal_basis(words, b),
     }
 }
 
 fn transfer(words: &Words, country: &str, safeguard: Safeguard) -> TransferEntry {
-    let code = code(&safeguard);
     TransferEntry {
         country: Worded {
             code: country.to_string(),
-            text: texts::word(words, &format!("countries.{country}"), country),
+            text: texts::country(words, country),
         },
         safeguard: Worded {
-            text: texts::word(words, &format!("safeguard.{code}"), &code),
-            code,
+            code: safeguard.as_str().into(),
+            text: texts::safeguard(words, safeguard),
         },
     }
 }

@@ -370,6 +370,16 @@ pub enum LegalBasis {
 }
 
 impl LegalBasis {
+    /// Its code in a config (and its key in the words: `legal_basis.<code>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegalBasis::Consent => "consent",
+            LegalBasis::Contract => "contract",
+            LegalBasis::LegalObligation => "legal_obligation",
+            LegalBasis::LegitimateInterest => "legitimate_interest",
+        }
+    }
+
     /// The citation a privacy policy gives.
     pub fn article(self) -> &'static str {
         match self {
@@ -408,6 +418,31 @@ impl Cookie {
                     && name.starts_with(prefix)
                     && name.ends_with(suffix)
             }
+        }
+    }
+}
+
+impl Storage {
+    /// Its code in a config (and its key in the words: `storage.<code>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Storage::Cookie => "cookie",
+            Storage::LocalStorage => "local_storage",
+            Storage::SessionStorage => "session_storage",
+            Storage::IndexedDb => "indexed_db",
+            Storage::Pixel => "pixel",
+        }
+    }
+}
+
+impl Safeguard {
+    /// Its code in a config (and its key in the words: `safeguard.<code>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Safeguard::Adequacy => "adequacy",
+            Safeguard::Scc => "scc",
+            Safeguard::Bcr => "bcr",
+            Safeguard::Consent => "consent",
         }
     }
 }

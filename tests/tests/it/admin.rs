@@ -13,15 +13,20 @@ use serde_json::{Value, json};
 
 use crate::api::{config_version, demo_key, post};
 
-struct Admin {
-    server: TestServer,
-    http: reqwest::Client,
-    key: String,
+/// A demo server and the coaching site's key (also the retention tests').
+pub(crate) struct Admin {
+    pub(crate) server: TestServer,
+    pub(crate) http: reqwest::Client,
+    pub(crate) key: String,
 }
 
 impl Admin {
     async fn start() -> Admin {
-        let server = TestServer::start().await.unwrap();
+        Admin::on(TestServer::start().await.unwrap())
+    }
+
+    /// `server`, with its coaching site's key.
+    pub(crate) fn on(server: TestServer) -> Admin {
         let key = demo_key(&server, "coaching");
         Admin {
             server,
@@ -53,7 +58,7 @@ impl Admin {
         resp.text().await.unwrap()
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,

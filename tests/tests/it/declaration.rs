@@ -91,6 +91,20 @@ async fn the_declaration_is_the_served_config_with_its_versions_and_the_visitors
     assert_eq!(d["visitor"]["action"], "accept_all");
     let other = decide(&http, &server, "saas", "accept_all").await;
     let other = other["consent_id"].as_str().unwrap();
+    // Asked with a consent ID it never is cached, even one it does not know
+    // (a browser's cookie may be ahead of its record).
+    let resp = http
+        .get(server.url("/v1/sites/coaching/declaration?consent=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    let resp = http
+        .get(server.url("/v1/sites/coaching/declaration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=60");
     for id in [other, "nope"] {
         let (status, d) = get(
             &http,

@@ -7,33 +7,25 @@ use keksdose_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::admin::Admin;
 use crate::api::{config_version, demo_key, post};
 
+/// The coaching site with retention rules, and the file its retention clock
+/// reads.
 struct Site {
-    server: TestServer,
-    http: reqwest::Client,
-    key: String,
+    admin: Admin,
     clock: std::path::PathBuf,
+    _clock_dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Site {
+    type Target = Admin;
+    fn deref(&self) -> &Admin {
+        &self.admin
+    }
 }
 
 impl Site {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, self.server.url(path))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        (resp.status(), resp.json().await.unwrap_or(Value::Null))
-    }
-
     async fn newsletter(&self, id: Option<&str>, state: &str, ip: &str, ua: &str) -> String {
         let mut body =
             json!({"purposes": {"newsletter": state}, "client": {"ip": ip, "user_agent": ua}});
@@ -125,11 +117,8 @@ async fn start() -> Site {
 /// A server with the rules published, applying them every `every` seconds
 /// (else at the default hour).
 async fn start_every(every: Option<&'static str>) -> Site {
-    let clock = std::env::temp_dir().join(format!(
-        "keksdose-clock-{}-{}",
-        std::process::id(),
-        keksdose_shared::time::rfc3339_millis(0).len() + rand_suffix()
-    ));
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock = clock_dir.path().join("clock");
     let server = {
         let clock = clock.clone();
         TestServer::start_with(move |c| {
@@ -141,12 +130,10 @@ async fn start_every(every: Option<&'static str>) -> Site {
         .await
         .unwrap()
     };
-    let key = demo_key(&server, "coaching");
     let site = Site {
-        server,
-        http: reqwest::Client::new(),
-        key,
+        admin: Admin::on(server),
         clock,
+        _clock_dir: clock_dir,
     };
     site.publish_rules().await;
     site
@@ -192,12 +179,6 @@ impl Site {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
         assert!(err.to_string().contains("proof_retention.after"), "{err}");
     }
-}
-
-fn rand_suffix() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 #[tokio::test]
@@ -287,8 +268,6 @@ async fn retention_ages_out_ended_consents_by_their_own_rule_and_keeps_those_in_
     assert_eq!(applied["erased"], 0, "{applied}");
     assert_eq!(s.personal(&subscribed).await, [true, true]);
     assert_eq!(s.personal(&mixed).await, [true, true, true]);
-
-    let _ = std::fs::remove_file(&s.clock);
 }
 
 /// The server applies the rules on its own schedule (here every second), on
@@ -319,7 +298,6 @@ async fn the_server_applies_the_rules_on_its_own_schedule() {
         s.server.log()
     );
     assert_eq!(s.personal(&subscribed).await, [true, true]);
-    let _ = std::fs::remove_file(&s.clock);
 }
 
 #[tokio::test]
