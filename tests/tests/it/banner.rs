@@ -515,6 +515,11 @@ async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
     for embed in EMBEDS {
         let demo = Demo::start_as(embed).await;
         demo.open("/demo/saas.html").await;
+        // Decided in the settings, which only the banner's WASM renders: so the
+        // first visit surely downloaded it (a click on the per-site form's
+        // server-rendered first layer may come before the WASM is fetched).
+        demo.click("settings").await;
+        demo.settings_layer(false).await;
         demo.click("accept_all").await;
         demo.acknowledged_consent_id().await;
         assert!(
