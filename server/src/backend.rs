@@ -148,6 +148,18 @@ impl Store for Backend {
         each!(self, s => s.idempotency_keys(site))
     }
 
+    async fn doc(&self, table: &str, key: &str) -> Result<Option<String>> {
+        each!(self, s => s.doc(table, key))
+    }
+
+    async fn docs(&self, table: &str) -> Result<Vec<(String, String)>> {
+        each!(self, s => s.docs(table))
+    }
+
+    async fn audit(&self, after: u64, limit: usize) -> Result<Vec<keksdose_store::AuditEntry>> {
+        each!(self, s => s.audit(after, limit))
+    }
+
     async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
         each!(self, s => s.lease(name, holder, ttl_ms))
     }

@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex};
 use keksdose_shared::record::ChainVerifier;
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
-    StoreError, now_ms,
+    Appended, AuditEntry, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta,
+    Store, StoreError, audit, now_ms,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -895,6 +895,47 @@ impl Store for PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    async fn doc(&self, table: &str, key: &str) -> Result<Option<String>> {
+        if has_nul(&[table, key]) {
+            return Ok(None);
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT value FROM docs WHERE tbl = $1 AND key = $2",
+                &[&table, &key],
+            )
+            .await?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    async fn docs(&self, table: &str) -> Result<Vec<(String, String)>> {
+        if has_nul(&[table]) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query(
+                "SELECT key, value FROM docs WHERE tbl = $1 ORDER BY key COLLATE \"C\"",
+                &[&table],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT entry FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&big(after), &(i64::try_from(limit).unwrap_or(i64::MAX))],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
+            .collect()
+    }
+
     async fn checkpoints(&self, site: &str) -> Result<Vec<Checkpoint>> {
         if has_nul(&[site]) {
             return Ok(Vec::new());
@@ -1446,7 +1487,15 @@ async fn commit(
                 .await?,
             )),
             Job::Change { changes, .. } => {
+                let mut sealed = Ok(());
                 for change in changes {
+                    if let Change::Audit { event } = change {
+                        sealed = append_audit(&tx, event).await?;
+                        if sealed.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     apply(&tx, change).await?;
                     // A key looked up before the batch may name the record
                     // just erased: a retry later in the batch gets it erased.
@@ -1461,7 +1510,7 @@ async fn commit(
                         }
                     }
                 }
-                Outcome::Unit(Ok(()))
+                Outcome::Unit(sealed)
             }
         };
         outcomes.push(outcome);
@@ -1559,6 +1608,41 @@ async fn place(
     })
 }
 
+/// The transaction lock that serialises the audit trail's appends across
+/// instances (any constant; "kdaudit" in ASCII).
+const AUDIT_LOCK: i64 = 0x6b64_6175_6469_74;
+
+/// Seals an audit event after the trail's last entry and inserts it.
+async fn append_audit(
+    tx: &tokio_postgres::Transaction<'_>,
+    event: &keksdose_store::AuditEvent,
+) -> std::result::Result<Result<()>, tokio_postgres::Error> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+        .await?;
+    let last = tx
+        .query_opt("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1", &[])
+        .await?;
+    let head = match last.map(|r| serde_json::from_str::<AuditEntry>(r.get::<_, &str>(0))) {
+        None => None,
+        Some(Ok(e)) => Some(audit::head_of(&e)),
+        Some(Err(e)) => return Ok(Err(json_error(&e))),
+    };
+    let entry = match audit::seal(head.as_ref(), event.clone(), now_ms()) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(e)),
+    };
+    let text = match serde_json::to_string(&entry) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(json_error(&e))),
+    };
+    tx.execute(
+        "INSERT INTO audit (seq, entry) VALUES ($1, $2)",
+        &[&big(entry.seq), &text],
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
 /// Applies one change; applying it twice changes nothing.
 async fn apply(
     tx: &tokio_postgres::Transaction<'_>,
@@ -1603,6 +1687,25 @@ async fn apply(
             )
             .await?;
         }
+        Change::Put { table, key, value } => match value {
+            Some(v) => {
+                tx.execute(
+                    "INSERT INTO docs (tbl, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
+                    &[table, key, v],
+                )
+                .await?;
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM docs WHERE tbl = $1 AND key = $2",
+                    &[table, key],
+                )
+                .await?;
+            }
+        },
+        // Sealed by `append_audit`, never here.
+        Change::Audit { .. } => {}
         Change::Checkpoint { checkpoint } => {
             let text = serde_json::to_string(checkpoint).unwrap_or_default();
             tx.execute(

@@ -80,6 +80,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE records ADD CONSTRAINT records_kept
         CHECK (record IS NOT NULL OR packed IS NOT NULL) NOT VALID;
     "#,
+    // 5: the console's documents (operator accounts, sessions) and the
+    // operators' audit trail, a hash chain sealed under a transaction lock.
+    r#"
+    CREATE TABLE docs (
+        tbl text NOT NULL,
+        key text NOT NULL,
+        value text NOT NULL,
+        PRIMARY KEY (tbl, key)
+    );
+    CREATE TABLE audit (
+        seq bigint PRIMARY KEY,
+        entry text NOT NULL
+    );
+    "#,
 ];
 
 /// The migration the database is at when it is newer than this release's

@@ -15,7 +15,7 @@
 //! refused rather than misread.
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
-use keksdose_store::{Change, SiteMeta, StoreError};
+use keksdose_store::{AuditEntry, SiteMeta, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The schema of journal entries and index rows this release writes and reads.
@@ -93,7 +93,7 @@ impl From<SiteRow> for SiteMeta {
     }
 }
 
-/// A [`Change`], as the journal keeps it.
+/// A [`keksdose_store::Change`], as the journal keeps it (an audit event sealed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChangeRow {
@@ -113,23 +113,15 @@ pub enum ChangeRow {
     Checkpoint {
         checkpoint: Checkpoint,
     },
-}
-
-impl From<Change> for ChangeRow {
-    fn from(c: Change) -> ChangeRow {
-        match c {
-            Change::Erase { site, seq } => ChangeRow::Erase { site, seq },
-            Change::Link {
-                site,
-                subject_hash,
-                consent_id,
-            } => ChangeRow::Link {
-                site,
-                subject_hash,
-                consent_id,
-            },
-            Change::Unlink { site, subject_hash } => ChangeRow::Unlink { site, subject_hash },
-            Change::Checkpoint { checkpoint } => ChangeRow::Checkpoint { checkpoint },
-        }
-    }
+    /// Added after 0.1.0 without a new schema: a journal of 0.1.0 has none, so
+    /// it still replays (a journal with one does not replay on 0.1.0).
+    Put {
+        table: String,
+        key: String,
+        value: Option<String>,
+    },
+    /// An audit event as the writer sealed it (added like `Put`).
+    Audit {
+        entry: AuditEntry,
+    },
 }

@@ -29,9 +29,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
+use keksdose_store::audit::AuditHead;
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
-    StoreError, now_ms,
+    Appended, AuditEntry, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta,
+    Store, StoreError, audit, now_ms,
 };
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -97,6 +98,10 @@ struct Trees {
     subjects: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+    /// table NUL key → a document ([`Change::Put`]).
+    docs: sled::Tree,
+    /// seq (big-endian) → an audit entry.
+    audit: sled::Tree,
 }
 
 /// The index as readers and the writer share it: `None` while the writer
@@ -236,6 +241,8 @@ impl Trees {
             subjects: tree("subjects")?,
             checkpoints: tree("checkpoints")?,
             meta: tree("meta")?,
+            docs: tree("docs")?,
+            audit: tree("audit")?,
             db,
         })
     }
@@ -333,6 +340,23 @@ impl Trees {
                         .map_err(internal)?;
                 }
             }
+            ChangeRow::Put {
+                table,
+                key: k,
+                value,
+            } => {
+                let k = key(&[table.as_bytes(), k.as_bytes()]);
+                match value {
+                    Some(v) => self.docs.insert(k, v.as_bytes()).map(drop),
+                    None => self.docs.remove(k).map(drop),
+                }
+                .map_err(internal)?;
+            }
+            ChangeRow::Audit { entry } => {
+                self.audit
+                    .insert(entry.seq.to_be_bytes(), to_json(entry)?)
+                    .map_err(internal)?;
+            }
             ChangeRow::Checkpoint { checkpoint } => {
                 self.checkpoints
                     .insert(
@@ -343,6 +367,17 @@ impl Trees {
             }
         }
         Ok(())
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>> {
+        match self.audit.iter().next_back() {
+            None => Ok(None),
+            Some(kv) => {
+                let (_, v) = kv.map_err(internal)?;
+                let entry: AuditEntry = serde_json::from_slice(&v).map_err(internal)?;
+                Ok(Some(audit::head_of(&entry)))
+            }
+        }
     }
 
     fn record(&self, site: &str, seq: u64) -> Result<Option<ConsentRecord>> {
@@ -505,6 +540,7 @@ impl SledStore {
             poisoned: None,
             last_recovery: None,
             heads: HashMap::new(),
+            audit_head: trees.audit_head()?,
             sites: HashMap::new(),
             published_sites: sites.clone(),
             last_flush: Instant::now(),
@@ -788,6 +824,42 @@ impl Store for SledStore {
         trees.records_at(site, &seqs)
     }
 
+    async fn doc(&self, table: &str, k: &str) -> Result<Option<String>> {
+        Ok(self
+            .trees()?
+            .docs
+            .get(key(&[table.as_bytes(), k.as_bytes()]))
+            .map_err(internal)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    async fn docs(&self, table: &str) -> Result<Vec<(String, String)>> {
+        let prefix = site_prefix(table);
+        self.trees()?
+            .docs
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(internal)?;
+                Ok((
+                    String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    async fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.trees()?
+            .audit
+            .range(after.saturating_add(1).to_be_bytes()..)
+            .take(limit)
+            .map(|kv| {
+                let (_, v) = kv.map_err(internal)?;
+                serde_json::from_slice(&v).map_err(internal)
+            })
+            .collect()
+    }
+
     async fn lease(&self, name: &str, holder: &str, ttl_ms: u64) -> Result<bool> {
         Ok(self
             .leases
@@ -889,6 +961,8 @@ struct Writer {
     poisoned: Option<String>,
     last_recovery: Option<Instant>,
     heads: HashMap<String, Head>,
+    /// The audit trail's last entry.
+    audit_head: Option<AuditHead>,
     sites: HashMap<String, SiteMeta>,
     /// The readers' copy of `sites`.
     published_sites: Sites,
@@ -1092,6 +1166,7 @@ impl Writer {
         // are taken only once the batch is durable.
         let mut appends = Batch::new();
         let mut erasing = false;
+        let mut audit_head = self.audit_head.clone();
 
         for job in batch {
             match job {
@@ -1160,9 +1235,25 @@ impl Writer {
                 }
                 Job::Change { changes, reply } => {
                     erasing |= changes.iter().any(|c| matches!(c, Change::Erase { .. }));
-                    entries.extend(changes.into_iter().map(|change| Entry::Change {
-                        change: change.into(),
-                    }));
+                    let mut rows = Vec::with_capacity(changes.len());
+                    let mut head = audit_head.clone();
+                    let sealed = changes.into_iter().try_for_each(|change| {
+                        rows.push(match change {
+                            Change::Audit { event } => {
+                                let entry = audit::seal(head.as_ref(), event, now_ms())?;
+                                head = Some(audit::head_of(&entry));
+                                ChangeRow::Audit { entry }
+                            }
+                            other => change_row(other)?,
+                        });
+                        Ok::<(), StoreError>(())
+                    });
+                    if let Err(e) = sealed {
+                        let _ = reply.send(Err(e));
+                        continue;
+                    }
+                    audit_head = head;
+                    entries.extend(rows.into_iter().map(|change| Entry::Change { change }));
                     answers.push(Answer::Unit(reply));
                 }
                 Job::Append { site, draft, reply } => {
@@ -1197,9 +1288,18 @@ impl Writer {
                                 record: Box::new(record),
                                 idempotency_key,
                             });
-                            if let Some(link) = link {
+                            if let Some(Change::Link {
+                                site,
+                                subject_hash,
+                                consent_id,
+                            }) = link
+                            {
                                 entries.push(Entry::Change {
-                                    change: link.into(),
+                                    change: ChangeRow::Link {
+                                        site,
+                                        subject_hash,
+                                        consent_id,
+                                    },
                                 });
                             }
                         }
@@ -1238,6 +1338,7 @@ impl Writer {
         }
         // The batch is durable: its answers are true whatever happens next.
         self.heads.extend(appends.into_heads());
+        self.audit_head = audit_head;
         let applied = self
             .index()
             .and_then(|t| entries.iter().try_for_each(|e| t.apply(e)));
@@ -1287,6 +1388,28 @@ impl Writer {
             }
         }
     }
+}
+
+/// A change as the journal keeps it; an audit event must be sealed first.
+fn change_row(c: Change) -> Result<ChangeRow> {
+    Ok(match c {
+        Change::Erase { site, seq } => ChangeRow::Erase { site, seq },
+        Change::Link {
+            site,
+            subject_hash,
+            consent_id,
+        } => ChangeRow::Link {
+            site,
+            subject_hash,
+            consent_id,
+        },
+        Change::Unlink { site, subject_hash } => ChangeRow::Unlink { site, subject_hash },
+        Change::Checkpoint { checkpoint } => ChangeRow::Checkpoint { checkpoint },
+        Change::Put { table, key, value } => ChangeRow::Put { table, key, value },
+        Change::Audit { .. } => {
+            return Err(internal("an audit event reached the journal unsealed"));
+        }
+    })
 }
 
 fn unknown(site: &str) -> StoreError {

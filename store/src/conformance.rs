@@ -114,6 +114,97 @@ pub async fn run<S: Store>(store: Arc<S>) {
     listings(&*store).await;
     leases(store.clone()).await;
     empty_changes_are_answered(&*store).await;
+    documents(&*store).await;
+    audit_trail(store.clone()).await;
+}
+
+/// Documents: put, replaced, deleted, listed by table and by key.
+pub async fn documents<S: Store>(store: &S) {
+    let put = |table: &str, key: &str, value: Option<&str>| Change::Put {
+        table: table.into(),
+        key: key.into(),
+        value: value.map(str::to_string),
+    };
+    store
+        .change(vec![
+            put("operators", "b", Some(r#"{"n":1}"#)),
+            put("operators", "a", Some(r#"{"n":2}"#)),
+            put("sessions", "a", Some(r#"{"s":1}"#)),
+            put("operators", "b", Some(r#"{"n":3}"#)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.doc("operators", "b").await.unwrap().as_deref(),
+        Some(r#"{"n":3}"#),
+        "a later put replaces a document"
+    );
+    assert_eq!(
+        store.docs("operators").await.unwrap(),
+        vec![
+            ("a".to_string(), r#"{"n":2}"#.to_string()),
+            ("b".to_string(), r#"{"n":3}"#.to_string())
+        ],
+        "a table's documents, by key, and only that table's"
+    );
+    store
+        .change(vec![
+            put("operators", "a", None),
+            put("operators", "zz", None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.doc("operators", "a").await.unwrap(), None, "deleted");
+    assert_eq!(
+        store.doc("sessions", "a").await.unwrap().as_deref(),
+        Some(r#"{"s":1}"#),
+        "a delete in one table leaves another's document of the same key"
+    );
+    assert_eq!(store.doc("nothing", "a").await.unwrap(), None);
+}
+
+/// The audit trail: events written at once by many tasks are sealed one after
+/// another into one chain that verifies, each kept as it was said.
+pub async fn audit_trail<S: Store>(store: Arc<S>) {
+    use crate::audit::{self, AuditEvent};
+    let before = store.audit(0, usize::MAX).await.unwrap();
+    assert_eq!(audit::verify(None, &before), None);
+    let start = before.last().map_or(0, |e| e.seq);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = AuditEvent {
+                actor: format!("operator:{i}"),
+                action: "publish".into(),
+                site: (i % 2 == 0).then(|| "audited".to_string()),
+                target: Some(format!("v{i}")),
+                detail: String::new(),
+            };
+            store.change(vec![Change::Audit { event }]).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = store.audit(0, usize::MAX).await.unwrap();
+    let new: Vec<_> = all.iter().filter(|e| e.seq > start).collect();
+    assert_eq!(
+        new.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (start + 1..=start + 40).collect::<Vec<_>>(),
+        "audit entries get seqs one after another"
+    );
+    assert_eq!(audit::verify(None, &all), None, "the audit trail verifies");
+    let mut actors: Vec<_> = new.iter().map(|e| e.event.actor.clone()).collect();
+    actors.sort();
+    actors.dedup();
+    assert_eq!(actors.len(), 40, "every event is kept once");
+    let page = store.audit(start + 10, 5).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (start + 11..=start + 15).collect::<Vec<_>>(),
+        "a page of the trail after a seq"
+    );
 }
 
 /// Signing keys: registered once however often, all listed by key id.

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod append;
+pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod query;
@@ -56,6 +57,7 @@ use keksdose_shared::record::{PurposeState, Source};
 use keksdose_shared::{Action, Checkpoint, Choices, ConsentRecord, Personal, SiteConfig};
 
 pub use append::{Appended, Batch};
+pub use audit::{AuditEntry, AuditEvent};
 pub use query::{DayStats, Selection};
 
 /// A site as the store keeps it. `Debug` redacts the secrets.
@@ -121,6 +123,17 @@ pub enum Change {
     Unlink { site: String, subject_hash: String },
     /// Stores a signed checkpoint of a ledger's head.
     Checkpoint { checkpoint: Checkpoint },
+    /// Puts a document (JSON text) under `key` in `table`, or with `None`
+    /// deletes it: the console's operator accounts and sessions. Not part of
+    /// any ledger; a later put replaces it.
+    Put {
+        table: String,
+        key: String,
+        value: Option<String>,
+    },
+    /// Appends an event to the operators' audit trail: the store seals it
+    /// ([`audit::seal`]) after the trail's last entry.
+    Audit { event: AuditEvent },
 }
 
 /// A public key that signs checkpoints (Ed25519): every server sharing a store
@@ -290,6 +303,17 @@ pub trait Store: Send + Sync + 'static {
     fn links(&self, site: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
     /// Every signed checkpoint of a site, by seq.
     fn checkpoints(&self, site: &str) -> impl Future<Output = Result<Vec<Checkpoint>>> + Send;
+    /// The document under `key` in `table` ([`Change::Put`]).
+    fn doc(&self, table: &str, key: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Every document of `table` as (key, value), by key.
+    fn docs(&self, table: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// The audit trail's entries with a seq above `after`, in order, at most `limit`.
+    fn audit(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+
     /// Every idempotency key of a site with the seq of the record it gave, by seq.
     fn idempotency_keys(
         &self,

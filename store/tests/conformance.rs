@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, Batch, Change, Draft, Head, Leases, PublicKey, Result, Selection, SiteMeta, Store,
-    StoreError, conformance, now_ms,
+    Appended, AuditEntry, Batch, Change, Draft, Head, Leases, PublicKey, Result, Selection,
+    SiteMeta, Store, StoreError, audit, conformance, now_ms,
 };
 
 /// One plausible backend bug, at one place.
@@ -46,6 +46,10 @@ enum Fault {
     ListingsOfEverySite,
     /// `lease` grants every holder.
     LeaseForEveryone,
+    /// Audit events are sealed from a head read outside the lock.
+    UnserialisedAudit,
+    /// `docs` lists every table's documents.
+    DocsOfEveryTable,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +68,8 @@ struct State {
     links: Vec<(String, String, String)>,
     checkpoints: BTreeMap<(String, u64), Checkpoint>,
     signing_keys: BTreeMap<String, PublicKey>,
+    docs: BTreeMap<(String, String), String>,
+    audit: Vec<AuditEntry>,
 }
 
 impl State {
@@ -156,6 +162,16 @@ impl MemoryStore {
                 s.checkpoints
                     .insert((checkpoint.site.clone(), checkpoint.seq), checkpoint);
             }
+            Change::Put { table, key, value } => match value {
+                Some(v) => {
+                    s.docs.insert((table, key), v);
+                }
+                None => {
+                    s.docs.remove(&(table, key));
+                }
+            },
+            // Sealed in `change`.
+            Change::Audit { .. } => {}
         }
     }
 }
@@ -285,11 +301,55 @@ impl Store for MemoryStore {
     }
 
     async fn change(&self, changes: Vec<Change>) -> Result<()> {
-        let mut s = self.state();
         for change in changes {
+            if let Change::Audit { event } = change {
+                let racy_head = if self.has(Fault::UnserialisedAudit) {
+                    let head = self.state().audit.last().map(audit::head_of);
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    Some(head)
+                } else {
+                    None
+                };
+                let mut s = self.state();
+                let head = racy_head.unwrap_or_else(|| s.audit.last().map(audit::head_of));
+                let entry = audit::seal(head.as_ref(), event, now_ms())?;
+                s.audit.push(entry);
+                continue;
+            }
+            let mut s = self.state();
             self.apply(&mut s, change);
         }
         Ok(())
+    }
+
+    async fn doc(&self, table: &str, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .state()
+            .docs
+            .get(&(table.to_string(), key.to_string()))
+            .cloned())
+    }
+
+    async fn docs(&self, table: &str) -> Result<Vec<(String, String)>> {
+        let every = self.has(Fault::DocsOfEveryTable);
+        Ok(self
+            .state()
+            .docs
+            .iter()
+            .filter(|((t, _), _)| every || t == table)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .state()
+            .audit
+            .iter()
+            .filter(|e| e.seq > after)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn site(&self, id: &str) -> Result<Option<SiteMeta>> {
@@ -616,6 +676,28 @@ async fn a_store_that_lists_every_sites_configs_fails_listings() {
         "none of another site's",
         |s| async move {
             conformance::listings(&*s).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_audit_appends_are_not_serialised_fails_the_audit_trail() {
+    fails(
+        Fault::UnserialisedAudit,
+        "audit entries get seqs one after another",
+        conformance::audit_trail,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_lists_every_tables_documents_fails_documents() {
+    fails(
+        Fault::DocsOfEveryTable,
+        "only that table's",
+        |s| async move {
+            conformance::documents(&*s).await;
         },
     )
     .await;
