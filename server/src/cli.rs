@@ -13,6 +13,7 @@ use keksdose_store_sled::SledStore;
 
 use crate::backend::Backend;
 
+use crate::service::operators::{self, Operator, Role};
 use crate::service::{self, export::Format, proofs, retention, sites};
 use crate::settings::{self, Settings};
 
@@ -252,6 +253,10 @@ pub fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
         for (id, key) in keys {
             println!("  {id:<15} {base}/v1/sites/{id}/config   API key {key}");
         }
+        println!("Console: {base}/console/ (accounts renewed at every start)");
+        for (email, password) in block_on(crate::demo::install_operators(&store))? {
+            println!("  {email:<22} password {password}");
+        }
     }
     println!(
         "Listening on http://{listen} (data in {})",
@@ -304,6 +309,125 @@ pub async fn site_create(
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
     } else {
         println!("Created site {id}. Its API key (shown only now, keep it safe):\n{key}");
+    }
+    Ok(())
+}
+
+fn role_arg(role: &str) -> anyhow::Result<Option<Role>> {
+    match role {
+        "none" => Ok(None),
+        r => Role::parse(r).map(Some).ok_or_else(|| {
+            anyhow::anyhow!("--role: expected admin, editor, dpo (or none), got {r:?}")
+        }),
+    }
+}
+
+async fn operator(store: &Backend, email: &str) -> anyhow::Result<Operator> {
+    operators::by_email(store, email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no account with the e-mail {email:?}"))
+}
+
+/// `keksdose user add EMAIL --site SITE --role ROLE`.
+pub async fn user_add(
+    settings: &Settings,
+    email: String,
+    site: String,
+    role: String,
+    json: bool,
+) -> anyhow::Result<()> {
+    let role = role_arg(&role)?.ok_or_else(|| anyhow::anyhow!("--role: none adds nothing"))?;
+    let store = open(settings).await?;
+    sites::get(&store, &site).await?;
+    let added = operators::add(&store, "cli", &email, &site, role).await?;
+    let o = &added.operator;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"id": o.id, "email": o.email, "site": site, "role": role.as_str(), "password": added.password})
+        );
+    } else {
+        match &added.password {
+            Some(p) => println!(
+                "Created {} ({}) as {} of {site}. Initial password (shown only now; change it under Account):\n{p}\nSign in at /console/",
+                o.email,
+                o.id,
+                role.as_str()
+            ),
+            None => println!(
+                "{} has an account already; now {} of {site} (password unchanged)",
+                o.email,
+                role.as_str()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `keksdose user list [--site SITE]`.
+pub async fn user_list(settings: &Settings, site: Option<String>) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    for o in operators::all(&store).await? {
+        if site.as_ref().is_some_and(|s| !o.roles.contains_key(s)) {
+            continue;
+        }
+        let roles: Vec<String> = o
+            .roles
+            .iter()
+            .map(|(s, r)| format!("{s}:{}", r.as_str()))
+            .collect();
+        println!("{:<32} {}  {}", o.email, o.id, roles.join(" "));
+    }
+    Ok(())
+}
+
+/// `keksdose user set EMAIL --site SITE --role ROLE|none`.
+pub async fn user_set(
+    settings: &Settings,
+    email: String,
+    site: String,
+    role: String,
+) -> anyhow::Result<()> {
+    let role = role_arg(&role)?;
+    let store = open(settings).await?;
+    sites::get(&store, &site).await?;
+    let o = operator(&store, &email).await?;
+    if o.roles.contains_key(&site) {
+        operators::set_role(&store, "cli", &o.id, &site, role).await?;
+    } else if let Some(r) = role {
+        operators::add(&store, "cli", &email, &site, r).await?;
+    }
+    println!(
+        "{} on {site}: {}",
+        o.email,
+        role.map_or("no role", Role::as_str)
+    );
+    Ok(())
+}
+
+/// `keksdose user remove EMAIL`.
+pub async fn user_remove(settings: &Settings, email: String) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let o = operator(&store, &email).await?;
+    operators::remove(&store, "cli", &o).await?;
+    println!("Deleted the account of {} ({})", o.email, o.id);
+    Ok(())
+}
+
+/// `keksdose user password EMAIL`: a new initial password.
+pub async fn user_password(settings: &Settings, email: String, json: bool) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let o = operator(&store, &email).await?;
+    let password = operators::initial_password();
+    operators::set_password(&store, "cli", &o, &password).await?;
+    operators::end_sessions_of(&store, &o.id, None).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"email": o.email, "password": password})
+        );
+    } else {
+        println!("New password for {} (shown only now):\n{password}", o.email);
     }
     Ok(())
 }
@@ -418,7 +542,12 @@ pub async fn export(
     let meta = sites::get(&*store, site).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = std::pin::pin!(service::export::export(
-        store, meta.id, selection, format, 0
+        store,
+        meta.id,
+        selection,
+        service::export::Filter::default(),
+        format,
+        0,
     ));
     while let Some(text) = pages.next().await {
         out.write_all(text?.as_bytes())?;

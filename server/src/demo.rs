@@ -75,6 +75,42 @@ pub async fn install<S: keksdose_store::Store>(
     Ok(keys)
 }
 
+/// The demo's console accounts: one per role, each with that role on every
+/// demo site, with a new password at every start (printed, like the keys).
+pub const OPERATORS: [(&str, crate::service::operators::Role); 3] = [
+    ("admin@demo.example", crate::service::operators::Role::Admin),
+    (
+        "editor@demo.example",
+        crate::service::operators::Role::Editor,
+    ),
+    ("dpo@demo.example", crate::service::operators::Role::Dpo),
+];
+
+/// Creates or renews the demo's console accounts; returns (email, password).
+pub async fn install_operators<S: keksdose_store::Store>(
+    store: &S,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use crate::service::operators;
+    let mut out = Vec::new();
+    for (email, role) in OPERATORS {
+        for (site, _) in configs()? {
+            let has = operators::by_email(store, email)
+                .await?
+                .is_some_and(|o| o.role(site) == Some(role));
+            if !has {
+                operators::add(store, "demo", email, site, role).await?;
+            }
+        }
+        let Some(o) = operators::by_email(store, email).await? else {
+            anyhow::bail!("demo account {email} was not created");
+        };
+        let password = operators::initial_password();
+        operators::set_password(store, "demo", &o, &password).await?;
+        out.push((email, password));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

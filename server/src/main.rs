@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use futures_util::FutureExt as _;
 
 use crate::cli::block_on;
 use crate::settings::{Flags, Settings};
@@ -118,6 +119,51 @@ enum Command {
     VerifyProof {
         /// The pack (JSON).
         file: std::path::PathBuf,
+    },
+    /// The console's operator accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `keksdose user …`: accounts of the console (`/console/`), each with a role
+/// per site: `admin` (everything, users, the API key), `editor` (the config),
+/// `dpo` (read, verify, export, subject requests, withdrawals; no publishing).
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Gives EMAIL a role on a site; a new account gets an initial password,
+    /// printed once.
+    Add {
+        email: String,
+        #[arg(long)]
+        site: String,
+        /// admin, editor or dpo.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every account with its roles (or those with a role on one site).
+    List {
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Changes EMAIL's role on a site (`--role none` takes it away).
+    Set {
+        email: String,
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Deletes an account (its id stays in the audit trail).
+    Remove { email: String },
+    /// Sets a new initial password for EMAIL, printed once; their sessions end.
+    Password {
+        email: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -221,6 +267,18 @@ fn main() -> ExitCode {
         } => cli::check(&files),
         Command::Verify { site } => block_on(cli::verify(s, site.as_deref())),
         Command::VerifyProof { file } => cli::verify_proof(&file),
+        Command::User { command } => block_on(match command {
+            UserCommand::Add {
+                email,
+                site,
+                role,
+                json,
+            } => cli::user_add(s, email, site, role, json).boxed(),
+            UserCommand::List { site } => cli::user_list(s, site).boxed(),
+            UserCommand::Set { email, site, role } => cli::user_set(s, email, site, role).boxed(),
+            UserCommand::Remove { email } => cli::user_remove(s, email).boxed(),
+            UserCommand::Password { email, json } => cli::user_password(s, email, json).boxed(),
+        }),
         Command::Export {
             site,
             format,

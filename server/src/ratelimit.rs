@@ -209,6 +209,11 @@ impl RateLimits {
         limiter.check(key, Instant::now())
     }
 
+    /// A client's network as a keyed hash (this server's own key).
+    pub fn network(&self, client: IpAddr) -> String {
+        self.clients.ip(client)
+    }
+
     /// For `/metrics`: where checks are decided, and how often Redis failed.
     pub fn backend(&self) -> LimiterBackend {
         self.shared

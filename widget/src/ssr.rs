@@ -28,7 +28,14 @@ use crate::state::Layer;
 /// waits for IO, so on the server the render is done when first polled:
 /// polled a few times all the same, in case yew's stream yields between chunks.
 pub fn first_layer(site: Site) -> String {
-    let mut render = pin!(render(site));
+    layer(site, Layer::First)
+}
+
+/// Either layer for `site`, rendered as [`first_layer`] is: the console shows a
+/// consent's banner and settings as its visitor saw them (the settings with the
+/// switches of `site.stored`).
+pub fn layer(site: Site, layer: Layer) -> String {
+    let mut render = pin!(render_layer(site, layer));
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..64 {
         if let Poll::Ready(html) = render.as_mut().poll(&mut cx) {
@@ -40,9 +47,13 @@ pub fn first_layer(site: Site) -> String {
 
 /// [`first_layer`], awaited: in a browser yew's renderer runs on the event loop.
 pub async fn render(site: Site) -> String {
+    render_layer(site, Layer::First).await
+}
+
+async fn render_layer(site: Site, layer: Layer) -> String {
     let props = BannerProps {
         site: SiteRef(Rc::new(site)),
-        layer: Layer::First,
+        layer,
         on_decision: Callback::noop(),
         on_close: Callback::noop(),
         style_adopted: true,

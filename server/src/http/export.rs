@@ -26,6 +26,10 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
     /// `json` (default, paged), `ndjson` or `csv` (the whole range, streamed).
     pub format: Option<String>,
+    /// Only records of this action (`accept_all`, `reject_all`, `custom`, `withdraw`).
+    pub action: Option<String>,
+    /// Only records made against this config version.
+    pub version: Option<String>,
 }
 
 /// `GET /v1/admin/sites/{site}/consents`: search by time range and subject, paged
@@ -52,12 +56,14 @@ pub async fn search<S: Store>(
         q.to.as_deref(),
         q.subject.as_deref(),
     )?;
+    let filter = export::Filter::parse(q.action.as_deref(), q.version.as_deref())?;
     let format = q.format.as_deref().unwrap_or("json");
     if format == "json" {
         let (records, next_cursor) = export::page(
             &*state.store,
             &site.id,
             &selection,
+            &filter,
             q.cursor.unwrap_or(0),
             q.limit.unwrap_or(100),
         )
@@ -82,6 +88,7 @@ pub async fn search<S: Store>(
         state.store.clone(),
         site.id.clone(),
         selection,
+        filter,
         format,
         after,
     );

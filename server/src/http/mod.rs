@@ -9,6 +9,7 @@ mod admin;
 pub mod assets;
 mod auth;
 mod body;
+mod console;
 mod declaration;
 mod demo;
 mod error;
@@ -47,6 +48,8 @@ pub struct AppState<S> {
     pub ops: Ops,
     /// `/k.js` and the banner's files, compressed once, served from memory.
     pub assets: assets::Assets,
+    /// The console's sign-in attempts.
+    pub sign_in: console::SignInLimits,
 }
 
 /// How long a client has to send a request's head (line and headers) before the
@@ -69,6 +72,7 @@ pub fn run<S: Store>(
         signer,
         ops: Ops::new(settings),
         assets: assets::Assets::load(&settings.static_dir)?,
+        sign_in: console::SignInLimits::default(),
     });
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
@@ -300,6 +304,7 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
             .route("/{name}", get_or_head().to(widget_file::<S>))
             .default_service(web::to(not_found)),
     )
+    .configure(console::routes::<S>)
     .route("/k.js", get_or_head().to(loader::<S>))
     .route("/s/{site}/k.js", get_or_head().to(public::site_loader::<S>))
     .route(&format!("/{}", demo::PAGE), {

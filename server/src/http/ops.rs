@@ -54,6 +54,11 @@ impl Ops {
         proxy::client_ip(peer, forwarded, &self.trusted_proxies)
     }
 
+    /// The client's network (/24 or /48) as a keyed hash: the sign-in limit's key.
+    pub fn client_network(&self, req: &HttpRequest) -> String {
+        self.limits.network(self.client_ip(req))
+    }
+
     /// Takes a token of `route`'s limit for this client (and `site`, `None` when
     /// the path names none or an unknown one); `Err` holds seconds to wait.
     pub async fn check(

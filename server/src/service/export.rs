@@ -45,27 +45,101 @@ pub fn selection(
     })
 }
 
+/// What a search keeps of a selection besides time and subject: an action, a
+/// config version (the console's log, the API's `action` and `version`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub action: Option<keksdose_shared::Action>,
+    pub version: Option<String>,
+}
+
+impl Filter {
+    /// From the query's words; an unknown action is refused.
+    pub fn parse(action: Option<&str>, version: Option<&str>) -> Result<Filter> {
+        let action = action
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                keksdose_shared::Action::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == a)
+                    .ok_or_else(|| {
+                        Error::bad_request(format!(
+                            "action: expected accept_all, reject_all, custom or withdraw, got {a:?}"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let version = version.filter(|v| !v.is_empty()).map(str::to_string);
+        if version.as_ref().is_some_and(|v| v.len() > 128) {
+            return Err(Error::bad_request("version: at most 128 characters"));
+        }
+        Ok(Filter { action, version })
+    }
+
+    pub fn keeps(&self, r: &ConsentRecord) -> bool {
+        self.action.is_none_or(|a| a == r.action)
+            && self.version.as_ref().is_none_or(|v| *v == r.config_version)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.action.is_none() && self.version.is_none()
+    }
+}
+
+/// How many records one page of a filtered search reads at most: a rare
+/// action over a long ledger answers a short page with a cursor, not a scan
+/// of the whole ledger.
+const SCAN_LIMIT: usize = 20 * EXPORT_PAGE;
+
 /// One page of a selection after the cursor `after`, and the cursor of the
-/// next page if there is one.
+/// next page if there is one (with a filter, a page may be short and still
+/// have a next one).
 pub async fn page<S: Store>(
     store: &S,
     site: &str,
     selection: &Selection,
+    filter: &Filter,
     after: u64,
     limit: usize,
 ) -> Result<(Vec<ConsentRecord>, Option<u64>)> {
     if !(1..=1000).contains(&limit) {
         return Err(Error::bad_request("limit: expected 1 to 1000"));
     }
-    let mut records = store.select(site, selection, after, limit + 1).await?;
-    let more = records.len() > limit;
-    records.truncate(limit);
-    let next = if more {
-        records.last().map(|r| r.seq)
-    } else {
-        None
-    };
-    Ok((records, next))
+    if filter.is_empty() {
+        let mut records = store.select(site, selection, after, limit + 1).await?;
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let next = if more {
+            records.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        return Ok((records, next));
+    }
+    let mut kept = Vec::new();
+    let mut cursor = after;
+    let mut scanned = 0;
+    loop {
+        let batch = store.select(site, selection, cursor, EXPORT_PAGE).await?;
+        let Some(last) = batch.last().map(|r| r.seq) else {
+            return Ok((kept, None));
+        };
+        scanned += batch.len();
+        for r in batch {
+            if filter.keeps(&r) {
+                if kept.len() == limit {
+                    // One more exists: the page ends at the last kept record.
+                    let next = kept.last().map(|r: &ConsentRecord| r.seq);
+                    return Ok((kept, next));
+                }
+                kept.push(r);
+            }
+        }
+        cursor = last;
+        if scanned >= SCAN_LIMIT {
+            return Ok((kept, Some(cursor)));
+        }
+    }
 }
 
 /// How an export writes records.
@@ -112,24 +186,33 @@ pub fn export<S: Store>(
     store: Arc<S>,
     site: String,
     selection: Selection,
+    filter: Filter,
     format: Format,
     after: u64,
 ) -> impl Stream<Item = Result<String>> + 'static {
     let header = Some(format.header().to_string()).filter(|h| !h.is_empty());
     let start = (store, site, selection, Some(after), header);
-    futures_util::stream::unfold(start, move |(store, site, sel, after, header)| async move {
-        if let Some(h) = header {
-            return Some((Ok(h), (store, site, sel, after, None)));
-        }
-        let after = after?;
-        match store.select(&site, &sel, after, EXPORT_PAGE).await {
-            Ok(records) if records.is_empty() => None,
-            Ok(records) => {
-                let next = records.last().map(|r| r.seq);
-                let text: String = records.iter().map(|r| format.line(r)).collect();
-                Some((Ok(text), (store, site, sel, next, None)))
+    let filter = Arc::new(filter);
+    futures_util::stream::unfold(start, move |(store, site, sel, after, header)| {
+        let filter = filter.clone();
+        async move {
+            if let Some(h) = header {
+                return Some((Ok(h), (store, site, sel, after, None)));
             }
-            Err(e) => Some((Err(e.into()), (store, site, sel, None, None))),
+            let after = after?;
+            match store.select(&site, &sel, after, EXPORT_PAGE).await {
+                Ok(records) if records.is_empty() => None,
+                Ok(records) => {
+                    let next = records.last().map(|r| r.seq);
+                    let text: String = records
+                        .iter()
+                        .filter(|r| filter.keeps(r))
+                        .map(|r| format.line(r))
+                        .collect();
+                    Some((Ok(text), (store, site, sel, next, None)))
+                }
+                Err(e) => Some((Err(e.into()), (store, site, sel, None, None))),
+            }
         }
     })
 }

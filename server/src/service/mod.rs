@@ -15,6 +15,7 @@
 pub mod consents;
 pub mod declaration;
 pub mod export;
+pub mod operators;
 pub mod proofs;
 pub mod retention;
 pub mod sites;
