@@ -451,6 +451,7 @@ pub async fn site_list(settings: &Settings) -> anyhow::Result<()> {
 pub async fn key_rotate(settings: &Settings, id: &str, json: bool) -> anyhow::Result<()> {
     let store = open(settings).await?;
     let key = sites::rotate_key(&store, id).await?;
+    operators::audit(&store, "cli", "key_rotate", Some(id), None, "").await?;
     if json {
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
     } else {
@@ -465,6 +466,10 @@ pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> any
     let config = load(config)?;
     let site = sites::get(&store, id).await?;
     let (version, previous) = sites::publish(&store, &site, config).await?;
+    if version != previous {
+        let detail = format!("after {previous}");
+        operators::audit(&store, "cli", "publish", Some(id), Some(&version), &detail).await?;
+    }
     if version == previous {
         println!("Published config version {version} for {id} (unchanged: already current)");
     } else {
@@ -540,6 +545,17 @@ pub async fn export(
     };
     let store = std::sync::Arc::new(open(settings).await?);
     let meta = sites::get(&*store, site).await?;
+    let detail = format!(
+        "{} from {} to {}",
+        if format == Format::Csv {
+            "csv"
+        } else {
+            "ndjson"
+        },
+        from.unwrap_or("start"),
+        to.unwrap_or("now")
+    );
+    operators::audit(&*store, "cli", "export", Some(site), None, &detail).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = std::pin::pin!(service::export::export(
         store,

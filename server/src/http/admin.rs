@@ -8,9 +8,10 @@ use keksdose_shared::SiteConfig;
 use keksdose_store::Store;
 
 use super::schema::{self, ConfigPublished, Keys, Proof, VerifyReport};
+use super::users::API_KEY;
 use super::{AppState, HttpError, auth, body};
 pub use crate::service::consents::BackendConsent;
-use crate::service::{consents, proofs, sites};
+use crate::service::{consents, operators, proofs, sites};
 
 /// The largest config a site may publish.
 const MAX_CONFIG: usize = 512 * 1024;
@@ -106,7 +107,18 @@ pub async fn withdraw<S: Store>(
     let (site, consent_id) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
     let record =
-        consents::withdraw_for_visitor(&*state.store, &state.published, &site, consent_id).await?;
+        consents::withdraw_for_visitor(&*state.store, &state.published, &site, consent_id.clone())
+            .await?;
+    let detail = format!("record {}", record.seq);
+    operators::audit(
+        &*state.store,
+        API_KEY,
+        "withdraw",
+        Some(&site.id),
+        Some(&consent_id),
+        &detail,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(record.receipt()))
 }
 
@@ -162,6 +174,15 @@ pub async fn proof_pack<S: Store>(
     let (site, consent_id) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
     let pack = proofs::proof_pack(&*state.store, &state.signer, &site.id, &consent_id).await?;
+    operators::audit(
+        &*state.store,
+        API_KEY,
+        "proof_pack",
+        Some(&site.id),
+        Some(&consent_id),
+        "",
+    )
+    .await?;
     let name = format!("keksdose-proof-{}-{}.json", site.id, consent_id);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -251,6 +272,18 @@ pub async fn put_config<S: Store>(
     let site = auth::authorise(&req, &*state.store, &path).await?;
     let config: SiteConfig = body::read_json(&req, payload, MAX_CONFIG).await?;
     let (version, previous) = sites::publish(&*state.store, &site, config).await?;
+    if version != previous {
+        let detail = format!("after {previous}");
+        operators::audit(
+            &*state.store,
+            API_KEY,
+            "publish",
+            Some(&site.id),
+            Some(&version),
+            &detail,
+        )
+        .await?;
+    }
     Ok(HttpResponse::Ok().json(ConfigPublished {
         site: site.id,
         version,

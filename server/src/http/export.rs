@@ -82,6 +82,21 @@ pub async fn search<S: Store>(
             format!("format: expected json, ndjson or csv, got {format:?}"),
         ));
     };
+    let detail = format!(
+        "{} from {} to {}",
+        q.format.as_deref().unwrap_or(""),
+        q.from.as_deref().unwrap_or("start"),
+        q.to.as_deref().unwrap_or("now")
+    );
+    crate::service::operators::audit(
+        &*state.store,
+        super::users::API_KEY,
+        "export",
+        Some(&site.id),
+        None,
+        &detail,
+    )
+    .await?;
     // An export starts after the cursor too, so that a broken download resumes.
     let after = q.cursor.unwrap_or(0);
     let pages = export::export(

@@ -20,6 +20,7 @@ mod ops;
 mod public;
 pub mod schema;
 mod subjects;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -272,6 +273,30 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
     .route(
         "/v1/admin/sites/{site}/config",
         web::put().to(admin::put_config::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/users",
+        web::get().to(users::list::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/users",
+        web::post().to(users::add::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/users/{id}",
+        web::put().to(users::set::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/users/{id}",
+        web::delete().to(users::remove::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/key",
+        web::post().to(users::rotate_key::<S>),
+    )
+    .route(
+        "/v1/admin/sites/{site}/audit",
+        web::get().to(users::audit::<S>),
     )
     .route(
         "/v1/admin/sites/{site}/stats",

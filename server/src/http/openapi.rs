@@ -5,7 +5,7 @@
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
-use super::{admin, declaration, export, public, schema, subjects};
+use super::{admin, declaration, export, public, schema, subjects, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,12 @@ use super::{admin, declaration, export, public, schema, subjects};
         subjects::link,
         subjects::access,
         subjects::erase,
+        users::list,
+        users::add,
+        users::set,
+        users::remove,
+        users::rotate_key,
+        users::audit,
     ),
     components(schemas(schema::Health)),
     modifiers(&BearerKey),

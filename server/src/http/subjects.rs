@@ -108,5 +108,20 @@ pub async fn erase<S: Store>(
     let (site, subject) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
     let erasure = subjects::erase(&*state.store, &site, &subject).await?;
+    let target = format!("subject:{}", subjects::subject_hash(&site, &subject)?);
+    let detail = format!(
+        "{} consents, {} records",
+        erasure.consents.len(),
+        erasure.erased_records
+    );
+    crate::service::operators::audit(
+        &*state.store,
+        super::users::API_KEY,
+        "erase",
+        Some(&site.id),
+        Some(&target),
+        &detail,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(erasure))
 }
