@@ -660,3 +660,70 @@ pub async fn trail<S: Store>(store: &S, site: &str, limit: usize) -> Result<Audi
         entries,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_may_do_what_the_issue_says_and_no_more() {
+        use Need::*;
+        let table = [
+            (Role::Admin, [true, true, true, true]),
+            (Role::Editor, [true, false, true, false]),
+            (Role::Dpo, [true, true, false, false]),
+        ];
+        for (role, allowed) in table {
+            for (need, ok) in [View, Consents, Publish, Manage].into_iter().zip(allowed) {
+                assert_eq!(role.allows(need), ok, "{role:?} {need:?}");
+            }
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn emails_are_keyed_lower_case_and_nonsense_is_refused() {
+        assert_eq!(
+            normalise_email(" Anna@Example.ORG ").unwrap(),
+            "anna@example.org"
+        );
+        for bad in [
+            "",
+            "anna",
+            "@example.org",
+            "anna@",
+            "anna@localhost",
+            "an na@example.org",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_password_hash_is_argon2id_salted_and_checks_only_its_password() {
+        let a = hash_password("correct horse battery").unwrap();
+        let b = hash_password("correct horse battery").unwrap();
+        assert!(a.starts_with("$argon2id$v=19$m=65536,t=3,p=1$"), "{a}");
+        assert_ne!(a, b, "salted");
+        assert!(password_matches(&a, "correct horse battery"));
+        assert!(!password_matches(&a, "correct horse batterx"));
+        assert!(!password_matches("not a hash", "x"));
+        assert!(
+            format!(
+                "{:?}",
+                Operator {
+                    id: "i".into(),
+                    email: "e@x.example".into(),
+                    password: a.clone(),
+                    roles: BTreeMap::new(),
+                    created_at: String::new(),
+                }
+            )
+            .contains("<redacted>")
+        );
+        let p = initial_password();
+        assert_eq!(p.chars().count(), 20);
+        assert!(check_password(&p).is_ok() && check_password("short").is_err());
+    }
+}

@@ -10,6 +10,7 @@ mod api;
 mod banner;
 mod browser;
 mod cli;
+mod console;
 mod declaration;
 mod disk;
 mod durability;

@@ -2220,3 +2220,65 @@ pub async fn audit<S: Store>(
         &body,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> Vec<SiteConfig> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sites");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            out.push(SiteConfig::from_toml(&text).unwrap());
+        }
+        assert_eq!(out.len(), 7);
+        out
+    }
+
+    #[test]
+    fn the_editor_shows_every_example_config_as_toml_that_reads_back_to_the_same_version() {
+        for config in examples() {
+            let text = to_toml(&config);
+            let back = SiteConfig::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back.version(), config.version(), "{text}");
+            assert!(
+                text.contains("revision = "),
+                "the editor shows the revision: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_raised_revision_or_a_new_service_asks_again_and_a_text_fix_does_not() {
+        let config = examples().remove(0);
+        let mut text_fix = config.clone();
+        text_fix.site.policy_version = "Stand: 1.12.2026".into();
+        assert!(!asked_again(Lang::En, &config, &text_fix).0);
+        assert!(differences(&config, &text_fix).contains(&"site.policy_version".to_string()));
+        let mut raised = config.clone();
+        raised.consent.revision += 1;
+        let (again, says) = asked_again(Lang::En, &config, &raised);
+        assert!(again && says.contains("revision"), "{says}");
+        assert_eq!(differences(&config, &raised), ["consent.revision"]);
+    }
+
+    #[test]
+    fn the_banner_document_allows_its_one_stylesheet_by_hash_and_nothing_else() {
+        let r = banner_document("de", "p{color:red}", "<p>x</p>");
+        let csp = r
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        // sha256 of "p{color:red}", base64.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"p{color:red}"));
+        assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+        assert!(csp.starts_with("default-src 'none'"), "{csp}");
+        assert!(!csp.contains("script-src"), "no script at all: {csp}");
+    }
+}
