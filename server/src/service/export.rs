@@ -70,8 +70,16 @@ impl Filter {
             })
             .transpose()?;
         let version = version.filter(|v| !v.is_empty()).map(str::to_string);
-        if version.as_ref().is_some_and(|v| v.len() > 128) {
-            return Err(Error::bad_request("version: at most 128 characters"));
+        let is_version = |v: &str| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if let Some(v) = version.as_ref().filter(|v| !is_version(v)) {
+            return Err(Error::bad_request(format!(
+                "version: expected a config version (43 characters of base64url), got {:.60?}",
+                v
+            )));
         }
         Ok(Filter { action, version })
     }

@@ -131,6 +131,8 @@ async fn every_operation_answers_malformed_and_foreign_input_with_a_documented_4
     let consent_id = receipt["consent_id"].as_str().unwrap().to_string();
     let config = get_json(&http, &server, "/v1/sites/saas/config", None).await;
     let version = config["version"].as_str().unwrap().to_string();
+    let users = get_json(&http, &server, "/v1/admin/sites/saas/users", Some("saas")).await;
+    let user_id = users["users"][0]["id"].as_str().unwrap().to_string();
 
     // A valid body per request schema: bad ones are made from it.
     let valid_body = |schema_ref: &str| -> Value {
@@ -146,6 +148,8 @@ async fn every_operation_answers_malformed_and_foreign_input_with_a_documented_4
             }
             "MatchClient" => json!({"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}),
             "Link" => json!({"consent_id": consent_id}),
+            "NewUser" => json!({"email": "neg@example.org", "role": "dpo"}),
+            "RoleChange" => json!({"role": "dpo"}),
             "SiteConfig" => config["config"].clone(),
             other => panic!("no valid example for request schema {other}: add one"),
         }
@@ -175,6 +179,7 @@ async fn every_operation_answers_malformed_and_foreign_input_with_a_documented_4
                         (_, "site") => "saas".into(),
                         (_, "consent_id") => consent_id.clone(),
                         (_, "subject") => "u1".into(),
+                        (_, "id") => user_id.clone(),
                         (_, other) => panic!("no value for path parameter {other}"),
                     };
                     path = path.replace(&format!("{{{p}}}"), &value);
@@ -384,8 +389,17 @@ async fn no_site_key_reads_exports_withdraws_or_verifies_anything_of_another_sit
     let doc = get_json(&http, &server, "/v1/openapi.json", None).await;
     let mut keys = std::collections::HashMap::new();
     let mut consents = std::collections::HashMap::new();
+    let mut users = std::collections::HashMap::new();
     for site in SITES {
         keys.insert(site, demo_key(&server, site));
+        let list = get_json(
+            &http,
+            &server,
+            &format!("/v1/admin/sites/{site}/users"),
+            Some(site),
+        )
+        .await;
+        users.insert(site, list["users"][0]["id"].as_str().unwrap().to_string());
         let receipt = decide(&http, &server, site, "reject_all").await;
         consents.insert(site, receipt["consent_id"].as_str().unwrap().to_string());
     }
@@ -413,14 +427,16 @@ async fn no_site_key_reads_exports_withdraws_or_verifies_anything_of_another_sit
                 let path = template
                     .replace("{site}", owner)
                     .replace("{consent_id}", &consents[owner])
-                    .replace("{subject}", "u1");
+                    .replace("{subject}", "u1")
+                    .replace("{id}", &users[owner]);
                 for intruder in SITES.iter().filter(|s| **s != owner) {
                     let mut req = http
                         .request(method.clone(), server.url(&path))
                         .bearer_auth(&keys[intruder]);
                     if has_body {
                         req = req.json(&json!({"consent_id": consents[owner], "subject": "u1",
-                                               "purposes": {"newsletter": "requested"}}));
+                                               "purposes": {"newsletter": "requested"},
+                                               "email": "intruder@example.org", "role": "admin"}));
                     }
                     let resp = req.send().await.unwrap();
                     let status = resp.status();

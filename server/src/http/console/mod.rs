@@ -72,7 +72,43 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/console")
             // A config in the editor may be as large as the API takes.
-            .app_data(web::FormConfig::default().limit(512 * 1024))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(512 * 1024)
+                    .error_handler(|e, req| {
+                        let lang = Lang::of_request(req);
+                        let status = match &e {
+                            actix_web::error::UrlencodedError::Overflow { .. } => {
+                                StatusCode::PAYLOAD_TOO_LARGE
+                            }
+                            actix_web::error::UrlencodedError::ContentType => {
+                                StatusCode::UNSUPPORTED_MEDIA_TYPE
+                            }
+                            _ => StatusCode::BAD_REQUEST,
+                        };
+                        let page = error_page(
+                            lang,
+                            status,
+                            lang.t(
+                                "The form could not be read.",
+                                "Das Formular ist nicht lesbar.",
+                            ),
+                        );
+                        actix_web::error::InternalError::from_response(e, page).into()
+                    }),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|e, req| {
+                let lang = Lang::of_request(req);
+                let page = error_page(
+                    lang,
+                    StatusCode::BAD_REQUEST,
+                    lang.t(
+                        "The address could not be read.",
+                        "Die Adresse ist nicht lesbar.",
+                    ),
+                );
+                actix_web::error::InternalError::from_response(e, page).into()
+            }))
             .route("", web::get().to(home::<S>))
             .route("/", web::get().to(home::<S>))
             .route("/console.css", web::get().to(css))
