@@ -1610,7 +1610,7 @@ async fn place(
 
 /// The transaction lock that serialises the audit trail's appends across
 /// instances (any constant; "kdaudit" in ASCII).
-const AUDIT_LOCK: i64 = 0x6b64_6175_6469_74;
+const AUDIT_LOCK: i64 = 0x006b_6461_7564_6974;
 
 /// Seals an audit event after the trail's last entry and inserts it.
 async fn append_audit(

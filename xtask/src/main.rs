@@ -106,8 +106,8 @@ fn run(ws: &Workspace, extra: Vec<OsString>) -> Result<()> {
     ws.run(&mut cmd, "the demo server")
 }
 
-/// `cargo xtask screenshots`: the ignored browser test that photographs the banner
-/// on the demo pages into `docs/screenshots/`.
+/// `cargo xtask screenshots`: the ignored browser tests that photograph the
+/// banner on the demo pages and the console into `docs/screenshots/`.
 fn screenshots(ws: &Workspace) -> Result<()> {
     setup::build_tools(ws)?;
     setup::browser()?;
@@ -126,10 +126,11 @@ fn screenshots(ws: &Workspace) -> Result<()> {
                 "keksdose-tests",
                 "--test",
                 "it",
-                "banner::readme_screenshots",
                 "--",
                 "--ignored",
                 "--exact",
+                "banner::readme_screenshots",
+                "console::console_screenshots",
             ])
             .envs([
                 ("CHROMEDRIVER", setup::CHROMEDRIVER),
@@ -240,6 +241,9 @@ fn test(ws: &Workspace) -> Result<()> {
                         // double opt-in's proof, the declaration and re-consent.
                         "retention::",
                         "declaration::",
+                        // The console: accounts, sessions and the audit trail
+                        // as documents and a hash chain in PostgreSQL.
+                        "console::",
                         // The banner and loader in Chromium: real clicks
                         // recorded in, and proofs read from, PostgreSQL.
                         "banner::",

@@ -77,11 +77,13 @@ impl Role {
 
     /// Whether this role may do what `need` names.
     pub fn allows(self, need: Need) -> bool {
-        match (self, need) {
-            (Role::Admin, _) | (_, Need::View) => true,
-            (Role::Dpo, Need::Consents) | (Role::Editor, Need::Publish) => true,
-            _ => false,
-        }
+        matches!(
+            (self, need),
+            (Role::Admin, _)
+                | (_, Need::View)
+                | (Role::Dpo, Need::Consents)
+                | (Role::Editor, Need::Publish)
+        )
     }
 }
 

@@ -1022,21 +1022,36 @@ async fn console_screenshots() {
         .unwrap();
     c.sign_in("admin@demo.example", &c.password("admin@demo.example"))
         .await;
+    let shot = async |name: &str| {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let png = c.browser.client().screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    };
     for (path, name) in [
         ("/console/sites/saas".to_string(), "console-overview"),
         (
             format!("/console/sites/saas/consents/{id}"),
             "console-proof",
         ),
+        (
+            format!("/console/sites/saas/consents/{id}#banner"),
+            "console-proof-banner",
+        ),
         ("/console/sites/saas/config".to_string(), "console-config"),
     ] {
         c.goto(&path).await;
         c.wait("the page", "return document.readyState === 'complete';")
             .await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let png = c.browser.client().screenshot().await.unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        shot(name).await;
     }
+    // The editor's check: differences, whether visitors are asked again, preview.
+    raise_revision(&c).await;
+    c.click("form[action='/console/sites/saas/config'] button")
+        .await;
+    c.wait_text("Every visitor is asked again").await;
+    c.eval("document.querySelector('main h2').scrollIntoView(); return true;")
+        .await;
+    shot("console-config-checked").await;
     c.finish().await;
 }
 

@@ -80,8 +80,12 @@ pub async fn overview<S: Store>(
         .collect();
     let total: u64 = days.values().map(|d| d.decisions).sum();
     let gpc: u64 = days.values().map(|d| d.gpc).sum();
-    let max = days.values().map(|d| d.decisions).max().unwrap_or(0).max(1);
-    let (w, h, left, bottom) = (720.0_f64, 220.0_f64, 36.0_f64, 24.0_f64);
+    // The axis goes up in four whole steps to at least the busiest day.
+    let busiest = days.values().map(|d| d.decisions).max().unwrap_or(0).max(1);
+    let step = busiest.div_ceil(4);
+    let max = step * 4;
+    let (w, h, left, bottom, top) = (720.0_f64, 220.0_f64, 44.0_f64, 24.0_f64, 10.0_f64);
+    let plot = h - bottom - top;
     let bar = (w - left) / 30.0;
     let _ = write!(
         body,
@@ -100,9 +104,9 @@ pub async fn overview<S: Store>(
             "Dieselben Zahlen stehen in der Tabelle darunter."
         ),
     );
-    for step in 0..=4 {
-        let y = (h - bottom) * (1.0 - f64::from(step) / 4.0);
-        let value = (max as f64 * f64::from(step) / 4.0).round();
+    for tick in 0..=4u8 {
+        let y = top + plot * (1.0 - f64::from(tick) / 4.0);
+        let value = step * u64::from(tick);
         let _ = write!(
             body,
             "<line class=\"gridline\" x1=\"{left}\" x2=\"{w}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
@@ -120,7 +124,7 @@ pub async fn overview<S: Store>(
                 if n == 0 {
                     continue;
                 }
-                let height = (h - bottom) * n as f64 / max as f64;
+                let height = plot * n as f64 / max as f64;
                 y -= height;
                 let _ = write!(
                     body,
@@ -1015,7 +1019,7 @@ fn stored_of(r: &ConsentRecord, revision: u32) -> StoredDecision {
         config_version: r.config_version.clone(),
         revision,
         action: r.action,
-        signals: r.signals.clone(),
+        signals: r.signals,
         granted,
         denied,
     }
