@@ -460,6 +460,57 @@ impl PgStore {
         .map_err(|e| db_error(&e))?;
         tx.commit().await.map_err(|e| db_error(&e))
     }
+
+    /// Copies audit entries sealed elsewhere (`keksdose migrate`), unchanged:
+    /// entries the target holds already must be the same (a resumed copy);
+    /// the rest must continue its trail exactly, each hash recomputed, or
+    /// nothing is written (`Conflict`).
+    pub async fn import_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        let mut client = self.db.connect().await?;
+        let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            .await
+            .map_err(|e| db_error(&e))?;
+        let rows = tx
+            .query("SELECT entry FROM audit ORDER BY seq", &[])
+            .await
+            .map_err(|e| db_error(&e))?;
+        let held = rows
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<AuditEntry>(r.get::<_, &str>(0)).map_err(|e| json_error(&e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut last = held.last().cloned();
+        for e in entries {
+            if let Some(h) = held.iter().find(|h| h.seq == e.seq) {
+                if h.hash != e.hash {
+                    return Err(StoreError::Conflict(format!(
+                        "the target's audit entry {} is not this trail's",
+                        e.seq
+                    )));
+                }
+                continue;
+            }
+            if audit::verify(last.as_ref(), [e]).is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "audit entry {} does not continue the target's trail",
+                    e.seq
+                )));
+            }
+            tx.execute(
+                "INSERT INTO audit (seq, entry) VALUES ($1, $2)",
+                &[
+                    &big(e.seq),
+                    &serde_json::to_string(e).map_err(|e| json_error(&e))?,
+                ],
+            )
+            .await
+            .map_err(|e| db_error(&e))?;
+            last = Some(e.clone());
+        }
+        tx.commit().await.map_err(|e| db_error(&e))
+    }
 }
 
 impl Drop for PgStore {

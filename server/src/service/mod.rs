@@ -5,7 +5,8 @@
 //! banner, the site's backend and the operator; a visitor's history), [`proofs`]
 //! (proof assembly, chain verification, checkpoints), [`export`] (search,
 //! streamed export, day statistics), [`subjects`] (access and erasure),
-//! [`sites`] (sites, keys, configs, the demo sites) and [`retention`] (purges).
+//! [`sites`] (sites, keys, configs, the demo sites), [`retention`] (purges) and
+//! [`operators`] (the console's accounts, sessions and the audit trail).
 //! A handler parses a request, calls one function here and maps its result; a
 //! CLI command does the same with its arguments. What is refused here is
 //! refused alike on both paths, with the same message.

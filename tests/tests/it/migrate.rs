@@ -197,6 +197,34 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
             export(&http, &server, "coaching").await,
         ),
     );
+    // The console's accounts and the audit trail as they are now (the erasure
+    // through the key is in it).
+    let (_, audit_before) = admin(
+        &http,
+        &server,
+        reqwest::Method::GET,
+        "coaching",
+        "/audit?limit=1000",
+        None,
+    )
+    .await;
+    let (_, users_before) = admin(
+        &http,
+        &server,
+        reqwest::Method::GET,
+        "coaching",
+        "/users",
+        None,
+    )
+    .await;
+    assert!(
+        audit_before["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "erase" && e["actor"] == "api-key"),
+        "{audit_before}"
+    );
     server.kill().unwrap();
     let again = keksdose(&data, &["migrate", "--to", schema.url()]);
     assert!(again.status.success(), "{}", output_text(&again));
@@ -242,6 +270,39 @@ async fn the_demo_data_moves_to_postgres_with_every_hash_link_and_checkpoint() {
     }
     let report = verify(&http, &pg, "saas").await;
     assert_eq!(report["checkpoint_matches"], true, "{report}");
+    // The console's accounts and the audit trail came along unchanged; the
+    // server on PostgreSQL continues the same chain.
+    assert!(
+        output_text(&again).contains("audit entries; the trail verified on the target"),
+        "{}",
+        output_text(&again)
+    );
+    let (_, users_after) =
+        admin(&http, &pg, reqwest::Method::GET, "coaching", "/users", None).await;
+    assert_eq!(users_after, users_before);
+    let (_, audit_after) = admin(
+        &http,
+        &pg,
+        reqwest::Method::GET,
+        "coaching",
+        "/audit?limit=1000",
+        None,
+    )
+    .await;
+    assert_eq!(audit_after["verified"], true, "{audit_after}");
+    let (old, new) = (
+        audit_before["entries"].as_array().unwrap(),
+        audit_after["entries"].as_array().unwrap(),
+    );
+    assert!(
+        new.len() > old.len(),
+        "the PostgreSQL server's start is audited after them"
+    );
+    assert_eq!(
+        &new[new.len() - old.len()..],
+        &old[..],
+        "every entry as it was"
+    );
     let (status, retried) = post(&http, &pg, "saas", &keyed).await;
     assert_eq!(status, StatusCode::CREATED, "{retried}");
     assert_eq!(
