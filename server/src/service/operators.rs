@@ -439,7 +439,7 @@ pub async fn start_session<S: Store>(
     lang: &str,
 ) -> Result<(String, Session)> {
     let token = random_token(32);
-    let now = keksdose_store::now_ms();
+    let now = super::retention::clock_ms();
     let session = Session {
         operator: operator.id.clone(),
         csrf: random_token(24),
@@ -480,7 +480,7 @@ pub async fn session<S: Store>(store: &S, token: &str) -> Result<Option<(Session
         return Ok(None);
     };
     let mut session: Session = parse(&text)?;
-    let now = keksdose_store::now_ms();
+    let now = super::retention::clock_ms();
     let expired = now.saturating_sub(session.seen_ms) > IDLE_MS
         || now.saturating_sub(session.created_ms) > MAX_AGE_MS;
     let operator = if expired {

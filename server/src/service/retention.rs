@@ -110,7 +110,7 @@ fn millis(rule: &ProofRetention) -> Option<u64> {
         .map(|s| s.saturating_mul(1000))
 }
 
-/// The clock retention runs on: now, or in tests (debug builds only, so that a
+/// The clock retention and the console's sessions run on: now, or in tests (debug builds only, so that a
 /// stray variable can never move a release's clock) the time written in the
 /// file `KEKSDOSE_TEST_CLOCK` names (RFC 3339), so that a test can let years
 /// pass.

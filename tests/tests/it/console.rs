@@ -1192,3 +1192,111 @@ async fn every_console_route_refuses_malformed_input_with_a_4xx_never_a_5xx() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     c.finish().await;
 }
+
+/// A session ends after 30 minutes without a request and 12 hours after
+/// sign-in however busy, on a clock the test moves (`KEKSDOSE_TEST_CLOCK`).
+#[tokio::test]
+async fn a_session_ends_when_idle_and_after_twelve_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let set = |ms: u64| {
+        std::fs::write(&clock, keksdose_shared::time::rfc3339_millis(ms)).unwrap();
+    };
+    set(start);
+    let server = {
+        let clock = clock.clone();
+        TestServer::start_with(move |c| {
+            c.env("KEKSDOSE_TEST_CLOCK", &clock);
+        })
+        .await
+        .unwrap()
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = server.url("");
+    let base = base.trim_end_matches('/').to_string();
+    let password = server
+        .log()
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("admin@demo.example"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    let sign_in = async || {
+        let r = http
+            .post(server.url("/console/sign-in"))
+            .header("Origin", &base)
+            .form(&[
+                ("email", "admin@demo.example"),
+                ("password", password.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        set.split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let signed_in = async |session: &str| {
+        let r = http
+            .get(server.url("/console/sites/saas"))
+            .header("Cookie", format!("{COOKIE}={session}"))
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            StatusCode::OK => true,
+            StatusCode::SEE_OTHER => {
+                assert_eq!(r.headers()["location"], "/console/sign-in");
+                false
+            }
+            other => panic!("{other}"),
+        }
+    };
+    const MIN: u64 = 60_000;
+    let session = sign_in().await;
+    assert!(signed_in(&session).await);
+    set(start + 29 * MIN);
+    assert!(
+        signed_in(&session).await,
+        "29 minutes idle: still signed in"
+    );
+    set(start + 29 * MIN + 31 * MIN);
+    assert!(!signed_in(&session).await, "31 minutes idle: signed out");
+    set(start);
+    assert!(
+        !signed_in(&session).await,
+        "and the session is gone for good"
+    );
+
+    // Busy, a request every 29 minutes: signed in until 12 hours have passed.
+    let session = sign_in().await;
+    let mut at = start;
+    while at + 29 * MIN <= start + 12 * 60 * MIN {
+        at += 29 * MIN;
+        set(at);
+        assert!(
+            signed_in(&session).await,
+            "{} min after sign-in",
+            (at - start) / MIN
+        );
+    }
+    set(start + 12 * 60 * MIN + 1);
+    assert!(
+        !signed_in(&session).await,
+        "12 hours after sign-in: signed out"
+    );
+}
