@@ -377,7 +377,15 @@ pub async fn user_add(
     let role = role_arg(&role)?.ok_or_else(|| anyhow::anyhow!("--role: none adds nothing"))?;
     let store = open(settings).await?;
     sites::get(&store, &site).await?;
-    let added = operators::add(&store, "cli", &email, &site, role).await?;
+    let added = operators::add(
+        &store,
+        "cli",
+        &email,
+        &site,
+        role,
+        operators::Existing::Join,
+    )
+    .await?;
     let o = &added.operator;
     if json {
         println!(
@@ -433,7 +441,7 @@ pub async fn user_set(
     if o.roles.contains_key(&site) {
         operators::set_role(&store, "cli", &o.id, &site, role).await?;
     } else if let Some(r) = role {
-        operators::add(&store, "cli", &email, &site, r).await?;
+        operators::add(&store, "cli", &email, &site, r, operators::Existing::Join).await?;
     }
     println!(
         "{} on {site}: {}",

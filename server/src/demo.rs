@@ -98,7 +98,7 @@ pub async fn install_operators<S: keksdose_store::Store>(
                 .await?
                 .is_some_and(|o| o.role(site) == Some(role));
             if !has {
-                operators::add(store, "demo", email, site, role).await?;
+                operators::add(store, "demo", email, site, role, operators::Existing::Join).await?;
             }
         }
         let Some(o) = operators::by_email(store, email).await? else {

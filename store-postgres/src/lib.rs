@@ -1537,6 +1537,12 @@ async fn commit(
                 )
                 .await?,
             )),
+            // An audit event that cannot be written as JSON fails its job
+            // before any of its changes is applied (as on the embedded store).
+            Job::Change { changes, .. } if unwritable(changes).is_some() => {
+                let e = unwritable(changes).map_or_else(String::new, |e| e.to_string());
+                Outcome::Unit(Err(StoreError::Internal(format!("an audit event: {e}"))))
+            }
             Job::Change { changes, .. } => {
                 let mut sealed = Ok(());
                 for change in changes {
@@ -1656,6 +1662,14 @@ async fn place(
             Err(e) => Err(json_error(&e)),
         },
         Err(e) => Err(e),
+    })
+}
+
+/// The first audit event among `changes` that cannot be written as JSON.
+fn unwritable(changes: &[Change]) -> Option<serde_json::Error> {
+    changes.iter().find_map(|c| match c {
+        Change::Audit { event } => serde_json::to_string(event).err(),
+        _ => None,
     })
 }
 

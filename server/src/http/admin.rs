@@ -106,19 +106,22 @@ pub async fn withdraw<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let (site, consent_id) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
-    let record =
-        consents::withdraw_for_visitor(&*state.store, &state.published, &site, consent_id.clone())
-            .await?;
-    let detail = format!("record {}", record.seq);
+    if state.store.consent(&site.id, &consent_id).await?.is_empty() {
+        let missing = format!("no records of consent ID {consent_id:?}");
+        return Err(crate::service::Error::not_found(missing).into());
+    }
+    // Noted first: nothing is done that the trail does not hold.
     operators::audit(
         &*state.store,
         API_KEY,
         "withdraw",
         Some(&site.id),
         Some(&consent_id),
-        &detail,
+        "",
     )
     .await?;
+    let record =
+        consents::withdraw_for_visitor(&*state.store, &state.published, &site, consent_id).await?;
     Ok(HttpResponse::Created().json(record.receipt()))
 }
 
@@ -271,9 +274,11 @@ pub async fn put_config<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &*state.store, &path).await?;
     let config: SiteConfig = body::read_json(&req, payload, MAX_CONFIG).await?;
-    let (version, previous) = sites::publish(&*state.store, &site, config).await?;
-    if version != previous {
-        let detail = format!("after {previous}");
+    let version = config.version();
+    if version != site.config_version {
+        // Noted first (a config then refused as invalid is noted with its
+        // version, and published never).
+        let detail = format!("after {}", site.config_version);
         operators::audit(
             &*state.store,
             API_KEY,
@@ -284,6 +289,7 @@ pub async fn put_config<S: Store>(
         )
         .await?;
     }
+    let (version, previous) = sites::publish(&*state.store, &site, config).await?;
     Ok(HttpResponse::Ok().json(ConfigPublished {
         site: site.id,
         version,

@@ -93,7 +93,11 @@ pub async fn search<S: Store>(
         super::users::API_KEY,
         "export",
         Some(&site.id),
-        None,
+        selection
+            .subject_hash
+            .as_ref()
+            .map(|h| format!("subject:{h}"))
+            .as_deref(),
         &detail,
     )
     .await?;

@@ -49,8 +49,8 @@ pub struct AppState<S> {
     pub ops: Ops,
     /// `/k.js` and the banner's files, compressed once, served from memory.
     pub assets: assets::Assets,
-    /// The console's sign-in attempts.
-    pub sign_in: console::SignInLimits,
+    /// The console's limits: sign-in attempts, verifications.
+    pub limits: console::ConsoleLimits,
 }
 
 /// How long a client has to send a request's head (line and headers) before the
@@ -73,7 +73,7 @@ pub fn run<S: Store>(
         signer,
         ops: Ops::new(settings),
         assets: assets::Assets::load(&settings.static_dir)?,
-        sign_in: console::SignInLimits::default(),
+        limits: console::ConsoleLimits::default(),
     });
     let static_dir = settings.static_dir.clone();
     actix_web::rt::System::new().block_on(async move {
@@ -162,6 +162,11 @@ async fn apply_retention<S: Store>(state: &AppState<S>) {
             return;
         }
     };
+    match crate::service::operators::purge_sessions(&*state.store).await {
+        Ok(0) => {}
+        Ok(n) => crate::log::line("info", "console sessions purged", &[("sessions", &n)]),
+        Err(e) => crate::log::line("warn", "console sessions not purged", &[("error", &e)]),
+    }
     let now = crate::service::retention::clock_ms();
     for site in sites {
         let result = match state.published.get(&*state.store, &site).await {

@@ -61,6 +61,16 @@ pub async fn access<S: Store>(
     let (site, subject) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
     let access = subjects::access(&*state.store, &site, &subject).await?;
+    let target = format!("subject:{}", subjects::subject_hash(&site, &subject)?);
+    crate::service::operators::audit(
+        &*state.store,
+        super::users::API_KEY,
+        "access",
+        Some(&site.id),
+        Some(&target),
+        "",
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(access))
@@ -107,21 +117,17 @@ pub async fn erase<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let (site, subject) = path.into_inner();
     let site = auth::authorise(&req, &*state.store, &site).await?;
-    let erasure = subjects::erase(&*state.store, &site, &subject).await?;
     let target = format!("subject:{}", subjects::subject_hash(&site, &subject)?);
-    let detail = format!(
-        "{} consents, {} records",
-        erasure.consents.len(),
-        erasure.erased_records
-    );
+    // Noted first: nothing is erased that the trail does not hold.
     crate::service::operators::audit(
         &*state.store,
         super::users::API_KEY,
         "erase",
         Some(&site.id),
         Some(&target),
-        &detail,
+        "",
     )
     .await?;
+    let erasure = subjects::erase(&*state.store, &site, &subject).await?;
     Ok(HttpResponse::Ok().json(erasure))
 }

@@ -107,7 +107,15 @@ pub async fn add<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &*state.store, &path).await?;
     let new: NewUser = body::read_json(&req, payload, 4096).await?;
-    let added = operators::add(&*state.store, API_KEY, &new.email, &site.id, new.role).await?;
+    let added = operators::add(
+        &*state.store,
+        API_KEY,
+        &new.email,
+        &site.id,
+        new.role,
+        operators::Existing::Refuse,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(UserAdded {
@@ -188,7 +196,7 @@ pub async fn rotate_key<S: Store>(
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &*state.store, &path).await?;
-    let api_key = sites::rotate_key(&*state.store, &site.id).await?;
+    // Noted first: a new key is never lost to a failed note after it.
     operators::audit(
         &*state.store,
         API_KEY,
@@ -198,6 +206,7 @@ pub async fn rotate_key<S: Store>(
         "",
     )
     .await?;
+    let api_key = sites::rotate_key(&*state.store, &site.id).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(NewKey {

@@ -19,6 +19,10 @@ use crate::pseudonym::random_token;
 
 const OPERATORS: &str = "operators";
 const SESSIONS: &str = "sessions";
+/// A session's last use and language, apart from the session itself: a late
+/// write of them (a request still running when its session ended) leaves a
+/// stray document, never a session back.
+const SESSION_USE: &str = "session_use";
 
 /// A session ends after this long without a request.
 pub const IDLE_MS: u64 = 30 * 60 * 1000;
@@ -133,18 +137,53 @@ pub struct OperatorView {
     pub created_at: String,
 }
 
-/// A signed-in session, as the store keeps it (under the SHA-256 of its token).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A signed-in session: the store keeps it under the SHA-256 of its token, in
+/// two documents (`sessions`: who and since when, written once; `session_use`:
+/// last use and language).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub operator: String,
-    /// The token every state-changing request must carry (a form field or the
-    /// `X-CSRF-Token` header).
+    /// The token every state-changing request must carry (the form field `csrf`).
     pub csrf: String,
     pub created_ms: u64,
     pub seen_ms: u64,
     /// The console's language: `de` or `en`.
     pub lang: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionDoc {
+    operator: String,
+    csrf: String,
+    created_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionUse {
+    seen_ms: u64,
+    lang: String,
+}
+
+fn put_use(key: &str, seen_ms: u64, lang: &str) -> Result<Change> {
+    Ok(Change::Put {
+        table: SESSION_USE.into(),
+        key: key.to_string(),
+        value: Some(json(&SessionUse {
+            seen_ms,
+            lang: lang.to_string(),
+        })?),
+    })
+}
+
+/// The two documents of a session, deleted.
+fn delete_session(key: &str) -> [Change; 2] {
+    [SESSIONS, SESSION_USE].map(|table| Change::Put {
+        table: table.into(),
+        key: key.to_string(),
+        value: None,
+    })
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String> {
@@ -191,6 +230,34 @@ fn argon2() -> argon2::Argon2<'static> {
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
 
+/// At most this many argon2id computations (64 MiB each) run at once; the
+/// rest wait their turn.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`hash_password`] on a blocking thread, one of at most two at a time.
+pub async fn hash_password_async(password: &str) -> Result<String> {
+    let _permit = HASHING.acquire().await.map_err(internal)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(internal)?
+}
+
+/// [`password_matches`] on a blocking thread, one of at most two at a time.
+pub async fn password_matches_async(hash: &str, password: &str) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else {
+        return false;
+    };
+    let (hash, password) = (hash.to_string(), password.to_string());
+    tokio::task::spawn_blocking(move || password_matches(&hash, &password))
+        .await
+        .unwrap_or(false)
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Store(keksdose_store::StoreError::Internal(e.to_string()))
+}
+
 /// Whether `password` is the one `hash` was made from.
 pub fn password_matches(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
@@ -200,14 +267,22 @@ pub fn password_matches(hash: &str, password: &str) -> bool {
 /// without look-alikes (about 115 bits).
 pub fn initial_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 20];
-    // getrandom fails only without an OS source of randomness; a server that
-    // cannot draw random bytes cannot run at all.
-    let _ = getrandom::fill(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    // Bytes past the largest multiple of the alphabet's size are drawn again,
+    // so that every character is equally likely.
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        let mut bytes = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            panic!("the operating system's random number generator failed: {e}");
+        }
+        for b in bytes.into_iter().map(usize::from).filter(|b| *b < limit) {
+            if out.len() < 20 {
+                out.push(ALPHABET[b % ALPHABET.len()] as char);
+            }
+        }
+    }
+    out
 }
 
 fn check_password(password: &str) -> Result<()> {
@@ -249,6 +324,11 @@ pub async fn by_email<S: Store>(store: &S, email: &str) -> Result<Option<Operato
     Ok(all(store).await?.into_iter().find(|o| o.email == email))
 }
 
+/// Account edits read an account, change it and write it whole: one at a time
+/// in this process, so that two admins' edits never undo each other here.
+/// (Servers sharing a database each hold their own.)
+static EDITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn save<S: Store>(store: &S, operator: &Operator, audit: Option<AuditEvent>) -> Result<()> {
     let mut changes = vec![Change::Put {
         table: OPERATORS.into(),
@@ -268,16 +348,31 @@ pub struct Added {
     pub password: Option<String>,
 }
 
+/// Whether [`add`] may give a role to an account that exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// The server's administrator (the CLI, the demo): yes.
+    Join,
+    /// A site's admin (the console, the API key): no. E-mail addresses are not
+    /// verified, so an account is not known to be the person a site means: an
+    /// admin of another site could have made it for an address they do not
+    /// own. The server's administrator gives an existing account a role.
+    Refuse,
+}
+
 /// Gives `email` the role `role` on `site`: a new account with an initial
-/// password, or a role added to an existing one (whose password stays).
+/// password, or (with [`Existing::Join`]) a role added to an existing one
+/// (whose password stays).
 pub async fn add<S: Store>(
     store: &S,
     actor: &str,
     email: &str,
     site: &str,
     role: Role,
+    existing: Existing,
 ) -> Result<Added> {
     let email = normalise_email(email)?;
+    let _edit = EDITS.lock().await;
     let event = |id: &str, action: &str| AuditEvent {
         actor: actor.to_string(),
         action: action.into(),
@@ -286,6 +381,16 @@ pub async fn add<S: Store>(
         detail: format!("role {}", role.as_str()),
     };
     if let Some(mut operator) = by_email(store, &email).await? {
+        if existing == Existing::Refuse {
+            return Err(Error::new(
+                keksdose_shared::api::ErrorCode::Conflict,
+                format!(
+                    "{email} has an account already; the server's administrator gives it a role: \
+                     keksdose user set {email} --site {site} --role {}",
+                    role.as_str()
+                ),
+            ));
+        }
         operator.roles.insert(site.to_string(), role);
         save(store, &operator, Some(event(&operator.id, "user_change"))).await?;
         return Ok(Added {
@@ -297,7 +402,7 @@ pub async fn add<S: Store>(
     let operator = Operator {
         id: random_token(12),
         email,
-        password: hash_password(&password)?,
+        password: hash_password_async(&password).await?,
         roles: BTreeMap::from([(site.to_string(), role)]),
         created_at: keksdose_shared::time::rfc3339_millis(keksdose_store::now_ms()),
     };
@@ -319,6 +424,7 @@ pub async fn set_role<S: Store>(
     site: &str,
     role: Option<Role>,
 ) -> Result<Operator> {
+    let _edit = EDITS.lock().await;
     let mut operator = by_id(store, id)
         .await?
         .filter(|o| o.roles.contains_key(site))
@@ -367,8 +473,13 @@ pub async fn set_password<S: Store>(
     password: &str,
 ) -> Result<()> {
     check_password(password)?;
-    let mut changed = operator.clone();
-    changed.password = hash_password(password)?;
+    let hash = hash_password_async(password).await?;
+    let _edit = EDITS.lock().await;
+    // The account as it is now (its roles may have changed since it was read).
+    let mut changed = by_id(store, &operator.id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such account"))?;
+    changed.password = hash;
     let event = AuditEvent {
         actor: actor.to_string(),
         action: "password_change".into(),
@@ -418,11 +529,7 @@ pub async fn check_sign_in<S: Store>(
             .get_or_init(|| hash_password(&random_token(32)).unwrap_or_default())
             .clone(),
     };
-    let password = password.to_string();
-    // argon2id is CPU work of tens of milliseconds: off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password_matches(&hash, &password))
-        .await
-        .unwrap_or(false);
+    let ok = password_matches_async(&hash, password).await;
     Ok(operator.filter(|_| ok))
 }
 
@@ -439,21 +546,21 @@ pub async fn start_session<S: Store>(
     lang: &str,
 ) -> Result<(String, Session)> {
     let token = random_token(32);
+    let key = token_key(&token);
     let now = super::retention::clock_ms();
-    let session = Session {
+    let doc = SessionDoc {
         operator: operator.id.clone(),
         csrf: random_token(24),
         created_ms: now,
-        seen_ms: now,
-        lang: lang.to_string(),
     };
     store
         .change(vec![
             Change::Put {
                 table: SESSIONS.into(),
-                key: token_key(&token),
-                value: Some(json(&session)?),
+                key: key.clone(),
+                value: Some(json(&doc)?),
             },
+            put_use(&key, now, lang)?,
             Change::Audit {
                 event: AuditEvent {
                     actor: operator.actor(),
@@ -465,7 +572,37 @@ pub async fn start_session<S: Store>(
             },
         ])
         .await?;
+    let session = Session {
+        operator: doc.operator,
+        csrf: doc.csrf,
+        created_ms: now,
+        seen_ms: now,
+        lang: lang.to_string(),
+    };
     Ok((token, session))
+}
+
+fn expired(session: &Session, now: u64) -> bool {
+    now.saturating_sub(session.seen_ms) > IDLE_MS
+        || now.saturating_sub(session.created_ms) > MAX_AGE_MS
+}
+
+async fn read_session<S: Store>(store: &S, key: &str) -> Result<Option<Session>> {
+    let Some(text) = store.doc(SESSIONS, key).await? else {
+        return Ok(None);
+    };
+    let doc: SessionDoc = parse(&text)?;
+    let used = match store.doc(SESSION_USE, key).await? {
+        Some(text) => Some(parse::<SessionUse>(&text)?),
+        None => None,
+    };
+    Ok(Some(Session {
+        operator: doc.operator,
+        csrf: doc.csrf,
+        created_ms: doc.created_ms,
+        seen_ms: used.as_ref().map_or(doc.created_ms, |u| u.seen_ms),
+        lang: used.map_or_else(|| "de".to_string(), |u| u.lang),
+    }))
 }
 
 /// The session and operator a token names, if it is still running (idle for
@@ -476,30 +613,23 @@ pub async fn session<S: Store>(store: &S, token: &str) -> Result<Option<(Session
         return Ok(None);
     }
     let key = token_key(token);
-    let Some(text) = store.doc(SESSIONS, &key).await? else {
+    let Some(mut session) = read_session(store, &key).await? else {
         return Ok(None);
     };
-    let mut session: Session = parse(&text)?;
     let now = super::retention::clock_ms();
-    let expired = now.saturating_sub(session.seen_ms) > IDLE_MS
-        || now.saturating_sub(session.created_ms) > MAX_AGE_MS;
-    let operator = if expired {
+    let operator = if expired(&session, now) {
         None
     } else {
         by_id(store, &session.operator).await?
     };
     let Some(operator) = operator else {
-        end_session_key(store, &key).await?;
+        store.change(delete_session(&key).to_vec()).await?;
         return Ok(None);
     };
     if now.saturating_sub(session.seen_ms) > TOUCH_MS {
         session.seen_ms = now;
         store
-            .change(vec![Change::Put {
-                table: SESSIONS.into(),
-                key,
-                value: Some(json(&session)?),
-            }])
+            .change(vec![put_use(&key, now, &session.lang)?])
             .await?;
     }
     Ok(Some((session, operator)))
@@ -512,27 +642,8 @@ pub async fn set_session_lang<S: Store>(
     session: &Session,
     lang: &str,
 ) -> Result<()> {
-    let changed = Session {
-        lang: lang.to_string(),
-        ..session.clone()
-    };
     store
-        .change(vec![Change::Put {
-            table: SESSIONS.into(),
-            key: token_key(token),
-            value: Some(json(&changed)?),
-        }])
-        .await?;
-    Ok(())
-}
-
-async fn end_session_key<S: Store>(store: &S, key: &str) -> Result<()> {
-    store
-        .change(vec![Change::Put {
-            table: SESSIONS.into(),
-            key: key.to_string(),
-            value: None,
-        }])
+        .change(vec![put_use(&token_key(token), session.seen_ms, lang)?])
         .await?;
     Ok(())
 }
@@ -542,15 +653,11 @@ pub async fn end_sessions_of<S: Store>(store: &S, id: &str, except: Option<&str>
     let keep = except.map(token_key);
     let mut ended = Vec::new();
     for (key, text) in store.docs(SESSIONS).await? {
-        let Ok(session) = parse::<Session>(&text) else {
+        let Ok(session) = parse::<SessionDoc>(&text) else {
             continue;
         };
         if session.operator == id && keep.as_ref() != Some(&key) {
-            ended.push(Change::Put {
-                table: SESSIONS.into(),
-                key,
-                value: None,
-            });
+            ended.extend(delete_session(&key));
         }
     }
     if !ended.is_empty() {
@@ -559,26 +666,49 @@ pub async fn end_sessions_of<S: Store>(store: &S, id: &str, except: Option<&str>
     Ok(())
 }
 
+/// Removes the sessions that have run out and stray use documents (the
+/// periodic retention run does this); returns how many sessions went.
+pub async fn purge_sessions<S: Store>(store: &S) -> Result<usize> {
+    let now = super::retention::clock_ms();
+    let mut gone = Vec::new();
+    let mut live = std::collections::BTreeSet::new();
+    for (key, _) in store.docs(SESSIONS).await? {
+        match read_session(store, &key).await? {
+            Some(s) if !expired(&s, now) => {
+                live.insert(key);
+            }
+            _ => gone.push(key),
+        }
+    }
+    let mut changes: Vec<Change> = gone.iter().flat_map(|k| delete_session(k)).collect();
+    for (key, _) in store.docs(SESSION_USE).await? {
+        if !live.contains(&key) && !gone.contains(&key) {
+            changes.push(Change::Put {
+                table: SESSION_USE.into(),
+                key,
+                value: None,
+            });
+        }
+    }
+    for chunk in changes.chunks(1000) {
+        store.change(chunk.to_vec()).await?;
+    }
+    Ok(gone.len())
+}
+
 /// Signs out: the session is gone from the store.
 pub async fn end_session<S: Store>(store: &S, token: &str, operator: &Operator) -> Result<()> {
-    store
-        .change(vec![
-            Change::Put {
-                table: SESSIONS.into(),
-                key: token_key(token),
-                value: None,
-            },
-            Change::Audit {
-                event: AuditEvent {
-                    actor: operator.actor(),
-                    action: "sign_out".into(),
-                    site: None,
-                    target: None,
-                    detail: String::new(),
-                },
-            },
-        ])
-        .await?;
+    let mut changes = delete_session(&token_key(token)).to_vec();
+    changes.push(Change::Audit {
+        event: AuditEvent {
+            actor: operator.actor(),
+            action: "sign_out".into(),
+            site: None,
+            target: None,
+            detail: String::new(),
+        },
+    });
+    store.change(changes).await?;
     Ok(())
 }
 

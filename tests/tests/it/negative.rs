@@ -392,14 +392,18 @@ async fn no_site_key_reads_exports_withdraws_or_verifies_anything_of_another_sit
     let mut users = std::collections::HashMap::new();
     for site in SITES {
         keys.insert(site, demo_key(&server, site));
-        let list = get_json(
-            &http,
-            &server,
-            &format!("/v1/admin/sites/{site}/users"),
-            Some(site),
-        )
-        .await;
-        users.insert(site, list["users"][0]["id"].as_str().unwrap().to_string());
+        // A user of this site only (the demo's accounts have a role on every site).
+        let added: Value = http
+            .post(server.url(&format!("/v1/admin/sites/{site}/users")))
+            .bearer_auth(&keys[site])
+            .json(&json!({"email": format!("only-{site}@example.org"), "role": "dpo"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        users.insert(site, added["user"]["id"].as_str().unwrap().to_string());
         let receipt = decide(&http, &server, site, "reject_all").await;
         consents.insert(site, receipt["consent_id"].as_str().unwrap().to_string());
     }

@@ -43,18 +43,21 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 
 const CSS: &str = include_str!("console.css");
 
-/// Sign-in attempts: per account five at once, then one a minute; per network
-/// (the same /24 or /48) thirty at once, then ten a minute. Kept by each
-/// server in its memory.
+/// The console's limits, kept by each server in its memory. Password attempts
+/// (sign-in, and the current password when changing it): per account five at
+/// once, then one a minute; sign-ins per network (the same /24 or /48) thirty
+/// at once, then ten a minute. A whole-ledger verification: two at once per
+/// site, then one a minute.
 #[derive(Debug)]
-pub struct SignInLimits {
+pub struct ConsoleLimits {
     account: Limiter,
     network: Limiter,
+    verify: Limiter,
 }
 
-impl Default for SignInLimits {
-    fn default() -> SignInLimits {
-        SignInLimits {
+impl Default for ConsoleLimits {
+    fn default() -> ConsoleLimits {
+        ConsoleLimits {
             account: Limiter::new(Limit {
                 per_minute: 1,
                 burst: 5,
@@ -63,7 +66,18 @@ impl Default for SignInLimits {
                 per_minute: 10,
                 burst: 30,
             }),
+            verify: Limiter::new(Limit {
+                per_minute: 1,
+                burst: 2,
+            }),
         }
+    }
+}
+
+impl ConsoleLimits {
+    /// Takes a verification of `site`'s whole ledger, or the seconds to wait.
+    pub fn verify(&self, site: &str) -> Result<(), u64> {
+        self.verify.check(site.to_string(), Instant::now())
     }
 }
 
@@ -345,6 +359,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     !a.is_empty()
         && a.len() == b.len()
         && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// For a GET that writes (an export or a proof pack is audited; a proof pack
+/// may sign a checkpoint): refused when the browser says another site sent it.
+#[allow(clippy::result_large_err)] // the error is the page shown instead, as in every handler
+pub fn not_cross_site(req: &HttpRequest, lang: Lang) -> Result<(), Page> {
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    match site {
+        None | Some("same-origin" | "none") => Ok(()),
+        Some(_) => Err(error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t(
+                "Open this from the console's own pages.",
+                "Öffnen Sie dies von den Seiten der Konsole aus.",
+            ),
+        )),
+    }
 }
 
 /// Whether a POST comes from the console's own origin: `Sec-Fetch-Site`, when
@@ -662,7 +697,7 @@ async fn sign_in<S: Store>(req: HttpRequest, form: Form, state: web::Data<AppSta
     let now = Instant::now();
     let network = state.ops.client_network(&req);
     let account = keksdose_shared::canonical::sha256_hex(email.to_lowercase().as_bytes());
-    let limits = &state.sign_in;
+    let limits = &state.limits;
     let limited = limits
         .network
         .check(network, now)
@@ -695,17 +730,23 @@ async fn sign_in<S: Store>(req: HttpRequest, form: Form, state: web::Data<AppSta
         .await
         .map_err(|e| service_error(lang, &e))?;
     let Some(operator) = operator else {
-        if let Ok(Some(known)) = operators::by_email(&*state.store, email).await {
-            let _ = operators::audit(
-                &*state.store,
-                "anonymous",
-                "sign_in_refused",
-                None,
-                Some(&known.actor()),
-                "wrong password",
-            )
-            .await;
-        }
+        // Noted after the answer, so that a known e-mail's wrong password
+        // takes no longer than an unknown e-mail.
+        let store = state.store.clone();
+        let tried = email.to_string();
+        actix_web::rt::spawn(async move {
+            if let Ok(Some(known)) = operators::by_email(&*store, &tried).await {
+                let _ = operators::audit(
+                    &*store,
+                    "anonymous",
+                    "sign_in_refused",
+                    None,
+                    Some(&known.actor()),
+                    "wrong password",
+                )
+                .await;
+            }
+        });
         return Err(Fail::from(page_with(
             StatusCode::UNAUTHORIZED,
             None,
@@ -837,7 +878,23 @@ async fn change_password<S: Store>(
     let current = form.get("current").map_or("", String::as_str);
     let new = form.get("new").map_or("", String::as_str);
     let title = ctx.t("Your account", "Ihr Konto");
-    if !operators::password_matches(&ctx.operator.password, current) {
+    // The current password is guessed no faster here than at the sign-in.
+    let account = keksdose_shared::canonical::sha256_hex(ctx.operator.email.as_bytes());
+    if let Err(wait) = state.limits.account.check(account, Instant::now()) {
+        let mut r = error_page(
+            ctx.lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            ctx.t(
+                "Too many attempts. Try again in a minute.",
+                "Zu viele Versuche. Versuchen Sie es in einer Minute wieder.",
+            ),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Err(r.into());
+    }
+    if !operators::password_matches_async(&ctx.operator.password, current).await {
         return Ok(page_with(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(&ctx),
@@ -863,15 +920,15 @@ async fn change_password<S: Store>(
     }
     .await;
     if let Err(e) = changed {
-        let message = match &e {
-            crate::service::Error::Refused(_) => ctx
-                .t(
-                    "The new password needs at least 12 characters.",
-                    "Das neue Passwort braucht mindestens 12 Zeichen.",
-                )
-                .to_string(),
-            other => other.to_string(),
+        let crate::service::Error::Refused(_) = &e else {
+            return Err(service_error(ctx.lang, &e).into());
         };
+        let message = ctx
+            .t(
+                "The new password needs at least 12 characters.",
+                "Das neue Passwort braucht mindestens 12 Zeichen.",
+            )
+            .to_string();
         return Ok(page_with(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(&ctx),

@@ -343,13 +343,17 @@ pub async fn overview<S: Store>(
             );
         }
     }
-    let _ = write!(
-        body,
-        "</dl><form method=\"post\" action=\"/console/sites/{}/verify\">{}<button type=\"submit\">{}</button></form></section></div>",
-        esc(&site.id),
-        ctx.csrf_field(),
-        t("Verify the whole ledger now", "Ganzes Ledger jetzt prüfen"),
-    );
+    body.push_str("</dl>");
+    if role.allows(Need::Consents) {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/console/sites/{}/verify\">{}<button type=\"submit\">{}</button></form>",
+            esc(&site.id),
+            ctx.csrf_field(),
+            t("Verify the whole ledger now", "Ganzes Ledger jetzt prüfen"),
+        );
+    }
+    body.push_str("</section></div>");
     Ok(page(
         Some(&ctx),
         ctx.lang,
@@ -368,7 +372,21 @@ pub async fn verify<S: Store>(
 ) -> Answer {
     let store = &*state.store;
     let ctx = Ctx::form(&req, store, &form).await?;
-    let (site, _) = ctx.site(store, &path, Need::View).await?;
+    let (site, _) = ctx.site(store, &path, Need::Consents).await?;
+    if let Err(wait) = state.limits.verify(&site.id) {
+        return Err(error_page(
+            ctx.lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "{} {wait} s.",
+                ctx.t(
+                    "The ledger was just verified. Try again in",
+                    "Das Ledger wurde eben geprüft. Versuchen Sie es wieder in"
+                )
+            ),
+        )
+        .into());
+    }
     let report = proofs::verify(store, &site.id)
         .await
         .map_err(|e| service_error(ctx.lang, &e))?;
@@ -409,7 +427,7 @@ pub async fn verify<S: Store>(
 
 fn log_query(q: &Query) -> String {
     let mut out = Vec::new();
-    for k in ["from", "to", "action", "version", "subject"] {
+    for k in ["from", "to", "action", "version"] {
         if let Some(v) = q.get(k) {
             out.push(format!("{k}={}", urlencode(v)));
         }
@@ -450,7 +468,7 @@ pub async fn log<S: Store>(
         )));
     }
     let found = async {
-        let selection = export::selection(&site, q.get("from"), q.get("to"), q.get("subject"))?;
+        let selection = export::selection(&site, q.get("from"), q.get("to"), None)?;
         let filter = export::Filter::parse(q.get("action"), q.get("version"))?;
         let after = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
         export::page(store, &site.id, &selection, &filter, after, 50).await
@@ -510,13 +528,17 @@ pub async fn log<S: Store>(
     }
     let _ = write!(
         body,
-        "</select></label><label>{}<input name=\"subject\" value=\"{}\" autocomplete=\"off\"></label>\
-         <label>{}<input name=\"consent\" autocomplete=\"off\"></label>\
-         <button type=\"submit\" class=\"primary\">{}</button></form>",
-        t("Site user id", "Nutzer-ID der Website"),
-        esc(q.get("subject").unwrap_or("")),
+        "</select></label><label>{}<input name=\"consent\" autocomplete=\"off\"></label>\
+         <button type=\"submit\" class=\"primary\">{}</button></form>\
+         <p class=\"hint\">{} <a href=\"/console/sites/{}/subjects\">{}</a>.</p>",
         t("Consent ID", "Consent-ID"),
         t("Search", "Suchen"),
+        t(
+            "A site user's consents (kept out of addresses):",
+            "Die Einwilligungen einer Nutzerin oder eines Nutzers (ohne ID in der Adresse):"
+        ),
+        esc(&site.id),
+        t("Data subjects", "Betroffene Personen"),
     );
     let (records, next) = match found {
         Ok(found) => found,
@@ -628,25 +650,17 @@ pub async fn export<S: Store>(
     let store = &*state.store;
     let ctx = Ctx::page(&req, store).await?;
     let (site, _) = ctx.site(store, &path, Need::Consents).await?;
+    super::not_cross_site(&req, ctx.lang)?;
     let q = query.into_inner();
     let parsed = (|| {
-        let selection = export::selection(&site, q.get("from"), q.get("to"), q.get("subject"))?;
+        let selection = export::selection(&site, q.get("from"), q.get("to"), None)?;
         let filter = export::Filter::parse(q.get("action"), q.get("version"))?;
         let format = export::Format::parse(q.get("format").unwrap_or(""))
             .ok_or_else(|| crate::service::Error::bad_request("format: expected csv or ndjson"))?;
         Ok::<_, crate::service::Error>((selection, filter, format))
     })();
     let (selection, filter, format) = parsed.map_err(|e| service_error(ctx.lang, &e))?;
-    let detail = format!(
-        "{} {}",
-        q.get("format").unwrap_or(""),
-        log_query(&Query(
-            q.0.iter()
-                .filter(|(k, _)| *k != "subject")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        ))
-    );
+    let detail = format!("{} {}", q.get("format").unwrap_or(""), log_query(&q));
     operators::audit(
         store,
         &ctx.actor(),
@@ -1088,6 +1102,7 @@ pub async fn proof_pack<S: Store>(
     let ctx = Ctx::page(&req, store).await?;
     let (site_id, consent_id) = path.into_inner();
     let (site, _) = ctx.site(store, &site_id, Need::Consents).await?;
+    super::not_cross_site(&req, ctx.lang)?;
     let pack = proofs::proof_pack(store, &state.signer, &site.id, &consent_id)
         .await
         .map_err(|e| service_error(ctx.lang, &e))?;
@@ -1136,19 +1151,35 @@ pub async fn withdraw<S: Store>(
         )
         .into());
     }
-    let record = consents::withdraw_for_visitor(store, &state.published, &site, consent_id.clone())
+    let known = store
+        .consent(&site.id, &consent_id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+    if known.is_empty() {
+        return Err(error_page(
+            ctx.lang,
+            StatusCode::NOT_FOUND,
+            ctx.t(
+                "There is no such consent.",
+                "Diese Einwilligung gibt es nicht.",
+            ),
+        )
+        .into());
+    }
+    // Noted first: nothing is done that the trail does not hold.
     operators::audit(
         store,
         &ctx.actor(),
         "withdraw",
         Some(&site.id),
         Some(&consent_id),
-        &format!("record {}: {reason}", record.seq),
+        reason,
     )
     .await
     .map_err(|e| audit_failed(ctx.lang, &e))?;
+    consents::withdraw_for_visitor(store, &state.published, &site, consent_id.clone())
+        .await
+        .map_err(|e| service_error(ctx.lang, &e))?;
     Ok(see_other(&format!(
         "/console/sites/{}/consents/{}",
         site.id,
@@ -1368,23 +1399,21 @@ pub async fn subject_erase<S: Store>(
     }
     let subject = form.get("subject").map_or("", |s| s.trim());
     let hash = subjects::subject_hash(&site, subject).map_err(|e| service_error(ctx.lang, &e))?;
-    let erased = subjects::erase(store, &site, subject)
-        .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+    // Noted first: nothing is erased that the trail does not hold.
+    let target = format!("subject:{hash}");
     operators::audit(
         store,
         &ctx.actor(),
         "erase",
         Some(&site.id),
-        Some(&format!("subject:{hash}")),
-        &format!(
-            "{} consents, {} records",
-            erased.consents.len(),
-            erased.erased_records
-        ),
+        Some(&target),
+        "",
     )
     .await
     .map_err(|e| audit_failed(ctx.lang, &e))?;
+    let erased = subjects::erase(store, &site, subject)
+        .await
+        .map_err(|e| service_error(ctx.lang, &e))?;
     let body = format!(
         "<p class=\"ok\" role=\"status\">{} {} / {}</p>{}",
         ctx.t(
@@ -1848,19 +1877,24 @@ pub async fn config_publish<S: Store>(
                 ),
             )
         })?;
-    let (version, previous) = sites::publish(store, &site, draft)
+    let version = draft.version();
+    if version != site.config_version {
+        // Noted first: nothing is published that the trail does not hold.
+        let detail = format!("after {}", site.config_version);
+        operators::audit(
+            store,
+            &ctx.actor(),
+            "publish",
+            Some(&site.id),
+            Some(&version),
+            &detail,
+        )
+        .await
+        .map_err(|e| audit_failed(ctx.lang, &e))?;
+    }
+    sites::publish(store, &site, draft)
         .await
         .map_err(|e| service_error(ctx.lang, &e))?;
-    operators::audit(
-        store,
-        &ctx.actor(),
-        "publish",
-        Some(&site.id),
-        Some(&version),
-        &format!("after {previous}"),
-    )
-    .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
     Ok(see_other(&format!(
         "/console/sites/{}/config?published={version}",
         site.id
@@ -2001,9 +2035,31 @@ pub async fn user_add<S: Store>(
         form.get("email").map_or("", String::as_str),
         &site.id,
         new_role,
+        operators::Existing::Refuse,
     )
-    .await
-    .map_err(|e| service_error(ctx.lang, &e))?;
+    .await;
+    let added = match added {
+        Ok(added) => added,
+        // An address with an account already: said on the users page.
+        Err(e @ crate::service::Error::Refused(_)) => {
+            let message = format!(
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                esc(&e.to_string())
+            );
+            let body = users_body(store, &ctx, &site.id, &message)
+                .await
+                .map_err(|e| service_error(ctx.lang, &e))?;
+            return Ok(page_with(
+                StatusCode::CONFLICT,
+                Some(&ctx),
+                ctx.lang,
+                ctx.t("Users and API key", "Benutzer und API-Schlüssel"),
+                nav(&site.id, role, "users"),
+                &body,
+            ));
+        }
+        Err(e) => return Err(service_error(ctx.lang, &e).into()),
+    };
     let message = match &added.password {
         Some(p) => format!(
             "<div class=\"panel\" role=\"status\"><p class=\"ok\">{} {}</p><p>{} <code>{}</code></p><p class=\"hint\">{}</p></div>",
@@ -2115,12 +2171,14 @@ pub async fn key_rotate<S: Store>(
         )
         .into());
     }
-    let key = sites::rotate_key(store, &site.id)
-        .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+    // Noted first: a rotation the trail could not record is not made (and a
+    // new key is never lost to a failed note after it).
     operators::audit(store, &ctx.actor(), "key_rotate", Some(&site.id), None, "")
         .await
         .map_err(|e| audit_failed(ctx.lang, &e))?;
+    let key = sites::rotate_key(store, &site.id)
+        .await
+        .map_err(|e| service_error(ctx.lang, &e))?;
     let message = format!(
         "<div class=\"panel\" role=\"status\"><p class=\"ok\">{}</p><p><code>{}</code></p><p class=\"hint\">{}</p></div>",
         ctx.t("The new API key:", "Der neue API-Schlüssel:"),
