@@ -251,6 +251,34 @@ pub async fn backend_consent<S: Store>(
     Ok(HttpResponse::Created().json(record.receipt()))
 }
 
+/// `POST /v1/admin/sites/{site}/config/check`: validates a config as publishing
+/// would and says what publishing it would do — its version, the paths that
+/// differ from the published one, whether visitors are asked again — without
+/// publishing (the console's *Check*).
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/config/check", tag = "admin",
+    params(("site" = String, Path, description = "The site id")), security(("api_key" = [])),
+    request_body = keksdose_shared::SiteConfig,
+    responses(
+        (status = 200, description = "Valid: what publishing it would do", body = crate::service::sites::ConfigCheck),
+        (status = 400, description = "Malformed request (bad JSON, wrong types, unknown fields, bad query)", body = keksdose_shared::api::ApiError),
+        (status = 401, description = "No API key", body = keksdose_shared::api::ApiError),
+        (status = 403, description = "The key is not valid for this site, or the Origin is not allowed", body = keksdose_shared::api::ApiError),
+        (status = 408, description = "The body did not arrive in time", body = keksdose_shared::api::ApiError),
+        (status = 413, description = "Body too large", body = keksdose_shared::api::ApiError),
+        (status = 415, description = "Not application/json", body = keksdose_shared::api::ApiError),
+        (status = 422, description = "Well-formed but invalid (every problem with its path in details)", body = keksdose_shared::api::ApiError)))]
+pub async fn check_config<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = auth::authorise(&req, &*state.store, &path).await?;
+    let config: SiteConfig = body::read_json(&req, payload, MAX_CONFIG).await?;
+    let check = sites::check(&*state.store, &site, config).await?;
+    Ok(HttpResponse::Ok().json(check))
+}
+
 /// `PUT /v1/admin/sites/{site}/config`: validates and publishes a new config
 /// version; every earlier version stays retrievable for proofs.
 #[utoipa::path(put, path = "/v1/admin/sites/{site}/config", tag = "admin",

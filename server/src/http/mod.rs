@@ -280,6 +280,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         web::put().to(admin::put_config::<S>),
     )
     .route(
+        "/v1/admin/sites/{site}/config/check",
+        web::post().to(admin::check_config::<S>),
+    )
+    .route(
         "/v1/admin/sites/{site}/users",
         web::get().to(users::list::<S>),
     )

@@ -35,6 +35,7 @@ use super::{admin, declaration, export, public, schema, subjects, users};
         admin::retention,
         admin::backend_consent,
         admin::put_config,
+        admin::check_config,
         export::search,
         export::stats,
         subjects::link,

@@ -267,3 +267,127 @@ mod tests {
         assert!(!is_origin("http://127.0.0.1.nip.io:8080"));
     }
 }
+
+/// Whether visitors who decided under one config are asked again under another
+/// (`keksdose_shared::renewal`, for a decision made just now that covers every
+/// category and service of the first).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reask {
+    /// Decisions still hold.
+    No,
+    /// `consent.revision` is raised: everyone is asked again.
+    Revision { from: u32, to: u32 },
+    /// Categories or services that need consent are new: everyone who decided
+    /// before is asked again.
+    NewIds { ids: Vec<String> },
+}
+
+/// [`Reask`] from `current` to `next`.
+pub fn reask(current: &SiteConfig, next: &SiteConfig) -> Reask {
+    use keksdose_shared::renewal::{Renewal, check};
+    let ids = current
+        .categories()
+        .iter()
+        .map(|c| c.id.clone())
+        .chain(current.services.iter().map(|s| s.id.clone()))
+        .collect();
+    let now = now_ms() / 1000;
+    let stored = keksdose_shared::cookie::StoredDecision {
+        consent_id: None,
+        pending: None,
+        decided_at: now,
+        config_version: current.version(),
+        revision: current.consent.revision,
+        action: keksdose_shared::Action::AcceptAll,
+        signals: Default::default(),
+        granted: ids,
+        denied: Default::default(),
+    };
+    match check(next, &stored, now) {
+        None | Some(Renewal::Expired) => Reask::No,
+        Some(Renewal::Revision { stored, current }) => Reask::Revision {
+            from: stored,
+            to: current,
+        },
+        Some(Renewal::NewIds(ids)) => Reask::NewIds { ids },
+    }
+}
+
+/// The paths where two configs differ (in their JSON form), at most 60.
+pub fn differences(a: &SiteConfig, b: &SiteConfig) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value::{Array, Null, Object};
+        if a == b || out.len() >= 60 {
+            return;
+        }
+        match (a, b) {
+            (Object(x), Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&Null),
+                        y.get(k).unwrap_or(&Null),
+                        out,
+                    );
+                }
+            }
+            (Array(x), Array(y)) if x.len() == y.len() => {
+                for (i, (xa, ya)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{path}[{i}]"), xa, ya, out);
+                }
+            }
+            _ => out.push(path.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    if let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(b)) {
+        walk("", &a, &b, &mut out);
+    }
+    out
+}
+
+/// `POST /v1/admin/sites/{site}/config/check`: what publishing a config would do.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConfigCheck {
+    pub site: String,
+    /// The version it would have.
+    pub version: String,
+    /// Whether it is the version published now (publishing changes nothing).
+    pub published: bool,
+    /// The paths where it differs from the published config (at most 60).
+    pub differences: Vec<String>,
+    /// Whether visitors who decided under the published config are asked again.
+    pub reask: Reask,
+    /// Texts missing in an offered language (the banner falls back to the default).
+    pub notices: Vec<keksdose_shared::api::ValidationErrorBody>,
+}
+
+/// Validates `config` (every problem with its path, as publishing would) and
+/// compares it with the site's published one.
+pub async fn check<S: Store>(
+    store: &S,
+    site: &SiteMeta,
+    config: SiteConfig,
+) -> Result<ConfigCheck> {
+    let config = validated(config)?;
+    let current = store
+        .config(&site.id, &site.config_version)
+        .await?
+        .ok_or_else(|| Error::not_found("the published config is not stored"))?;
+    let version = config.version();
+    Ok(ConfigCheck {
+        site: site.id.clone(),
+        published: version == site.config_version,
+        differences: differences(&current, &config),
+        reask: reask(&current, &config),
+        notices: config.notices().iter().map(Into::into).collect(),
+        version,
+    })
+}

@@ -1355,3 +1355,73 @@ async fn a_session_ends_when_idle_and_after_twelve_hours() {
         "12 hours after sign-in: signed out"
     );
 }
+
+/// The console's *Check* through the API: what publishing a config would do,
+/// without publishing it.
+#[tokio::test]
+async fn a_config_check_says_what_publishing_would_do_and_publishes_nothing() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let key = demo_key(&server, "saas");
+    let published: Value = http
+        .get(server.url("/v1/sites/saas/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let check = async |config: &Value| {
+        let r = http
+            .post(server.url("/v1/admin/sites/saas/config/check"))
+            .bearer_auth(&key)
+            .json(config)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let mut config = published["config"].clone();
+    let (status, same) = check(&config).await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["published"], true);
+    assert_eq!(same["reask"], json!({"kind": "no"}));
+    assert_eq!(same["differences"], json!([]));
+
+    config["site"]["policy_version"] = json!("Stand: 01.12.2026");
+    let (_, text_fix) = check(&config).await;
+    assert_eq!(text_fix["reask"], json!({"kind": "no"}), "{text_fix}");
+    assert_eq!(text_fix["differences"], json!(["site.policy_version"]));
+
+    let revision = config["consent"]["revision"].as_u64().unwrap();
+    config["consent"]["revision"] = json!(revision + 1);
+    let (_, raised) = check(&config).await;
+    assert_eq!(
+        raised["reask"],
+        json!({"kind": "revision", "from": revision, "to": revision + 1})
+    );
+    assert_ne!(raised["version"], published["version"]);
+
+    config["services"][0]["cookies"][0]["lifetime"] = json!("forever");
+    let (status, invalid) = check(&config).await;
+    assert_eq!(status, 422, "{invalid}");
+    assert!(
+        invalid["error"]["details"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("services[0].cookies[0]"),
+        "{invalid}"
+    );
+    let now: Value = http
+        .get(server.url("/v1/sites/saas/config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        now["version"], published["version"],
+        "nothing was published"
+    );
+}

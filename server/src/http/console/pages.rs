@@ -1446,69 +1446,11 @@ fn to_toml(config: &SiteConfig) -> String {
     toml::to_string_pretty(config).unwrap_or_else(|e| format!("# cannot show as TOML: {e}"))
 }
 
-/// The paths where two configs differ (as JSON), at most 60.
-fn differences(a: &SiteConfig, b: &SiteConfig) -> Vec<String> {
-    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
-        use serde_json::Value::{Array, Object};
-        if a == b || out.len() >= 60 {
-            return;
-        }
-        match (a, b) {
-            (Object(x), Object(y)) => {
-                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-                for k in keys {
-                    let null = serde_json::Value::Null;
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    walk(
-                        &p,
-                        x.get(k).unwrap_or(&null),
-                        y.get(k).unwrap_or(&null),
-                        out,
-                    );
-                }
-            }
-            (Array(x), Array(y)) if x.len() == y.len() => {
-                for (i, (xa, ya)) in x.iter().zip(y).enumerate() {
-                    walk(&format!("{path}[{i}]"), xa, ya, out);
-                }
-            }
-            _ => out.push(path.to_string()),
-        }
-    }
-    let mut out = Vec::new();
-    let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(b)) else {
-        return out;
-    };
-    walk("", &a, &b, &mut out);
-    out
-}
-
-/// Whether visitors who decided under `current` are asked again under `draft`.
+/// Whether visitors who decided under `current` are asked again under
+/// `draft`, in words.
 fn asked_again(lang: Lang, current: &SiteConfig, draft: &SiteConfig) -> (bool, String) {
-    let ids: Vec<String> = current
-        .categories()
-        .iter()
-        .map(|c| c.id.clone())
-        .chain(current.services.iter().map(|s| s.id.clone()))
-        .collect();
-    let now = keksdose_store::now_ms() / 1000;
-    let stored = StoredDecision {
-        consent_id: None,
-        pending: None,
-        decided_at: now,
-        config_version: current.version(),
-        revision: current.consent.revision,
-        action: keksdose_shared::Action::AcceptAll,
-        signals: Default::default(),
-        granted: ids.into_iter().collect(),
-        denied: BTreeSet::new(),
-    };
-    match keksdose_shared::renewal::check(draft, &stored, now) {
-        None => (
+    match sites::reask(current, draft) {
+        sites::Reask::No => (
             false,
             lang.t(
                 "Visitors are not asked again: their decisions still hold under this config.",
@@ -1516,17 +1458,17 @@ fn asked_again(lang: Lang, current: &SiteConfig, draft: &SiteConfig) -> (bool, S
             )
             .to_string(),
         ),
-        Some(keksdose_shared::renewal::Renewal::Revision { stored, current }) => (
+        sites::Reask::Revision { from, to } => (
             true,
             format!(
-                "{} ({stored} → {current})",
+                "{} ({from} → {to})",
                 lang.t(
                     "Every visitor is asked again: consent.revision is raised",
                     "Alle Besucher werden erneut gefragt: consent.revision ist erhöht"
                 )
             ),
         ),
-        Some(keksdose_shared::renewal::Renewal::NewIds(ids)) => (
+        sites::Reask::NewIds { ids } => (
             true,
             format!(
                 "{} {}",
@@ -1536,14 +1478,6 @@ fn asked_again(lang: Lang, current: &SiteConfig, draft: &SiteConfig) -> (bool, S
                 ),
                 esc(&ids.join(", "))
             ),
-        ),
-        Some(keksdose_shared::renewal::Renewal::Expired) => (
-            true,
-            lang.t(
-                "Every visitor is asked again: the consent lifetime has run out.",
-                "Alle Besucher werden erneut gefragt: die Geltungsdauer ist abgelaufen.",
-            )
-            .to_string(),
         ),
     }
 }
@@ -1592,7 +1526,9 @@ async fn config_history<S: Store>(store: &S, ctx: &Ctx, site: &keksdose_store::S
         };
         let _ = write!(
             body,
-            "<tr><td><code>{}</code>{current}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/console/sites/{}/config?version={}\"><code>{}</code></a>{current}</td><td>{}</td></tr>",
+            esc(&site.id),
+            esc(v),
             esc(v),
             esc(at)
         );
@@ -1631,10 +1567,44 @@ pub async fn config<S: Store>(
         ctx.t("Current version", "Aktuelle Version"),
         esc(&site.config_version)
     );
+    // An older version in the editor: to read it, or to publish it again.
+    let older = match query.get("version").filter(|v| *v != site.config_version) {
+        Some(v) => Some((
+            v.to_string(),
+            store
+                .config(&site.id, v)
+                .await
+                .map_err(|e| service_error(ctx.lang, &e.into()))?
+                .ok_or_else(|| {
+                    error_page(
+                        ctx.lang,
+                        StatusCode::NOT_FOUND,
+                        ctx.t("There is no such version.", "Diese Version gibt es nicht."),
+                    )
+                })?,
+        )),
+        None => None,
+    };
+    if let Some((v, _)) = &older {
+        let _ = write!(
+            body,
+            "<p class=\"warn\" role=\"status\">{} <code>{}</code>. {}</p>",
+            ctx.t(
+                "The editor shows the older version",
+                "Der Editor zeigt die ältere Version"
+            ),
+            esc(v),
+            ctx.t(
+                "Check and publish it to make it current again.",
+                "Prüfen und veröffentlichen Sie sie, um sie wieder aktiv zu machen."
+            ),
+        );
+    }
+    let shown = older.as_ref().map_or(&current.config, |(_, c)| c);
     body.push_str(&config_editor(
         &ctx,
         &site.id,
-        &to_toml(&current.config),
+        &to_toml(shown),
         role.allows(Need::Publish),
     ));
     body.push_str(&config_history(store, &ctx, &site).await);
@@ -1763,7 +1733,7 @@ pub async fn config_check<S: Store>(
             )
         );
     } else {
-        let diff = differences(&current.config, &draft);
+        let diff = sites::differences(&current.config, &draft);
         let _ = write!(
             body,
             "<h2>{}</h2><ul class=\"diff\">",
@@ -2317,12 +2287,14 @@ mod tests {
         let mut text_fix = config.clone();
         text_fix.site.policy_version = "Stand: 1.12.2026".into();
         assert!(!asked_again(Lang::En, &config, &text_fix).0);
-        assert!(differences(&config, &text_fix).contains(&"site.policy_version".to_string()));
+        assert!(
+            sites::differences(&config, &text_fix).contains(&"site.policy_version".to_string())
+        );
         let mut raised = config.clone();
         raised.consent.revision += 1;
         let (again, says) = asked_again(Lang::En, &config, &raised);
         assert!(again && says.contains("revision"), "{says}");
-        assert_eq!(differences(&config, &raised), ["consent.revision"]);
+        assert_eq!(sites::differences(&config, &raised), ["consent.revision"]);
     }
 
     #[test]
