@@ -505,9 +505,59 @@ async fn a_dpo_proves_a_consent_with_the_banner_as_shown_and_the_pack_verifies_o
     c.fill("#reason", "E-Mail vom 3. November: Widerruf").await;
     c.click("form[action$='/withdraw'] button").await;
     c.wait_text("Withdrawn").await;
+
+    // A data subject's request: the site's user id linked to a consent, looked
+    // up, exported and erased; and the consent log exported as CSV.
+    let linked = c
+        .http
+        .post(c.server.url("/v1/admin/sites/coaching/subjects/kunde-4711"))
+        .bearer_auth(demo_key(&c.server, "coaching"))
+        .json(&json!({"consent_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 200);
+    c.goto("/console/sites/coaching/subjects").await;
+    c.wait(
+        "the subject form",
+        "return !!document.querySelector('input[name=subject]');",
+    )
+    .await;
+    c.fill("input[name=subject]", "kunde-4711").await;
+    c.click("form[action$='/subjects'] button").await;
+    c.wait_text("Linked consents").await;
+    assert!(c.text().await.contains(&id));
+    let (session, csrf) = (c.session().await, c.csrf().await);
+    let r = c
+        .http
+        .post(c.server.url("/console/sites/coaching/subjects/export"))
+        .header("Cookie", format!("{COOKIE}={session}"))
+        .header("Origin", c.server.url("").trim_end_matches('/'))
+        .form(&[("csrf", csrf.as_str()), ("subject", "kunde-4711")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let access: Value = r.json().await.unwrap();
+    assert_eq!(access["consents"][0]["consent_id"], json!(id));
+    c.click("form[action$='/erase'] input[name=confirm]").await;
+    c.click("form[action$='/erase'] button").await;
+    c.wait_text("Erased.").await;
+    let (status, csv) = c
+        .get(&session, "/console/sites/coaching/export?format=csv")
+        .await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("seq,received_at,consent_id"), "{csv}");
     let trail = c.audit("coaching").await;
     let users = users(&c, "coaching").await;
-    for action in ["sign_in", "proof_pack", "withdraw"] {
+    for action in [
+        "sign_in",
+        "proof_pack",
+        "withdraw",
+        "access",
+        "export",
+        "erase",
+    ] {
         assert!(
             audited(&trail, &users, "dpo@demo.example", action),
             "{action}: {trail}"
@@ -633,6 +683,56 @@ async fn a_user_of_one_site_reaches_no_other_site_by_any_url() {
         !saas_users.to_string().contains("nur-coaching"),
         "{saas_users}"
     );
+    // The admin rotates coaching's API key: shown once, the old one refused.
+    let old_key = demo_key(&c.server, "coaching");
+    c.goto("/console/sites/coaching/users").await;
+    c.wait_text("Rotate the API key").await;
+    c.click("form[action$='/key'] input[name=confirm]").await;
+    c.click("form[action$='/key'] button").await;
+    c.wait_text("The new API key").await;
+    let new_key = c
+        .eval("return document.querySelector('.panel[role=status] code').textContent;")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verify_with = async |key: &str| {
+        c.http
+            .get(c.server.url("/v1/admin/sites/coaching/verify"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(verify_with(&old_key).await, StatusCode::FORBIDDEN);
+    assert_eq!(verify_with(&new_key).await, StatusCode::OK);
+    let trail: Value = c
+        .http
+        .get(c.server.url("/v1/admin/sites/coaching/audit?limit=1000"))
+        .bearer_auth(&new_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let coaching_users: Value = c
+        .http
+        .get(c.server.url("/v1/admin/sites/coaching/users"))
+        .bearer_auth(&new_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for action in ["user_add", "key_rotate"] {
+        assert!(
+            audited(&trail, &coaching_users, "admin@demo.example", action),
+            "{action}: {trail}"
+        );
+    }
     c.sign_out().await;
 
     c.sign_in("nur-coaching@example.org", &password).await;
