@@ -337,6 +337,34 @@ async fn an_editor_publishes_a_config_and_the_visitor_is_asked_again_and_a_dpo_c
         .await;
     c.goto("/console/sites/saas/config").await;
     c.wait_text("Check and preview").await;
+    // The live preview: typed text reaches the preview without a click, once
+    // valid; an invalid one is said in the status line.
+    let live = "const t = document.querySelector('#config');\
+        t.value += arguments[0]; t.dispatchEvent(new Event('input')); return true;";
+    c.browser
+        .eval_with(live, vec![json!("\nnot toml at all")])
+        .await
+        .unwrap();
+    c.wait(
+        "the status line to say the text cannot be read",
+        "return document.querySelector('#preview-status').textContent.includes('cannot be read');",
+    )
+    .await;
+    c.eval("const t = document.querySelector('#config'); t.value = t.value.replace('\\nnot toml at all', ''); return true;")
+        .await;
+    c.browser
+        .eval_with(
+            live,
+            vec![json!("\n[texts.de]\ntitle = \"Live-Vorschau\"\n")],
+        )
+        .await
+        .unwrap();
+    c.wait(
+        "the preview's first layer with the typed title",
+        "const f = document.querySelector('iframe[src*=\"layer=first\"]');\
+         return f && f.contentDocument && f.contentDocument.body.textContent.includes('Live-Vorschau');",
+    )
+    .await;
     raise_revision(&c).await;
     c.click("form[action='/console/sites/saas/config'] button")
         .await;
@@ -613,6 +641,7 @@ fn routes(site: &str, consent: &str) -> Vec<(&'static str, String)> {
         ("POST", format!("/console/sites/{site}/subjects/export")),
         ("POST", format!("/console/sites/{site}/subjects/erase")),
         ("POST", format!("/console/sites/{site}/config")),
+        ("POST", format!("/console/sites/{site}/config/draft")),
         ("POST", format!("/console/sites/{site}/config/publish")),
         ("POST", format!("/console/sites/{site}/users")),
         ("POST", format!("/console/sites/{site}/users/someone")),

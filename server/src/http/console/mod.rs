@@ -36,12 +36,15 @@ pub use words::Lang;
 /// The session cookie.
 pub const COOKIE: &str = "__Host-keksdose-console";
 
-/// Every console page: its own stylesheet, no script, frames only of its own
-/// banner previews, forms only to itself.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-    frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Every console page: its own stylesheet and its one script (the editor's
+/// live preview), requests only to itself, frames only of its own banner
+/// previews, forms only to itself.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+    style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
 
 const CSS: &str = include_str!("console.css");
+const JS: &str = include_str!("console.js");
 
 /// The console's limits, kept by each server in its memory. Password attempts
 /// (sign-in, and the current password when changing it): per account five at
@@ -126,6 +129,7 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(home::<S>))
             .route("/", web::get().to(home::<S>))
             .route("/console.css", web::get().to(css))
+            .route("/console.js", web::get().to(js))
             .route("/sign-in", web::get().to(sign_in_page::<S>))
             .route("/sign-in", web::post().to(sign_in::<S>))
             .route("/sign-out", web::post().to(sign_out::<S>))
@@ -161,6 +165,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig) {
             )
             .route("/sites/{site}/config", web::get().to(p::config::<S>))
             .route("/sites/{site}/config", web::post().to(p::config_check::<S>))
+            .route(
+                "/sites/{site}/config/draft",
+                web::post().to(p::config_draft::<S>),
+            )
             .route(
                 "/sites/{site}/config/publish",
                 web::post().to(p::config_publish::<S>),
@@ -441,7 +449,8 @@ pub fn page_with(
         html,
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Keksdose</title><link rel=\"stylesheet\" href=\"/console/console.css\"></head><body>\
+         <title>{} · Keksdose</title><link rel=\"stylesheet\" href=\"/console/console.css\">\
+         <script src=\"/console/console.js\" defer></script></head><body>\
          <a class=\"skip\" href=\"#main\">{}</a><header class=\"top\"><a class=\"brand\" href=\"/console/\">Keksdose</a>",
         lang.code(),
         esc(title),
@@ -574,6 +583,14 @@ async fn css() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(CSS)
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(JS)
 }
 
 async fn unknown_page(req: HttpRequest) -> Page {

@@ -1482,6 +1482,23 @@ fn asked_again(lang: Lang, current: &SiteConfig, draft: &SiteConfig) -> (bool, S
     }
 }
 
+/// The preview's two layers; `source` is the query naming what they show
+/// (`source=current`, `version=V`, or the draft: `draft=V`). The editor's
+/// script points them at each valid draft as it is typed.
+fn preview(ctx: &Ctx, site: &str, lang: &str, source: &str) -> String {
+    format!(
+        "<h2>{}</h2><p id=\"preview-status\" role=\"status\" aria-live=\"polite\"></p><div class=\"grid2\">\
+         <iframe class=\"banner\" data-preview title=\"{}\" src=\"/console/sites/{2}/config/preview?layer=first&amp;lang={3}&amp;{4}\"></iframe>\
+         <iframe class=\"banner\" data-preview title=\"{5}\" src=\"/console/sites/{2}/config/preview?layer=settings&amp;lang={3}&amp;{4}\"></iframe></div>",
+        ctx.t("Preview", "Vorschau"),
+        ctx.t("Preview of the first layer", "Vorschau der ersten Ebene"),
+        esc(site),
+        esc(lang),
+        esc(source),
+        ctx.t("Preview of the settings", "Vorschau der Einstellungen"),
+    )
+}
+
 fn config_editor(ctx: &Ctx, site: &str, text: &str, can_publish: bool) -> String {
     format!(
         "<h2>{}</h2><form method=\"post\" action=\"/console/sites/{}/config\" class=\"noprint\">{}\
@@ -1607,6 +1624,11 @@ pub async fn config<S: Store>(
         &to_toml(shown),
         role.allows(Need::Publish),
     ));
+    let source = older.as_ref().map_or_else(
+        || "source=current".to_string(),
+        |(v, _)| format!("version={v}"),
+    );
+    body.push_str(&preview(&ctx, &site.id, shown.default_language(), &source));
     body.push_str(&config_history(store, &ctx, &site).await);
     Ok(page(
         Some(&ctx),
@@ -1763,17 +1785,8 @@ pub async fn config_check<S: Store>(
             );
         }
     }
-    let lang = draft.default_language();
-    let _ = write!(
-        body,
-        "<h2>{}</h2><div class=\"grid2\"><iframe class=\"banner\" title=\"{}\" src=\"/console/sites/{2}/config/preview?layer=first&amp;lang={3}\"></iframe>\
-         <iframe class=\"banner\" title=\"{4}\" src=\"/console/sites/{2}/config/preview?layer=settings&amp;lang={3}\"></iframe></div>",
-        t("Preview", "Vorschau"),
-        t("Preview of the first layer", "Vorschau der ersten Ebene"),
-        esc(&site.id),
-        esc(lang),
-        t("Preview of the settings", "Vorschau der Einstellungen"),
-    );
+    let source = format!("draft={version}");
+    body.push_str(&preview(&ctx, &site.id, draft.default_language(), &source));
     body.push_str(&config_editor(
         &ctx,
         &site.id,
@@ -1786,6 +1799,75 @@ pub async fn config_check<S: Store>(
         title,
         nav(&site.id, role, "config"),
         &body,
+    ))
+}
+
+/// `POST /console/sites/{site}/config/draft` (the editor's script): checks the
+/// text as *Check* does and keeps a valid one as the operator's draft;
+/// answers JSON `{ok, version?, message}` for the preview's status line.
+pub async fn config_draft<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: Form,
+    state: web::Data<AppState<S>>,
+) -> Answer {
+    let store = &*state.store;
+    let ctx = Ctx::form(&req, store, &form).await?;
+    let (site, _) = ctx.site(store, &path, Need::View).await?;
+    let text = form.get("config").map_or("", String::as_str);
+    let parsed = if text.trim_start().starts_with('{') {
+        SiteConfig::from_json(text)
+    } else {
+        SiteConfig::from_toml(text)
+    };
+    let answer = |status: StatusCode, body: serde_json::Value| {
+        HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body)
+    };
+    let problem = match &parsed {
+        Err(e) => Some(format!(
+            "{} {e}",
+            ctx.t(
+                "The config cannot be read:",
+                "Die Konfiguration ist nicht lesbar:"
+            )
+        )),
+        Ok(config) => config.validate().err().map(|errors| {
+            let first = errors.0.first().map_or(String::new(), ToString::to_string);
+            format!(
+                "{} {} {first}",
+                errors.0.len(),
+                ctx.t("problems, the first:", "Probleme, das erste:")
+            )
+        }),
+    };
+    let (Ok(draft), None) = (parsed, problem.as_ref()) else {
+        let message = problem.unwrap_or_default();
+        return Ok(answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({"ok": false, "message": message}),
+        ));
+    };
+    let version = draft.version();
+    store
+        .change(vec![Change::Put {
+            table: DRAFTS.into(),
+            key: draft_key(&site.id, &ctx),
+            value: Some(serde_json::to_string(&draft).unwrap_or_default()),
+        }])
+        .await
+        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+    let message = format!(
+        "{} {version}",
+        ctx.t(
+            "Valid; the preview shows it. Check it to see the differences and publish. Version:",
+            "Gültig; die Vorschau zeigt sie. Prüfen Sie sie, um die Unterschiede zu sehen und zu veröffentlichen. Version:"
+        )
+    );
+    Ok(answer(
+        StatusCode::OK,
+        serde_json::json!({"ok": true, "version": version, "message": message}),
     ))
 }
 
@@ -1804,7 +1886,7 @@ pub async fn config_preview<S: Store>(
     let store = &*state.store;
     let ctx = Ctx::page(&req, store).await?;
     let (site, _) = ctx.site(store, &path, Need::View).await?;
-    let draft = draft_of(store, &ctx, &site.id).await.ok_or_else(|| {
+    let missing = || {
         error_page(
             ctx.lang,
             StatusCode::NOT_FOUND,
@@ -1813,7 +1895,23 @@ pub async fn config_preview<S: Store>(
                 "Prüfen Sie zuerst eine Konfiguration.",
             ),
         )
-    })?;
+    };
+    // The published config, a stored version, or the operator's checked draft.
+    let draft = match (query.get("source"), query.get("version")) {
+        (Some("current"), _) => state
+            .published
+            .get(store, &site)
+            .await
+            .map_err(|e| service_error(ctx.lang, &e.into()))?
+            .config
+            .clone(),
+        (_, Some(v)) => store
+            .config(&site.id, v)
+            .await
+            .map_err(|e| service_error(ctx.lang, &e.into()))?
+            .ok_or_else(missing)?,
+        _ => draft_of(store, &ctx, &site.id).await.ok_or_else(missing)?,
+    };
     let lang = query
         .get("lang")
         .unwrap_or(draft.default_language())
