@@ -1554,3 +1554,93 @@ async fn a_config_check_says_what_publishing_would_do_and_publishes_nothing() {
         "nothing was published"
     );
 }
+
+/// The overview counts what visitors decided and shows the ledger's health;
+/// the consent log filters by action and pages.
+#[tokio::test]
+async fn the_overview_counts_the_decisions_and_the_log_filters_them() {
+    let c = Console::start().await;
+    let version = crate::api::config_version(&c.http, &c.server, "sessionbutler").await;
+    for (action, gpc) in [
+        ("accept_all", false),
+        ("accept_all", true),
+        ("reject_all", true),
+        ("reject_all", false),
+        ("reject_all", false),
+    ] {
+        let (status, r) = crate::api::post(
+            &c.http,
+            &c.server,
+            "sessionbutler",
+            &json!({"config_version": version, "action": action, "language": "de",
+                    "signals": {"gpc": gpc, "dnt": false}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+    }
+    c.sign_in("dpo@demo.example", &c.password("dpo@demo.example"))
+        .await;
+    c.goto("/console/sites/sessionbutler").await;
+    c.wait_text("Decisions per day").await;
+    // Today's row of the table under the chart: 2 accepted, 3 only necessary.
+    let today = keksdose_shared::time::rfc3339_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    )[..10]
+        .to_string();
+    let row = c
+        .eval(&format!(
+            "const th = [...document.querySelectorAll('details tbody th')].find(t => t.textContent === '{today}');\
+             return th ? [...th.parentElement.querySelectorAll('td')].map(td => td.textContent) : null;"
+        ))
+        .await;
+    assert_eq!(
+        row,
+        json!(["2", "3", "0", "0"]),
+        "accept, reject, custom, withdraw"
+    );
+    let bars = c
+        .eval("return document.querySelectorAll('svg rect.k-accept_all, svg rect.k-reject_all').length;")
+        .await;
+    assert_eq!(bars, json!(2), "today's bar in two parts");
+    let text = c.text().await;
+    assert!(text.contains("40.0 % (2 / 5)"), "the GPC share: {text}");
+    assert!(text.contains(&version), "the config version live: {text}");
+    assert!(text.contains("not yet"), "no verification yet: {text}");
+    c.click("form[action$='/verify'] button").await;
+    c.wait_text("records recomputed").await;
+    let text = c.text().await;
+    assert!(
+        text.contains("intact") && text.contains("5 records recomputed"),
+        "{text}"
+    );
+
+    // The log: only "only necessary", two a page is not asked — 50 a page; all
+    // three on one; the CSV export of the selection has the three.
+    c.goto("/console/sites/sessionbutler/consents?action=reject_all")
+        .await;
+    c.wait_text("Consent log").await;
+    let rows = c
+        .eval("return [...document.querySelectorAll('main table tbody tr')].map(r => r.cells[2].textContent);")
+        .await;
+    assert_eq!(
+        rows,
+        json!(["Only necessary", "Only necessary", "Only necessary"])
+    );
+    let session = c.session().await;
+    let (status, csv) = c
+        .get(
+            &session,
+            "/console/sites/sessionbutler/export?format=csv&action=reject_all",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), 4, "a header and three records: {csv}");
+    assert!(
+        csv.lines().skip(1).all(|l| l.contains(",reject_all,")),
+        "{csv}"
+    );
+    c.finish().await;
+}
