@@ -214,11 +214,21 @@ pub async fn migrate(settings: &Settings, to: &str) -> anyhow::Result<()> {
             .await
             .context("copying the audit trail")?;
     }
-    let trail = target.audit(0, usize::MAX).await?;
-    anyhow::ensure!(
-        keksdose_store::audit::verify(None, &trail).is_none(),
-        "the audit trail does not verify on the target"
-    );
+    // The whole trail on the target, page by page.
+    let mut checked: Option<keksdose_store::AuditEntry> = None;
+    loop {
+        let page = target
+            .audit(checked.as_ref().map_or(0, |e| e.seq), 5000)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        anyhow::ensure!(
+            keksdose_store::audit::verify(checked.as_ref(), &page).is_none(),
+            "the audit trail does not verify on the target"
+        );
+        checked = page.last().cloned();
+    }
     println!(
         "console: {documents} documents, {entries} audit entries; the trail verified on the target"
     );
@@ -496,8 +506,10 @@ pub async fn site_list(settings: &Settings) -> anyhow::Result<()> {
 /// `keksdose site key rotate`.
 pub async fn key_rotate(settings: &Settings, id: &str, json: bool) -> anyhow::Result<()> {
     let store = open(settings).await?;
-    let key = sites::rotate_key(&store, id).await?;
+    sites::get(&store, id).await?;
+    // Noted first: a new key is never lost to a failed note after it.
     operators::audit(&store, "cli", "key_rotate", Some(id), None, "").await?;
+    let key = sites::rotate_key(&store, id).await?;
     if json {
         println!("{}", serde_json::json!({"site": id, "api_key": key}));
     } else {
@@ -511,11 +523,21 @@ pub async fn config_publish(settings: &Settings, id: &str, config: &Path) -> any
     let store = open(settings).await?;
     let config = load(config)?;
     let site = sites::get(&store, id).await?;
-    let (version, previous) = sites::publish(&store, &site, config).await?;
-    if version != previous {
-        let detail = format!("after {previous}");
-        operators::audit(&store, "cli", "publish", Some(id), Some(&version), &detail).await?;
+    // Valid, and noted before it is published.
+    let check = sites::check(&store, &site, config.clone()).await?;
+    if !check.published {
+        let detail = format!("after {}", site.config_version);
+        operators::audit(
+            &store,
+            "cli",
+            "publish",
+            Some(id),
+            Some(&check.version),
+            &detail,
+        )
+        .await?;
     }
+    let (version, previous) = sites::publish(&store, &site, config).await?;
     if version == previous {
         println!("Published config version {version} for {id} (unchanged: already current)");
     } else {

@@ -471,17 +471,30 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
             .await
             .map_err(|e| db_error(&e))?;
-        let rows = tx
-            .query("SELECT entry FROM audit ORDER BY seq", &[])
+        let (Some(first), Some(end)) = (entries.first(), entries.last()) else {
+            return Ok(());
+        };
+        let entry = |r: &Row| {
+            serde_json::from_str::<AuditEntry>(r.get::<_, &str>(0)).map_err(|e| json_error(&e))
+        };
+        // What the target holds of this page's seqs, and its last entry.
+        let held = tx
+            .query(
+                "SELECT entry FROM audit WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                &[&big(first.seq), &big(end.seq)],
+            )
             .await
-            .map_err(|e| db_error(&e))?;
-        let held = rows
+            .map_err(|e| db_error(&e))?
             .iter()
-            .map(|r| {
-                serde_json::from_str::<AuditEntry>(r.get::<_, &str>(0)).map_err(|e| json_error(&e))
-            })
+            .map(entry)
             .collect::<Result<Vec<_>>>()?;
-        let mut last = held.last().cloned();
+        let mut last = tx
+            .query_opt("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1", &[])
+            .await
+            .map_err(|e| db_error(&e))?
+            .as_ref()
+            .map(entry)
+            .transpose()?;
         for e in entries {
             if let Some(h) = held.iter().find(|h| h.seq == e.seq) {
                 if h.hash != e.hash {
@@ -1436,6 +1449,17 @@ async fn commit(
         }
         tx.query(&w.known, &[&key_sites, &keys]).await
     };
+    // The audit trail's lock before any row lock, when the batch audits: taken
+    // in one order by every instance, so that two batches never wait on each
+    // other's locks the other way round.
+    let audits = jobs.iter().any(|job| {
+        matches!(job, Job::Change { changes, .. }
+            if changes.iter().any(|c| matches!(c, Change::Audit { .. })))
+    });
+    if audits {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            .await?;
+    }
     let (locked_rows, known_rows) = tokio::try_join!(biased; lock, find)?;
     // Each appended site's head before the batch, read with its row locked.
     let mut locked: HashMap<String, Option<Head>> = locked_rows
@@ -1544,6 +1568,10 @@ async fn commit(
                 Outcome::Unit(Err(StoreError::Internal(format!("an audit event: {e}"))))
             }
             Job::Change { changes, .. } => {
+                // A job is all or nothing: a savepoint, rolled back to if an
+                // audit event cannot be sealed, so that none of its changes
+                // stays while its caller hears it failed.
+                tx.batch_execute("SAVEPOINT job").await?;
                 let mut sealed = Ok(());
                 for change in changes {
                     if let Change::Audit { event } = change {
@@ -1566,6 +1594,11 @@ async fn commit(
                             }
                         }
                     }
+                }
+                if sealed.is_err() {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT job").await?;
+                } else {
+                    tx.batch_execute("RELEASE SAVEPOINT job").await?;
                 }
                 Outcome::Unit(sealed)
             }

@@ -302,8 +302,10 @@ pub async fn put_config<S: Store>(
 ) -> Result<HttpResponse, HttpError> {
     let site = auth::authorise(&req, &*state.store, &path).await?;
     let config: SiteConfig = body::read_json(&req, payload, MAX_CONFIG).await?;
-    let version = config.version();
-    if version != site.config_version {
+    // Valid (every problem with its path), noted, then published.
+    let check = sites::check(&*state.store, &site, config.clone()).await?;
+    let version = check.version;
+    if !check.published {
         // Noted first (a config then refused as invalid is noted with its
         // version, and published never).
         let detail = format!("after {}", site.config_version);

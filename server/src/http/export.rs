@@ -58,6 +58,20 @@ pub async fn search<S: Store>(
     )?;
     let filter = export::Filter::parse(q.action.as_deref(), q.version.as_deref())?;
     let format = q.format.as_deref().unwrap_or("json");
+    if format == "json"
+        && let Some(h) = &selection.subject_hash
+    {
+        // One data subject's records: a subject access, noted as such.
+        crate::service::operators::audit(
+            &*state.store,
+            super::users::API_KEY,
+            "access",
+            Some(&site.id),
+            Some(&format!("subject:{h}")),
+            "search",
+        )
+        .await?;
+    }
     if format == "json" {
         let (records, next_cursor) = export::page(
             &*state.store,

@@ -103,6 +103,11 @@ pub struct Operator {
     pub password: String,
     pub roles: BTreeMap<String, Role>,
     pub created_at: String,
+    /// When the password last changed (ms, the sessions' clock): sessions
+    /// begun before it are over, even one whose sign-in checked the old
+    /// password while it changed.
+    #[serde(default)]
+    pub password_changed_ms: u64,
 }
 
 impl std::fmt::Debug for Operator {
@@ -236,22 +241,30 @@ static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// [`hash_password`] on a blocking thread, one of at most two at a time.
 pub async fn hash_password_async(password: &str) -> Result<String> {
-    let _permit = HASHING.acquire().await.map_err(internal)?;
+    let permit = HASHING.acquire().await.map_err(internal)?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(internal)?
+    // The permit goes with the work: a caller that gives up waiting (a client
+    // gone) does not free it while the hash still runs.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash_password(&password)
+    })
+    .await
+    .map_err(internal)?
 }
 
 /// [`password_matches`] on a blocking thread, one of at most two at a time.
 pub async fn password_matches_async(hash: &str, password: &str) -> bool {
-    let Ok(_permit) = HASHING.acquire().await else {
+    let Ok(permit) = HASHING.acquire().await else {
         return false;
     };
     let (hash, password) = (hash.to_string(), password.to_string());
-    tokio::task::spawn_blocking(move || password_matches(&hash, &password))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password_matches(&hash, &password)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -405,6 +418,7 @@ pub async fn add<S: Store>(
         password: hash_password_async(&password).await?,
         roles: BTreeMap::from([(site.to_string(), role)]),
         created_at: keksdose_shared::time::rfc3339_millis(keksdose_store::now_ms()),
+        password_changed_ms: 0,
     };
     save(store, &operator, Some(event(&operator.id, "user_add"))).await?;
     Ok(Added {
@@ -480,6 +494,7 @@ pub async fn set_password<S: Store>(
         .await?
         .ok_or_else(|| Error::not_found("no such account"))?;
     changed.password = hash;
+    changed.password_changed_ms = super::retention::clock_ms();
     let event = AuditEvent {
         actor: actor.to_string(),
         action: "password_change".into(),
@@ -521,12 +536,13 @@ pub async fn check_sign_in<S: Store>(
     password: &str,
 ) -> Result<Option<Operator>> {
     // A hash of a password nobody knows, checked for unknown emails.
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let operator = by_email(store, email).await?;
     let hash = match &operator {
         Some(o) => o.password.clone(),
         None => DUMMY
-            .get_or_init(|| hash_password(&random_token(32)).unwrap_or_default())
+            .get_or_try_init(|| async { hash_password_async(&random_token(32)).await })
+            .await?
             .clone(),
     };
     let ok = password_matches_async(&hash, password).await;
@@ -620,7 +636,9 @@ pub async fn session<S: Store>(store: &S, token: &str) -> Result<Option<(Session
     let operator = if expired(&session, now) {
         None
     } else {
-        by_id(store, &session.operator).await?
+        by_id(store, &session.operator)
+            .await?
+            .filter(|o| session.created_ms >= o.password_changed_ms)
     };
     let Some(operator) = operator else {
         store.change(delete_session(&key).to_vec()).await?;
@@ -670,10 +688,14 @@ pub async fn end_sessions_of<S: Store>(store: &S, id: &str, except: Option<&str>
 /// periodic retention run does this); returns how many sessions went.
 pub async fn purge_sessions<S: Store>(store: &S) -> Result<usize> {
     let now = super::retention::clock_ms();
+    // The use documents first: one of a session started meanwhile is not taken
+    // for a stray one.
+    let uses = store.docs(SESSION_USE).await?;
     let mut gone = Vec::new();
     let mut live = std::collections::BTreeSet::new();
     for (key, _) in store.docs(SESSIONS).await? {
-        match read_session(store, &key).await? {
+        // A document that cannot be read is no session.
+        match read_session(store, &key).await.ok().flatten() {
             Some(s) if !expired(&s, now) => {
                 live.insert(key);
             }
@@ -681,7 +703,7 @@ pub async fn purge_sessions<S: Store>(store: &S) -> Result<usize> {
         }
     }
     let mut changes: Vec<Change> = gone.iter().flat_map(|k| delete_session(k)).collect();
-    for (key, _) in store.docs(SESSION_USE).await? {
+    for (key, _) in uses {
         if !live.contains(&key) && !gone.contains(&key) {
             changes.push(Change::Put {
                 table: SESSION_USE.into(),
@@ -850,6 +872,7 @@ mod tests {
                     password: a.clone(),
                     roles: BTreeMap::new(),
                     created_at: String::new(),
+                    password_changed_ms: 0,
                 }
             )
             .contains("<redacted>")

@@ -932,8 +932,9 @@ async fn change_password<S: Store>(
     }
     let changed = async {
         operators::set_password(&*state.store, &ctx.actor(), &ctx.operator, new).await?;
-        // Whoever else had this password is signed out; this session stays.
-        operators::end_sessions_of(&*state.store, &ctx.operator.id, Some(&ctx.token)).await
+        // Every session of the account ends, this one too: sign in with the
+        // new password (a session begun before the change is over anyway).
+        operators::end_sessions_of(&*state.store, &ctx.operator.id, None).await
     }
     .await;
     if let Err(e) = changed {
@@ -955,17 +956,24 @@ async fn change_password<S: Store>(
             &account_body(&ctx, Some((&message, false))),
         ));
     }
-    Ok(page(
-        Some(&ctx),
-        ctx.lang,
-        title,
-        None,
-        &account_body(
-            &ctx,
-            Some((
-                ctx.t("Your password is changed.", "Ihr Passwort ist geändert."),
-                true,
-            )),
+    let body = format!(
+        "<p class=\"ok\" role=\"status\">{}</p>{}",
+        ctx.t(
+            "Your password is changed. Sign in with the new one.",
+            "Ihr Passwort ist geändert. Melden Sie sich mit dem neuen an."
         ),
-    ))
+        sign_in_form(ctx.lang, &ctx.operator.email, None)
+    );
+    let mut r = page(
+        None,
+        ctx.lang,
+        ctx.t("Sign in to the console", "Anmeldung zur Konsole"),
+        None,
+        &body,
+    );
+    let cookie = format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
 }
