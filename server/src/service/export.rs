@@ -38,9 +38,18 @@ pub fn selection(
     to: Option<&str>,
     subject: Option<&str>,
 ) -> Result<Selection> {
+    let from_ms = from.map(|f| instant("from", f)).transpose()?;
+    let to_ms = to.map(|t| instant("to", t)).transpose()?;
+    if let (Some(f), Some(t)) = (from_ms, to_ms)
+        && f >= t
+    {
+        return Err(Error::bad_request(
+            "from: must be before to (to is not included)",
+        ));
+    }
     Ok(Selection {
-        from_ms: from.map(|f| instant("from", f)).transpose()?,
-        to_ms: to.map(|t| instant("to", t)).transpose()?,
+        from_ms,
+        to_ms,
         subject_hash: subject.map(|s| Pseudonymiser::new(&site.secret).subject(s)),
     })
 }

@@ -394,6 +394,17 @@ pub async fn add<S: Store>(
         detail: format!("role {}", role.as_str()),
     };
     if let Some(mut operator) = by_email(store, &email).await? {
+        if existing == Existing::Refuse
+            && let Some(has) = operator.role(site)
+        {
+            return Err(Error::new(
+                keksdose_shared::api::ErrorCode::Conflict,
+                format!(
+                    "{email} is a user of this site already ({}); change the role in the list",
+                    has.as_str()
+                ),
+            ));
+        }
         if existing == Existing::Refuse {
             return Err(Error::new(
                 keksdose_shared::api::ErrorCode::Conflict,

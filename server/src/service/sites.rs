@@ -314,9 +314,25 @@ pub fn reask(current: &SiteConfig, next: &SiteConfig) -> Reask {
     }
 }
 
-/// The paths where two configs differ (in their JSON form), at most 60.
-pub fn differences(a: &SiteConfig, b: &SiteConfig) -> Vec<String> {
-    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+/// Where two configs differ: a path and the value before and after (JSON,
+/// cut at 120 characters; `null` where there was none).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Difference {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// Where two configs differ (in their JSON form), at most 60 places.
+pub fn differences(a: &SiteConfig, b: &SiteConfig) -> Vec<Difference> {
+    fn shown(v: &serde_json::Value) -> String {
+        let text = v.to_string();
+        match text.char_indices().nth(120) {
+            Some((i, _)) => format!("{}…", &text[..i]),
+            None => text,
+        }
+    }
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<Difference>) {
         use serde_json::Value::{Array, Null, Object};
         if a == b || out.len() >= 60 {
             return;
@@ -343,7 +359,11 @@ pub fn differences(a: &SiteConfig, b: &SiteConfig) -> Vec<String> {
                     walk(&format!("{path}[{i}]"), xa, ya, out);
                 }
             }
-            _ => out.push(path.to_string()),
+            _ => out.push(Difference {
+                path: path.to_string(),
+                before: shown(a),
+                after: shown(b),
+            }),
         }
     }
     let mut out = Vec::new();
@@ -361,8 +381,8 @@ pub struct ConfigCheck {
     pub version: String,
     /// Whether it is the version published now (publishing changes nothing).
     pub published: bool,
-    /// The paths where it differs from the published config (at most 60).
-    pub differences: Vec<String>,
+    /// Where it differs from the published config (at most 60 places).
+    pub differences: Vec<Difference>,
     /// Whether visitors who decided under the published config are asked again.
     pub reask: Reask,
     /// Texts missing in an offered language (the banner falls back to the default).

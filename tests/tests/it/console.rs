@@ -376,6 +376,8 @@ async fn an_editor_publishes_a_config_and_the_visitor_is_asked_again_and_a_dpo_c
          return f && f.contentDocument && !!f.contentDocument.querySelector('button[data-action=\"accept_all\"]');",
     )
     .await;
+    c.click("form[action$='/config/publish'] input[name=confirm]")
+        .await;
     c.click("form[action$='/config/publish'] button").await;
     c.wait_text("Published version").await;
     let published = c
@@ -1095,6 +1097,16 @@ async fn every_console_page_passes_axe_in_german_and_english() {
     let c = Console::start().await;
     let first = decide(&c.http, &c.server, "tutory", "accept_all").await;
     let id = first["consent_id"].as_str().unwrap().to_string();
+    // A signed-in user of the site, so that the subject's page has its consents.
+    let linked = c
+        .http
+        .post(c.server.url("/v1/admin/sites/tutory/subjects/user-42"))
+        .bearer_auth(demo_key(&c.server, "tutory"))
+        .json(&json!({"consent_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), 200);
     let mut found = Vec::new();
     for lang in ["de", "en"] {
         c.goto(&format!("/console/sign-in?lang={lang}")).await;
@@ -1520,7 +1532,11 @@ async fn a_config_check_says_what_publishing_would_do_and_publishes_nothing() {
     config["site"]["policy_version"] = json!("Stand: 01.12.2026");
     let (_, text_fix) = check(&config).await;
     assert_eq!(text_fix["reask"], json!({"kind": "no"}), "{text_fix}");
-    assert_eq!(text_fix["differences"], json!(["site.policy_version"]));
+    assert_eq!(
+        text_fix["differences"],
+        json!([{"path": "site.policy_version", "before": "\"Stand: 01.06.2024\"",
+                "after": "\"Stand: 01.12.2026\""}])
+    );
 
     let revision = config["consent"]["revision"].as_u64().unwrap();
     config["consent"]["revision"] = json!(revision + 1);

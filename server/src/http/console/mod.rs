@@ -296,9 +296,7 @@ impl Ctx {
         };
         let sent = form.get("csrf").map_or("", String::as_str);
         if !constant_time_eq(sent.as_bytes(), ctx.session.csrf.as_bytes()) {
-            return Err(error_page(
-                ctx.lang,
-                StatusCode::FORBIDDEN,
+            return Err(ctx.error_page(StatusCode::FORBIDDEN,
                 ctx.t(
                     "This form is missing its security token. Reload the page and try again.",
                     "Diesem Formular fehlt sein Sicherheits-Token. Laden Sie die Seite neu und versuchen Sie es noch einmal.",
@@ -327,8 +325,7 @@ impl Ctx {
             None => None,
         };
         let (Some(role), Some(meta)) = (role, meta) else {
-            return Err(error_page(
-                self.lang,
+            return Err(self.error_page(
                 StatusCode::NOT_FOUND,
                 self.t(
                     "There is no such site, or you have no role on it.",
@@ -337,8 +334,7 @@ impl Ctx {
             ));
         };
         if !role.allows(need) {
-            return Err(error_page(
-                self.lang,
+            return Err(self.error_page(
                 StatusCode::FORBIDDEN,
                 self.t(
                     "Your role on this site does not allow this.",
@@ -347,6 +343,17 @@ impl Ctx {
             ));
         }
         Ok((meta, role))
+    }
+
+    /// An error as a page with this operator's header (and the way back).
+    pub fn error_page(&self, status: StatusCode, message: &str) -> Page {
+        error_page_for(Some(self), self.lang, status, message)
+    }
+
+    /// A service's refusal or failure as a page with this operator's header.
+    pub fn service_error(&self, e: &crate::service::Error) -> Page {
+        let (status, message) = service_status(e);
+        self.error_page(status, &message)
     }
 
     /// The hidden field every form carries.
@@ -547,6 +554,10 @@ pub fn page_with(
 
 /// An error as a page, in `lang`.
 pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Page {
+    error_page_for(None, lang, status, message)
+}
+
+fn error_page_for(ctx: Option<&Ctx>, lang: Lang, status: StatusCode, message: &str) -> Page {
     let body = format!(
         "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/\">{}</a></p>",
         esc(message),
@@ -557,14 +568,15 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Page {
         403 => lang.t("Not allowed", "Nicht erlaubt"),
         401 => lang.t("Signed out", "Abgemeldet"),
         429 => lang.t("Too many attempts", "Zu viele Versuche"),
+        409 => lang.t("Not possible now", "Jetzt nicht möglich"),
         400 | 422 => lang.t("Not accepted", "Nicht angenommen"),
         _ => lang.t("Something went wrong", "Etwas ist schiefgegangen"),
     };
-    page_with(status, None, lang, title, None, &body)
+    page_with(status, ctx, lang, title, None, &body)
 }
 
-/// A service's refusal or failure as a page.
-pub fn service_error(lang: Lang, e: &crate::service::Error) -> Page {
+/// A service's refusal or failure: its status and message.
+fn service_status(e: &crate::service::Error) -> (StatusCode, String) {
     let http: super::HttpError = match e {
         crate::service::Error::Refused(r) => {
             super::HttpError::new(r.error.code, r.error.message.clone())
@@ -573,8 +585,13 @@ pub fn service_error(lang: Lang, e: &crate::service::Error) -> Page {
             super::HttpError::from(keksdose_store::StoreError::Internal(s.to_string()))
         }
     };
-    let status = actix_web::ResponseError::status_code(&http);
-    error_page(lang, status, &e.to_string())
+    (actix_web::ResponseError::status_code(&http), e.to_string())
+}
+
+/// A service's refusal or failure as a page.
+pub fn service_error(lang: Lang, e: &crate::service::Error) -> Page {
+    let (status, message) = service_status(e);
+    error_page(lang, status, &message)
 }
 
 async fn css() -> HttpResponse {
@@ -662,15 +679,15 @@ fn sign_in_form(lang: Lang, email: &str, problem: Option<&str>) -> String {
          <label for=\"email\">{}</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{}\"{described}>\
          <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{described}>\
          <button type=\"submit\" class=\"primary\">{}</button></form>\
-         <p class=\"hint\">{}</p>",
+         <p class=\"hint\">{} <code>keksdose user add EMAIL --site SITE --role admin|editor|dpo</code></p>",
         lang.code(),
         t("E-mail", "E-Mail"),
         esc(email),
         t("Password", "Passwort"),
         t("Sign in", "Anmelden"),
         t(
-            "No account yet? The server's administrator creates one: keksdose user add EMAIL --site SITE --role admin|editor|dpo",
-            "Noch kein Konto? Die Administration des Servers legt eines an: keksdose user add E-MAIL --site WEBSITE --role admin|editor|dpo"
+            "No account yet? The server's administrator creates one:",
+            "Noch kein Konto? Die Administration des Servers legt eines an:"
         ),
     );
     body
@@ -796,7 +813,7 @@ async fn sign_out<S: Store>(req: HttpRequest, form: Form, state: web::Data<AppSt
     let ctx = Ctx::form(&req, &*state.store, &form).await?;
     operators::end_session(&*state.store, &ctx.token, &ctx.operator)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let mut r = see_other("/console/sign-in");
     let cookie = format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
@@ -814,7 +831,7 @@ async fn language<S: Store>(req: HttpRequest, form: Form, state: web::Data<AppSt
         .unwrap_or(ctx.lang);
     operators::set_session_lang(&*state.store, &ctx.token, &ctx.session, lang.code())
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     // Back to the page the switch was on (a path of the console only).
     let back = req
         .headers()
@@ -898,8 +915,7 @@ async fn change_password<S: Store>(
     // The current password is guessed no faster here than at the sign-in.
     let account = keksdose_shared::canonical::sha256_hex(ctx.operator.email.as_bytes());
     if let Err(wait) = state.limits.account.check(account, Instant::now()) {
-        let mut r = error_page(
-            ctx.lang,
+        let mut r = ctx.error_page(
             StatusCode::TOO_MANY_REQUESTS,
             ctx.t(
                 "Too many attempts. Try again in a minute.",
@@ -939,7 +955,7 @@ async fn change_password<S: Store>(
     .await;
     if let Err(e) = changed {
         let crate::service::Error::Refused(_) = &e else {
-            return Err(service_error(ctx.lang, &e).into());
+            return Err(ctx.service_error(&e).into());
         };
         let message = ctx
             .t(

@@ -15,11 +15,27 @@ use serde::{Deserialize, Serialize};
 
 use super::super::AppState;
 use super::super::history_page::esc;
-use super::{
-    Answer, Ctx, Form, Lang, Nav, error_page, page, page_with, see_other, service_error, words,
-};
+use super::{Answer, Ctx, Form, Lang, Nav, page, page_with, see_other, words};
 use crate::service::operators::{self, Need, Role};
 use crate::service::{consents, export, proofs, sites, subjects};
+
+/// A stored time (RFC 3339, milliseconds, UTC) as people read it:
+/// `2026-11-30 14:17:53 UTC`.
+fn when(at: &str) -> String {
+    match (at.get(..10), at.get(11..19)) {
+        (Some(day), Some(time)) if at.len() >= 20 => format!("{day} {time} UTC"),
+        _ => at.to_string(),
+    }
+}
+
+/// A share in percent, with the language's decimal sign.
+fn percent(lang: Lang, value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$} %");
+    match lang {
+        Lang::De => text.replace('.', ","),
+        Lang::En => text,
+    }
+}
 
 fn nav<'a>(site: &'a str, role: Role, here: &'static str) -> Option<Nav<'a>> {
     Some(Nav { site, role, here })
@@ -38,10 +54,6 @@ impl Query {
     fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
-}
-
-fn audit_failed(lang: Lang, e: &crate::service::Error) -> HttpResponse {
-    service_error(lang, e)
 }
 
 // ------------------------------------------------------------------ overview
@@ -69,7 +81,7 @@ pub async fn overview<S: Store>(
     let t = |en, de| ctx.t(en, de);
     let (from, days) = export::stats(store, &site, None, None)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let mut body = String::new();
 
     // Decisions per day by action, the last 30 days, as stacked bars.
@@ -182,7 +194,7 @@ pub async fn overview<S: Store>(
         .published
         .get(store, &site)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let config = &current.config;
     let _ = write!(
         body,
@@ -223,7 +235,7 @@ pub async fn overview<S: Store>(
             if n == 0 {
                 "–".to_string()
             } else {
-                format!("{:.0} %", yes as f64 * 100.0 / n as f64)
+                percent(ctx.lang, yes as f64 * 100.0 / n as f64, 0)
             }
         };
         for week in &weeks {
@@ -234,7 +246,7 @@ pub async fn overview<S: Store>(
     let gpc_share = if total == 0 {
         "–".to_string()
     } else {
-        format!("{:.1} %", gpc as f64 * 100.0 / total as f64)
+        percent(ctx.lang, gpc as f64 * 100.0 / total as f64, 1)
     };
     let _ = write!(
         body,
@@ -249,7 +261,7 @@ pub async fn overview<S: Store>(
     let times = store
         .config_times(&site.id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let since = times
         .iter()
         .rev()
@@ -258,16 +270,16 @@ pub async fn overview<S: Store>(
     let head = store
         .head(&site.id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let checkpoint = store
         .latest_checkpoint(&site.id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let signed = match &checkpoint {
         Some(c) => Some(
             proofs::signed(store, c)
                 .await
-                .map_err(|e| service_error(ctx.lang, &e))?,
+                .map_err(|e| ctx.service_error(&e))?,
         ),
         None => None,
     };
@@ -285,7 +297,7 @@ pub async fn overview<S: Store>(
         t("Config version live", "Aktive Konfigurationsversion"),
         esc(&site.config_version),
         t("Live since", "Aktiv seit"),
-        esc(since),
+        esc(&when(since)),
         t("Records in the ledger", "Einträge im Ledger"),
         head.as_ref().map_or(0, |h| h.seq),
     );
@@ -295,7 +307,7 @@ pub async fn overview<S: Store>(
                 body,
                 "<dt>{}</dt><dd>{} <span class=\"badge {}\">{}</span> ({} {})</dd>",
                 t("Last verification", "Letzte Prüfung"),
-                esc(&v.at),
+                esc(&when(&v.at)),
                 if v.verified { "good" } else { "badx" },
                 if v.verified {
                     t("intact", "intakt")
@@ -323,7 +335,7 @@ pub async fn overview<S: Store>(
                 t("Last signed checkpoint", "Letzter signierter Checkpoint"),
                 t("record", "Eintrag"),
                 c.seq,
-                esc(&c.signed_at),
+                esc(&when(&c.signed_at)),
                 if ok { "good" } else { "badx" },
                 if ok {
                     t("signature valid", "Signatur gültig")
@@ -333,6 +345,17 @@ pub async fn overview<S: Store>(
                 t("Signing key", "Signaturschlüssel"),
                 esc(&c.key_id),
             );
+            let newer = head.as_ref().map_or(0, |h| h.seq.saturating_sub(c.seq));
+            if newer > 0 {
+                let _ = write!(
+                    body,
+                    "<dd class=\"hint\">{newer} {}</dd>",
+                    t(
+                        "newer records are covered by the next checkpoint (the server signs one every 10 minutes; a proof pack signs one at once)",
+                        "neuere Einträge deckt der nächste Checkpoint (der Server signiert alle 10 Minuten einen; ein Nachweispaket sofort)"
+                    )
+                );
+            }
         }
         _ => {
             let _ = write!(
@@ -374,22 +397,22 @@ pub async fn verify<S: Store>(
     let ctx = Ctx::form(&req, store, &form).await?;
     let (site, _) = ctx.site(store, &path, Need::Consents).await?;
     if let Err(wait) = state.limits.verify(&site.id) {
-        return Err(error_page(
-            ctx.lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "{} {wait} s.",
-                ctx.t(
-                    "The ledger was just verified. Try again in",
-                    "Das Ledger wurde eben geprüft. Versuchen Sie es wieder in"
-                )
-            ),
-        )
-        .into());
+        return Err(ctx
+            .error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "{} {wait} s.",
+                    ctx.t(
+                        "The ledger was just verified. Try again in",
+                        "Das Ledger wurde eben geprüft. Versuchen Sie es wieder in"
+                    )
+                ),
+            )
+            .into());
     }
     let report = proofs::verify(store, &site.id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let v = Verification {
         at: keksdose_shared::time::rfc3339_millis(keksdose_store::now_ms()),
         by: ctx.actor(),
@@ -419,7 +442,7 @@ pub async fn verify<S: Store>(
             },
         ])
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     Ok(see_other(&format!("/console/sites/{}", site.id)))
 }
 
@@ -485,7 +508,7 @@ pub async fn log<S: Store>(
         t("Search the consent log", "Einwilligungen durchsuchen"),
         t("From", "Von"),
         esc(q.get("from").unwrap_or("")),
-        t("Before", "Bis vor"),
+        t("To (not included)", "Bis (ausschließlich)"),
         esc(q.get("to").unwrap_or("")),
         t("Action", "Aktion"),
         t("any", "alle"),
@@ -561,11 +584,15 @@ pub async fn log<S: Store>(
     let qs = log_query(&q);
     let _ = write!(
         body,
-        "<p class=\"noprint\">{}: <a href=\"/console/sites/{1}/export?format=csv&amp;{2}\">CSV</a> · \
-         <a href=\"/console/sites/{1}/export?format=ndjson&amp;{2}\">NDJSON</a></p>",
+        "<p class=\"noprint\">{}: <a href=\"/console/sites/{1}/export?format=csv{2}\">CSV</a> · \
+         <a href=\"/console/sites/{1}/export?format=ndjson{2}\">NDJSON</a></p>",
         t("Export this selection", "Diese Auswahl exportieren"),
         esc(&site.id),
-        esc(&qs),
+        if qs.is_empty() {
+            String::new()
+        } else {
+            format!("&amp;{}", esc(&qs))
+        },
     );
     if records.is_empty() {
         let _ = write!(
@@ -591,7 +618,7 @@ pub async fn log<S: Store>(
                 body,
                 "<tr><td>{}</td><td><a href=\"/console/sites/{}/consents/{}\"><code>{}</code></a></td><td>{}</td><td>{}</td>\
                  <td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                esc(&r.received_at),
+                esc(&when(&r.received_at)),
                 esc(&site.id),
                 esc(&r.consent_id),
                 esc(&r.consent_id),
@@ -659,7 +686,7 @@ pub async fn export<S: Store>(
             .ok_or_else(|| crate::service::Error::bad_request("format: expected csv or ndjson"))?;
         Ok::<_, crate::service::Error>((selection, filter, format))
     })();
-    let (selection, filter, format) = parsed.map_err(|e| service_error(ctx.lang, &e))?;
+    let (selection, filter, format) = parsed.map_err(|e| ctx.service_error(&e))?;
     let detail = format!("{} {}", q.get("format").unwrap_or(""), log_query(&q));
     operators::audit(
         store,
@@ -670,7 +697,7 @@ pub async fn export<S: Store>(
         detail.trim(),
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     let pages = export::export(
         state.store.clone(),
         site.id.clone(),
@@ -728,12 +755,21 @@ pub async fn proof<S: Store>(
     let t = |en, de| ctx.t(en, de);
     let proof = proofs::proof(store, &site.id, &consent_id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let shown = query
         .get("seq")
         .and_then(|s| s.parse::<u64>().ok())
         .and_then(|s| proof.records.iter().find(|e| e.record.seq == s))
-        .or(proof.records.last())
+        // The latest banner decision: a withdrawal by the operator or a
+        // backend's consent was shown no banner.
+        .or_else(|| {
+            proof
+                .records
+                .iter()
+                .rev()
+                .find(|e| e.record.source == Source::Banner)
+        })
+        .filter(|e| e.record.source == Source::Banner)
         .map(|e| e.record.seq)
         .unwrap_or(0);
     let id = esc(&consent_id);
@@ -758,7 +794,7 @@ pub async fn proof<S: Store>(
                 t("record", "Eintrag"),
                 c.seq,
                 t("signed", "signiert"),
-                esc(&c.signed_at),
+                esc(&when(&c.signed_at)),
                 t("key", "Schlüssel"),
                 esc(&c.key_id),
                 if valid { "good" } else { "badx" },
@@ -814,7 +850,7 @@ pub async fn proof<S: Store>(
             "<li><h3>{} · {} {}</h3><dl class=\"facts\">\
              <dt>{}</dt><dd>{} ({})</dd><dt>{}</dt><dd><code>{}</code> · {}</dd>\
              <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>",
-            esc(&r.received_at),
+            esc(&when(&r.received_at)),
             words::action(ctx.lang, r.action.as_str()),
             badge(ctx.lang, entry.verified),
             t("Source, sequence", "Quelle, Nummer"),
@@ -906,8 +942,8 @@ pub async fn proof<S: Store>(
         let _ = write!(
             body,
             "<h2 id=\"banner\">{} ({} {}, {})</h2><p class=\"hint\">{}</p><div class=\"grid2\">\
-             <iframe class=\"banner\" title=\"{}\" src=\"/console/sites/{sid}/consents/{id}/banner?seq={}&amp;layer=first\"></iframe>\
-             <iframe class=\"banner\" title=\"{}\" src=\"/console/sites/{sid}/consents/{id}/banner?seq={}&amp;layer=settings\"></iframe></div>",
+             <iframe class=\"banner\" tabindex=\"-1\" title=\"{}\" src=\"/console/sites/{sid}/consents/{id}/banner?seq={}&amp;layer=first\"></iframe>\
+             <iframe class=\"banner settings\" tabindex=\"-1\" title=\"{}\" src=\"/console/sites/{sid}/consents/{id}/banner?seq={}&amp;layer=settings\"></iframe></div>",
             t(
                 "The banner as the visitor saw it",
                 "Das Banner, wie es die besuchende Person sah"
@@ -926,10 +962,53 @@ pub async fn proof<S: Store>(
         );
     }
 
-    if role.allows(Need::Consents) {
+    // What operators did to this consent (the reasons of their withdrawals).
+    let done: Vec<keksdose_store::AuditEntry> = operators::trail(store, &site.id, usize::MAX)
+        .await
+        .map_err(|e| ctx.service_error(&e))?
+        .entries
+        .into_iter()
+        .filter(|e| e.event.target.as_deref() == Some(consent_id.as_str()))
+        .collect();
+    if !done.is_empty() {
+        let names: BTreeMap<String, String> = operators::all(store)
+            .await
+            .map_err(|e| ctx.service_error(&e))?
+            .into_iter()
+            .map(|o| (o.actor(), o.email))
+            .collect();
         let _ = write!(
             body,
-            "<h2 class=\"noprint\">{}</h2><form method=\"post\" action=\"/console/sites/{sid}/consents/{id}/withdraw\" class=\"stack\">{}\
+            "<h2>{}</h2><ul>",
+            t(
+                "Done by operators (audit trail)",
+                "Von Betreibern veranlasst (Protokoll)"
+            )
+        );
+        for e in done.iter().rev() {
+            let _ = write!(
+                body,
+                "<li>{} · {} · {}{}</li>",
+                esc(&when(&e.at)),
+                esc(names.get(&e.event.actor).unwrap_or(&e.event.actor)),
+                esc(&words::audited(ctx.lang, &e.event.action)),
+                if e.event.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", esc(&e.event.detail))
+                },
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let withdrawn = proof
+        .records
+        .last()
+        .is_some_and(|e| e.record.action == keksdose_shared::Action::Withdraw);
+    if role.allows(Need::Consents) && !withdrawn {
+        let _ = write!(
+            body,
+            "<h2 class=\"noprint\">{}</h2><form method=\"post\" action=\"/console/sites/{sid}/consents/{id}/withdraw\" class=\"stack noprint\">{}\
              <label for=\"reason\">{}</label><textarea id=\"reason\" name=\"reason\" required maxlength=\"500\" rows=\"3\"></textarea>\
              <button type=\"submit\" class=\"danger\">{}</button></form>",
             t(
@@ -1006,7 +1085,11 @@ fn render_layer(
         stored,
         None,
     );
-    let css = site.stylesheet.to_string();
+    // Printed as on screen: a proof on paper shows the buttons as they were.
+    let css = format!(
+        "{}@media print{{*{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}",
+        site.stylesheet
+    );
     let layer = if settings {
         Layer::Settings
     } else {
@@ -1053,15 +1136,14 @@ pub async fn banner<S: Store>(
     let records = store
         .consent(&site.id, &consent_id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let seq = query.get("seq").and_then(|s| s.parse::<u64>().ok());
     let record = records
         .iter()
         .rev()
         .find(|r| seq.is_none_or(|s| r.seq == s))
         .ok_or_else(|| {
-            error_page(
-                ctx.lang,
+            ctx.error_page(
                 StatusCode::NOT_FOUND,
                 ctx.t("No such record.", "Diesen Eintrag gibt es nicht."),
             )
@@ -1069,10 +1151,9 @@ pub async fn banner<S: Store>(
     let config = store
         .config(&site.id, &record.config_version)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?
+        .map_err(|e| ctx.service_error(&e.into()))?
         .ok_or_else(|| {
-            error_page(
-                ctx.lang,
+            ctx.error_page(
                 StatusCode::NOT_FOUND,
                 ctx.t(
                     "The config version is not stored.",
@@ -1105,7 +1186,7 @@ pub async fn proof_pack<S: Store>(
     super::not_cross_site(&req, ctx.lang)?;
     let pack = proofs::proof_pack(store, &state.signer, &site.id, &consent_id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     operators::audit(
         store,
         &ctx.actor(),
@@ -1115,7 +1196,7 @@ pub async fn proof_pack<S: Store>(
         "",
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
@@ -1141,30 +1222,30 @@ pub async fn withdraw<S: Store>(
     let (site, _) = ctx.site(store, &site_id, Need::Consents).await?;
     let reason = form.get("reason").map_or("", |r| r.trim());
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(error_page(
-            ctx.lang,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ctx.t(
-                "Give a reason of at most 500 characters.",
-                "Geben Sie einen Grund mit höchstens 500 Zeichen an.",
-            ),
-        )
-        .into());
+        return Err(ctx
+            .error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ctx.t(
+                    "Give a reason of at most 500 characters.",
+                    "Geben Sie einen Grund mit höchstens 500 Zeichen an.",
+                ),
+            )
+            .into());
     }
     let known = store
         .consent(&site.id, &consent_id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     if known.is_empty() {
-        return Err(error_page(
-            ctx.lang,
-            StatusCode::NOT_FOUND,
-            ctx.t(
-                "There is no such consent.",
-                "Diese Einwilligung gibt es nicht.",
-            ),
-        )
-        .into());
+        return Err(ctx
+            .error_page(
+                StatusCode::NOT_FOUND,
+                ctx.t(
+                    "There is no such consent.",
+                    "Diese Einwilligung gibt es nicht.",
+                ),
+            )
+            .into());
     }
     // Noted first: nothing is done that the trail does not hold.
     operators::audit(
@@ -1176,10 +1257,10 @@ pub async fn withdraw<S: Store>(
         reason,
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     consents::withdraw_for_visitor(store, &state.published, &site, consent_id.clone())
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(see_other(&format!(
         "/console/sites/{}/consents/{}",
         site.id,
@@ -1238,8 +1319,8 @@ pub async fn subject<S: Store>(
     let subject = form.get("subject").map_or("", |s| s.trim());
     let access = subjects::access(store, &site, subject)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
-    let hash = subjects::subject_hash(&site, subject).map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
+    let hash = subjects::subject_hash(&site, subject).map_err(|e| ctx.service_error(&e))?;
     operators::audit(
         store,
         &ctx.actor(),
@@ -1249,7 +1330,7 @@ pub async fn subject<S: Store>(
         "",
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     let mut body = subject_form(&ctx, &site.id, subject);
     if access.consents.is_empty() {
         let _ = write!(
@@ -1298,41 +1379,44 @@ pub async fn subject<S: Store>(
                 esc(&site.id),
                 esc(&c.consent_id),
                 esc(&c.consent_id),
-                esc(&last.received_at),
+                esc(&when(&last.received_at)),
                 words::action(ctx.lang, last.action.as_str()),
                 source(ctx.lang, last.source),
             );
         }
         body.push_str("</tbody></table>");
     }
-    let _ = write!(
-        body,
-        "<div class=\"grid2 noprint\"><form method=\"post\" action=\"/console/sites/{0}/subjects/export\" class=\"panel stack\">{1}\
-         <input type=\"hidden\" name=\"subject\" value=\"{2}\"><h2>{3}</h2><p>{4}</p><button type=\"submit\">{5}</button></form>\
-         <form method=\"post\" action=\"/console/sites/{0}/subjects/erase\" class=\"panel stack\">{1}\
-         <input type=\"hidden\" name=\"subject\" value=\"{2}\"><h2>{6}</h2><p>{7}</p>\
-         <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> {8}</label>\
-         <button type=\"submit\" class=\"danger\">{9}</button></form></div>",
-        esc(&site.id),
-        ctx.csrf_field(),
-        esc(subject),
-        t("Access and portability", "Auskunft und Übertragbarkeit"),
-        t(
-            "Every record of these consents as JSON (Art. 15, 20).",
-            "Alle Einträge dieser Einwilligungen als JSON (Art. 15, 20)."
-        ),
-        t("Download (JSON)", "Herunterladen (JSON)"),
-        t("Erasure", "Löschung"),
-        t(
-            "Erases the personal part of every record of these consents and removes the link (Art. 17). The decisions and their hashes stay, so the ledger still verifies.",
-            "Löscht den personenbezogenen Teil aller Einträge dieser Einwilligungen und die Verknüpfung (Art. 17). Die Entscheidungen und ihre Hashes bleiben, das Ledger bleibt prüfbar."
-        ),
-        t(
-            "I have checked the request and want to erase",
-            "Ich habe die Anfrage geprüft und will löschen"
-        ),
-        t("Erase", "Löschen"),
-    );
+    // Nothing to export or erase for an id without consents.
+    if !access.consents.is_empty() {
+        let _ = write!(
+            body,
+            "<div class=\"grid2 noprint\"><form method=\"post\" action=\"/console/sites/{0}/subjects/export\" class=\"panel stack\">{1}\
+             <input type=\"hidden\" name=\"subject\" value=\"{2}\"><h2>{3}</h2><p>{4}</p><button type=\"submit\">{5}</button></form>\
+             <form method=\"post\" action=\"/console/sites/{0}/subjects/erase\" class=\"panel stack\">{1}\
+             <input type=\"hidden\" name=\"subject\" value=\"{2}\"><h2>{6}</h2><p>{7}</p>\
+             <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> {8}</label>\
+             <button type=\"submit\" class=\"danger\">{9}</button></form></div>",
+            esc(&site.id),
+            ctx.csrf_field(),
+            esc(subject),
+            t("Access and portability", "Auskunft und Übertragbarkeit"),
+            t(
+                "Every record of these consents as JSON (Art. 15, 20).",
+                "Alle Einträge dieser Einwilligungen als JSON (Art. 15, 20)."
+            ),
+            t("Download (JSON)", "Herunterladen (JSON)"),
+            t("Erasure", "Löschung"),
+            t(
+                "Erases the personal part of every record of these consents and removes the link (Art. 17). The decisions and their hashes stay, so the ledger still verifies.",
+                "Löscht den personenbezogenen Teil aller Einträge dieser Einwilligungen und die Verknüpfung (Art. 17). Die Entscheidungen und ihre Hashes bleiben, das Ledger bleibt prüfbar."
+            ),
+            t(
+                "I have checked the request and want to erase",
+                "Ich habe die Anfrage geprüft und will löschen"
+            ),
+            t("Erase", "Löschen"),
+        );
+    }
     Ok(page(
         Some(&ctx),
         ctx.lang,
@@ -1355,8 +1439,8 @@ pub async fn subject_export<S: Store>(
     let subject = form.get("subject").map_or("", |s| s.trim());
     let access = subjects::access(store, &site, subject)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
-    let hash = subjects::subject_hash(&site, subject).map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
+    let hash = subjects::subject_hash(&site, subject).map_err(|e| ctx.service_error(&e))?;
     operators::audit(
         store,
         &ctx.actor(),
@@ -1366,7 +1450,7 @@ pub async fn subject_export<S: Store>(
         "subject access JSON",
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
@@ -1387,18 +1471,18 @@ pub async fn subject_erase<S: Store>(
     let ctx = Ctx::form(&req, store, &form).await?;
     let (site, role) = ctx.site(store, &path, Need::Consents).await?;
     if form.get("confirm").map(String::as_str) != Some("yes") {
-        return Err(error_page(
-            ctx.lang,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ctx.t(
-                "Confirm the erasure first.",
-                "Bestätigen Sie die Löschung zuerst.",
-            ),
-        )
-        .into());
+        return Err(ctx
+            .error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ctx.t(
+                    "Confirm the erasure first.",
+                    "Bestätigen Sie die Löschung zuerst.",
+                ),
+            )
+            .into());
     }
     let subject = form.get("subject").map_or("", |s| s.trim());
-    let hash = subjects::subject_hash(&site, subject).map_err(|e| service_error(ctx.lang, &e))?;
+    let hash = subjects::subject_hash(&site, subject).map_err(|e| ctx.service_error(&e))?;
     // Noted first: nothing is erased that the trail does not hold.
     let target = format!("subject:{hash}");
     operators::audit(
@@ -1410,10 +1494,10 @@ pub async fn subject_erase<S: Store>(
         "",
     )
     .await
-    .map_err(|e| audit_failed(ctx.lang, &e))?;
+    .map_err(|e| ctx.service_error(&e))?;
     let erased = subjects::erase(store, &site, subject)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let body = format!(
         "<p class=\"ok\" role=\"status\">{} {} / {}</p>{}",
         ctx.t(
@@ -1547,7 +1631,7 @@ async fn config_history<S: Store>(store: &S, ctx: &Ctx, site: &keksdose_store::S
             esc(&site.id),
             esc(v),
             esc(v),
-            esc(at)
+            esc(&when(at))
         );
     }
     body.push_str("</tbody></table>");
@@ -1568,7 +1652,7 @@ pub async fn config<S: Store>(
         .published
         .get(store, &site)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let mut body = String::new();
     if let Some(v) = query.get("published") {
         let _ = write!(
@@ -1591,10 +1675,9 @@ pub async fn config<S: Store>(
             store
                 .config(&site.id, v)
                 .await
-                .map_err(|e| service_error(ctx.lang, &e.into()))?
+                .map_err(|e| ctx.service_error(&e.into()))?
                 .ok_or_else(|| {
-                    error_page(
-                        ctx.lang,
+                    ctx.error_page(
                         StatusCode::NOT_FOUND,
                         ctx.t("There is no such version.", "Diese Version gibt es nicht."),
                     )
@@ -1677,11 +1760,11 @@ pub async fn config_check<S: Store>(
                 let _ = write!(
                     body,
                     "<div role=\"alert\"><p class=\"error\">{} {}</p><ul>",
-                    errors.0.len(),
                     t(
-                        "problems; nothing is kept:",
-                        "Probleme; nichts wurde übernommen:"
-                    )
+                        "Problems, nothing is kept:",
+                        "Probleme, nichts wurde übernommen:"
+                    ),
+                    errors.0.len(),
                 );
                 for e in &errors.0 {
                     let _ = write!(
@@ -1717,7 +1800,7 @@ pub async fn config_check<S: Store>(
         .published
         .get(store, &site)
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let version = draft.version();
     let text_kept = serde_json::to_string(&draft).unwrap_or_default();
     store
@@ -1727,7 +1810,7 @@ pub async fn config_check<S: Store>(
             value: Some(text_kept),
         }])
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let _ = write!(
         body,
         "<p class=\"ok\" role=\"status\">{} <code>{}</code></p>",
@@ -1765,7 +1848,13 @@ pub async fn config_check<S: Store>(
             )
         );
         for d in &diff {
-            let _ = write!(body, "<li>{}</li>", esc(d));
+            let _ = write!(
+                body,
+                "<li><strong>{}</strong>: {} → {}</li>",
+                esc(&d.path),
+                esc(&d.before),
+                esc(&d.after)
+            );
         }
         let (again, statement) = asked_again(ctx.lang, &current.config, &draft);
         let _ = write!(
@@ -1776,11 +1865,22 @@ pub async fn config_check<S: Store>(
         if role.allows(Need::Publish) {
             let _ = write!(
                 body,
-                "<form method=\"post\" action=\"/console/sites/{}/config/publish\">{}<input type=\"hidden\" name=\"version\" value=\"{}\">\
-                 <button type=\"submit\" class=\"primary\">{}</button></form>",
+                "<form method=\"post\" action=\"/console/sites/{}/config/publish\" class=\"stack\">{}<input type=\"hidden\" name=\"version\" value=\"{}\">\
+                 {}<button type=\"submit\" class=\"primary\">{}</button></form>",
                 esc(&site.id),
                 ctx.csrf_field(),
                 esc(&version),
+                if again {
+                    format!(
+                        "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> {}</label>",
+                        t(
+                            "I know that visitors will be asked again",
+                            "Mir ist bewusst, dass Besucher erneut gefragt werden"
+                        )
+                    )
+                } else {
+                    String::new()
+                },
                 t("Publish this version", "Diese Version veröffentlichen"),
             );
         }
@@ -1836,9 +1936,10 @@ pub async fn config_draft<S: Store>(
         Ok(config) => config.validate().err().map(|errors| {
             let first = errors.0.first().map_or(String::new(), ToString::to_string);
             format!(
-                "{} {} {first}",
+                "{} {}; {} {first}",
+                ctx.t("Problems:", "Probleme:"),
                 errors.0.len(),
-                ctx.t("problems, the first:", "Probleme, das erste:")
+                ctx.t("the first:", "das erste:")
             )
         }),
     };
@@ -1857,7 +1958,7 @@ pub async fn config_draft<S: Store>(
             value: Some(serde_json::to_string(&draft).unwrap_or_default()),
         }])
         .await
-        .map_err(|e| service_error(ctx.lang, &e.into()))?;
+        .map_err(|e| ctx.service_error(&e.into()))?;
     let message = format!(
         "{} {version}",
         ctx.t(
@@ -1887,8 +1988,7 @@ pub async fn config_preview<S: Store>(
     let ctx = Ctx::page(&req, store).await?;
     let (site, _) = ctx.site(store, &path, Need::View).await?;
     let missing = || {
-        error_page(
-            ctx.lang,
+        ctx.error_page(
             StatusCode::NOT_FOUND,
             ctx.t(
                 "Check a config first.",
@@ -1902,13 +2002,13 @@ pub async fn config_preview<S: Store>(
             .published
             .get(store, &site)
             .await
-            .map_err(|e| service_error(ctx.lang, &e.into()))?
+            .map_err(|e| ctx.service_error(&e.into()))?
             .config
             .clone(),
         (_, Some(v)) => store
             .config(&site.id, v)
             .await
-            .map_err(|e| service_error(ctx.lang, &e.into()))?
+            .map_err(|e| ctx.service_error(&e.into()))?
             .ok_or_else(missing)?,
         _ => draft_of(store, &ctx, &site.id).await.ok_or_else(missing)?,
     };
@@ -1936,15 +2036,31 @@ pub async fn config_publish<S: Store>(
         .await
         .filter(|d| form.get("version").is_some_and(|v| *v == d.version()))
         .ok_or_else(|| {
-            error_page(
-                ctx.lang,
-                StatusCode::CONFLICT,
+            ctx.error_page(StatusCode::CONFLICT,
                 ctx.t(
                     "This is not the config you checked last. Check it again, then publish.",
                     "Das ist nicht die zuletzt geprüfte Konfiguration. Prüfen Sie sie erneut und veröffentlichen Sie dann.",
                 ),
             )
         })?;
+    let current = state
+        .published
+        .get(store, &site)
+        .await
+        .map_err(|e| ctx.service_error(&e.into()))?;
+    if sites::reask(&current.config, &draft) != sites::Reask::No
+        && form.get("confirm").map(String::as_str) != Some("yes")
+    {
+        return Err(ctx
+            .error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ctx.t(
+                    "This config asks every visitor again: confirm that first.",
+                    "Diese Konfiguration fragt alle Besucher erneut: bestätigen Sie das zuerst.",
+                ),
+            )
+            .into());
+    }
     let version = draft.version();
     if version != site.config_version {
         // Noted first: nothing is published that the trail does not hold.
@@ -1958,11 +2074,11 @@ pub async fn config_publish<S: Store>(
             &detail,
         )
         .await
-        .map_err(|e| audit_failed(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     }
     sites::publish(store, &site, draft)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(see_other(&format!(
         "/console/sites/{}/config?published={version}",
         site.id
@@ -1994,6 +2110,11 @@ async fn users_body<S: Store>(
 ) -> Result<String, crate::service::Error> {
     let t = |en, de| ctx.t(en, de);
     let users = operators::of_site(store, site).await?;
+    let key_mark = store
+        .site(site)
+        .await?
+        .map(|s| s.key_hash.chars().take(16).collect::<String>())
+        .unwrap_or_default();
     let mut body = message.to_string();
     let _ = write!(
         body,
@@ -2028,7 +2149,7 @@ async fn users_body<S: Store>(
          <label for=\"new-email\">{3}</label><input id=\"new-email\" name=\"email\" type=\"email\" required autocomplete=\"off\">\
          <label for=\"new-role\">{4}</label>{5}<button type=\"submit\" class=\"primary\">{6}</button>\
          <p class=\"hint\">{7}</p></form>\
-         <form method=\"post\" action=\"/console/sites/{0}/key\" class=\"panel stack\">{1}<h2>{8}</h2><p>{9}</p>\
+         <form method=\"post\" action=\"/console/sites/{0}/key\" class=\"panel stack\">{1}{12}<h2>{8}</h2><p>{9}</p>\
          <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> {10}</label><button type=\"submit\" class=\"danger\">{11}</button></form></div>",
         esc(site),
         ctx.csrf_field(),
@@ -2051,6 +2172,11 @@ async fn users_body<S: Store>(
             "Der alte Schlüssel gilt ab sofort nicht mehr"
         ),
         t("Rotate the API key", "API-Schlüssel erneuern"),
+        // Which key the form replaces: sent twice (a reload), it replaces none.
+        format!(
+            "<input type=\"hidden\" name=\"key\" value=\"{}\">",
+            esc(&key_mark)
+        ),
     );
     Ok(body)
 }
@@ -2066,7 +2192,7 @@ pub async fn users<S: Store>(
     let (site, role) = ctx.site(store, &path, Need::Manage).await?;
     let body = users_body(store, &ctx, &site.id, "")
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(page(
         Some(&ctx),
         ctx.lang,
@@ -2091,8 +2217,7 @@ pub async fn user_add<S: Store>(
         .get("role")
         .and_then(|r| Role::parse(r))
         .ok_or_else(|| {
-            error_page(
-                ctx.lang,
+            ctx.error_page(
                 StatusCode::BAD_REQUEST,
                 ctx.t("Choose a role.", "Wählen Sie eine Rolle."),
             )
@@ -2116,7 +2241,7 @@ pub async fn user_add<S: Store>(
             );
             let body = users_body(store, &ctx, &site.id, &message)
                 .await
-                .map_err(|e| service_error(ctx.lang, &e))?;
+                .map_err(|e| ctx.service_error(&e))?;
             return Ok(page_with(
                 StatusCode::CONFLICT,
                 Some(&ctx),
@@ -2126,7 +2251,7 @@ pub async fn user_add<S: Store>(
                 &body,
             ));
         }
-        Err(e) => return Err(service_error(ctx.lang, &e).into()),
+        Err(e) => return Err(ctx.service_error(&e).into()),
     };
     let message = match &added.password {
         Some(p) => format!(
@@ -2151,7 +2276,7 @@ pub async fn user_add<S: Store>(
     };
     let body = users_body(store, &ctx, &site.id, &message)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(page(
         Some(&ctx),
         ctx.lang,
@@ -2177,33 +2302,30 @@ pub async fn user_role<S: Store>(
             Some("remove") => None,
             Some("set") => Some(form.get("role").and_then(|r| Role::parse(r)).ok_or_else(
                 || {
-                    error_page(
-                        ctx.lang,
+                    ctx.error_page(
                         StatusCode::BAD_REQUEST,
                         ctx.t("Choose a role.", "Wählen Sie eine Rolle."),
                     )
                 },
             )?),
             _ => {
-                return Err(error_page(
-                    ctx.lang,
-                    StatusCode::BAD_REQUEST,
-                    ctx.t("Unknown action.", "Unbekannte Aktion."),
-                )
-                .into());
+                return Err(ctx
+                    .error_page(
+                        StatusCode::BAD_REQUEST,
+                        ctx.t("Unknown action.", "Unbekannte Aktion."),
+                    )
+                    .into());
             }
         };
     if id == ctx.operator.id && new_role != Some(Role::Admin) {
         let admins = operators::of_site(store, &site.id)
             .await
-            .map_err(|e| service_error(ctx.lang, &e))?
+            .map_err(|e| ctx.service_error(&e))?
             .iter()
             .filter(|u| u.role == Role::Admin)
             .count();
         if admins <= 1 {
-            return Err(error_page(
-                ctx.lang,
-                StatusCode::CONFLICT,
+            return Err(ctx.error_page(StatusCode::CONFLICT,
                 ctx.t(
                     "You are this site's last admin: give another user the admin role first.",
                     "Sie sind der letzte Admin dieser Website: geben Sie zuerst einem anderen Benutzer die Admin-Rolle.",
@@ -2214,7 +2336,7 @@ pub async fn user_role<S: Store>(
     }
     operators::set_role(store, &ctx.actor(), &id, &site.id, new_role)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(see_other(&format!("/console/sites/{}/users", site.id)))
 }
 
@@ -2229,24 +2351,36 @@ pub async fn key_rotate<S: Store>(
     let ctx = Ctx::form(&req, store, &form).await?;
     let (site, role) = ctx.site(store, &path, Need::Manage).await?;
     if form.get("confirm").map(String::as_str) != Some("yes") {
-        return Err(error_page(
-            ctx.lang,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ctx.t(
-                "Confirm the rotation first.",
-                "Bestätigen Sie die Erneuerung zuerst.",
-            ),
-        )
-        .into());
+        return Err(ctx
+            .error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ctx.t(
+                    "Confirm the rotation first.",
+                    "Bestätigen Sie die Erneuerung zuerst.",
+                ),
+            )
+            .into());
+    }
+    let mark: String = site.key_hash.chars().take(16).collect();
+    if form.get("key").map(String::as_str) != Some(mark.as_str()) {
+        return Err(ctx
+            .error_page(
+                StatusCode::CONFLICT,
+                ctx.t(
+                    "The key was rotated since this form was shown (was it sent twice?). Nothing changed.",
+                    "Der Schlüssel wurde erneuert, seit dieses Formular angezeigt wurde (zweimal gesendet?). Nichts wurde geändert.",
+                ),
+            )
+            .into());
     }
     // Noted first: a rotation the trail could not record is not made (and a
     // new key is never lost to a failed note after it).
     operators::audit(store, &ctx.actor(), "key_rotate", Some(&site.id), None, "")
         .await
-        .map_err(|e| audit_failed(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let key = sites::rotate_key(store, &site.id)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let message = format!(
         "<div class=\"panel\" role=\"status\"><p class=\"ok\">{}</p><p><code>{}</code></p><p class=\"hint\">{}</p></div>",
         ctx.t("The new API key:", "Der neue API-Schlüssel:"),
@@ -2258,7 +2392,7 @@ pub async fn key_rotate<S: Store>(
     );
     let body = users_body(store, &ctx, &site.id, &message)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     Ok(page(
         Some(&ctx),
         ctx.lang,
@@ -2282,10 +2416,10 @@ pub async fn audit<S: Store>(
     let t = |en, de| ctx.t(en, de);
     let trail = operators::trail(store, &site.id, 500)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?;
+        .map_err(|e| ctx.service_error(&e))?;
     let names: BTreeMap<String, String> = operators::all(store)
         .await
-        .map_err(|e| service_error(ctx.lang, &e))?
+        .map_err(|e| ctx.service_error(&e))?
         .into_iter()
         .map(|o| (o.actor(), o.email))
         .collect();
@@ -2324,8 +2458,17 @@ pub async fn audit<S: Store>(
         t("Detail", "Detail"),
     );
     for e in &trail.entries {
+        // Consents and subjects are for DPOs and admins: an editor sees that
+        // something was done, not to whom.
+        let about_consents = matches!(
+            e.event.action.as_str(),
+            "withdraw" | "proof_pack" | "access" | "export" | "erase"
+        );
+        let hidden = about_consents && !role.allows(Need::Consents);
         let target = e.event.target.as_deref().map_or(String::new(), |tg| {
-            if names.contains_key(tg) {
+            if hidden {
+                "–".to_string()
+            } else if names.contains_key(tg) {
                 who(tg)
             } else {
                 format!("<code>{}</code>", esc(tg))
@@ -2335,10 +2478,14 @@ pub async fn audit<S: Store>(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{target}</td><td>{}</td></tr>",
             e.seq,
-            esc(&e.at),
+            esc(&when(&e.at)),
             who(&e.event.actor),
             esc(&words::audited(ctx.lang, &e.event.action)),
-            esc(&e.event.detail),
+            if hidden {
+                "–".to_string()
+            } else {
+                esc(&e.event.detail)
+            },
         );
     }
     body.push_str("</tbody></table>");
@@ -2386,13 +2533,23 @@ mod tests {
         text_fix.site.policy_version = "Stand: 1.12.2026".into();
         assert!(!asked_again(Lang::En, &config, &text_fix).0);
         assert!(
-            sites::differences(&config, &text_fix).contains(&"site.policy_version".to_string())
+            sites::differences(&config, &text_fix)
+                .iter()
+                .map(|d| d.path.clone())
+                .collect::<Vec<_>>()
+                .contains(&"site.policy_version".to_string())
         );
         let mut raised = config.clone();
         raised.consent.revision += 1;
         let (again, says) = asked_again(Lang::En, &config, &raised);
         assert!(again && says.contains("revision"), "{says}");
-        assert_eq!(sites::differences(&config, &raised), ["consent.revision"]);
+        let d = sites::differences(&config, &raised);
+        assert_eq!(
+            (d[0].path.as_str(), d.len()),
+            ("consent.revision", 1),
+            "{d:?}"
+        );
+        assert_eq!(d[0].after, (config.consent.revision + 1).to_string());
     }
 
     #[test]
