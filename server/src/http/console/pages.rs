@@ -2149,7 +2149,7 @@ async fn users_body<S: Store>(
          <label for=\"new-email\">{3}</label><input id=\"new-email\" name=\"email\" type=\"email\" required autocomplete=\"off\">\
          <label for=\"new-role\">{4}</label>{5}<button type=\"submit\" class=\"primary\">{6}</button>\
          <p class=\"hint\">{7}</p></form>\
-         <form method=\"post\" action=\"/console/sites/{0}/key\" class=\"panel stack\">{1}{12}<h2>{8}</h2><p>{9}</p>\
+         <form method=\"post\" action=\"/console/sites/{0}/key\" class=\"panel stack\">{1}<input type=\"hidden\" name=\"key\" value=\"{12}\"><h2>{8}</h2><p>{9}</p>\
          <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> {10}</label><button type=\"submit\" class=\"danger\">{11}</button></form></div>",
         esc(site),
         ctx.csrf_field(),
@@ -2173,10 +2173,7 @@ async fn users_body<S: Store>(
         ),
         t("Rotate the API key", "API-Schlüssel erneuern"),
         // Which key the form replaces: sent twice (a reload), it replaces none.
-        format!(
-            "<input type=\"hidden\" name=\"key\" value=\"{}\">",
-            esc(&key_mark)
-        ),
+        esc(&key_mark),
     );
     Ok(body)
 }
