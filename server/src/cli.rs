@@ -475,7 +475,7 @@ pub async fn user_password(settings: &Settings, email: String, json: bool) -> an
     let store = open(settings).await?;
     let o = operator(&store, &email).await?;
     let password = operators::initial_password();
-    operators::set_password(&store, "cli", &o, &password).await?;
+    operators::set_password(&store, "cli", &o, &password, operators::Chosen::HandedOver).await?;
     operators::end_sessions_of(&store, &o.id, None).await?;
     if json {
         println!(

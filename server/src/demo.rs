@@ -105,7 +105,8 @@ pub async fn install_operators<S: keksdose_store::Store>(
             anyhow::bail!("demo account {email} was not created");
         };
         let password = operators::initial_password();
-        operators::set_password(store, "demo", &o, &password).await?;
+        // Printed for whoever runs the demo, who need not change it.
+        operators::set_password(store, "demo", &o, &password, operators::Chosen::ByOwner).await?;
         out.push((email, password));
     }
     Ok(out)

@@ -108,6 +108,10 @@ pub struct Operator {
     /// password while it changed.
     #[serde(default)]
     pub password_changed_ms: u64,
+    /// The password was handed over (an initial one, a reset): the console
+    /// lets its owner do nothing but choose their own first.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 impl std::fmt::Debug for Operator {
@@ -430,6 +434,7 @@ pub async fn add<S: Store>(
         roles: BTreeMap::from([(site.to_string(), role)]),
         created_at: keksdose_shared::time::rfc3339_millis(keksdose_store::now_ms()),
         password_changed_ms: 0,
+        must_change_password: true,
     };
     save(store, &operator, Some(event(&operator.id, "user_add"))).await?;
     Ok(Added {
@@ -490,12 +495,21 @@ pub async fn of_site<S: Store>(store: &S, site: &str) -> Result<Vec<OperatorView
         .collect())
 }
 
+/// Who chose a password: its owner, or someone who hands it over (a reset,
+/// which its owner must then change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    ByOwner,
+    HandedOver,
+}
+
 /// Sets a new password (the operator's own change, or a reset by the CLI).
 pub async fn set_password<S: Store>(
     store: &S,
     actor: &str,
     operator: &Operator,
     password: &str,
+    chosen: Chosen,
 ) -> Result<()> {
     check_password(password)?;
     let hash = hash_password_async(password).await?;
@@ -506,6 +520,7 @@ pub async fn set_password<S: Store>(
         .ok_or_else(|| Error::not_found("no such account"))?;
     changed.password = hash;
     changed.password_changed_ms = super::retention::clock_ms();
+    changed.must_change_password = chosen == Chosen::HandedOver;
     let event = AuditEvent {
         actor: actor.to_string(),
         action: "password_change".into(),
@@ -884,6 +899,7 @@ mod tests {
                     roles: BTreeMap::new(),
                     created_at: String::new(),
                     password_changed_ms: 0,
+                    must_change_password: false,
                 }
             )
             .contains("<redacted>")

@@ -766,7 +766,19 @@ async fn a_user_of_one_site_reaches_no_other_site_by_any_url() {
     }
     c.sign_out().await;
 
+    // The initial password was handed over: its owner must choose their own
+    // before anything else.
     c.sign_in("nur-coaching@example.org", &password).await;
+    assert_eq!(c.path().await, "/console/account");
+    c.goto("/console/sites/coaching").await;
+    c.wait_text("Choose your own before anything else").await;
+    assert_eq!(c.path().await, "/console/account", "every page leads here");
+    let own = "mein-eigenes-passwort-42";
+    c.fill("#current", &password).await;
+    c.fill("#new", own).await;
+    c.click("form[action='/console/account'] button").await;
+    c.wait_text("Sign in with the new one").await;
+    c.sign_in("nur-coaching@example.org", own).await;
     assert!(
         c.path().await.ends_with("/console/sites/coaching"),
         "one site: straight to it"

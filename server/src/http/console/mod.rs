@@ -263,9 +263,13 @@ impl Ctx {
         })
     }
 
-    /// For a page: the session, or the way to the sign-in.
+    /// For a page: the session, or the way to the sign-in (or, with a
+    /// password handed over, to the account page to choose one's own).
     pub async fn page<S: Store>(req: &HttpRequest, store: &S) -> Result<Ctx, Page> {
         match Ctx::of(req, store).await {
+            Some(ctx) if ctx.operator.must_change_password && req.path() != "/console/account" => {
+                Err(see_other("/console/account"))
+            }
             Some(ctx) => Ok(ctx),
             None => Err(see_other("/console/sign-in")),
         }
@@ -294,6 +298,16 @@ impl Ctx {
                 ),
             ));
         };
+        let allowed = ["/console/account", "/console/sign-out", "/console/language"];
+        if ctx.operator.must_change_password && !allowed.contains(&req.path()) {
+            return Err(ctx.error_page(
+                StatusCode::FORBIDDEN,
+                ctx.t(
+                    "Choose your own password first (Account).",
+                    "Wählen Sie zuerst Ihr eigenes Passwort (Konto).",
+                ),
+            ));
+        }
         let sent = form.get("csrf").map_or("", String::as_str);
         if !constant_time_eq(sent.as_bytes(), ctx.session.csrf.as_bytes()) {
             return Err(ctx.error_page(StatusCode::FORBIDDEN,
@@ -849,6 +863,16 @@ async fn language<S: Store>(req: HttpRequest, form: Form, state: web::Data<AppSt
 fn account_body(ctx: &Ctx, message: Option<(&str, bool)>) -> String {
     let t = |en, de| ctx.t(en, de);
     let mut body = String::new();
+    if ctx.operator.must_change_password {
+        let _ = write!(
+            body,
+            "<p class=\"warn\" role=\"status\">{}</p>",
+            t(
+                "Your password was handed to you. Choose your own before anything else.",
+                "Ihr Passwort wurde Ihnen übergeben. Wählen Sie zuerst Ihr eigenes."
+            )
+        );
+    }
     if let Some((m, ok)) = message {
         let class = if ok { "ok" } else { "error" };
         let _ = write!(body, "<p class=\"{class}\" role=\"status\">{}</p>", esc(m));
@@ -947,7 +971,14 @@ async fn change_password<S: Store>(
         ));
     }
     let changed = async {
-        operators::set_password(&*state.store, &ctx.actor(), &ctx.operator, new).await?;
+        operators::set_password(
+            &*state.store,
+            &ctx.actor(),
+            &ctx.operator,
+            new,
+            operators::Chosen::ByOwner,
+        )
+        .await?;
         // Every session of the account ends, this one too: sign in with the
         // new password (a session begun before the change is over anyway).
         operators::end_sessions_of(&*state.store, &ctx.operator.id, None).await
