@@ -987,14 +987,7 @@ async fn forms_need_the_consoles_origin_and_token_and_the_cookie_is_locked_down(
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_account() {
     let server = TestServer::start().await.unwrap();
-    let c = Console {
-        browser: Browser::start().await.unwrap(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        server,
-    };
+    let c = Console::on(server).await;
     let base = c.server.url("");
     let base = base.trim_end_matches('/').to_string();
     let try_ = async |email: &str, password: &str| {
@@ -1276,11 +1269,7 @@ async fn every_console_route_refuses_malformed_input_with_a_4xx_never_a_5xx() {
     let id = receipt["consent_id"].as_str().unwrap().to_string();
     let base = server.url("");
     let base = base.trim_end_matches('/').to_string();
-    let c = Console {
-        browser: Browser::start().await.unwrap(),
-        http,
-        server,
-    };
+    let c = Console::on(server).await;
     let r = c
         .http
         .post(c.server.url("/console/sign-in"))

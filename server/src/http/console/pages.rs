@@ -1525,6 +1525,15 @@ fn draft_key(site: &str, ctx: &Ctx) -> String {
     format!("{site}/{}", ctx.operator.id)
 }
 
+/// The editor's text as a config: JSON if it starts as an object, else TOML.
+fn parse_config(text: &str) -> Result<SiteConfig, keksdose_shared::config::ParseError> {
+    if text.trim_start().starts_with('{') {
+        SiteConfig::from_json(text)
+    } else {
+        SiteConfig::from_toml(text)
+    }
+}
+
 /// The config as TOML, as the editor shows it.
 fn to_toml(config: &SiteConfig) -> String {
     toml::to_string_pretty(config).unwrap_or_else(|e| format!("# cannot show as TOML: {e}"))
@@ -1735,11 +1744,7 @@ pub async fn config_check<S: Store>(
     let (site, role) = ctx.site(store, &path, Need::View).await?;
     let t = |en, de| ctx.t(en, de);
     let text = form.get("config").map_or("", String::as_str);
-    let parsed = if text.trim_start().starts_with('{') {
-        SiteConfig::from_json(text)
-    } else {
-        SiteConfig::from_toml(text)
-    };
+    let parsed = parse_config(text);
     let mut body = String::new();
     let title = t("Config", "Konfiguration");
     let draft = match parsed {
@@ -1915,11 +1920,7 @@ pub async fn config_draft<S: Store>(
     let ctx = Ctx::form(&req, store, &form).await?;
     let (site, _) = ctx.site(store, &path, Need::View).await?;
     let text = form.get("config").map_or("", String::as_str);
-    let parsed = if text.trim_start().starts_with('{') {
-        SiteConfig::from_json(text)
-    } else {
-        SiteConfig::from_toml(text)
-    };
+    let parsed = parse_config(text);
     let answer = |status: StatusCode, body: serde_json::Value| {
         HttpResponse::build(status)
             .insert_header((header::CACHE_CONTROL, "no-store"))
