@@ -125,6 +125,49 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Scans a site in headless Chromium: each page with no decision, after "Nur
+    /// Notwendige" and after "Alle akzeptieren" (a fresh profile each time), every
+    /// cookie, storage key and third-party request held to the site's published
+    /// config. Exits 1 when a violation is found, 2 when the scan itself failed.
+    Scan(Box<ScanArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    /// The first page to visit.
+    url: String,
+    /// The site id (the page's loader tag must name the same).
+    #[arg(long)]
+    site: String,
+    /// At most this many pages, the first included; others are found through
+    /// same-origin links, or the sitemap.
+    #[arg(long, default_value_t = 10)]
+    pages: usize,
+    /// Visit the pages this sitemap lists (up to --pages) instead of following links.
+    #[arg(long)]
+    sitemap: Option<String>,
+    /// The Keksdose server's base URL, when not the one the page's loader tag names.
+    #[arg(long)]
+    server: Option<String>,
+    /// Seconds a page may take to load; a page that takes longer is reported.
+    #[arg(long, default_value_t = 20)]
+    timeout: u64,
+    /// Visits at a time (each is a Chromium of its own).
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Writes the report as JSON (schema: docs/contract.md, "The scan report").
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Writes the report as one self-contained HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    #[arg(long, env = "CHROMEDRIVER", default_value = "chromedriver")]
+    chromedriver: String,
+    #[arg(long, env = "CHROMIUM", default_value = "chromium")]
+    chromium: String,
+    /// One more flag for Chromium (repeatable), e.g. --chromium-arg=--proxy-server=…
+    #[arg(long = "chromium-arg", allow_hyphen_values = true)]
+    chromium_args: Vec<String>,
 }
 
 /// `keksdose user …`: accounts of the console (`/console/`), each with a role
@@ -245,6 +288,9 @@ fn main() -> ExitCode {
         }
     };
     let s = &settings;
+    if let Command::Scan(args) = cli.command {
+        return scan(*args);
+    }
     let result = match cli.command {
         Command::Serve { demo } => cli::serve(s, demo),
         Command::Site { command } => match command {
@@ -298,12 +344,55 @@ fn main() -> ExitCode {
         Command::Purge { older_than, site } => {
             block_on(cli::purge(s, older_than.as_deref(), site.as_deref()))
         }
+        Command::Scan(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `keksdose scan`: 0 clean, 1 violations found, 2 the scan failed.
+fn scan(args: ScanArgs) -> ExitCode {
+    let options = keksdose_scan::Options {
+        url: args.url,
+        site: args.site,
+        pages: args.pages.max(1),
+        sitemap: args.sitemap,
+        server: args.server,
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        jobs: args.jobs.max(1),
+        chromedriver: args.chromedriver,
+        chromium: args.chromium,
+        chromium_args: args.chromium_args,
+    };
+    let written = block_on(async {
+        let report = keksdose_scan::run(&options).await?;
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
+        if let Some(path) = &args.html {
+            std::fs::write(path, report.html())
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
+        Ok(report)
+    });
+    match written {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.violations() > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
         }
     }
 }

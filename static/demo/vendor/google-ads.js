@@ -2,6 +2,6 @@
 (function () {
   var d = (window.__demo = window.__demo || { ran: [] });
   d.ran.push('google-ads');
-  document.cookie = '_gcl_au=demo-' + Date.now() + '; path=/; max-age=31536000; SameSite=Lax';
+  document.cookie = '_gcl_au=demo-' + Date.now() + '; path=/; max-age=2592000; SameSite=Lax';
   var out = document.getElementById('ran'); if (out) out.textContent = d.ran.join(', ');
 })();

@@ -2,6 +2,6 @@
 (function () {
   var d = (window.__demo = window.__demo || { ran: [] });
   d.ran.push('userlike');
-  document.cookie = 'uslk_umm_12345=demo-' + Date.now() + '; path=/; max-age=31536000; SameSite=Lax';
+  document.cookie = 'uslk_umm_12345_s=demo-' + Date.now() + '; path=/; max-age=31536000; SameSite=Lax';
   var out = document.getElementById('ran'); if (out) out.textContent = d.ran.join(', ');
 })();

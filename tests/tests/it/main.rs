@@ -22,3 +22,4 @@ mod postgres;
 mod proxy;
 mod redis;
 mod retention;
+mod scan;

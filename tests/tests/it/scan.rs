@@ -1,0 +1,314 @@
+//! `keksdose scan` against the real server and the demo pages, in Debian's
+//! Chromium: the demo sites scan clean, a page made wrong on purpose yields exactly
+//! its four mistakes, and a site of more than ten pages is crawled within the page
+//! bound with a page that never finishes loading reported.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Output;
+
+use keksdose_shared::config::Service;
+use keksdose_tests::{TestServer, binary, output_text, workspace_root};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Every host but the machine's own resolves to nothing: the scan sees the
+/// requests a page makes to Google or Hotjar, and none of them leaves the machine.
+const OFFLINE: &str = "--chromium-arg=--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1";
+
+fn scan(args: &[&str], json: &Path) -> (Output, Value) {
+    let out = std::process::Command::new(binary())
+        .arg("scan")
+        .args(args)
+        .arg(OFFLINE)
+        .arg("--json")
+        .arg(json)
+        .current_dir(workspace_root())
+        .output()
+        .expect("running keksdose scan");
+    let report = std::fs::read_to_string(json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    (out, report)
+}
+
+/// `(kind, subject type, subject name)` of every finding of these severities.
+fn findings(report: &Value, severities: &[&str]) -> BTreeSet<(String, String, String)> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| severities.contains(&f["severity"].as_str().unwrap_or_default()))
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or_default().to_string(),
+                f["subject"]["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                f["subject"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_sites_scan_clean() {
+    let server = TestServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (site, page) in [
+        ("saas", "/demo/saas.html"),
+        ("coaching", "/demo/coaching.html"),
+        ("sessionbutler", "/demo/sessionbutler.html"),
+        ("dogandme", "/demo/dogandme.html"),
+        ("sevdesk", "/demo/sevdesk.html"),
+        ("fluxcess", "/demo/fluxcess.html"),
+        ("tutory", "/demo/tutory.html"),
+    ] {
+        let json = dir.path().join(format!("{site}.json"));
+        // The demo page and what it links to on the demo (its privacy page).
+        let (out, report) = scan(&[&server.url(page), "--site", site, "--pages", "2"], &json);
+        let problems = findings(&report, &["violation", "warning"]);
+        assert!(
+            out.status.success() && problems.is_empty(),
+            "{site}: {problems:#?}\n{}",
+            output_text(&out)
+        );
+        // It did look: the banner was there, both decisions were acknowledged, and
+        // after "Alle akzeptieren" the site's cookies were seen.
+        let first = &report["pages"][0]["states"];
+        for state in first.as_array().unwrap() {
+            assert_eq!(state["banner_shown"], true, "{site}: {state}");
+            assert_eq!(
+                state["decided"],
+                state["state"] != "no_decision",
+                "{site}: {state}"
+            );
+        }
+        let consent = format!("keksdose_{site}");
+        assert!(
+            report["inventory"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["type"] == "cookie" && i["name"] == consent.as_str()),
+            "{site}: the consent cookie was not seen: {report}"
+        );
+    }
+}
+
+#[derive(Deserialize)]
+struct Services {
+    services: Vec<Service>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_made_wrong_on_purpose_yields_exactly_its_findings() {
+    let server = TestServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("wrong.json");
+    let html = dir.path().join("wrong.html");
+    let page = server.url("/demo/scan-wrong.html");
+    let (out, report) = scan(
+        &[
+            &page,
+            "--site",
+            "saas",
+            "--pages",
+            "1",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &json,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "violations exit 1: {}",
+        output_text(&out)
+    );
+    let segment = server.url("/demo/vendor/segment.js");
+    let want: BTreeSet<(String, String, String)> = [
+        // 1. The undeclared tracker: its host and its cookies, before any decision.
+        ("before_consent", "host", "static.hotjar.com"),
+        ("undeclared", "host", "static.hotjar.com"),
+        ("before_consent", "cookie", "_hjSessionUser_3141592"),
+        ("undeclared", "cookie", "_hjSessionUser_3141592"),
+        ("before_consent", "cookie", "_hjSession_3141592"),
+        ("undeclared", "cookie", "_hjSession_3141592"),
+        // 2. The font from Google's servers.
+        ("before_consent", "host", "fonts.googleapis.com"),
+        ("undeclared", "host", "fonts.googleapis.com"),
+        // 3. The chat's session cookie kept a year, declared for 7 days.
+        ("lifetime_understated", "cookie", "intercom-session-abc123"),
+        // 4. The script a typo left unblocked, and the cookies it set.
+        ("blocked_element_loaded", "element", segment.as_str()),
+        ("before_consent", "cookie", "ajs_anonymous_id"),
+        ("before_consent", "cookie", "ajs_user_id"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(
+        findings(&report, &["violation", "warning"]),
+        want,
+        "{}",
+        output_text(&out)
+    );
+
+    // Who did it, as the report says.
+    let finding = |kind: &str, name: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind && f["subject"]["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let hj = finding("before_consent", "_hjSessionUser_3141592");
+    assert!(
+        hj["evidence"]
+            .to_string()
+            .contains("/demo/vendor/hotjar.js"),
+        "the cookie names the script that set it: {hj}"
+    );
+    let long = finding("lifetime_understated", "intercom-session-abc123");
+    assert_eq!(long["states"], serde_json::json!(["accept_all"]), "{long}");
+    assert!(long["fix"].to_string().contains("as 1y"), "{long}");
+
+    // The catalogue's proposals for the undeclared ones are config entries.
+    let proposals = report["proposals"].as_array().unwrap();
+    let ids: BTreeSet<&str> = proposals.iter().filter_map(|p| p["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["google-fonts", "hotjar"]),
+        "{proposals:?}"
+    );
+    for p in proposals {
+        let parsed: Services = toml::from_str(p["toml"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("proposal {} is no config entry: {e}", p["id"]));
+        assert_eq!(parsed.services.len(), 1);
+        if p["id"] == "hotjar" {
+            let cookies = &parsed.services[0].cookies;
+            assert!(cookies.iter().any(|c| c.matches("_hjSessionUser_3141592")));
+            assert!(parsed.services[0].hosts.iter().any(|h| h == "hotjar.com"));
+        }
+    }
+
+    // The HTML report: one page, no script, every violation in it.
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.starts_with("<!doctype html>") && !html.contains("<script"));
+    for name in [
+        "static.hotjar.com",
+        "fonts.googleapis.com",
+        "intercom-session-abc123",
+    ] {
+        assert!(html.contains(name), "{name} in the HTML report");
+    }
+}
+
+/// A site of fourteen pages and one that never finishes loading, each linking to
+/// every other, served from a thread of the test; the loader comes from `cmp`.
+fn serve_site(cmp: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let cmp = cmp.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut links = String::from("<a href=\"/slow.html\">slow</a>");
+                for i in 0..14 {
+                    links.push_str(&format!(" <a href=\"/p{i}.html\">{i}</a>"));
+                }
+                let page = format!(
+                    "<!doctype html><html lang=\"de\"><head><meta charset=\"utf-8\"><title>{path}</title>\
+                     <script src=\"{cmp}/k.js\" data-site=\"saas\" async></script></head><body>{links}</body></html>"
+                );
+                if path == "/slow.html" {
+                    // Headers and half the page, then nothing: it never finishes loading.
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{}",
+                        page.len() * 2,
+                        page
+                    );
+                    let _ = stream.flush();
+                    std::thread::sleep(std::time::Duration::from_secs(300));
+                    return;
+                }
+                let (status, body) = if path.starts_with("/p") {
+                    ("200 OK", page)
+                } else {
+                    ("404 Not Found", String::from("not here"))
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_site_of_more_than_ten_pages_is_crawled_within_its_bounds() {
+    let server = TestServer::start().await.unwrap();
+    let site = serve_site(server.base_url().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("crawl.json");
+    let (out, report) = scan(
+        &[
+            &format!("{site}/p0.html"),
+            "--site",
+            "saas",
+            "--pages",
+            "11",
+            "--timeout",
+            "4",
+            "--jobs",
+            "3",
+        ],
+        &json,
+    );
+    assert!(report.is_object(), "a report: {}", output_text(&out));
+    let pages: Vec<&str> = report["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["url"].as_str())
+        .collect();
+    assert_eq!(pages.len(), 11, "the page bound: {pages:?}");
+    assert_eq!(pages[0], format!("{site}/p0.html"));
+    let slow = format!("{site}/slow.html");
+    assert!(pages.contains(&slow.as_str()), "{pages:?}");
+    for p in report["pages"].as_array().unwrap() {
+        assert_eq!(p["states"].as_array().unwrap().len(), 3, "{p}");
+        for s in p["states"].as_array().unwrap() {
+            assert_eq!(s["timed_out"], p["url"] == slow.as_str(), "{p}");
+            assert_eq!(s["error"], Value::Null, "{p}");
+        }
+    }
+    let timeouts = findings(&report, &["warning"]);
+    assert!(
+        timeouts.contains(&("page_timeout".into(), "page".into(), slow.clone())),
+        "{timeouts:?}"
+    );
+    // Bounded: no visit waited for the slow page longer than its bounds allow
+    // (load 4 s, settle and banner each at most the load bound, a click, a reload).
+    let ms = report["duration_ms"].as_u64().unwrap();
+    assert!(ms < 11 * 3 * 4 * 4 * 1000, "{ms} ms");
+}
