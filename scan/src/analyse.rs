@@ -420,24 +420,27 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             {
                 matched.insert((service.id.clone(), cookie.name.clone()));
             }
-            if let (Some(longest), Ok(said)) = (seen.longest, Lifetime::parse(lifetime)) {
-                if let Some(real) = understated(said, longest) {
-                    findings.push(Finding {
-                        kind: Kind::LifetimeUnderstated,
-                        severity: Kind::LifetimeUnderstated.severity(),
-                        subject: Subject {
-                            kind: kind.clone(),
-                            name: name.clone(),
-                        },
-                        service: Some(service.id.clone()),
-                        message: format!("{name} lives {real}, the config says {lifetime}"),
-                        fix: format!("Declare its lifetime as {} (or make whatever sets it keep it shorter).", lifetime_text(longest)),
-                        pages: seen.pages.iter().cloned().collect(),
-                        states: seen.states.iter().copied().collect(),
-                        evidence: seen.evidence.iter().take(5).cloned().collect(),
-                        proposal: None,
-                    });
-                }
+            if let (Some(longest), Ok(said)) = (seen.longest, Lifetime::parse(lifetime))
+                && let Some(real) = understated(said, longest)
+            {
+                findings.push(Finding {
+                    kind: Kind::LifetimeUnderstated,
+                    severity: Kind::LifetimeUnderstated.severity(),
+                    subject: Subject {
+                        kind: kind.clone(),
+                        name: name.clone(),
+                    },
+                    service: Some(service.id.clone()),
+                    message: format!("{name} lives {real}, the config says {lifetime}"),
+                    fix: format!(
+                        "Declare its lifetime as {} (or make whatever sets it keep it shorter).",
+                        lifetime_text(longest)
+                    ),
+                    pages: seen.pages.iter().cloned().collect(),
+                    states: seen.states.iter().copied().collect(),
+                    evidence: seen.evidence.iter().take(5).cloned().collect(),
+                    proposal: None,
+                });
             }
         }
         let tracker = catalogue::by_name(storage, &name).or_else(|| {
@@ -673,10 +676,10 @@ fn proposal_toml(t: &Tracker, seen: &BTreeMap<String, Option<u64>>) -> String {
             .collect();
         let mut lifetime = c.lifetime.clone();
         for (_, real) in &seen_here {
-            if let Ok(said) = Lifetime::parse(&lifetime) {
-                if understated(said, **real).is_some() {
-                    lifetime = lifetime_text(**real);
-                }
+            if let Ok(said) = Lifetime::parse(&lifetime)
+                && understated(said, **real).is_some()
+            {
+                lifetime = lifetime_text(**real);
             }
         }
         let _ = writeln!(out);

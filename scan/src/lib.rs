@@ -47,8 +47,8 @@ pub struct Options {
     pub chromium_args: Vec<String>,
 }
 
-/// Fetches `url` from inside the page (so a cross-origin CMP answers through CORS,
-/// and the scan needs no HTTP client of its own).
+/// Fetches `url` from inside a page of its own origin: the browser speaks HTTP and TLS,
+/// so the scan needs no HTTP client of its own.
 const FETCH: &str = "const done = arguments[arguments.length - 1];\
     fetch(arguments[0], { credentials: 'omit' })\
       .then((r) => r.text().then((t) => done({ status: r.status, text: t })))\
@@ -95,13 +95,12 @@ pub async fn run(options: &Options) -> Result<Report> {
             start
         ),
     };
-    if let Some(named) = first.loader.as_ref().and_then(|t| t.site.as_deref()) {
-        if named != options.site {
-            bail!("{start} embeds site {named:?}, not {:?}", options.site);
-        }
+    if let Some(named) = first.loader.as_ref().and_then(|t| t.site.as_deref())
+        && named != options.site
+    {
+        bail!("{start} embeds site {named:?}, not {:?}", options.site);
     }
-    let (version, config) =
-        published_config(&driver, start.as_str(), &server, &options.site, bounds).await?;
+    let (version, config) = published_config(&driver, &server, &options.site, bounds).await?;
     // A site with nothing to consent to shows no banner: no visit waits for one.
     let bounds = Bounds {
         banner: if config.needs_banner() {
@@ -229,13 +228,12 @@ fn page_link(start: &url::Url, link: &str) -> Option<String> {
 /// The site's published config, read from the CMP as a visitor's browser reads it.
 async fn published_config(
     driver: &Driver,
-    page: &str,
     server: &str,
     site: &str,
     bounds: Bounds,
 ) -> Result<(String, SiteConfig)> {
     let url = format!("{server}/v1/sites/{site}/config");
-    let text = fetch_text(driver, page, &url, bounds).await?;
+    let text = fetch_text(driver, &url, bounds).await?;
     let body: Value =
         serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))?;
     if let Some(err) = body.get("error") {
@@ -247,14 +245,16 @@ async fn published_config(
     Ok((version, config))
 }
 
-/// `url`'s body, fetched from inside `page`.
-async fn fetch_text(driver: &Driver, page: &str, url: &str, bounds: Bounds) -> Result<String> {
+/// `url`'s body, as the browser fetches it from `url`'s own origin.
+async fn fetch_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<String> {
     let session = driver.session(bounds.page_load).await?;
     let result = async {
-        // The page's origin makes the request (CORS), not the scan.
-        if let Err(e) = session.client().goto(page).await {
-            let _ = e;
-        }
+        // Opened first, so the fetch is same-origin (no CORS to pass).
+        session
+            .client()
+            .goto(url)
+            .await
+            .with_context(|| format!("opening {url}"))?;
         let got = session.eval_async(FETCH, vec![json!(url)]).await?;
         let status = got["status"].as_u64().unwrap_or_default();
         let text = got["text"].as_str().unwrap_or_default().to_string();
@@ -279,7 +279,7 @@ async fn sitemap_pages(
     bounds: Bounds,
 ) -> Result<Vec<String>> {
     let url = url::Url::parse(page)?.join(sitemap)?;
-    let text = fetch_text(driver, page, url.as_str(), bounds).await?;
+    let text = fetch_text(driver, url.as_str(), bounds).await?;
     Ok(locs(&text))
 }
 

@@ -364,10 +364,11 @@ fn inventory(visits: &[Visit]) -> Vec<Item> {
             item.states.sort();
         }
         item.before_decision |= before;
-        if let Some(by) = by {
-            if !item.set_by.contains(&by) && item.set_by.len() < 5 {
-                item.set_by.push(by);
-            }
+        if let Some(by) = by
+            && !item.set_by.contains(&by)
+            && item.set_by.len() < 5
+        {
+            item.set_by.push(by);
         }
         if let Some(c) = cookie {
             let longer = match (&item.cookie, c.lifetime_secs) {
