@@ -13,7 +13,7 @@ pub mod catalogue;
 pub mod report;
 pub mod visit;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,7 +113,12 @@ pub async fn run(options: &Options) -> Result<Report> {
     let mut pages: Vec<String> = vec![start.to_string()];
     if let Some(sitemap) = &options.sitemap {
         for page in sitemap_pages(&driver, start.as_str(), sitemap, bounds).await? {
-            if !pages.contains(&page) && same_origin(&start, &page) {
+            if pages.len() >= options.pages {
+                break;
+            }
+            if let Some(page) = page_link(&start, &page)
+                && !pages.contains(&page)
+            {
                 pages.push(page);
             }
         }
@@ -121,7 +126,8 @@ pub async fn run(options: &Options) -> Result<Report> {
 
     let mut visits: Vec<Visit> = Vec::new();
     let mut queue: VecDeque<(String, State)> = VecDeque::new();
-    let mut known: BTreeSet<String> = pages.iter().cloned().collect();
+    // Every page to visit, in the order found (the report's order).
+    let mut known: Vec<String> = pages.clone();
     queue.extend([
         (start.to_string(), State::RejectAll),
         (start.to_string(), State::AcceptAll),
@@ -130,7 +136,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         queue.extend(State::ALL.map(|s| (page.clone(), s)));
     }
     let follow_links = options.sitemap.is_none();
-    let found = |v: &Visit, queue: &mut VecDeque<(String, State)>, known: &mut BTreeSet<String>| {
+    let found = |v: &Visit, queue: &mut VecDeque<(String, State)>, known: &mut Vec<String>| {
         if !follow_links || v.state != State::NoDecision {
             return;
         }
@@ -141,7 +147,8 @@ pub async fn run(options: &Options) -> Result<Report> {
             let Some(page) = page_link(&start, link) else {
                 continue;
             };
-            if known.insert(page.clone()) {
+            if !known.contains(&page) {
+                known.push(page.clone());
                 queue.extend(State::ALL.map(|s| (page.clone(), s)));
             }
         }
@@ -165,8 +172,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         visits.push(v);
     }
     // Pages in the order they were found, each in state order.
-    let order: Vec<String> = known_order(&visits, &start);
-    visits.sort_by_key(|v| (order.iter().position(|p| *p == v.page), v.state));
+    visits.sort_by_key(|v| (known.iter().position(|p| *p == v.page), v.state));
 
     let cmp_host = url::Url::parse(&server)
         .ok()
@@ -191,20 +197,6 @@ pub async fn run(options: &Options) -> Result<Report> {
         &visits,
         analysis,
     ))
-}
-
-fn known_order(visits: &[Visit], start: &url::Url) -> Vec<String> {
-    let mut order = vec![start.to_string()];
-    for v in visits {
-        if !order.contains(&v.page) {
-            order.push(v.page.clone());
-        }
-    }
-    order
-}
-
-fn same_origin(start: &url::Url, page: &str) -> bool {
-    url::Url::parse(page).is_ok_and(|u| u.origin() == start.origin())
 }
 
 /// A link worth visiting: same origin, a page (not a file), without its fragment.

@@ -260,6 +260,16 @@ async fn a_site_of_more_than_ten_pages_is_crawled_within_its_bounds() {
     .await
     .unwrap();
     let site = server.url("/demo/crawl");
+    // A sitemap of four pages, which a scan bounded to three follows instead of links.
+    std::fs::write(
+        static_dir.join("demo/crawl/sitemap.xml"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\
+             <url><loc>{site}/p13.html</loc></url><url><loc>{site}/p0.html</loc></url>\
+             <url><loc>{site}/p12.html</loc></url><url><loc>{site}/p11.html</loc></url></urlset>"
+        ),
+    )
+    .unwrap();
     let json = dir.path().join("crawl.json");
     let (out, report) = scan(
         &[
@@ -303,4 +313,35 @@ async fn a_site_of_more_than_ten_pages_is_crawled_within_its_bounds() {
     // (load 4 s, settle and banner each at most the load bound, a click, a reload).
     let ms = report["duration_ms"].as_u64().unwrap();
     assert!(ms < 11 * 3 * 4 * 4 * 1000, "{ms} ms");
+    // With the sitemap: its pages, in its order, up to the bound.
+    let json = dir.path().join("sitemap.json");
+    let (out, report) = scan(
+        &[
+            &format!("{site}/p0.html"),
+            "--site",
+            "saas",
+            "--pages",
+            "3",
+            "--sitemap",
+            "sitemap.xml",
+        ],
+        &json,
+    );
+    let pages: Vec<&str> = report["pages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a report: {}", output_text(&out)))
+        .iter()
+        .filter_map(|p| p["url"].as_str())
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            format!("{site}/p0.html"),
+            format!("{site}/p13.html"),
+            format!("{site}/p12.html")
+        ],
+        "{}",
+        output_text(&out)
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
 }
