@@ -370,7 +370,12 @@ fn scan(args: ScanArgs) -> ExitCode {
         chromium_args: args.chromium_args,
     };
     let written = block_on(async {
-        let report = keksdose_scan::run(&options).await?;
+        // Interrupted, the scan's futures are dropped, and with them chromedriver
+        // and its browsers (their own process group, which Ctrl-C does not reach).
+        let report = tokio::select! {
+            report = keksdose_scan::run(&options) => report?,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        };
         if let Some(path) = &args.json {
             std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;

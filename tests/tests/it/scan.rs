@@ -69,8 +69,11 @@ async fn the_demo_sites_scan_clean() {
         ("sevdesk", "/demo/sevdesk.html"),
         ("fluxcess", "/demo/fluxcess.html"),
         ("tutory", "/demo/tutory.html"),
+        // The per-site embed form, and a page under a strict CSP with Trusted Types.
+        ("saas", "/demo/saas.html?embed=site"),
+        ("coaching", "/demo/strict-csp.html"),
     ] {
-        let json = dir.path().join(format!("{site}.json"));
+        let json = dir.path().join(format!("{site}-{}.json", page.len()));
         // The demo page and what it links to on the demo (its privacy page).
         let (out, report) = scan(&[&server.url(page), "--site", site, "--pages", "2"], &json);
         let problems = findings(&report, &["violation", "warning"]);
