@@ -45,6 +45,9 @@ pub enum Kind {
     PageError,
     /// A page without the Keksdose loader (or whose banner never showed).
     NoBanner,
+    /// A visit whose decision could not be made or was not acknowledged: what
+    /// follows that decision on that page was not checked.
+    DecisionFailed,
 }
 
 impl Kind {
@@ -55,7 +58,9 @@ impl Kind {
             | Kind::BlockedElementLoaded
             | Kind::Undeclared
             | Kind::LifetimeUnderstated => Severity::Violation,
-            Kind::PageTimeout | Kind::PageError | Kind::NoBanner => Severity::Warning,
+            Kind::PageTimeout | Kind::PageError | Kind::NoBanner | Kind::DecisionFailed => {
+                Severity::Warning
+            }
             Kind::DeclaredNotSeen => Severity::Notice,
         }
     }
@@ -71,6 +76,7 @@ impl Kind {
             Kind::PageTimeout => "page_timeout",
             Kind::PageError => "page_error",
             Kind::NoBanner => "no_banner",
+            Kind::DecisionFailed => "decision_failed",
         }
     }
 }
@@ -83,6 +89,9 @@ pub struct Subject {
     pub kind: String,
     /// The cookie's or key's name, the host, the element's address (or service), the page.
     pub name: String,
+    /// A cookie's domain, as the browser keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 /// One finding.
@@ -149,14 +158,20 @@ struct Seen {
 }
 
 impl Seen {
-    fn note(&mut self, page: &str, state: State, after_decision: bool, evidence: Option<String>) {
+    /// Seen on `page` in `state`: before the decision (or in a visit without
+    /// one), and/or after it.
+    fn note(
+        &mut self,
+        page: &str,
+        state: State,
+        before: bool,
+        after: bool,
+        evidence: Option<String>,
+    ) {
         self.pages.insert(page.to_string());
         self.states.insert(state);
-        if !after_decision {
-            self.before = true;
-        } else if state == State::RejectAll {
-            self.after_reject = true;
-        }
+        self.before |= before;
+        self.after_reject |= after && state == State::RejectAll;
         if let Some(e) = evidence {
             self.evidence.insert(e);
         }
@@ -170,30 +185,14 @@ fn first_party(ctx: &Context, host: &str) -> bool {
     host == ctx.cmp_host || registrable(host) == registrable(ctx.site_host)
 }
 
-/// A host's registrable domain, without a public suffix list: its last two
-/// labels, or three under the common second-level suffixes (`co.uk`, `com.au`…);
-/// an IP address is its own.
+/// A host's registrable domain by the Public Suffix List (`psl`): a tenant of
+/// `github.io` is not another tenant's first party; an IP address or a bare name
+/// is its own.
 fn registrable(host: &str) -> &str {
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
         return host;
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    let keep = if n >= 3
-        && labels[n - 1].len() == 2
-        && matches!(
-            labels[n - 2],
-            "co" | "com" | "org" | "net" | "ac" | "gov" | "edu" | "or" | "ne"
-        ) {
-        3
-    } else {
-        2
-    };
-    if n <= keep {
-        return host;
-    }
-    let cut: usize = labels[..n - keep].iter().map(|l| l.len() + 1).sum();
-    &host[cut..]
+    psl::domain_str(host).unwrap_or(host)
 }
 
 /// The declared service a host belongs to.
@@ -205,21 +204,34 @@ fn service_for_host<'a>(config: &'a SiteConfig, host: &str) -> Option<&'a Servic
     })
 }
 
-/// The declared service (and its cookie's lifetime) a cookie or key belongs to.
-/// Matched by name and storage; a declared domain is not required to match, since
-/// the same cookie is often set on `www.` and on the bare domain (and the demo's
-/// stand-ins set third-party cookies on the demo's own host).
+/// The declared service (and its cookie's lifetime) a cookie or key belongs to:
+/// by name and storage, a declaration whose `domain` matches first. A declared
+/// domain is not required (the same cookie is often set on `www.` and on the bare
+/// domain, and the demo's stand-ins set third-party cookies on the demo's host).
 fn service_for_name<'a>(
     config: &'a SiteConfig,
     storage: Storage,
     name: &str,
+    domain: &str,
 ) -> Option<(&'a Service, &'a str)> {
-    config.services.iter().find_map(|s| {
-        s.cookies
-            .iter()
-            .find(|c| c.storage == storage && c.matches(name))
-            .map(|c| (s, c.lifetime.as_str()))
-    })
+    let domain = domain.trim_start_matches('.');
+    let candidates = || {
+        config.services.iter().flat_map(move |s| {
+            s.cookies
+                .iter()
+                .filter(move |c| c.storage == storage && c.matches(name))
+                .map(move |c| (s, c))
+        })
+    };
+    candidates()
+        .find(|(_, c)| {
+            c.domain.as_deref().is_some_and(|d| {
+                let d = d.trim_start_matches('.');
+                domain == d || domain.ends_with(&format!(".{d}"))
+            })
+        })
+        .or_else(|| candidates().next())
+        .map(|(s, c)| (s, c.lifetime.as_str()))
 }
 
 fn storage_of(code: &str) -> Storage {
@@ -249,6 +261,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             subject: Subject {
                 kind: "page".into(),
                 name: page.to_string(),
+                domain: None,
             },
             service: None,
             message,
@@ -281,7 +294,22 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             .copied()
             .filter(|v| !v.timed_out && v.error.is_none() && !v.banner_shown)
             .collect();
-        if quiet.len() == vs.len() && !quiet.is_empty() && ctx.config.needs_banner() {
+        let no_banner = quiet.len() == vs.len() && !quiet.is_empty();
+        let undecided: Vec<&Visit> = vs
+            .iter()
+            .copied()
+            .filter(|v| v.state != State::NoDecision && !v.timed_out && v.error.is_none())
+            .filter(|v| !v.decided)
+            .collect();
+        if !no_banner && !undecided.is_empty() && ctx.config.needs_banner() {
+            findings.push(page_finding(
+                Kind::DecisionFailed,
+                format!("on {page} the decision was not made or not acknowledged by the ledger, so what follows it was not checked"),
+                "Check that the banner shows and that the server accepts consents from this origin (the site's origins, its rate limits); then scan again.",
+                &undecided,
+            ));
+        }
+        if no_banner && ctx.config.needs_banner() {
             findings.push(page_finding(
                 Kind::NoBanner,
                 format!("{page} showed no Keksdose banner to a first-time visitor, so the decisions could not be made there"),
@@ -328,6 +356,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                 elements.entry((name, e.service.clone())).or_default().note(
                     &v.page,
                     v.state,
+                    true,
                     false,
                     Some(why),
                 );
@@ -341,6 +370,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             subject: Subject {
                 kind: "element".into(),
                 name: name.clone(),
+                domain: None,
             },
             service: Some(service.clone()),
             message: format!("an element meant to wait for consent to \"{service}\" loaded without it: {name}"),
@@ -371,6 +401,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             hosts.entry(r.host.clone()).or_default().note(
                 &v.page,
                 v.state,
+                !r.after_decision,
                 r.after_decision,
                 Some(evidence),
             );
@@ -387,6 +418,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
         let subject = Subject {
             kind: "host".into(),
             name: host.clone(),
+            domain: None,
         };
         judge(
             &mut findings,
@@ -399,15 +431,18 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
     }
 
     // Cookies and storage.
-    let mut things: BTreeMap<(String, String), (Seen, String)> = BTreeMap::new();
+    // Keyed by storage, name and (for cookies) domain: a tracker's `id` cookie on
+    // its own domain is not the site's `id`.
+    let mut things: BTreeMap<(String, String, String), Seen> = BTreeMap::new();
     for v in visits {
         for c in &v.cookies {
-            let (seen, _) = things
-                .entry(("cookie".into(), c.name.clone()))
-                .or_insert_with(|| (Seen::default(), c.domain.clone()));
+            let seen = things
+                .entry(("cookie".into(), c.name.clone(), c.domain.clone()))
+                .or_default();
             seen.note(
                 &v.page,
                 v.state,
+                c.before_decision,
                 c.after_decision,
                 c.set_by
                     .as_ref()
@@ -422,12 +457,12 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
         }
         for s in &v.storage {
             things
-                .entry((s.storage.clone(), s.name.clone()))
-                .or_insert_with(|| (Seen::default(), String::new()))
-                .0
+                .entry((s.storage.clone(), s.name.clone(), String::new()))
+                .or_default()
                 .note(
                     &v.page,
                     v.state,
+                    s.before_decision,
                     s.after_decision,
                     s.set_by
                         .as_ref()
@@ -436,9 +471,10 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
         }
     }
     let mut matched: BTreeSet<(String, String)> = BTreeSet::new();
-    for ((kind, name), (seen, domain)) in things {
+    for ((kind, name, domain), seen) in things {
+        let cookie_domain = (!domain.is_empty()).then(|| domain.clone());
         let storage = storage_of(&kind);
-        let declared = service_for_name(ctx.config, storage, &name);
+        let declared = service_for_name(ctx.config, storage, &name, &domain);
         if let Some((service, lifetime)) = declared {
             if let Some(cookie) = service
                 .cookies
@@ -456,6 +492,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                     subject: Subject {
                         kind: kind.clone(),
                         name: name.clone(),
+                        domain: cookie_domain.clone(),
                     },
                     service: Some(service.id.clone()),
                     message: format!("{name} lives {real}, the config says {lifetime}"),
@@ -487,7 +524,11 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
         judge(
             &mut findings,
             ctx,
-            Subject { kind, name },
+            Subject {
+                kind,
+                name,
+                domain: cookie_domain,
+            },
             declared.map(|d| d.0),
             tracker,
             seen,
@@ -506,6 +547,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                 subject: Subject {
                     kind: c.storage.as_str().into(),
                     name: c.name.clone(),
+                    domain: None,
                 },
                 service: Some(s.id.clone()),
                 message: format!("{} is declared for {} but no visit saw it", c.name, s.id),
@@ -555,6 +597,15 @@ fn judge(
             subject.kind.replace('_', " ")
         )
     };
+    let after = if subject.kind == "host" {
+        format!("{} was contacted", subject.name)
+    } else {
+        format!(
+            "{} ({}) was there",
+            subject.name,
+            subject.kind.replace('_', " ")
+        )
+    };
     let owner = match service {
         Some(s) => format!("it belongs to {} ({})", s.id, s.category),
         None => "the config does not declare it".to_string(),
@@ -577,10 +628,11 @@ fn judge(
             format!("{what} before any decision; {owner}"),
             "Hold back what does this until its service is allowed: type=\"text/plain\" data-consent=\"SERVICE\" on the script, data-src on the iframe; a font or library: host it on the site itself.".into(),
         ));
-    } else if !necessary && seen.after_reject {
+    }
+    if !necessary && seen.after_reject {
         findings.push(base(
             Kind::AfterReject,
-            format!("{what} after \"Nur Notwendige\"; {owner}"),
+            format!("{after} after \"Nur Notwendige\" (and a reload); {owner}"),
             "Whatever does this must run only once its service is allowed (keksdose.allowed(id), or a blocked script).".into(),
         ));
     }
@@ -779,6 +831,7 @@ mod tests {
             secure: true,
             same_site: None,
             set_by: None,
+            before_decision: !after,
             after_decision: after,
         }
     }
@@ -826,6 +879,7 @@ mod tests {
             storage: "local_storage".into(),
             name: "ajs_user_traits".into(),
             set_by: None,
+            before_decision: false,
             after_decision: true,
         }];
         accept.requests = vec![
@@ -855,6 +909,49 @@ mod tests {
                 (Kind::Undeclared, "tracker.example"),
             ])
         );
+    }
+
+    #[test]
+    fn what_runs_before_consent_and_still_after_reject_is_both() {
+        let mut none = visit(State::NoDecision);
+        none.cookies = vec![cookie("mp_0a1b2c3d_mixpanel", Some(1000), false)];
+        let mut reject = visit(State::RejectAll);
+        let mut kept = cookie("mp_0a1b2c3d_mixpanel", Some(1000), true);
+        kept.before_decision = true;
+        reject.cookies = vec![kept];
+        assert_eq!(
+            kinds(&[none, reject]),
+            set(&[
+                (Kind::BeforeConsent, "mp_0a1b2c3d_mixpanel"),
+                (Kind::AfterReject, "mp_0a1b2c3d_mixpanel"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_cookie_on_another_domain_is_another_cookie() {
+        // The site's declared `tw_session` (necessary), and a tracker's cookie of
+        // the same name on its own domain, set before consent.
+        let mut none = visit(State::NoDecision);
+        let mut theirs = cookie("tw_session", Some(86_400), false);
+        theirs.domain = ".tracker.example".into();
+        none.cookies = vec![cookie("tw_session", None, false), theirs];
+        let config = config();
+        let ctx = Context {
+            site: "saas",
+            config: &config,
+            cmp_host: "cmp.example",
+            site_host: "app.taskwerk.de",
+        };
+        let findings = analyse(&ctx, &[none]).findings;
+        let about: Vec<_> = findings
+            .iter()
+            .filter(|f| f.subject.name == "tw_session")
+            .map(|f| f.subject.domain.clone())
+            .collect();
+        // Declared (the name matches), so no finding for either but the
+        // lifetime: the site's is a session cookie, the tracker's lives a day.
+        assert_eq!(about, vec![Some(".tracker.example".to_string())], "{findings:#?}");
     }
 
     #[test]

@@ -126,6 +126,9 @@ impl Driver {
                 driver.port = port;
                 return Ok(driver);
             }
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                bail!("chromedriver exited ({status}); its log:\n{text}");
+            }
             if Instant::now() > deadline {
                 bail!("chromedriver did not start within 20 s; its log:\n{text}");
             }

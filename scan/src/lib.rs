@@ -13,7 +13,7 @@ pub mod catalogue;
 pub mod report;
 pub mod visit;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,10 +76,12 @@ pub async fn run(options: &Options) -> Result<Report> {
         )
         .await?,
     );
+    // Each only an upper bound: a visit goes on as soon as the network is quiet,
+    // the banner shows, the ledger answers.
     let bounds = Bounds {
         page_load: options.timeout,
-        settle: Duration::from_secs(5).min(options.timeout),
-        banner: Duration::from_secs(8).min(options.timeout),
+        settle: Duration::from_secs(6),
+        banner: Duration::from_secs(15),
     };
 
     // The first page, as a first-time visitor sees it: it names the CMP and site.
@@ -135,21 +137,29 @@ pub async fn run(options: &Options) -> Result<Report> {
     for page in pages.iter().skip(1) {
         queue.extend(State::ALL.map(|s| (page.clone(), s)));
     }
+    // Links are taken from the pages in the order the pages were found (not the
+    // order their visits end), so the same site gives the same pages every time.
     let follow_links = options.sitemap.is_none();
-    let found = |v: &Visit, queue: &mut VecDeque<(String, State)>, known: &mut Vec<String>| {
+    let mut links_of: HashMap<String, Vec<String>> = HashMap::new();
+    let mut expanded = 0;
+    let mut found = |v: &Visit, queue: &mut VecDeque<(String, State)>, known: &mut Vec<String>| {
         if !follow_links || v.state != State::NoDecision {
             return;
         }
-        for link in &v.links {
-            if known.len() >= options.pages {
-                break;
-            }
-            let Some(page) = page_link(&start, link) else {
-                continue;
-            };
-            if !known.contains(&page) {
-                known.push(page.clone());
-                queue.extend(State::ALL.map(|s| (page.clone(), s)));
+        links_of.insert(v.page.clone(), v.links.clone());
+        while let Some(links) = known.get(expanded).and_then(|p| links_of.get(p)) {
+            expanded += 1;
+            for link in links {
+                if known.len() >= options.pages {
+                    break;
+                }
+                let Some(page) = page_link(&start, link) else {
+                    continue;
+                };
+                if !known.contains(&page) {
+                    known.push(page.clone());
+                    queue.extend(State::ALL.map(|s| (page.clone(), s)));
+                }
             }
         }
     };
@@ -263,7 +273,7 @@ async fn fetch_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<String
     result
 }
 
-/// The `<loc>` addresses of a sitemap (a sitemap index's sitemaps are not followed).
+/// The pages a sitemap lists; a sitemap index's sitemaps are read too (up to ten).
 async fn sitemap_pages(
     driver: &Driver,
     page: &str,
@@ -272,7 +282,19 @@ async fn sitemap_pages(
 ) -> Result<Vec<String>> {
     let url = url::Url::parse(page)?.join(sitemap)?;
     let text = fetch_text(driver, url.as_str(), bounds).await?;
-    Ok(locs(&text))
+    let mut pages = Vec::new();
+    let index = text.contains("<sitemapindex");
+    for loc in locs(&text)
+        .into_iter()
+        .take(if index { 10 } else { usize::MAX })
+    {
+        if index {
+            pages.extend(locs(&fetch_text(driver, &loc, bounds).await?));
+        } else {
+            pages.push(loc);
+        }
+    }
+    Ok(pages)
 }
 
 /// Every `<loc>…</loc>` in a sitemap, entities undone.

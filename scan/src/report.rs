@@ -387,7 +387,7 @@ fn inventory(visits: &[Visit]) -> Vec<Item> {
                 "cookie",
                 &c.name,
                 v.state,
-                !c.after_decision,
+                c.before_decision,
                 c.set_by.as_ref().map(|s| format!("{} {}", s.via, s.url)),
                 Some(CookieFacts {
                     domain: c.domain.clone(),
@@ -404,7 +404,7 @@ fn inventory(visits: &[Visit]) -> Vec<Item> {
                 &s.storage,
                 &s.name,
                 v.state,
-                !s.after_decision,
+                s.before_decision,
                 s.set_by.as_ref().map(|b| format!("{} {}", b.via, b.url)),
                 None,
             );

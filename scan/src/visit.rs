@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -87,6 +87,9 @@ pub struct SeenCookie {
     pub secure: bool,
     pub same_site: Option<String>,
     pub set_by: Option<SetBy>,
+    /// There before the decision (in a visit without one: at all).
+    pub before_decision: bool,
+    /// There after the decision and the reload.
     pub after_decision: bool,
 }
 
@@ -97,6 +100,9 @@ pub struct SeenStorage {
     pub storage: String,
     pub name: String,
     pub set_by: Option<SetBy>,
+    /// There before the decision (in a visit without one: at all).
+    pub before_decision: bool,
+    /// There after the decision and the reload.
     pub after_decision: bool,
 }
 
@@ -334,6 +340,20 @@ pub fn host_of(url: &str) -> Option<String> {
     u.host_str().map(str::to_ascii_lowercase)
 }
 
+/// What a visit collected so far: kept when a later step fails.
+#[derive(Debug, Default)]
+struct Collected {
+    net: Network,
+    writes: Vec<(String, String, Option<String>)>,
+    /// Cookies and keys before the decision (or, without one, at the end).
+    before_cookies: Vec<SeenCookie>,
+    before_storage: BTreeSet<(String, String)>,
+    /// After the decision and the reload, if the visit got that far.
+    after_cookies: Option<Vec<SeenCookie>>,
+    after_storage: BTreeSet<(String, String)>,
+    clicked: bool,
+}
+
 /// Opens `page` in a fresh browser and takes it to `state`.
 pub async fn visit(driver: &Driver, page: &str, state: State, bounds: Bounds) -> Visit {
     let mut visit = Visit {
@@ -357,16 +377,27 @@ pub async fn visit(driver: &Driver, page: &str, state: State, bounds: Bounds) ->
             return visit;
         }
     };
-    if let Err(e) = run(&session, &mut visit, bounds).await {
+    let mut got = Collected::default();
+    if let Err(e) = run(&session, &mut visit, &mut got, bounds).await {
         visit.error = Some(format!("{e:#}"));
+        // What the visit saw until then still counts.
+        if let Ok(events) = session.network_events().await {
+            got.net.take(events, got.clicked);
+        }
+        if let Ok(now) = cookies(&session).await {
+            if got.clicked {
+                got.after_cookies = Some(now);
+            } else if got.before_cookies.is_empty() {
+                got.before_cookies = now;
+            }
+        }
     }
+    finish(&mut visit, got);
     session.close().await;
     visit
 }
 
-async fn run(s: &Session, visit: &mut Visit, bounds: Bounds) -> Result<()> {
-    let mut net = Network::default();
-    let mut writes: Vec<(String, String, Option<String>)> = Vec::new();
+async fn run(s: &Session, visit: &mut Visit, got: &mut Collected, bounds: Bounds) -> Result<()> {
     if let Err(e) = s.client().goto(&visit.page).await {
         if !is_timeout(&e) {
             return Err(e.into());
@@ -376,81 +407,89 @@ async fn run(s: &Session, visit: &mut Visit, bounds: Bounds) -> Result<()> {
         let _ = s.eval("window.stop(); return true;", vec![]).await;
     }
     let action = visit.state.action();
-    if !visit.timed_out {
-        // A positive sign that the loader got as far as deciding what to show.
+    if !visit.timed_out && !bounds.banner.is_zero() {
+        // A positive sign that the loader got as far as showing the banner.
         let button = action.unwrap_or("reject_all");
         visit.banner_shown = wait_for(s, BUTTON, vec![json!(button)], bounds.banner)
             .await?
             .is_some();
     }
-    settle(s, &mut net, false, bounds.settle).await?;
+    settle(s, &mut got.net, false, bounds.settle).await?;
     let dom = read_dom(&s.eval_async(DOM, vec![]).await?);
-    let before_cookies = cookies(s).await?;
-    let before_storage: BTreeSet<(String, String)> = dom.storage.iter().cloned().collect();
-    writes.extend(dom.writes.iter().cloned());
+    got.before_cookies = cookies(s).await?;
+    got.before_storage = dom.storage.iter().cloned().collect();
+    got.writes.extend(dom.writes.iter().cloned());
     visit.elements = dom.elements;
     visit.links = dom.links;
     visit.loader = dom.loader;
+    // Whatever started while the page was read is still before any decision.
+    got.net.take(s.network_events().await?, false);
 
-    let mut all_cookies = before_cookies.clone();
-    let mut all_storage = before_storage.clone();
-    let mut after_keys = BTreeSet::new();
-    if let (Some(action), true) = (action, visit.banner_shown) {
-        let found = s.eval(BUTTON, vec![json!(action)]).await?;
-        let element = found
-            .get("element-6066-11e4-a52e-4f735466cecf")
-            .and_then(Value::as_str)
-            .map(|id| {
-                fantoccini::elements::Element::from_element_id(
-                    s.client().clone(),
-                    id.to_string().into(),
-                )
-            });
-        if let Some(element) = element {
-            element.click().await?;
-            visit.decided = wait_for(s, DECIDED, vec![], bounds.banner).await?.is_some();
+    let (Some(action), true) = (action, visit.banner_shown) else {
+        return Ok(());
+    };
+    let found = s.eval(BUTTON, vec![json!(action)]).await?;
+    let Some(id) = found
+        .get("element-6066-11e4-a52e-4f735466cecf")
+        .and_then(Value::as_str)
+    else {
+        anyhow::bail!("the banner's {action} button went away before it could be clicked");
+    };
+    let element =
+        fantoccini::elements::Element::from_element_id(s.client().clone(), id.to_string().into());
+    element
+        .click()
+        .await
+        .with_context(|| format!("clicking the banner's {action} button"))?;
+    got.clicked = true;
+    visit.decided = wait_for(s, DECIDED, vec![], bounds.banner).await?.is_some();
+    settle(s, &mut got.net, true, bounds.settle).await?;
+    got.writes
+        .extend(read_dom(&s.eval_async(DOM, vec![]).await?).writes);
+    // The next page view: what runs for a returning visitor.
+    if let Err(e) = s.client().refresh().await {
+        if !is_timeout(&e) {
+            return Err(e.into());
         }
-        settle(s, &mut net, true, bounds.settle).await?;
-        writes.extend(read_dom(&s.eval_async(DOM, vec![]).await?).writes);
-        // The next page view: what runs for a returning visitor.
-        if let Err(e) = s.client().refresh().await {
-            if !is_timeout(&e) {
-                return Err(e.into());
-            }
-            visit.timed_out = true;
-        }
-        settle(s, &mut net, true, bounds.settle).await?;
-        let dom = read_dom(&s.eval_async(DOM, vec![]).await?);
-        writes.extend(dom.writes);
-        for c in cookies(s).await? {
-            let key = (c.name.clone(), c.domain.clone(), c.path.clone());
-            if !before_cookies
-                .iter()
-                .any(|b| (b.name.clone(), b.domain.clone(), b.path.clone()) == key)
-            {
-                after_keys.insert(key);
-            }
-            all_cookies.retain(|b| {
-                (b.name.clone(), b.domain.clone(), b.path.clone())
-                    != (c.name.clone(), c.domain.clone(), c.path.clone())
-            });
-            all_cookies.push(c);
-        }
-        all_storage.extend(dom.storage);
+        visit.timed_out = true;
+        let _ = s.eval("window.stop(); return true;", vec![]).await;
+    }
+    settle(s, &mut got.net, true, bounds.settle).await?;
+    let dom = read_dom(&s.eval_async(DOM, vec![]).await?);
+    got.writes.extend(dom.writes);
+    got.after_storage = dom.storage.into_iter().collect();
+    got.after_cookies = Some(cookies(s).await?);
+    got.net.take(s.network_events().await?, true);
+    Ok(())
+}
+
+/// Puts what a visit collected into it: each cookie and key once, with whether
+/// it was there before the decision and whether it was there after it.
+fn finish(visit: &mut Visit, got: Collected) {
+    let key = |c: &SeenCookie| (c.name.clone(), c.domain.clone(), c.path.clone());
+    let before: BTreeSet<_> = got.before_cookies.iter().map(key).collect();
+    let mut all: BTreeMap<(String, String, String), SeenCookie> = BTreeMap::new();
+    for mut c in got.before_cookies {
+        c.before_decision = true;
+        all.insert(key(&c), c);
+    }
+    for mut c in got.after_cookies.into_iter().flatten() {
+        c.before_decision = before.contains(&key(&c));
+        c.after_decision = true;
+        all.insert(key(&c), c);
     }
     let by_script = |kind: &str, name: &str| {
-        writes
+        got.writes
             .iter()
             .find(|(k, n, by)| k == kind && n == name && by.is_some())
             .and_then(|(_, _, by)| by.clone())
             .map(|url| SetBy { via: "script", url })
     };
-    visit.cookies = all_cookies
-        .into_iter()
+    visit.cookies = all
+        .into_values()
         .map(|mut c| {
-            c.after_decision =
-                after_keys.contains(&(c.name.clone(), c.domain.clone(), c.path.clone()));
-            c.set_by = net
+            c.set_by = got
+                .net
                 .set_cookie
                 .get(&c.name)
                 .map(|url| SetBy {
@@ -461,17 +500,25 @@ async fn run(s: &Session, visit: &mut Visit, bounds: Bounds) -> Result<()> {
             c
         })
         .collect();
-    visit.storage = all_storage
+    let keys: BTreeSet<(String, String)> = got
+        .before_storage
+        .union(&got.after_storage)
+        .cloned()
+        .collect();
+    visit.storage = keys
         .into_iter()
-        .map(|(storage, name)| SeenStorage {
-            after_decision: !before_storage.contains(&(storage.clone(), name.clone())),
-            set_by: by_script(&storage, &name),
-            storage,
-            name,
+        .map(|(storage, name)| {
+            let k = (storage.clone(), name.clone());
+            SeenStorage {
+                before_decision: got.before_storage.contains(&k),
+                after_decision: got.after_storage.contains(&k),
+                set_by: by_script(&storage, &name),
+                storage,
+                name,
+            }
         })
         .collect();
-    visit.requests = net.requests;
-    Ok(())
+    visit.requests = got.net.requests;
 }
 
 fn is_timeout(e: &fantoccini::error::CmdError) -> bool {
@@ -501,8 +548,12 @@ async fn wait_for(
 
 /// Reads the network log until no request has started for a while (or `limit`).
 async fn settle(s: &Session, net: &mut Network, after: bool, limit: Duration) -> Result<()> {
-    const QUIET: Duration = Duration::from_millis(700);
-    let deadline = Instant::now() + limit;
+    // Tags often fire on a timer after the load: quiet for a second, and never
+    // less than a second and a half in all.
+    const QUIET: Duration = Duration::from_millis(1000);
+    const LEAST: Duration = Duration::from_millis(1500);
+    let started = Instant::now();
+    let deadline = started + limit;
     let mut quiet_since = Instant::now();
     loop {
         net.take(s.network_events().await?, after);
@@ -510,7 +561,9 @@ async fn settle(s: &Session, net: &mut Network, after: bool, limit: Duration) ->
             net.seen = net.requests.len();
             quiet_since = Instant::now();
         }
-        if quiet_since.elapsed() >= QUIET || Instant::now() > deadline {
+        if (quiet_since.elapsed() >= QUIET && started.elapsed() >= LEAST)
+            || Instant::now() > deadline
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -541,6 +594,7 @@ async fn cookies(s: &Session) -> Result<Vec<SeenCookie>> {
                 secure: c["secure"].as_bool().unwrap_or(false),
                 same_site: c["sameSite"].as_str().map(str::to_string),
                 set_by: None,
+                before_decision: false,
                 after_decision: false,
             }
         })

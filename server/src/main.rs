@@ -128,7 +128,8 @@ enum Command {
     /// Scans a site in headless Chromium: each page with no decision, after "Nur
     /// Notwendige" and after "Alle akzeptieren" (a fresh profile each time), every
     /// cookie, storage key and third-party request held to the site's published
-    /// config. Exits 1 when a violation is found, 2 when the scan itself failed.
+    /// config. Exits 1 when a violation is found (or, with --fail-on-warning, a
+    /// warning), 2 when the scan itself failed.
     Scan(Box<ScanArgs>),
 }
 
@@ -155,6 +156,10 @@ struct ScanArgs {
     /// Visits at a time (each is a Chromium of its own).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// Exits 1 on a warning too (a page that did not load, a decision not
+    /// acknowledged: an incomplete scan), not only on a violation.
+    #[arg(long)]
+    fail_on_warning: bool,
     /// Writes the report as JSON (schema: docs/contract.md, "The scan report").
     #[arg(long)]
     json: Option<PathBuf>,
@@ -355,7 +360,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `keksdose scan`: 0 clean, 1 violations found, 2 the scan failed.
+/// `keksdose scan`: 0 clean, 1 violations found (or warnings, with
+/// `--fail-on-warning`), 2 the scan failed.
 fn scan(args: ScanArgs) -> ExitCode {
     let options = keksdose_scan::Options {
         url: args.url,
@@ -372,9 +378,16 @@ fn scan(args: ScanArgs) -> ExitCode {
     let written = block_on(async {
         // Interrupted, the scan's futures are dropped, and with them chromedriver
         // and its browsers (their own process group, which Ctrl-C does not reach).
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut term, mut hup) = (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        );
         let report = tokio::select! {
             report = keksdose_scan::run(&options) => report?,
             _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+            _ = term.recv() => anyhow::bail!("terminated"),
+            _ = hup.recv() => anyhow::bail!("hung up"),
         };
         if let Some(path) = &args.json {
             std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
@@ -389,7 +402,7 @@ fn scan(args: ScanArgs) -> ExitCode {
     match written {
         Ok(report) => {
             print!("{}", report.summary());
-            if report.violations() > 0 {
+            if report.violations() > 0 || (args.fail_on_warning && report.counts.warning > 0) {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
