@@ -951,7 +951,11 @@ mod tests {
             .collect();
         // Declared (the name matches), so no finding for either but the
         // lifetime: the site's is a session cookie, the tracker's lives a day.
-        assert_eq!(about, vec![Some(".tracker.example".to_string())], "{findings:#?}");
+        assert_eq!(
+            about,
+            vec![Some(".tracker.example".to_string())],
+            "{findings:#?}"
+        );
     }
 
     #[test]
