@@ -241,37 +241,72 @@ impl Report {
                 severity_title(severity),
                 group.len()
             );
+            // One card per subject (a cookie, host, element, page), with each of
+            // its problems: a tracker before consent, after "Nur Notwendige" and
+            // undeclared is one thing to fix.
+            let mut subjects: Vec<(&crate::analyse::Subject, Vec<&Finding>)> = Vec::new();
             for f in group {
-                let states: Vec<&str> = f.states.iter().map(|s| state_title(*s)).collect();
+                match subjects.iter_mut().find(|(s, _)| **s == f.subject) {
+                    Some((_, list)) => list.push(f),
+                    None => subjects.push((&f.subject, vec![f])),
+                }
+            }
+            for (subject, list) in subjects {
+                let kinds: Vec<String> = list
+                    .iter()
+                    .map(|f| format!("<span class=\"kind\">{}</span>", e(f.kind.as_str())))
+                    .collect();
+                let domain = subject
+                    .domain
+                    .as_ref()
+                    .map(|d| format!(" on {}", e(d)))
+                    .unwrap_or_default();
                 let _ = write!(
                     out,
-                    "<article class=\"finding {sev}\"><h3><span class=\"kind\">{kind}</span> {message}</h3><dl>",
+                    "<article class=\"finding {sev}\"><h3>{kinds} <code>{name}</code> <small>{kind}{domain}</small></h3><ul class=\"messages\">",
                     sev = severity_class(severity),
-                    kind = e(f.kind.as_str()),
-                    message = e(&f.message),
+                    kinds = kinds.join(" "),
+                    name = e(&subject.name),
+                    kind = e(&subject.kind.replace('_', " ")),
                 );
-                if let Some(s) = &f.service {
+                for f in &list {
+                    let _ = write!(out, "<li>{}</li>", e(&f.message));
+                }
+                out.push_str("</ul><dl>");
+                let first = list[0];
+                if let Some(s) = &first.service {
                     let _ = write!(out, "<dt>Service</dt><dd><code>{}</code></dd>", e(s));
                 }
+                let states: Vec<&str> = first.states.iter().map(|s| state_title(*s)).collect();
                 if !states.is_empty() {
                     let _ = write!(out, "<dt>Seen</dt><dd>{}</dd>", e(&states.join(", ")));
                 }
-                if !f.evidence.is_empty() {
+                if !first.evidence.is_empty() {
                     let _ = write!(out, "<dt>By</dt><dd><ul>");
-                    for ev in &f.evidence {
+                    for ev in &first.evidence {
                         let _ = write!(out, "<li><code>{}</code></li>", e(ev));
                     }
                     out.push_str("</ul></dd>");
                 }
-                if !f.pages.is_empty() {
+                if !first.pages.is_empty() {
                     let _ = write!(out, "<dt>Pages</dt><dd><ul>");
-                    for p in &f.pages {
+                    for p in &first.pages {
                         let _ = write!(out, "<li>{}</li>", e(p));
                     }
                     out.push_str("</ul></dd>");
                 }
-                let _ = write!(out, "<dt>Fix</dt><dd>{}</dd>", e(&f.fix));
-                if let Some(p) = &f.proposal {
+                let mut fixes: Vec<&str> = Vec::new();
+                for f in &list {
+                    if !fixes.contains(&f.fix.as_str()) {
+                        fixes.push(&f.fix);
+                    }
+                }
+                let _ = write!(out, "<dt>Fix</dt><dd><ul>");
+                for fix in fixes {
+                    let _ = write!(out, "<li>{}</li>", e(fix));
+                }
+                out.push_str("</ul></dd>");
+                if let Some(p) = list.iter().find_map(|f| f.proposal.as_ref()) {
                     let _ = write!(
                         out,
                         "<dt>Proposal</dt><dd><a href=\"#proposal-{id}\">{id}</a></dd>",
@@ -471,7 +506,7 @@ header code{color:#ffd479}main{padding:1rem 2rem 3rem;max-width:72rem}\
 h2{margin-top:2rem;border-bottom:2px solid #ccc}\
 .finding{background:#fff;border-left:6px solid #999;margin:.8rem 0;padding:.6rem 1rem;border-radius:4px}\
 .finding.violation{border-color:#c62828}.finding.warning{border-color:#b26a00}.finding.notice{border-color:#546e7a}\
-.finding h3{font-size:1rem;margin:.2rem 0 .4rem}.kind{font:600 .75rem ui-monospace,monospace;background:#eceff1;padding:.1rem .4rem;border-radius:3px;margin-right:.4rem}\
+.finding h3{font-size:1rem;margin:.2rem 0 .4rem}.finding h3 small{font-weight:400;color:#555}.messages{margin:.2rem 0 .5rem;padding-left:1.2rem}.kind{font:600 .75rem ui-monospace,monospace;background:#eceff1;padding:.1rem .4rem;border-radius:3px;margin-right:.4rem}\
 dl{display:grid;grid-template-columns:7rem 1fr;gap:.2rem .8rem;margin:0}dt{font-weight:600;color:#555}dd{margin:0;overflow-wrap:anywhere}\
 dd ul{margin:0;padding-left:1rem}pre{background:#20232a;color:#e6e6e6;padding:.8rem;overflow:auto;border-radius:4px}\
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e0e0e0;vertical-align:top;overflow-wrap:anywhere}\
