@@ -243,11 +243,13 @@ fn storage_of(code: &str) -> Storage {
     }
 }
 
+/// What was seen of a tracker: (storage code, name) → the longest lifetime.
+type SeenNames = BTreeMap<(&'static str, String), Option<u64>>;
+
 /// The findings of a scan.
 pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
     let mut findings = Vec::new();
-    let mut proposals: BTreeMap<String, (&'static Tracker, BTreeMap<String, Option<u64>>)> =
-        BTreeMap::new();
+    let mut proposals: BTreeMap<String, (&'static Tracker, SeenNames)> = BTreeMap::new();
 
     // Pages: timeouts, errors, no banner.
     let mut pages: BTreeMap<&str, Vec<&Visit>> = BTreeMap::new();
@@ -313,7 +315,10 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
             findings.push(page_finding(
                 Kind::NoBanner,
                 format!("{page} showed no Keksdose banner to a first-time visitor, so the decisions could not be made there"),
-                "Embed the loader on every page: <script src=\"https://CMP/s/SITE/k.js\" async></script>.",
+                &format!(
+                    "Embed the loader on every page: <script src=\"https://{}/s/{}/k.js\" async></script>.",
+                    ctx.cmp_host, ctx.site
+                ),
                 &quiet,
             ));
         }
@@ -346,10 +351,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                     .clone()
                     .unwrap_or_else(|| format!("inline {} for {}", e.tag, e.service));
                 let why = if e.unblocked {
-                    format!(
-                        "<{} data-consent=\"{}\"> is not held back by its markup",
-                        e.tag, e.service
-                    )
+                    format!("its markup does not hold it back: {}", e.markup)
                 } else {
                     "requested before any decision".to_string()
                 };
@@ -446,7 +448,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                 c.after_decision,
                 c.set_by
                     .as_ref()
-                    .map(|s| format!("set by {} {}", s.via, s.url)),
+                    .map(|s| format!("set by {}", s.describe())),
             );
             seen.longest = Some(match (seen.longest, c.lifetime_secs) {
                 (None, l) => l,
@@ -466,7 +468,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                     s.after_decision,
                     s.set_by
                         .as_ref()
-                        .map(|b| format!("set by {} {}", b.via, b.url)),
+                        .map(|b| format!("set by {}", b.describe())),
                 );
         }
     }
@@ -519,7 +521,7 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                 .entry(t.id.clone())
                 .or_insert((t, BTreeMap::new()))
                 .1
-                .insert(name.clone(), seen.longest.flatten());
+                .insert((storage.as_str(), name.clone()), seen.longest.flatten());
         }
         judge(
             &mut findings,
@@ -550,7 +552,12 @@ pub fn analyse(ctx: &Context, visits: &[Visit]) -> Analysis {
                     domain: None,
                 },
                 service: Some(s.id.clone()),
-                message: format!("{} is declared for {} but no visit saw it", c.name, s.id),
+                message: format!(
+                    "{} ({}) is declared for {} but no visit saw it",
+                    c.name,
+                    c.storage.as_str().replace('_', " "),
+                    s.id
+                ),
                 fix: "If the site no longer sets it, take it out of the config; it may also be set only on pages the scan did not visit or after signing in.".into(),
                 pages: Vec::new(),
                 states: Vec::new(),
@@ -695,7 +702,7 @@ pub fn lifetime_text(secs: Option<u64>) -> String {
 /// A `[[services]]` entry for a catalogue tracker, with the cookies the scan saw
 /// (at the longer of the catalogue's and the seen lifetime) and the rest of the
 /// catalogue's.
-fn proposal_toml(t: &Tracker, seen: &BTreeMap<String, Option<u64>>) -> String {
+fn proposal_toml(t: &Tracker, seen: &SeenNames) -> String {
     use std::fmt::Write;
     let q = |s: &str| toml_string(s);
     let loc = |l: &keksdose_shared::config::Localized| match l {
@@ -749,9 +756,11 @@ fn proposal_toml(t: &Tracker, seen: &BTreeMap<String, Option<u64>>) -> String {
         .collect();
     let _ = writeln!(out, "hosts = [{}]", hosts.join(", "));
     for c in &t.cookies {
-        let seen_here: Vec<(&String, &Option<u64>)> = seen
+        let seen_here: Vec<(&(&str, String), &Option<u64>)> = seen
             .iter()
-            .filter(|(n, _)| catalogue::name_matches(&c.name, n))
+            .filter(|((storage, n), _)| {
+                *storage == c.storage.as_str() && catalogue::name_matches(&c.name, n)
+            })
             .collect();
         let mut lifetime = c.lifetime.clone();
         for (_, real) in &seen_here {
@@ -1005,12 +1014,14 @@ mod tests {
                 tag: "script".into(),
                 service: "segment".into(),
                 url: Some("https://app.taskwerk.de/segment.js".into()),
+                markup: String::new(),
                 unblocked: true,
             },
             Blockable {
                 tag: "iframe".into(),
                 service: "intercom".into(),
                 url: Some("https://app.taskwerk.de/chat.html".into()),
+                markup: String::new(),
                 unblocked: false,
             },
             // Held back as it should be: not a finding.
@@ -1018,6 +1029,7 @@ mod tests {
                 tag: "script".into(),
                 service: "mixpanel".into(),
                 url: Some("https://app.taskwerk.de/mixpanel.js".into()),
+                markup: String::new(),
                 unblocked: false,
             },
         ];

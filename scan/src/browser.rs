@@ -40,13 +40,20 @@ const HOOK: &str = r#"(() => {
   if (window.__keksdoseScan) return;
   const log = [];
   Object.defineProperty(window, '__keksdoseScan', { value: log });
+  // The stack: "Error", then by, note and the wrapper (the hook's own frames),
+  // then the writer: a script with an address, or an inline script inserted by
+  // one (the loader running a blocked inline script), or the page's own.
   const by = () => {
-    const lines = String(new Error().stack || '').split('\n');
-    for (const l of lines) {
-      const m = /(https?:\/\/[^\s()]+?):(\d+):\d+/.exec(l);
-      if (m) return m[1] + ':' + m[2];
+    const lines = String(new Error().stack || '').split('\n').slice(4);
+    const at = (l) => { const m = /(https?:\/\/[^\s()]+?):(\d+):\d+/.exec(l); return m && m[1] + ':' + m[2]; };
+    if (!lines.length) return null;
+    const first = at(lines[0]);
+    if (first) return first;
+    for (const l of lines.slice(1)) {
+      const u = at(l);
+      if (u) return 'an inline script run by ' + u;
     }
-    return null;
+    return 'an inline script';
   };
   const note = (kind, name) => { try { log.push({ kind, name: String(name), by: by() }); } catch (e) {} };
   const d = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');

@@ -87,7 +87,13 @@ pub async fn run(options: &Options) -> Result<Report> {
     // The first page, as a first-time visitor sees it: it names the CMP and site.
     let first = visit::visit(&driver, start.as_str(), State::NoDecision, bounds).await;
     if let Some(e) = &first.error {
-        bail!("could not open {}: {e}", start);
+        bail!("could not scan {start}: {e}");
+    }
+    if first.timed_out && first.loader.is_none() {
+        bail!(
+            "{start} did not finish loading within {} s (--timeout)",
+            options.timeout.as_secs()
+        );
     }
     let server = match (&options.server, &first.loader) {
         (Some(s), _) => s.trim_end_matches('/').to_string(),
@@ -235,9 +241,9 @@ async fn published_config(
     bounds: Bounds,
 ) -> Result<(String, SiteConfig)> {
     let url = format!("{server}/v1/sites/{site}/config");
-    let text = fetch_text(driver, &url, bounds).await?;
-    let body: Value =
-        serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))?;
+    let (status, text) = fetch_text(driver, &url, bounds).await?;
+    let body: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{url} did not answer with JSON (HTTP {status})"))?;
     if let Some(err) = body.get("error") {
         bail!("{url} answered: {err}");
     }
@@ -248,7 +254,7 @@ async fn published_config(
 }
 
 /// `url`'s body, as the browser fetches it from `url`'s own origin.
-async fn fetch_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<String> {
+async fn fetch_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<(u64, String)> {
     let session = driver.session(bounds.page_load).await?;
     let result = async {
         // Opened first, so the fetch is same-origin (no CORS to pass).
@@ -261,12 +267,9 @@ async fn fetch_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<String
         let status = got["status"].as_u64().unwrap_or_default();
         let text = got["text"].as_str().unwrap_or_default().to_string();
         if status == 0 {
-            bail!("fetching {url}: {text}");
+            bail!("could not connect to {url} ({text})");
         }
-        if status >= 400 && !text.trim_start().starts_with('{') {
-            bail!("fetching {url}: HTTP {status}");
-        }
-        Ok(text)
+        Ok((status, text))
     }
     .await;
     session.close().await;
@@ -281,7 +284,7 @@ async fn sitemap_pages(
     bounds: Bounds,
 ) -> Result<Vec<String>> {
     let url = url::Url::parse(page)?.join(sitemap)?;
-    let text = fetch_text(driver, url.as_str(), bounds).await?;
+    let text = sitemap_text(driver, url.as_str(), bounds).await?;
     let mut pages = Vec::new();
     let index = text.contains("<sitemapindex");
     for loc in locs(&text)
@@ -289,12 +292,21 @@ async fn sitemap_pages(
         .take(if index { 10 } else { usize::MAX })
     {
         if index {
-            pages.extend(locs(&fetch_text(driver, &loc, bounds).await?));
+            pages.extend(locs(&sitemap_text(driver, &loc, bounds).await?));
         } else {
             pages.push(loc);
         }
     }
     Ok(pages)
+}
+
+/// A sitemap's text; anything but a 2xx answer is an error.
+async fn sitemap_text(driver: &Driver, url: &str, bounds: Bounds) -> Result<String> {
+    let (status, text) = fetch_text(driver, url, bounds).await?;
+    if !(200..300).contains(&status) {
+        bail!("the sitemap {url} answered HTTP {status}");
+    }
+    Ok(text)
 }
 
 /// Every `<loc>…</loc>` in a sitemap, entities undone.

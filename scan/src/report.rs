@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::analyse::{Analysis, Finding, Severity};
-use crate::visit::{State, Visit};
+use crate::visit::{SetBy, State, Visit};
 
 /// `format` in the JSON: raised when a field changes meaning or goes.
 pub const FORMAT: u32 = 1;
@@ -188,13 +188,11 @@ impl Report {
         if !self.proposals.is_empty() {
             let _ = writeln!(
                 out,
-                "\nProposed config entries (from the catalogue; in the JSON and HTML reports): {}",
-                self.proposals
-                    .iter()
-                    .map(|p| p.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "\nPROPOSED CONFIG ENTRIES (from the scan's catalogue; review each against your contract with the provider):"
             );
+            for p in &self.proposals {
+                let _ = writeln!(out, "\n{}", p.toml);
+            }
         }
         out
     }
@@ -423,7 +421,7 @@ fn inventory(visits: &[Visit]) -> Vec<Item> {
                 &c.name,
                 v.state,
                 c.before_decision,
-                c.set_by.as_ref().map(|s| format!("{} {}", s.via, s.url)),
+                c.set_by.as_ref().map(SetBy::describe),
                 Some(CookieFacts {
                     domain: c.domain.clone(),
                     path: c.path.clone(),
@@ -440,7 +438,7 @@ fn inventory(visits: &[Visit]) -> Vec<Item> {
                 &s.name,
                 v.state,
                 s.before_decision,
-                s.set_by.as_ref().map(|b| format!("{} {}", b.via, b.url)),
+                s.set_by.as_ref().map(SetBy::describe),
                 None,
             );
         }

@@ -63,6 +63,17 @@ pub struct SetBy {
     pub url: String,
 }
 
+impl SetBy {
+    /// "response URL", "script URL:line", or "an inline script run by URL:line".
+    pub fn describe(&self) -> String {
+        if self.url.starts_with("an inline script") {
+            self.url.clone()
+        } else {
+            format!("{} {}", self.via, self.url)
+        }
+    }
+}
+
 /// A request the page (or anything on it) made.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
@@ -113,6 +124,8 @@ pub struct Blockable {
     pub tag: String,
     pub service: String,
     pub url: Option<String>,
+    /// Its opening tag as the page has it (the typo is in there).
+    pub markup: String,
     /// Whether the markup itself left it free to run or load (a script whose
     /// `type` is not `text/plain`, an iframe with a `src`) before any decision.
     pub unblocked: bool,
@@ -175,7 +188,9 @@ for (const e of document.querySelectorAll('script[data-consent], iframe[data-con
   const raw = e.getAttribute('src') || e.getAttribute('data-src');
   const type = (e.getAttribute('type') || '').trim().toLowerCase();
   const unblocked = tag === 'script' ? type !== 'text/plain' : e.hasAttribute('src');
-  elements.push({ tag, service: e.getAttribute('data-consent') || '', url: raw ? abs(raw) : null, unblocked });
+  const html = e.outerHTML;
+  const markup = html.slice(0, Math.min(html.indexOf('>') + 1 || 200, 200));
+  elements.push({ tag, service: e.getAttribute('data-consent') || '', url: raw ? abs(raw) : null, unblocked, markup });
 }
 const links = [];
 for (const a of document.querySelectorAll('a[href]')) {
@@ -229,6 +244,7 @@ fn read_dom(v: &Value) -> Dom {
             tag: s(e, "tag").unwrap_or_default(),
             service: s(e, "service").unwrap_or_default(),
             url: s(e, "url"),
+            markup: s(e, "markup").unwrap_or_default(),
             unblocked: e.get("unblocked").and_then(Value::as_bool).unwrap_or(false),
         })
         .collect();
@@ -405,6 +421,24 @@ async fn run(s: &Session, visit: &mut Visit, got: &mut Collected, bounds: Bounds
         visit.timed_out = true;
         // What it did until then still counts; the rest of it is stopped.
         let _ = s.eval("window.stop(); return true;", vec![]).await;
+    }
+    // A page the browser could not load, or an error page, is no page to check.
+    let loaded = s
+        .eval(
+            "const n = performance.getEntriesByType('navigation')[0];\
+             return [location.href, (n && n.responseStatus) || 0];",
+            vec![],
+        )
+        .await?;
+    let (href, status) = (
+        loaded[0].as_str().unwrap_or_default(),
+        loaded[1].as_u64().unwrap_or_default(),
+    );
+    if href.starts_with("chrome-error:") {
+        anyhow::bail!("the browser could not load the page (connection refused, no such host, …)");
+    }
+    if status >= 400 {
+        anyhow::bail!("the page answered HTTP {status}");
     }
     let action = visit.state.action();
     if !visit.timed_out && !bounds.banner.is_zero() {

@@ -142,8 +142,8 @@ struct ScanArgs {
     site: String,
     /// At most this many pages, the first included; others are found through
     /// same-origin links, or the sitemap.
-    #[arg(long, default_value_t = 10)]
-    pages: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pages: u16,
     /// Visit the pages this sitemap lists (up to --pages) instead of following links.
     #[arg(long)]
     sitemap: Option<String>,
@@ -166,8 +166,10 @@ struct ScanArgs {
     /// Writes the report as one self-contained HTML page.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// chromedriver (Debian: chromium-driver), by path or on PATH.
     #[arg(long, env = "CHROMEDRIVER", default_value = "chromedriver")]
     chromedriver: String,
+    /// Chromium (Debian: chromium), by path or on PATH.
     #[arg(long, env = "CHROMIUM", default_value = "chromium")]
     chromium: String,
     /// One more flag for Chromium (repeatable), e.g. --chromium-arg=--proxy-server=…
@@ -366,7 +368,7 @@ fn scan(args: ScanArgs) -> ExitCode {
     let options = keksdose_scan::Options {
         url: args.url,
         site: args.site,
-        pages: args.pages.max(1),
+        pages: usize::from(args.pages),
         sitemap: args.sitemap,
         server: args.server,
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
@@ -375,6 +377,14 @@ fn scan(args: ScanArgs) -> ExitCode {
         chromium: args.chromium,
         chromium_args: args.chromium_args,
     };
+    // The files are made before the scan (its decisions go into the ledger), so
+    // an unwritable path fails at once, not after it.
+    for path in [&args.json, &args.html].into_iter().flatten() {
+        if let Err(e) = std::fs::File::create(path) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     let written = block_on(async {
         // Interrupted, the scan's futures are dropped, and with them chromedriver
         // and its browsers (their own process group, which Ctrl-C does not reach).
