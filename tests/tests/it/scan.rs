@@ -263,7 +263,8 @@ async fn a_site_of_more_than_ten_pages_is_crawled_within_its_bounds() {
     let static_dir = dir.path().join("static");
     keksdose_tests::copy_dir(&workspace_root().join("static"), &static_dir).unwrap();
     std::fs::create_dir_all(static_dir.join("demo/crawl")).unwrap();
-    let mut links = String::from("<a href=\"slow.html\">slow</a>");
+    // A broken link too: the page it leads to answers 404.
+    let mut links = String::from("<a href=\"slow.html\">slow</a> <a href=\"gone.html\">gone</a>");
     for i in 0..14 {
         links.push_str(&format!(" <a href=\"p{i}.html\">{i}</a>"));
     }
@@ -323,17 +324,26 @@ async fn a_site_of_more_than_ten_pages_is_crawled_within_its_bounds() {
     assert_eq!(pages.len(), 11, "the page bound: {pages:?}");
     assert_eq!(pages[0], format!("{site}/p0.html"));
     let slow = format!("{site}/slow.html");
-    assert!(pages.contains(&slow.as_str()), "{pages:?}");
+    let gone = format!("{site}/gone.html");
+    assert_eq!(
+        pages[1..3],
+        [slow.as_str(), gone.as_str()],
+        "found in link order"
+    );
     for p in report["pages"].as_array().unwrap() {
         assert_eq!(p["states"].as_array().unwrap().len(), 3, "{p}");
         for s in p["states"].as_array().unwrap() {
             assert_eq!(s["timed_out"], p["url"] == slow.as_str(), "{p}");
-            assert_eq!(s["error"], Value::Null, "{p}");
+            let error = s["error"].as_str().unwrap_or_default();
+            assert_eq!(error.contains("HTTP 404"), p["url"] == gone.as_str(), "{p}");
         }
     }
     assert_eq!(
         findings(&report, &["violation", "warning"]),
-        BTreeSet::from([("page_timeout".into(), "page".into(), slow.clone())]),
+        BTreeSet::from([
+            ("page_timeout".into(), "page".into(), slow.clone()),
+            ("page_error".into(), "page".into(), gone.clone()),
+        ]),
         "{}",
         output_text(&out)
     );
