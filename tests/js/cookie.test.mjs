@@ -10,9 +10,9 @@ import { forms, load, plain, source, vectors as published } from './loader.mjs';
 const vectors = published('cookie.json');
 
 for (const form of forms()) {
-  const core = load(form.code, form.name).__keksdoseCore;
+  const core = load(form.code, form.name, form.part).__keksdoseCore;
   const test = (name, fn) => testAll(`${form.name}: ${name}`, fn);
-  const fresh = () => load(form.code, form.name);
+  const fresh = () => load(form.code, form.name, form.part);
 
   test('the cookie name is the one the vectors name', () => {
     assert.equal(core.PREFIX, vectors.cookie_name_prefix);

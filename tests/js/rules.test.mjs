@@ -25,7 +25,7 @@ testAll('every example config is there, with a category of its own', () => {
 });
 
 for (const form of forms()) {
-  const core = load(form.code, form.name).__keksdoseCore;
+  const core = load(form.code, form.name, form.part).__keksdoseCore;
   const test = (name, fn) => testAll(`${form.name}: ${name}`, fn);
 
   test('the language shown is SiteConfig::language_for (language.json)', () => {

@@ -11,8 +11,11 @@
 
 use keksdose_shared::config::{Appearance, Position, Theme};
 
-/// The stylesheet. Colours come from the custom properties that [`variables`] sets.
-pub const CSS: &str = r#"
+/// The rules the first layer needs: all the server's first layer carries
+/// (`/s/{site}/k.js`), before the banner's WASM brings the whole [`CSS`].
+macro_rules! first_layer_css {
+    () => {
+        r#"
 :host { all: initial; }
 .kd-backdrop {
   --kd-bg: #ffffff; --kd-surface: #f3f4f6; --kd-text: #111827; --kd-muted: #4b5563;
@@ -39,7 +42,6 @@ pub const CSS: &str = r#"
 .kd-pos-center { align-items: center; justify-content: center; }
 .kd-pos-bottom-left { align-items: flex-end; justify-content: flex-start; }
 .kd-pos-bottom-right { align-items: flex-end; justify-content: flex-end; }
-.kd-layer-settings { align-items: center; justify-content: center; }
 .kd-dialog {
   display: flex; flex-direction: column; width: 100%; max-width: 60rem;
   max-height: calc(100vh - 2rem); max-height: calc(100dvh - 2rem);
@@ -51,7 +53,6 @@ pub const CSS: &str = r#"
 .kd-dialog:focus { outline: none; }
 .kd-pos-center .kd-dialog { max-width: 40rem; }
 .kd-pos-bottom-left .kd-dialog, .kd-pos-bottom-right .kd-dialog { max-width: 28rem; }
-.kd-layer-settings .kd-dialog { max-width: 46rem; }
 @keyframes kd-in { from { transform: translateY(0.5rem); } to { transform: none; } }
 @media (prefers-reduced-motion: reduce) {
   .kd-dialog, .kd-switch, .kd-switch::after, .kd-btn::after { animation: none; transition: none; }
@@ -61,16 +62,9 @@ pub const CSS: &str = r#"
 .kd-body { padding: 0.5rem 1.25rem 0; overflow: auto; }
 .kd-foot { padding: 1rem 1.25rem 1.25rem; }
 h2 { margin: 0; font-size: 1.25rem; line-height: 1.3; font-weight: 700; }
-h3 { margin: 0; font-size: 1rem; font-weight: 700; }
-h4 { margin: 0.75rem 0 0.25rem; font-size: 0.9375rem; font-weight: 700; }
 p { margin: 0.5rem 0; }
-ul { margin: 0.25rem 0; padding-left: 1.25rem; }
-dl { margin: 0.25rem 0; }
-dt { font-weight: 700; margin-top: 0.5rem; }
-dd { margin: 0; }
 a { color: var(--kd-link); text-decoration: underline; text-underline-offset: 2px; }
 a:hover { text-decoration-thickness: 2px; }
-.kd-muted { color: var(--kd-muted); font-size: 0.875rem; }
 .kd-links { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; margin: 0.5rem 0 0; }
 .kd-actions {
   display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.5rem;
@@ -102,6 +96,27 @@ button { font: inherit; color: inherit; cursor: pointer; }
 @keyframes kd-spin { to { transform: rotate(360deg); } }
 [data-takeover] .kd-dialog { animation: none; }
 :focus-visible { outline: 3px solid var(--kd-text); outline-offset: 2px; }
+.kd-foot .kd-actions { margin-top: 0; }
+"#
+    };
+}
+
+/// The rules the first layer needs ([`CSS`] begins with them).
+pub const FIRST_LAYER_CSS: &str = first_layer_css!();
+
+/// The stylesheet: the first layer's rules, then the settings'. Colours come
+/// from the custom properties that [`variables`] sets.
+pub const CSS: &str = concat!(
+    first_layer_css!(),
+    r#".kd-layer-settings { align-items: center; justify-content: center; }
+.kd-layer-settings .kd-dialog { max-width: 46rem; }
+h3 { margin: 0; font-size: 1rem; font-weight: 700; }
+h4 { margin: 0.75rem 0 0.25rem; font-size: 0.9375rem; font-weight: 700; }
+ul { margin: 0.25rem 0; padding-left: 1.25rem; }
+dl { margin: 0.25rem 0; }
+dt { font-weight: 700; margin-top: 0.5rem; }
+dd { margin: 0; }
+.kd-muted { color: var(--kd-muted); font-size: 0.875rem; }
 .kd-close {
   flex: none; width: 2.75rem; height: 2.75rem; margin: -0.5rem -0.5rem 0 0; padding: 0;
   border: 0; border-radius: 0.5rem; background: transparent; font-size: 1.5rem; line-height: 1;
@@ -138,8 +153,8 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .kd-cookie code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-weight: 700; }
 .kd-consent { margin: 0.75rem 0 0; padding: 0.5rem 0.75rem; border-radius: 0.5rem; background: var(--kd-surface); font-size: 0.875rem; }
 .kd-consent code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
-.kd-foot .kd-actions { margin-top: 0; }
-"#;
+"#
+);
 
 /// The light and dark backgrounds links must stand on (background and surface).
 const LIGHT_BACKGROUNDS: [&str; 2] = ["#ffffff", "#f3f4f6"];

@@ -86,21 +86,64 @@ pub fn build(ws: &Workspace) -> Result<()> {
 /// `"__KEKSDOSE_WIDGET__"` the server replaces stay as they are.
 const LOADER_TERSER_ARGS: &[&str] = &["--compress", "passes=2", "--mangle", "--comments", "false"];
 
-/// What must survive minification for the server and the tests.
-const LOADER_KEEPS: &[&str] = &[
-    "\"__KEKSDOSE_WIDGET__\"",
-    "__KEKSDOSE_TEST__",
-    "__keksdoseCore",
-    ".keksdose=",
+/// The loader's two halves: (source in `static/`, minified file in
+/// `static/widget/`, what it is served as, terser's arguments, what must
+/// survive minification for the server and the tests).
+type Half = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+const LOADER_HALVES: &[Half] = &[
+    (
+        "k.js",
+        "k.min.js",
+        "/k.js",
+        LOADER_TERSER_ARGS,
+        &[
+            "\"__KEKSDOSE_WIDGET__\"",
+            "\"__KEKSDOSE_SITE__\"",
+            "\"__KEKSDOSE_PART__\"",
+            "__KEKSDOSE_TEST__",
+            "__keksdoseCore",
+            ".keksdose=",
+        ],
+    ),
+    // The other half is an ES module whose only statement is its default
+    // export: the server writes that function into the per-site loader.
+    (
+        "k-banner.js",
+        "k-banner.min.js",
+        "/widget/k-banner.HASH.js",
+        &[
+            "--module",
+            "--compress",
+            "passes=2",
+            "--mangle",
+            "--comments",
+            "false",
+        ],
+        &["export default function("],
+    ),
 ];
 
-/// `static/k.js` → `static/widget/k.min.js`, with a first line naming the
-/// source's SHA-256 (`server/src/http/assets.rs` serves it only for that
-/// source). Skipped when that file exists for this source, terser version and
-/// arguments. When terser fails, the build warns and removes the minified file:
-/// the server then sends the source.
+/// Both halves of the loader, `static/k.js` → `static/widget/k.min.js` and
+/// `static/k-banner.js` → `static/widget/k-banner.min.js`, each with a first
+/// line naming its source's SHA-256 (`server/src/http/assets.rs` serves a
+/// minified file only for that source). Skipped when that file exists for this
+/// source, terser version and arguments. When terser fails, the build warns and
+/// removes the minified file: the server then sends the source.
 pub fn minify_loader(ws: &Workspace) -> Result<()> {
-    let source_path = ws.root.join("static/k.js");
+    for half in LOADER_HALVES {
+        minify_half(ws, half)?;
+    }
+    Ok(())
+}
+
+fn minify_half(ws: &Workspace, &(name, min_name, served, args, keeps): &Half) -> Result<()> {
+    let source_path = ws.root.join("static").join(name);
     let source = std::fs::read(&source_path)
         .with_context(|| format!("reading {}", source_path.display()))?;
     let digest = hex(&Sha256::digest(&source));
@@ -109,26 +152,28 @@ pub fn minify_loader(ws: &Workspace) -> Result<()> {
     // The source's digest (which the server checks) and one of the tool and its
     // arguments (which decides whether to run it again).
     let build = hex(&Sha256::digest(
-        format!("{} {}", version.trim(), LOADER_TERSER_ARGS.join(" ")).as_bytes(),
+        format!("{} {}", version.trim(), args.join(" ")).as_bytes(),
     ));
     let preamble = format!(
-        "/*! Keksdose loader, static/k.js minified; source-sha256:{} build:{} */",
+        "/*! Keksdose loader, static/{name} minified; source-sha256:{} build:{} */",
         &digest[..16],
         &build[..8]
     );
     let dir = ws.root.join("static/widget");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let out = dir.join("k.min.js");
+    let out = dir.join(min_name);
     let current =
         std::fs::read_to_string(&out).is_ok_and(|m| m.lines().next() == Some(preamble.as_str()));
     if current && !version.is_empty() {
-        step("terser (the loader): static/k.js unchanged, skipped");
+        step(&format!(
+            "terser (the loader): static/{name} unchanged, skipped"
+        ));
     } else {
-        step("terser (the loader)");
-        let tmp = dir.join(".k.min.js.tmp");
+        step(&format!("terser (the loader): static/{name}"));
+        let tmp = dir.join(format!(".{min_name}.tmp"));
         let run = Command::new(&terser)
             .arg(&source_path)
-            .args(LOADER_TERSER_ARGS)
+            .args(args)
             .stdin(Stdio::null())
             .output();
         let made = match run {
@@ -137,7 +182,7 @@ pub fn minify_loader(ws: &Workspace) -> Result<()> {
                 .map(|code| format!("{preamble}\n{}\n", code.trim_end())),
             Ok(o) => {
                 eprintln!(
-                    "xtask: warning: terser failed on static/k.js ({}): {}",
+                    "xtask: warning: terser failed on static/{name} ({}): {}",
                     o.status,
                     String::from_utf8_lossy(&o.stderr)
                         .lines()
@@ -153,15 +198,15 @@ pub fn minify_loader(ws: &Workspace) -> Result<()> {
         };
         let Some(made) = made else {
             let _ = std::fs::remove_file(&out);
-            eprintln!("xtask: warning: /k.js will be served unminified");
+            eprintln!("xtask: warning: {served} will be served unminified");
             return Ok(());
         };
-        for keep in LOADER_KEEPS {
+        for keep in keeps {
             let n = made.matches(keep).count();
-            if n == 0 || (keep.starts_with('"') && n != 1) {
+            if n == 0 || ((keep.starts_with('"') || keep.starts_with("export")) && n != 1) {
                 let _ = std::fs::remove_file(&out);
                 bail!(
-                    "the minified loader has {keep} {n} times; terser changed what the server or the tests rely on"
+                    "minified static/{name} has {keep} {n} times; terser changed what the server or the tests rely on"
                 );
             }
         }
@@ -171,13 +216,13 @@ pub fn minify_loader(ws: &Workspace) -> Result<()> {
     }
     eprintln!(
         "    {:<22} {}",
-        "k.js (source)",
+        format!("{name} (source)"),
         sizes(&source_path, source.len())
     );
     let len = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
     eprintln!(
         "    {:<22} {}",
-        "k.min.js (/k.js)",
+        format!("{min_name} ({served})"),
         sizes(&out, usize::try_from(len).unwrap_or(usize::MAX))
     );
     Ok(())

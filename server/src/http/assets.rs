@@ -32,8 +32,15 @@ const WIDGET_TOKEN: &str = "\"__KEKSDOSE_WIDGET__\"";
 /// What the loader's source holds in place of the site's config and first
 /// layers in the per-site form `/s/{site}/k.js`.
 const SITE_TOKEN: &str = "\"__KEKSDOSE_SITE__\"";
+/// What the loader's source holds in place of its other half's function in the
+/// per-site form.
+const PART_TOKEN: &str = "\"__KEKSDOSE_PART__\"";
 /// The minified loader, in `static/widget/` (built, gitignored).
 pub const MINIFIED_LOADER: &str = "k.min.js";
+/// The loader's other half (`static/k-banner.js`, an ES module) and its minified
+/// form in `static/widget/`; served as `/widget/k-banner.{hash}.js`.
+const PART_SOURCE: &str = "k-banner.js";
+const MINIFIED_PART: &str = "k-banner.min.js";
 /// What the minified loader's first line carries before the first 16 hex
 /// digits of its source's SHA-256 (xtask/src/widget.rs writes it).
 pub const SOURCE_MARK: &str = "source-sha256:";
@@ -235,9 +242,46 @@ impl Asset {
 pub struct Assets {
     loader: Option<Asset>,
     /// The loader's text with the banner's file names written in: the
-    /// per-site loader is made from it.
+    /// per-site loader is made from it, with `part` written in too.
     loader_source: Option<String>,
+    /// The loader's other half as a JavaScript function expression.
+    part: Option<String>,
     widget: HashMap<String, Asset>,
+}
+
+/// `static/name`, or its minified form `static/widget/minified` when that was
+/// made from it (never a stale one).
+fn read_minified(static_dir: &Path, name: &str, minified: &str) -> Option<String> {
+    let source = std::fs::read_to_string(static_dir.join(name)).ok()?;
+    match std::fs::read_to_string(static_dir.join("widget").join(minified)).ok() {
+        Some(m) if made_from(&m, &source) => Some(m),
+        Some(_) => {
+            crate::log::line(
+                "warn",
+                &format!(
+                    "serving static/{name} unminified: widget/{minified} was made from another {name} (run cargo xtask widget)"
+                ),
+                &[],
+            );
+            Some(source)
+        }
+        None => Some(source),
+    }
+}
+
+/// The default export of the loader's other half (an ES module whose only
+/// statement it is) as a function expression, for the per-site loader.
+fn part_function(module: &str) -> Option<String> {
+    let mut text = module.trim_start();
+    // The leading `/*! … */` comment (the source's, or the minified file's first line).
+    if text.starts_with("/*") {
+        text = text[text.find("*/")? + 2..].trim_start();
+    }
+    let function = text.strip_prefix("export default ")?.trim_end();
+    let function = function.strip_suffix(';').unwrap_or(function);
+    function
+        .starts_with("function")
+        .then(|| function.to_string())
 }
 
 impl Assets {
@@ -248,31 +292,56 @@ impl Assets {
     pub fn load(static_dir: &Path) -> std::io::Result<Self> {
         let mut assets = Self::default();
         let widget_dir = static_dir.join("widget");
-        let manifest = std::fs::read_to_string(widget_dir.join("manifest.json")).ok();
-        if let Ok(source) = std::fs::read_to_string(static_dir.join("k.js")) {
-            let minified = std::fs::read_to_string(widget_dir.join(MINIFIED_LOADER)).ok();
-            let source = match minified {
-                Some(m) if made_from(&m, &source) => m,
-                Some(_) => {
-                    crate::log::line(
-                        "warn",
-                        "serving static/k.js unminified: widget/k.min.js was made from another k.js (run cargo xtask widget)",
-                        &[],
-                    );
-                    source
-                }
-                None => source,
-            };
-            let source = match manifest.as_deref().and_then(manifest_literal) {
-                Some(literal) => source.replacen(WIDGET_TOKEN, &literal, 1),
-                None => source,
-            };
+        // The other half, named by its content: cached for good, like the banner.
+        let part = read_minified(static_dir, PART_SOURCE, MINIFIED_PART);
+        let part_name = part.as_ref().map(|text| {
+            format!(
+                "k-banner.{}.js",
+                &hex(&Sha256::digest(text.as_bytes()))[..10]
+            )
+        });
+        let manifest = std::fs::read_to_string(widget_dir.join("manifest.json"))
+            .ok()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok());
+        let names = manifest_literal(manifest.as_ref(), part_name.as_deref());
+        if let Some(source) = read_minified(static_dir, "k.js", MINIFIED_LOADER) {
+            let source = source.replacen(WIDGET_TOKEN, &names, 1);
             assets.loader = Some(Asset::new(
                 "text/javascript; charset=utf-8",
                 LOADER_CACHE,
                 Encoded::new(source.clone().into_bytes()),
             ));
             assets.loader_source = Some(source);
+        }
+        if let (Some(text), Some(name)) = (part, part_name) {
+            assets.part = part_function(&text);
+            if assets.part.is_none() {
+                crate::log::line(
+                    "warn",
+                    "static/k-banner.js does not start with `export default function`: no per-site loader",
+                    &[],
+                );
+            }
+            assets.widget.insert(
+                name,
+                Asset::new(
+                    "text/javascript; charset=utf-8",
+                    IMMUTABLE,
+                    Encoded::new(text.into_bytes()),
+                ),
+            );
+        }
+        if manifest.is_some() {
+            // Served with the other half's name in it, for a loader the server
+            // did not write the names into.
+            assets.widget.insert(
+                "manifest.json".to_string(),
+                Asset::new(
+                    "application/json",
+                    REVALIDATE,
+                    Encoded::new(names.into_bytes()),
+                ),
+            );
         }
         let Ok(entries) = std::fs::read_dir(&widget_dir) else {
             return Ok(assets);
@@ -282,15 +351,13 @@ impl Assets {
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
                 continue;
             };
-            if name == MINIFIED_LOADER {
-                continue; // served as /k.js
+            if name == MINIFIED_LOADER || name == MINIFIED_PART || name == "manifest.json" {
+                continue; // served as /k.js, /widget/k-banner.{hash}.js, and above
             }
             let (content_type, cache_control) = if name.ends_with(".wasm") {
                 ("application/wasm", IMMUTABLE)
             } else if name.ends_with(".js") {
                 ("text/javascript; charset=utf-8", IMMUTABLE)
-            } else if name == "manifest.json" {
-                ("application/json", REVALIDATE)
             } else {
                 continue;
             };
@@ -316,11 +383,15 @@ impl Assets {
     /// once per published version ([`crate::published::Published::site_loader`]).
     pub fn site_loader(&self, published: &crate::published::Published) -> Option<Asset> {
         let source = self.loader_source.as_ref()?;
+        let part = self.part.as_ref()?;
         let literal = site_literal(published);
+        let text = source
+            .replacen(SITE_TOKEN, &literal, 1)
+            .replacen(PART_TOKEN, part, 1);
         Some(Asset::new(
             "text/javascript; charset=utf-8",
             SITE_LOADER_CACHE,
-            Encoded::new(source.replacen(SITE_TOKEN, &literal, 1).into_bytes()),
+            Encoded::new(text.into_bytes()),
         ))
     }
 }
@@ -335,7 +406,7 @@ const LOADER_WORDS: [&str; 4] = [
 
 /// What the per-site loader carries, as a JavaScript literal (JSON):
 /// `{"published": <the config endpoint's body, its config as
-/// `SiteConfig::loader_view` and of its words only the placeholders'>, "view": true, "css": <the banner's stylesheet>,
+/// `SiteConfig::loader_view` and of its words only the placeholders'>, "view": true, "css": <the first layer's part of the banner's stylesheet>,
 /// "first": {<lang>: <the first layer's markup>, …}}`.
 fn site_literal(published: &crate::published::Published) -> String {
     use keksdose_widget::site::Site;
@@ -360,7 +431,12 @@ fn site_literal(published: &crate::published::Published) -> String {
             (lang.clone(), serde_json::Value::String(html))
         })
         .collect();
-    let css = site(config.default_language()).stylesheet.to_string();
+    // The first layer's rules only: the banner's WASM brings the whole stylesheet.
+    let css = format!(
+        "{}{}",
+        keksdose_widget::style::FIRST_LAYER_CSS,
+        keksdose_widget::style::variables(&config.appearance)
+    );
     // The config as the loader needs it: the settings' texts come with the
     // banner's WASM, from the config endpoint ("view": the loader knows).
     // Of the words, those the loader shows itself: the two-click placeholders'.
@@ -402,12 +478,19 @@ pub fn made_from(minified: &str, source: &str) -> bool {
         .is_some_and(|(_, rest)| rest.get(..16) == Some(&digest[..16]))
 }
 
-/// `{"js":…,"wasm":…}` from the manifest, as a JS object literal (JSON is one).
-fn manifest_literal(manifest: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(manifest).ok()?;
-    let js = v["js"].as_str()?;
-    let wasm = v["wasm"].as_str()?;
-    serde_json::to_string(&serde_json::json!({"js": js, "wasm": wasm})).ok()
+/// `{"js":…,"wasm":…,"part":…}`: the banner's names from the manifest and the
+/// other half's, as far as there are any, as a JS object literal (JSON is one).
+fn manifest_literal(manifest: Option<&serde_json::Value>, part: Option<&str>) -> String {
+    let mut names = serde_json::Map::new();
+    for key in ["js", "wasm"] {
+        if let Some(name) = manifest.and_then(|m| m[key].as_str()) {
+            names.insert(key.to_string(), name.into());
+        }
+    }
+    if let Some(part) = part {
+        names.insert("part".to_string(), part.into());
+    }
+    serde_json::Value::Object(names).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -472,14 +555,44 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("widget/banner.abc.js"), "export {}").unwrap();
+        let part = "/*! the other half */\nexport default function (K) {\n  return {};\n}\n";
+        std::fs::write(dir.path().join("k-banner.js"), part).unwrap();
         let assets = Assets::load(dir.path()).unwrap();
         let loader = assets.loader.as_ref().unwrap();
+        // The other half is named by its content.
+        let name = format!(
+            "k-banner.{}.js",
+            &hex(&Sha256::digest(part.as_bytes()))[..10]
+        );
+        let names = format!(
+            "{{\"js\":\"banner.abc.js\",\"part\":\"{name}\",\"wasm\":\"banner.abc.wasm\"}}"
+        );
         assert_eq!(
-            &loader.body.identity[..],
-            b"var WIDGET = {\"js\":\"banner.abc.js\",\"wasm\":\"banner.abc.wasm\"};\n"
+            String::from_utf8(loader.body.identity.to_vec()).unwrap(),
+            format!("var WIDGET = {names};\n")
         );
         assert_eq!(assets.widget["banner.abc.js"].cache_control, IMMUTABLE);
-        assert_eq!(assets.widget["manifest.json"].cache_control, REVALIDATE);
+        assert_eq!(assets.widget[&name].cache_control, IMMUTABLE);
+        assert_eq!(&assets.widget[&name].body.identity[..], part.as_bytes());
+        // The manifest, for a loader the server did not write: with the other half.
+        let manifest = &assets.widget["manifest.json"];
+        assert_eq!(manifest.cache_control, REVALIDATE);
+        assert_eq!(manifest.body.identity, names.as_bytes());
+        assert_eq!(
+            assets.part.as_deref(),
+            Some("function (K) {\n  return {};\n}")
+        );
+    }
+
+    #[test]
+    fn the_other_half_is_a_function_only_as_its_module_default_export() {
+        assert_eq!(
+            part_function("/*! x */\nexport default function(e){return 1};\n").as_deref(),
+            Some("function(e){return 1}")
+        );
+        assert_eq!(part_function("export default 1;"), None);
+        assert_eq!(part_function("export const a = 1;"), None);
+        assert_eq!(part_function("/* never closed"), None);
     }
 
     #[test]
@@ -487,7 +600,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("k.js"),
-            "var W = \"__KEKSDOSE_WIDGET__\"; var SITE = \"__KEKSDOSE_SITE__\";\n",
+            "var W = \"__KEKSDOSE_WIDGET__\"; var SITE = \"__KEKSDOSE_SITE__\"; var PART = \"__KEKSDOSE_PART__\";\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("k-banner.js"),
+            "export default function (K) {}\n",
         )
         .unwrap();
         let assets = Assets::load(dir.path()).unwrap();
@@ -509,15 +627,24 @@ mod tests {
         assert_eq!(loader.cache_control, SITE_LOADER_CACHE);
         let text = String::from_utf8(loader.body.identity.to_vec()).unwrap();
         let literal = text
-            .strip_prefix("var W = \"__KEKSDOSE_WIDGET__\"; var SITE = ")
-            .and_then(|t| t.strip_suffix(";\n"))
+            .strip_prefix("var W = {\"part\":\"k-banner.")
+            .and_then(|t| t.split_once("\"}; var SITE = "))
+            .and_then(|(_, t)| t.strip_suffix("; var PART = function (K) {};\n"))
             .unwrap_or_else(|| panic!("{text}"));
         let site: serde_json::Value = serde_json::from_str(literal).unwrap();
         assert_eq!(site["published"]["version"], "v1");
         assert_eq!(site["published"]["site"], "coaching");
         assert_eq!(site["published"]["config"], config.loader_view());
         assert_eq!(site["view"], true);
-        assert!(site["css"].as_str().unwrap().contains(".kd-btn"));
+        let css = site["css"].as_str().unwrap();
+        assert!(
+            css.contains(".kd-btn") && css.contains("--kd-accent"),
+            "{css}"
+        );
+        assert!(
+            !css.contains(".kd-category"),
+            "the settings' rules come with the WASM"
+        );
         let first = site["first"].as_object().unwrap();
         assert_eq!(
             first.keys().collect::<std::collections::BTreeSet<_>>(),
@@ -527,6 +654,19 @@ mod tests {
             let html = html.as_str().unwrap();
             assert!(html.contains(&format!("lang=\"{lang}\"")), "{html}");
             assert!(html.contains("data-action=\"reject_all\""), "{html}");
+            // Every class of the first layer that the banner styles is styled
+            // by what comes with it.
+            let mut styled = 0;
+            for attr in html.split("class=\"").skip(1) {
+                for class in attr.split('"').next().unwrap().split_whitespace() {
+                    let selector = format!(".{class}");
+                    if keksdose_widget::style::CSS.contains(&selector) {
+                        assert!(css.contains(&selector), "{class} unstyled");
+                        styled += 1;
+                    }
+                }
+            }
+            assert!(styled >= 8, "{html}");
         }
         // Without a loader there is nothing to serve.
         assert!(Assets::default().site_loader(&published).is_none());

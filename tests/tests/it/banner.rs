@@ -522,9 +522,16 @@ async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
         demo.settings_layer(false).await;
         demo.click("accept_all").await;
         demo.acknowledged_consent_id().await;
+        let first = demo.resources().await;
         assert!(
-            demo.resources().await.iter().any(|u| u.ends_with(".wasm")),
+            first.iter().any(|u| u.ends_with(".wasm")),
             "the first visit loaded the banner"
+        );
+        // The loader's other half: imported by /k.js, inline in the per-site loader.
+        assert_eq!(
+            first.iter().any(|u| u.contains("/widget/k-banner.")),
+            matches!(embed, Embed::Generic),
+            "{embed:?}: {first:?}"
         );
 
         demo.open("/demo/saas.html").await;
@@ -551,7 +558,10 @@ async fn a_returning_visitor_gets_no_banner_no_wasm_and_the_scripts_at_once() {
             .into_iter()
             .filter(|u| u.contains("/widget/"))
             .collect();
-        assert!(widget.is_empty(), "no banner download: {widget:?}");
+        assert!(
+            widget.is_empty(),
+            "neither the banner nor the loader's other half: {widget:?}"
+        );
         demo.finish().await;
     }
 }
@@ -1855,6 +1865,49 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     let id = demo.acknowledged_consent_id().await;
     let proof = demo.proof("saas", &id).await;
     assert_eq!(proof["records"][0]["record"]["action"], "accept_all");
+    demo.finish().await;
+
+    // "Einstellungen" clicked on the server's layer after the banner was mounted
+    // and before its first render replaced that layer: the settings open all the
+    // same. The page clicks in that moment: when the banner's hidden container
+    // appears beside the server's layer (a mutation observer runs before the
+    // banner's render, which is a later microtask).
+    let release = dir.path().join("release-4");
+    let demo = Demo::start_held(&release).await;
+    demo.open("/demo/saas.html").await;
+    demo.first_layer("the server's first layer").await;
+    demo.eval(
+        "const r = document.querySelector('#keksdose-root').shadowRoot;\
+         const early = r.querySelector('[data-keksdose-banner]');\
+         new MutationObserver((records, observer) => {\
+           if (!r.querySelector('[data-keksdose-banner][data-takeover][hidden]')) return;\
+           observer.disconnect();\
+           window.clickedDuringTakeover = early.isConnected;\
+           if (early.isConnected) early.querySelector('[data-action=settings]').click();\
+         }).observe(r, { childList: true });\
+         return true;",
+    )
+    .await;
+    std::fs::write(&release, "").unwrap();
+    demo.wait(
+        "the banner's hidden container beside the server's layer",
+        "return window.clickedDuringTakeover !== undefined;",
+    )
+    .await;
+    assert_eq!(
+        demo.eval("return window.clickedDuringTakeover;").await,
+        json!(true),
+        "the click came while the banner was taking over"
+    );
+    demo.settings_layer(true).await;
+    assert_eq!(
+        demo.eval(
+            "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;"
+        )
+        .await,
+        json!(1),
+        "one dialog"
+    );
     demo.finish().await;
 }
 
