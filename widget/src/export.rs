@@ -80,6 +80,15 @@ pub fn mount(
     let on_shown = {
         let (root, container) = (root.clone(), container.clone());
         Callback::from(move |()| {
+            // Unmounted before its first render (yew then still creates and
+            // renders it, in the container taken out of the root): it shows
+            // nothing and leaves the root to whoever is there now.
+            if !container
+                .parent_node()
+                .is_some_and(|parent| parent.is_same_node(Some(&root)))
+            {
+                return None;
+            }
             // Where the visitor's focus is in the layer replaced, now: they may
             // have moved it (Tab) since the loader called `mount`. `None` when
             // that layer does not have it; `Some(None)` for its dialog itself.
