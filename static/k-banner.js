@@ -288,24 +288,25 @@ export default function (K) {
   var opening = null; // the openBanner call under way, until its banner is in the page
 
   function writeStored(d, config) {
-    var value = encode(d);
-    var attrs = "; Path=/; Max-Age=" + K.consentLifetimeSecs(config) + "; SameSite=Lax";
-    if (root.location.protocol === "https:") attrs += "; Secure";
-    doc.cookie = K.PREFIX + K.site + "=" + value + attrs;
+    K.setCookie(encode(d), K.consentLifetimeSecs(config));
     K.stored = d;
+  }
+
+  /** Records `d` (an action and its switches) on the config `body` was published with. */
+  function decideOn(body, d) {
+    return decide({
+      action: d.action,
+      categories: d.categories || {},
+      services: d.services || {},
+      configVersion: body.version,
+      lang: choose(body.config, pageLang()),
+    });
   }
 
   /** "Immer erlauben": a custom decision, the stored one plus service `id`. */
   function allowService(id) {
     return fetchConfig().then(function (body) {
-      var d = allowing(body.config, K.stored, id);
-      return decide({
-        action: d.action,
-        categories: d.categories,
-        services: d.services,
-        configVersion: body.version,
-        lang: choose(body.config, pageLang()),
-      });
+      return decideOn(body, allowing(body.config, K.stored, id));
     });
   }
 
@@ -769,12 +770,8 @@ export default function (K) {
       early.stop();
       // As the banner does: focus goes back first, then the decision.
       if (early.previous && early.previous.isConnected) early.previous.focus({ preventScroll: true });
-      decide({
+      decideOn(K.published, {
         action: action === "accept_all" ? "accept_all" : rejectAction(K.published.config, K.stored),
-        categories: {},
-        services: {},
-        configVersion: K.published.version,
-        lang: choose(K.published.config, pageLang()),
       });
     });
     // Tab and Shift-Tab stay inside the dialog (widget/src/focus.rs).
@@ -820,14 +817,7 @@ export default function (K) {
   /** accept_all / reject_all without the banner, resolved like the banner does. */
   function decideAll(accept) {
     return fetchConfig().then(function (body) {
-      var config = body.config;
-      return decide({
-        action: accept ? "accept_all" : rejectAction(config, K.stored),
-        categories: {},
-        services: {},
-        configVersion: body.version,
-        lang: choose(config, pageLang()),
-      });
+      return decideOn(body, { action: accept ? "accept_all" : rejectAction(body.config, K.stored) });
     });
   }
 

@@ -321,7 +321,6 @@
 
   var stored = readStored(); // the decision in force, or null
   var published = null; // GET /v1/sites/{site}/config, once fetched
-  var configPromise = null;
   var ran = []; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
   var listeners = [];
@@ -359,44 +358,48 @@
     return getJson(api + "/v1/sites/" + encodeURIComponent(site) + "/config?words=1");
   }
 
-  function fetchConfig() {
-    if (!configPromise) {
-      // The per-site loader brought it; else it is fetched (cached 60 s).
-      var given = brought;
-      brought = null;
-      configPromise = (
-        given
-          ? Promise.resolve(given)
-          : getConfig()
-      ).then(function (body) {
-          published = body;
-          var cm = body.config.consent_mode || {};
-          if (cm.ads_data_redaction !== undefined) gtag("set", "ads_data_redaction", !!cm.ads_data_redaction);
-          if (cm.url_passthrough) gtag("set", "url_passthrough", true);
-          return body;
-      });
-      configPromise.catch(function () {
-        configPromise = null; // try again next time
-      });
-    }
-    return configPromise;
+  /**
+   * `make`, called once: its promise, kept until it fails (then made again at
+   * the next call) or `forget()`s it.
+   */
+  function once(make) {
+    var promise = null;
+    var get = function () {
+      if (!promise) {
+        promise = make();
+        promise.catch(function () {
+          promise = null; // try again next time
+        });
+      }
+      return promise;
+    };
+    get.forget = function () {
+      promise = null;
+    };
+    return get;
   }
+
+  /** The published config: the per-site loader brought it; else it is fetched (cached 60 s). */
+  var fetchConfig = once(function () {
+    var given = brought;
+    brought = null;
+    return (given ? Promise.resolve(given) : getConfig()).then(function (body) {
+      published = body;
+      var cm = body.config.consent_mode || {};
+      if (cm.ads_data_redaction !== undefined) gtag("set", "ads_data_redaction", !!cm.ads_data_redaction);
+      if (cm.url_passthrough) gtag("set", "url_passthrough", true);
+      return body;
+    });
+  });
 
   /**
    * The whole published config, for the banner's settings: the per-site loader
    * carries only the loader's view of it (SiteConfig::loader_view), so the
    * banner's WASM gets it from the config endpoint, fetched beside the WASM.
    */
-  var fullPromise = null;
+  var fetchFull = once(getConfig);
   function fullConfig() {
-    if (!embed || !embed.view) return fetchConfig();
-    if (!fullPromise) {
-      fullPromise = getConfig();
-      fullPromise.catch(function () {
-        fullPromise = null; // try again next time
-      });
-    }
-    return fullPromise;
+    return embed && embed.view ? fetchFull() : fetchConfig();
   }
 
   // -- Blocked elements ---------------------------------------------------------
@@ -748,14 +751,19 @@
     gtag("consent", "update", grantedSignals(published.config, allowed));
   }
 
+  /** Sets the site's consent cookie to `value` for `maxAge` seconds (0: deletes it). */
+  function setCookie(value, maxAge) {
+    doc.cookie =
+      PREFIX + site + "=" + value + "; Path=/; Max-Age=" + maxAge + "; SameSite=Lax" +
+      (root.location.protocol === "https:" ? "; Secure" : "");
+  }
+
   /** Forgets the decision in force (the cookie too): the banner asks again. */
   function forget() {
-    var attrs = "; Path=/; Max-Age=0; SameSite=Lax";
-    if (root.location.protocol === "https:") attrs += "; Secure";
-    doc.cookie = PREFIX + site + "=" + attrs;
+    setCookie("", 0);
     stored = null;
-    configPromise = null;
-    fullPromise = null;
+    fetchConfig.forget();
+    fetchFull.forget();
   }
 
   function now() {
@@ -821,45 +829,30 @@
 
   // -- The other half (static/k-banner.js) ----------------------------------------
   /** The file names ({js, wasm, part}): written in by the server, else its manifest. */
-  var namesPromise = null;
-  function names() {
-    if (!namesPromise) {
-      namesPromise =
-        typeof WIDGET === "object" && WIDGET
-          ? Promise.resolve(WIDGET)
-          : getJson(api + "/widget/manifest.json").then(function (m) {
-              // Kept: and assigned here, WIDGET is no constant a minifier
-              // could fold before the server writes the names in.
-              WIDGET = m;
-              return m;
-            });
-      namesPromise.catch(function () {
-        namesPromise = null; // try again next time
-      });
-    }
-    return namesPromise;
-  }
+  var names = once(function () {
+    return typeof WIDGET === "object" && WIDGET
+      ? Promise.resolve(WIDGET)
+      : getJson(api + "/widget/manifest.json").then(function (m) {
+          // Kept: and assigned here, WIDGET is no constant a minifier could
+          // fold before the server writes the names in.
+          WIDGET = m;
+          return m;
+        });
+  });
 
   // The banner's module, instantiated: fetched once, the module and its WASM at
   // the same time. The server writes the current file names into WIDGET; served
   // from elsewhere, the loader asks the manifest first.
-  var widgetPromise = null;
-  function loadBanner() {
-    if (!widgetPromise) {
-      widgetPromise = names().then(function (m) {
-        var wasm = fetch(api + "/widget/" + m.wasm, { credentials: "omit" });
-        return import(api + "/widget/" + m.js).then(function (mod) {
-          return mod.default({ module_or_path: wasm }).then(function () {
-            return mod;
-          });
+  var loadBanner = once(function () {
+    return names().then(function (m) {
+      var wasm = fetch(api + "/widget/" + m.wasm, { credentials: "omit" });
+      return import(api + "/widget/" + m.js).then(function (mod) {
+        return mod.default({ module_or_path: wasm }).then(function () {
+          return mod;
         });
       });
-      widgetPromise.catch(function () {
-        widgetPromise = null; // try again next time
-      });
-    }
-    return widgetPromise;
-  }
+    });
+  });
 
   // What the other half is given: this half's rules (core), its state, read
   // and written through K, and the functions it calls.
@@ -890,11 +883,11 @@
     embed: embed,
     ran: ran,
     optOutHooks: optOutHooks,
-    names: names,
     loadBanner: loadBanner,
     fetchConfig: fetchConfig,
     fullConfig: fullConfig,
     cookieValue: cookieValue,
+    setCookie: setCookie,
     forget: forget,
     apply: apply,
     emit: emit,
@@ -909,26 +902,19 @@
   });
 
   /** The other half, made once: written in (per site) or imported. */
-  var partPromise = null;
-  function part() {
-    if (!partPromise) {
-      partPromise = (
-        inline
-          ? Promise.resolve(inline)
-          : names().then(function (m) {
-              return import(api + "/widget/" + m.part).then(function (mod) {
-                return mod.default;
-              });
-            })
-      ).then(function (make) {
-        return make(K);
-      });
-      partPromise.catch(function () {
-        partPromise = null; // try again next time
-      });
-    }
-    return partPromise;
-  }
+  var part = once(function () {
+    return (
+      inline
+        ? Promise.resolve(inline)
+        : names().then(function (m) {
+            return import(api + "/widget/" + m.part).then(function (mod) {
+              return mod.default;
+            });
+          })
+    ).then(function (make) {
+      return make(K);
+    });
+  });
   /** Calls the other half's `name` with `arg`, fetching it first if need be. */
   function withPart(name, arg) {
     var call = part().then(function (p) {
@@ -940,9 +926,20 @@
     return call;
   }
 
+  /**
+   * Opens the banner in `layer` (the other half does). The banner's WASM, which
+   * it needs unless the server's first layer shows, is fetched beside it.
+   */
+  function openBanner(layer) {
+    if (layer === "settings" || !embed) loadBanner();
+    return withPart("openBanner", layer).catch(function () {
+      /* said in the console */
+    });
+  }
+
   root.keksdose = {
     show: function () {
-      return withPart("openBanner", stored ? "settings" : "first");
+      return openBanner(stored ? "settings" : "first");
     },
     acceptAll: function () {
       return withPart("decideAll", true);
@@ -966,7 +963,7 @@
     var el = e.target && e.target.closest ? e.target.closest("[data-consent-open]") : null;
     if (!el) return;
     e.preventDefault();
-    withPart("openBanner", "settings");
+    openBanner("settings");
   });
 
   // -- Start --------------------------------------------------------------------------
@@ -1007,10 +1004,7 @@
         sendUpdate();
         if (stored.pending) withPart("retryPending");
       } else if (needsBanner(body.config)) {
-        // The other half opens it; the banner's WASM (which it needs without
-        // a first layer of the server's) is fetched beside it.
-        if (!embed) loadBanner();
-        withPart("openBanner", "first");
+        openBanner("first");
       }
     },
     function (e) {

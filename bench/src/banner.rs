@@ -625,11 +625,24 @@ async fn revalidation(http: &reqwest::Client, server: &TestServer, path: &str) -
 }
 
 /// The banner's size per encoding, as the server sends it, and the first visit's
-/// Keksdose requests per encoding: generic (k.js, config, the banner's module and
-/// WASM) and per site (`/s/saas/k.js`, module, WASM).
+/// Keksdose requests per encoding: generic (k.js, config, the loader's other
+/// half, the banner's module and WASM) and per site (`/s/saas/k.js`, module, WASM).
 async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>) -> Result<()> {
     let group = "Banner, bytes per encoding";
     let http = reqwest::Client::new();
+    // The other half's name is the server's (named by its content), in the
+    // manifest it serves.
+    let served: Value = http
+        .get(server.url("/widget/manifest.json"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let part = format!(
+        "/widget/{}",
+        served["part"].as_str().context("served manifest part")?
+    );
     let js = format!(
         "/widget/{}",
         manifest["js"].as_str().context("manifest js")?
@@ -646,6 +659,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         wasm.as_str(),
         "/s/saas/k.js",
         "/s/coaching/k.js",
+        part.as_str(),
     ];
     // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
     // over: both are revalidated. Status line and headers of the two 304s.
@@ -704,6 +718,14 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
                 .one(sizes[0])
                 .target(at_most(6.0)),
         );
+        figures.push(
+            Figure::new(
+                group,
+                format!("the loader's other half (k-banner.js), {encoding}"),
+                "B",
+            )
+            .one(sizes[6]),
+        );
         figures.push(Figure::new(group, format!("config (saas), {encoding}"), "B").one(sizes[1]));
         figures.push(
             Figure::new(
@@ -730,7 +752,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
                 format!("first visit, every Keksdose response body, {encoding}"),
                 "B",
             )
-            .one(sizes[..4].iter().sum()),
+            .one(sizes[..4].iter().sum::<f64>() + sizes[6]),
         );
         figures.push(
             Figure::new(

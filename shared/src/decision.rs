@@ -9,7 +9,7 @@
 //! A stored decision is read back into a `custom` decision by one rule
 //! ([`Decision::restate`]): the banner's switches when the settings reopen, the
 //! loader's "Immer erlauben" ([`Decision::allowing`]) and a pending decision sent
-//! again ([`Decision::resend`]). The loader (`static/k.js`) implements these and
+//! again ([`Decision::resend`]). The loader (`static/k-banner.js`) implements these and
 //! [`Decision::resolve`] too, held to this code by `shared/vectors/choices.json`.
 
 use std::collections::BTreeMap;

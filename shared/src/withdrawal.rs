@@ -4,7 +4,7 @@
 //! the site asks for it, a reload.
 //!
 //! The banner ([`reject_action`], in `widget/src/state.rs`) and the loader
-//! (`static/k.js`, all of it) apply these rules; the loader is held to this code
+//! (`static/k-banner.js`, all of it) apply these rules; the loader is held to this code
 //! by `shared/vectors/withdrawal.json`. Nothing here looks at the page: which
 //! blocked scripts already ran is the loader's to say ([`needs_reload`]'s `ran`).
 

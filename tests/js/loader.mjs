@@ -41,16 +41,19 @@ export function forms() {
  * the per-site loader (server/src/http/assets.rs, `part_function`).
  */
 export function partFunction(part) {
-  const body = part.replace(/^\/\*![\s\S]*?\*\/\s*/, '');
-  if (!body.startsWith('export default ')) throw new Error('k-banner.js must start with `export default`');
-  return body.slice('export default '.length).trim().replace(/;$/, '');
+  // Every leading comment, as the server strips them.
+  const body = part.replace(/^(\s*(\/\*[\s\S]*?\*\/|\/\/[^\n]*\n))*\s*/, '');
+  const fn = body.startsWith('export default ') ? body.slice('export default '.length).trim().replace(/;$/, '') : '';
+  if (!fn.startsWith('function')) throw new Error('k-banner.js must be `export default function …`');
+  return fn;
 }
 
 /** Runs both halves in a fresh sandbox; returns the sandbox (its `__keksdoseCore`, both halves' rules). */
 export function load(code = source, name = 'static/k.js', part = partSource) {
   const sandbox = { __KEKSDOSE_TEST__: true };
   vm.runInNewContext(code, sandbox, { filename: name });
-  const make = vm.runInContext(`(${partFunction(part)})`, sandbox, { filename: `${name} (other half)` });
+  // Strict, as it is in a browser (a module; inline, inside k.js's strict function).
+  const make = vm.runInContext(`"use strict";(${partFunction(part)})`, sandbox, { filename: `${name} (other half)` });
   const rules = make(Object.assign(Object.create(null), sandbox.__keksdoseCore, { test: true }));
   Object.assign(sandbox.__keksdoseCore, rules);
   return sandbox;

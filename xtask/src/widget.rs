@@ -139,6 +139,64 @@ pub fn minify_loader(ws: &Workspace) -> Result<()> {
     for half in LOADER_HALVES {
         minify_half(ws, half)?;
     }
+    keep_part_copies(ws)
+}
+
+/// The server serves the other half as `/widget/k-banner.{hash}.js` (the first
+/// ten hex digits of its text's SHA-256) and writes that name into `/k.js`. A
+/// browser may hold a `/k.js` from before the last build for its cache
+/// lifetime, so the minified half is kept under that name too, with the one it
+/// replaces (the most recent other copy); older copies are removed. The server
+/// serves every such file.
+fn keep_part_copies(ws: &Workspace) -> Result<()> {
+    let dir = ws.root.join("static/widget");
+    let Ok(text) = std::fs::read_to_string(dir.join("k-banner.min.js")) else {
+        return Ok(()); // terser failed: the server sends the source
+    };
+    // The server writes the default export's function into the per-site loader.
+    if !text
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.starts_with("export default function("))
+    {
+        bail!(
+            "static/widget/k-banner.min.js does not start with `export default function(` after its first line"
+        );
+    }
+    let name = format!(
+        "k-banner.{}.js",
+        &hex(&Sha256::digest(text.as_bytes()))[..10]
+    );
+    let copies = || -> Result<Vec<(std::time::SystemTime, String)>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let hashed = file
+                .strip_prefix("k-banner.")
+                .and_then(|rest| rest.strip_suffix(".js"))
+                .is_some_and(|h| h.len() == 10 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if hashed {
+                found.push((entry.metadata()?.modified()?, file));
+            }
+        }
+        found.sort();
+        Ok(found)
+    };
+    let previous = copies()?
+        .into_iter()
+        .rev()
+        .map(|(_, file)| file)
+        .find(|file| *file != name);
+    if !dir.join(&name).exists() {
+        std::fs::write(dir.join(&name), &text)?;
+    }
+    for (_, file) in copies()? {
+        if file != name && Some(&file) != previous.as_ref() {
+            std::fs::remove_file(dir.join(&file))
+                .with_context(|| format!("removing old {file}"))?;
+        }
+    }
     Ok(())
 }
 

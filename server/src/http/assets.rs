@@ -271,11 +271,17 @@ fn read_minified(static_dir: &Path, name: &str, minified: &str) -> Option<String
 
 /// The default export of the loader's other half (an ES module whose only
 /// statement it is) as a function expression, for the per-site loader.
-fn part_function(module: &str) -> Option<String> {
+pub fn part_function(module: &str) -> Option<String> {
+    // Every leading comment (the source's, the minified file's first line).
     let mut text = module.trim_start();
-    // The leading `/*! … */` comment (the source's, or the minified file's first line).
-    if text.starts_with("/*") {
-        text = text[text.find("*/")? + 2..].trim_start();
+    loop {
+        if let Some(rest) = text.strip_prefix("/*") {
+            text = rest[rest.find("*/")? + 2..].trim_start();
+        } else if let Some(rest) = text.strip_prefix("//") {
+            text = rest.split_once('\n')?.1.trim_start();
+        } else {
+            break;
+        }
     }
     let function = text.strip_prefix("export default ")?.trim_end();
     let function = function.strip_suffix(';').unwrap_or(function);
@@ -294,6 +300,13 @@ impl Assets {
         let widget_dir = static_dir.join("widget");
         // The other half, named by its content: cached for good, like the banner.
         let part = read_minified(static_dir, PART_SOURCE, MINIFIED_PART);
+        if part.is_none() && static_dir.join("k.js").exists() {
+            crate::log::line(
+                "warn",
+                "no static/k-banner.js (the loader's other half): visitors can see no banner and decide nothing",
+                &[],
+            );
+        }
         let part_name = part.as_ref().map(|text| {
             format!(
                 "k-banner.{}.js",
@@ -383,11 +396,13 @@ impl Assets {
     /// once per published version ([`crate::published::Published::site_loader`]).
     pub fn site_loader(&self, published: &crate::published::Published) -> Option<Asset> {
         let source = self.loader_source.as_ref()?;
-        let part = self.part.as_ref()?;
-        let literal = site_literal(published);
-        let text = source
-            .replacen(SITE_TOKEN, &literal, 1)
-            .replacen(PART_TOKEN, part, 1);
+        // The other half first: the site's literal might contain its token.
+        // Without one, the loader imports it (and says why it cannot).
+        let source = match &self.part {
+            Some(part) => source.replacen(PART_TOKEN, part, 1),
+            None => source.clone(),
+        };
+        let text = source.replacen(SITE_TOKEN, &site_literal(published), 1);
         Some(Asset::new(
             "text/javascript; charset=utf-8",
             SITE_LOADER_CACHE,
@@ -584,11 +599,30 @@ mod tests {
         );
     }
 
+    /// The real other half, source and (when built from it) minified, as the
+    /// server reads them.
+    #[test]
+    fn the_loaders_other_half_in_static_is_a_function_for_the_per_site_loader() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
+        let source = std::fs::read_to_string(dir.join(PART_SOURCE)).unwrap();
+        let function = part_function(&source).expect("static/k-banner.js");
+        assert!(function.starts_with("function (K)"), "{function:.40}");
+        assert!(function.ends_with('}'));
+        let served = read_minified(&dir, PART_SOURCE, MINIFIED_PART).unwrap();
+        assert!(part_function(&served).is_some(), "{served:.200}");
+        let loader = std::fs::read_to_string(dir.join("k.js")).unwrap();
+        assert_eq!(loader.matches(PART_TOKEN).count(), 1);
+    }
+
     #[test]
     fn the_other_half_is_a_function_only_as_its_module_default_export() {
         assert_eq!(
             part_function("/*! x */\nexport default function(e){return 1};\n").as_deref(),
             Some("function(e){return 1}")
+        );
+        assert_eq!(
+            part_function("// a\n/*! b */ /* c */\nexport default function () {}").as_deref(),
+            Some("function () {}")
         );
         assert_eq!(part_function("export default 1;"), None);
         assert_eq!(part_function("export const a = 1;"), None);

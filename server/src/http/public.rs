@@ -122,7 +122,7 @@ pub async fn site_loader<S: Store>(
         Some(Some(loader)) => Ok(loader.respond(&req)),
         _ => Err(HttpError::new(
             ErrorCode::NotFound,
-            "this server has no loader (static/k.js)".to_string(),
+            "this server has no loader (static/k.js and static/k-banner.js)".to_string(),
         )),
     }
 }

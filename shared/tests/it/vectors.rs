@@ -202,7 +202,7 @@ fn record_and_config_vectors_are_current() {
     );
 }
 
-// ---- The loader's rules (static/k.js): choices and withdrawals. ----------------
+// ---- The loader's rules (static/k-banner.js): choices and withdrawals. ---------
 
 /// The example sites (examples/sites/*.toml) and one with a category of its own,
 /// each as the `config` the loader receives from `GET /v1/sites/{site}/config`.

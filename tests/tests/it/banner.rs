@@ -127,6 +127,14 @@ impl Demo {
             .unwrap();
     }
 
+    /// How many dialogs the banner's shadow root holds.
+    async fn dialogs(&self) -> Value {
+        self.eval(
+            "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;",
+        )
+        .await
+    }
+
     /// Runs `script` (a function body); a page in the middle of navigating gives `Null`.
     async fn eval(&self, script: &str) -> Value {
         self.browser.eval(script).await.unwrap_or(Value::Null)
@@ -1827,14 +1835,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     );
     std::fs::write(&release, "").unwrap();
     demo.settings_layer(true).await;
-    assert_eq!(
-        demo.eval(
-            "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;"
-        )
-        .await,
-        json!(1),
-        "one dialog"
-    );
+    assert_eq!(demo.dialogs().await, json!(1), "one dialog");
     demo.click("save").await;
     let id = demo.acknowledged_consent_id().await;
     let proof = demo.proof("saas", &id).await;
@@ -1900,14 +1901,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
         "the click came while the banner was taking over"
     );
     demo.settings_layer(true).await;
-    assert_eq!(
-        demo.eval(
-            "return document.querySelector('#keksdose-root').shadowRoot.querySelectorAll('[role=dialog]').length;"
-        )
-        .await,
-        json!(1),
-        "one dialog"
-    );
+    assert_eq!(demo.dialogs().await, json!(1), "one dialog");
     demo.finish().await;
 }
 
