@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
+pub use keksdose_shared::config::name_matches;
 use keksdose_shared::config::{Localized, Party, Storage, Transfer};
 use serde::Deserialize;
 
@@ -63,18 +64,6 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(base) => host == base || host.ends_with(&format!(".{base}")),
         None => host == pattern,
-    }
-}
-
-/// Whether `name` matches a cookie name with at most one `*`.
-pub fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((prefix, suffix)) => {
-            name.len() >= prefix.len() + suffix.len()
-                && name.starts_with(prefix)
-                && name.ends_with(suffix)
-        }
     }
 }
 

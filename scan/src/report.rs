@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use keksdose_shared::html::escape;
 use serde::Serialize;
 
 use crate::analyse::{Analysis, Finding, Severity};
@@ -478,21 +479,6 @@ fn state_title(s: State) -> &'static str {
         State::RejectAll => "after Nur Notwendige",
         State::AcceptAll => "after Alle akzeptieren",
     }
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const CSS: &str = "body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1f;background:#f6f6f8}\

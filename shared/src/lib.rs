@@ -17,6 +17,7 @@ pub mod cookie;
 pub mod decision;
 #[cfg(feature = "toml")]
 pub mod fuzzing;
+pub mod html;
 pub mod lifetime;
 pub mod record;
 pub mod renewal;

@@ -27,22 +27,7 @@ th,td{text-align:left;vertical-align:top;padding:.5rem .75rem;border-bottom:1px 
 th{background:#eef1f4}td code{white-space:nowrap}@media (max-width:40rem){thead{display:none}td{display:block;border:0}\
 tr{display:block;border-bottom:1px solid #d0d7de;padding:.5rem 0}td::before{content:attr(data-label)': ';font-weight:600}}";
 
-/// `text` safe in HTML text and in a double-quoted attribute (the history page
-/// and the declaration).
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(super) use keksdose_shared::html::escape as esc;
 
 /// The language of the page: `asked` if the site offers it (by the one rule),
 /// else the newest record's, else the site's default.
@@ -188,14 +173,6 @@ fn allowed(config: &SiteConfig, words: &Words, lang: &str, record: &ConsentRecor
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_what_html_would_read() {
-        assert_eq!(
-            esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn the_page_escapes_the_sites_words_and_says_its_language() {

@@ -411,13 +411,20 @@ pub struct Cookie {
 impl Cookie {
     /// Whether `name` matches this cookie's name or pattern.
     pub fn matches(&self, name: &str) -> bool {
-        match self.name.split_once('*') {
-            None => self.name == name,
-            Some((prefix, suffix)) => {
-                name.len() >= prefix.len() + suffix.len()
-                    && name.starts_with(prefix)
-                    && name.ends_with(suffix)
-            }
+        name_matches(&self.name, name)
+    }
+}
+
+/// Whether `name` matches a declared cookie or storage name: equal to it, or,
+/// for a pattern with one `*`, starting with what comes before it and ending
+/// with what comes after (`_ga_*`).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, suffix)) => {
+            name.len() >= prefix.len() + suffix.len()
+                && name.starts_with(prefix)
+                && name.ends_with(suffix)
         }
     }
 }
