@@ -68,6 +68,10 @@ impl Store for Backend {
         each!(self, s => s.site(id))
     }
 
+    async fn site_recent(&self, id: &str) -> Result<Option<SiteMeta>> {
+        each!(self, s => s.site_recent(id))
+    }
+
     async fn sites(&self) -> Result<Vec<SiteMeta>> {
         each!(self, s => s.sites())
     }

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Made `records-1.txt`, the preset dictionary the PostgreSQL store deflates
-records with (format 1 of `packed`). It ran once; the file it wrote is frozen:
-records packed with it can only be read with the same bytes. A better
-dictionary is a new file and a new format byte, never a change to this one.
+"""Makes the preset dictionary the PostgreSQL store deflates records with, one
+per format of `packed`: `records-2.txt` (format 2) as it stands; it made
+`records-1.txt` (format 1) the same way from the example sites of 30 Nov 2026
+(saas, coaching and the invented sites the five operators replaced). A
+dictionary is frozen once made: records packed with it can only be read with
+the same bytes. A better one is a new file and a new format byte (FORMAT below
+and `pack.rs`), read beside the old ones; this refuses to overwrite one.
 
 What records have in common: the field names in the order the store writes
 them, the actions, sources, languages and signals, and the category and service
@@ -50,7 +53,8 @@ parts.append(record("", "reject_all", "backend", "de", {}, False, "/"))
 parts.append('"purposes":{"newsletter":"granted"},"subject_hash":"","signals":{"gpc":true,"dnt":true}')
 parts.append(record("", "reject_all", "banner", "de", {}, False, "/"))
 text = "".join(parts)
-out = os.path.join(here, "records-1.txt")
+FORMAT = 2
+out = os.path.join(here, f"records-{FORMAT}.txt")
 if os.path.exists(out):
     raise SystemExit(f"{out} exists and is frozen: a new dictionary is a new file and format")
 assert len(text) <= 32768, len(text)

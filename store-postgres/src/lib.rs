@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use keksdose_shared::record::ChainVerifier;
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
@@ -47,6 +48,10 @@ const READERS: usize = 4;
 const CONFIGS_CACHED: usize = 1024;
 /// How often a batch is placed again after a failure before its COMMIT.
 const ATTEMPTS: usize = 3;
+/// How long [`Store::site_recent`] answers a site from memory.
+const SITE_FRESH: Duration = Duration::from_secs(1);
+/// How many sites are kept in memory for it.
+const SITES_CACHED: usize = 4096;
 
 /// The store on a database.
 pub struct PgStore {
@@ -54,6 +59,8 @@ pub struct PgStore {
     /// Config versions read before: a version is its content's hash, so it
     /// never changes.
     configs: Mutex<HashMap<(String, String), SiteConfig>>,
+    /// Sites read in the last second, for [`Store::site_recent`].
+    sites: Arc<Mutex<RecentSites>>,
     tx: Option<mpsc::UnboundedSender<Job>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -62,6 +69,24 @@ impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The connection string may hold a password.
         f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// Sites as read at a moment, for [`Store::site_recent`]. A change made
+/// through this store forgets its site and moves the generation on, so that a
+/// read that began before the change is not kept.
+#[derive(Default)]
+struct RecentSites {
+    generation: u64,
+    read: HashMap<String, (Instant, SiteMeta)>,
+}
+
+impl RecentSites {
+    fn forget(sites: &Mutex<RecentSites>, id: &str) {
+        if let Ok(mut s) = sites.lock() {
+            s.generation += 1;
+            s.read.remove(id);
+        }
     }
 }
 
@@ -202,7 +227,8 @@ async fn connect(config: Config, handle: &tokio::runtime::Handle) -> Result<Clie
             // each execution: a plan cached while a table was small (a scan
             // of it) would otherwise be kept as the table grows, until an
             // ANALYZE. Planning these costs far less than the round trip a
-            // prepared statement saves.
+            // prepared statement saves. (The writer plans its own once:
+            // `Writer::new`.)
             client
                 .batch_execute("SET plan_cache_mode = force_custom_plan")
                 .await?;
@@ -232,6 +258,7 @@ impl PgStore {
             Ok((db, tx)) => Ok(PgStore {
                 db,
                 configs: Mutex::new(HashMap::new()),
+                sites: Arc::default(),
                 tx: Some(tx),
                 runtime: Some(runtime),
             }),
@@ -656,7 +683,13 @@ impl Store for PgStore {
     }
 
     fn update_site(&self, site: SiteMeta) -> impl Future<Output = Result<()>> + Send {
-        self.send(|reply| Job::UpdateSite { site, reply })
+        let (sites, id) = (self.sites.clone(), site.id.clone());
+        let done = self.send(|reply| Job::UpdateSite { site, reply });
+        async move {
+            let result = done.await;
+            RecentSites::forget(&sites, &id);
+            result
+        }
     }
 
     fn publish_config(
@@ -664,12 +697,18 @@ impl Store for PgStore {
         site: &str,
         config: SiteConfig,
     ) -> impl Future<Output = Result<String>> + Send {
-        let site = site.to_string();
-        self.send(|reply| Job::Publish {
+        let (sites, id) = (self.sites.clone(), site.to_string());
+        let site = id.clone();
+        let done = self.send(move |reply| Job::Publish {
             site,
             config: Box::new(config),
             reply,
-        })
+        });
+        async move {
+            let result = done.await;
+            RecentSites::forget(&sites, &id);
+            result
+        }
     }
 
     fn append(
@@ -737,6 +776,31 @@ impl Store for PgStore {
             )
             .await?;
         rows.first().map(site_of).transpose()
+    }
+
+    async fn site_recent(&self, id: &str) -> Result<Option<SiteMeta>> {
+        let asked = Instant::now();
+        let mut generation = None;
+        if let Ok(s) = self.sites.lock() {
+            if let Some((at, site)) = s.read.get(id)
+                && asked.duration_since(*at) < SITE_FRESH
+            {
+                return Ok(Some(site.clone()));
+            }
+            generation = Some(s.generation);
+        }
+        let site = self.site(id).await?;
+        if let Some(site) = &site
+            && let Ok(mut s) = self.sites.lock()
+            && generation == Some(s.generation)
+        {
+            if s.read.len() >= SITES_CACHED {
+                s.read.clear();
+            }
+            // As of when it was asked: the row may be older than the answer.
+            s.read.insert(id.to_string(), (asked, site.clone()));
+        }
+        Ok(site)
     }
 
     async fn sites(&self) -> Result<Vec<SiteMeta>> {
@@ -1204,6 +1268,17 @@ struct Writer {
 
 impl Writer {
     async fn new(client: Client) -> Result<Writer> {
+        // The writer's statements are planned once, on this connection (unlike
+        // the readers', see `connect`): planning them at each batch cost a
+        // third of a one-record batch. A plan made while the tables were
+        // empty must still hold when they are large, so no plan may scan a
+        // table: no sequential scans, and the key lookup is one index probe
+        // per key (LATERAL … LIMIT 1 with the partial index's own condition;
+        // as a join, its plan made on an empty table read the whole index).
+        client
+            .batch_execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
+            .await
+            .map_err(|e| db_error(&e))?;
         let prepare = |sql| client.prepare(sql);
         let (lock, lock_one, known, insert, link, heads) = tokio::try_join!(
             prepare(
@@ -1213,7 +1288,8 @@ impl Writer {
             prepare("SELECT head_seq, head_hash, head_at_ms FROM sites WHERE id = $1 FOR UPDATE"),
             prepare(
                 "SELECT k.site, k.key, r.record, r.packed FROM unnest($1::text[], $2::text[]) AS k (site, key) \
-                 JOIN records r ON r.site = k.site AND r.idempotency_key = k.key"
+                 CROSS JOIN LATERAL (SELECT record, packed FROM records r WHERE r.site = k.site \
+                 AND r.idempotency_key = k.key AND r.idempotency_key IS NOT NULL LIMIT 1) r"
             ),
             prepare(
                 "INSERT INTO records (site, seq, consent_id, received_ms, idempotency_key, packed) \
@@ -1327,7 +1403,8 @@ struct Rows {
     consent_id: Vec<String>,
     received_ms: Vec<i64>,
     key: Vec<Option<String>>,
-    record: Vec<Vec<u8>>,
+    /// Each record's JSON text, packed when the rows are written.
+    text: Vec<String>,
     links: Vec<(String, String, String)>,
 }
 
@@ -1335,7 +1412,7 @@ impl Rows {
     fn push(
         &mut self,
         record: &ConsentRecord,
-        packed: Vec<u8>,
+        text: String,
         key: Option<String>,
         link: Option<Change>,
     ) {
@@ -1344,7 +1421,7 @@ impl Rows {
         self.consent_id.push(record.consent_id.clone());
         self.received_ms.push(big(Head::of(record).at_ms));
         self.key.push(key);
-        self.record.push(packed);
+        self.text.push(text);
         if let Some(Change::Link {
             site,
             subject_hash,
@@ -1365,6 +1442,7 @@ impl Rows {
             return Ok(());
         }
         let rows = std::mem::take(self);
+        let packed = pack_all(rows.text).await;
         let mut links = rows.links;
         links.sort_unstable();
         links.dedup();
@@ -1386,7 +1464,7 @@ impl Rows {
                     &rows.consent_id,
                     &rows.received_ms,
                     &rows.key,
-                    &rows.record,
+                    &packed,
                 ],
             )
             .await
@@ -1402,6 +1480,36 @@ impl Rows {
         tokio::try_join!(biased; records, linked)?;
         Ok(())
     }
+}
+
+/// Fewer records than this are packed on the writer's thread alone.
+const PACK_APART: usize = 8;
+
+/// Packs a batch's records. Packing is most of the CPU a record costs the
+/// writer, and every site row of the batch is locked meanwhile (another
+/// instance appending to those sites waits): the second half is packed on
+/// another thread at the same time.
+async fn pack_all(texts: Vec<String>) -> Vec<Vec<u8>> {
+    if texts.len() < PACK_APART {
+        return texts.iter().map(|t| pack::pack(t)).collect();
+    }
+    let texts = Arc::new(texts);
+    let half = texts.len() / 2;
+    let shared = texts.clone();
+    let apart = tokio::task::spawn_blocking(move || {
+        shared[half..]
+            .iter()
+            .map(|t| pack::pack(t))
+            .collect::<Vec<_>>()
+    });
+    let mut packed: Vec<Vec<u8>> = texts[..half].iter().map(|t| pack::pack(t)).collect();
+    match apart.await {
+        Ok(rest) => packed.extend(rest),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Not run (the runtime is shutting down): here, then.
+        Err(_) => packed.extend(texts[half..].iter().map(|t| pack::pack(t))),
+    }
+    packed
 }
 
 /// One group commit: every job in one transaction, the appends placed by the
@@ -1689,7 +1797,7 @@ async fn place(
             link,
         }) => match serde_json::to_string(&record) {
             Ok(text) => {
-                rows.push(&record, pack::pack(&text), idempotency_key, link);
+                rows.push(&record, text, idempotency_key, link);
                 Ok(record)
             }
             Err(e) => Err(json_error(&e)),

@@ -94,6 +94,14 @@ const MIGRATIONS: &[&str] = &[
         entry text NOT NULL
     );
     "#,
+    // 6: records packed with format 2 (a dictionary that knows the five
+    // operators' sites too), which releases before it cannot read: they must
+    // no longer start on this database (`newer`). Format 1 rows stay as they
+    // are and are read beside them.
+    r#"
+    COMMENT ON COLUMN records.packed IS
+        'a record''s JSON text deflated with a preset dictionary, a format byte first: 1 or 2 (store-postgres/dictionary/records-N.txt)';
+    "#,
 ];
 
 /// The migration the database is at when it is newer than this release's

@@ -155,6 +155,53 @@ async fn packed_rows_and_rows_from_before_migration_4_are_both_read() {
         .unwrap();
 }
 
+/// Recording a decision reads its site from memory (`site_recent`): a change
+/// made through the same instance shows at once, one made through another
+/// instance once the second is up, and never later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_changed_site_shows_at_once_here_and_within_a_second_on_another_instance() {
+    use keksdose_store::Store;
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    {
+        let here = PgStore::connect(&url).await.unwrap();
+        let there = PgStore::connect(&url).await.unwrap();
+        let config = conformance::config();
+        here.create_site(conformance::site("s"), config.clone())
+            .await
+            .unwrap();
+        assert!(there.site_recent("nowhere").await.unwrap().is_none());
+        let before = here.site_recent("s").await.unwrap().unwrap();
+        let read_there = std::time::Instant::now();
+        assert_eq!(there.site_recent("s").await.unwrap().unwrap(), before);
+        // Another origin, and a new config version, through this instance.
+        let mut changed = before.clone();
+        changed.origins.push("https://shop.example.com".into());
+        here.update_site(changed.clone()).await.unwrap();
+        let mut newer = config.clone();
+        newer.site.name = format!("{} (new)", newer.site.name);
+        let version = here.publish_config("s", newer).await.unwrap();
+        let now_here = here.site_recent("s").await.unwrap().unwrap();
+        assert_eq!(now_here.origins, changed.origins);
+        assert_eq!(now_here.config_version, version);
+        // The other instance answered from memory within its second (the
+        // old site: it did not read it again)...
+        let seen = there.site_recent("s").await.unwrap().unwrap();
+        if read_there.elapsed() < std::time::Duration::from_millis(900) {
+            assert_eq!(seen, before, "read again within the second");
+        }
+        // ...and reads it again once the second is over.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(there.site_recent("s").await.unwrap().unwrap(), now_here);
+        assert_eq!(there.site("s").await.unwrap().unwrap(), now_here);
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
+
 /// A database a newer release migrated is refused, not read wrongly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_migrated_by_a_newer_release_is_refused() {

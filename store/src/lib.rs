@@ -230,6 +230,14 @@ pub trait Store: Send + Sync + 'static {
     fn register_key(&self, key: PublicKey) -> impl Future<Output = Result<()>> + Send;
 
     fn site(&self, id: &str) -> impl Future<Output = Result<Option<SiteMeta>>> + Send;
+    /// The site as it was at most a second ago: a store that several servers
+    /// share may answer from memory, so that recording a decision costs no read
+    /// of the site. A change made through this store is seen at once; one made
+    /// through another server within a second. Only for paths that may lag
+    /// that second (recording a decision); everything else asks [`site`](Self::site).
+    fn site_recent(&self, id: &str) -> impl Future<Output = Result<Option<SiteMeta>>> + Send {
+        self.site(id)
+    }
     /// Every site, by id.
     fn sites(&self) -> impl Future<Output = Result<Vec<SiteMeta>>> + Send;
     /// A config version of a site, current or old.

@@ -245,7 +245,10 @@ pub async fn record_consent<S: Store>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let site = state.store.site(&path).await?;
+    // A site changed through another server may take a second to show here
+    // (its origins, its current config); a decision naming a newer config
+    // version is checked against that version all the same.
+    let site = state.store.site_recent(&path).await?;
     if let Some(r) = over_limit(&req, &state, Route::Consents, site.as_ref()).await {
         return Ok(r);
     }
