@@ -1324,7 +1324,16 @@ impl Writer {
 /// The writer: one group commit after another.
 async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) {
     let mut writer = Some(writer);
-    while let Some(first) = rx.recv().await {
+    // A job taken from the queue by the batch before, which could not join it.
+    let mut carried: Option<Job> = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -1354,7 +1363,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) 
             let Some(w) = writer.as_mut() else {
                 continue;
             };
-            match commit(&mut w.client, &w.writes, &jobs).await {
+            match commit(&mut w.client, &w.writes, &mut jobs, &mut rx, &mut carried).await {
                 Ok(o) => {
                     outcomes = Some(o);
                     break;
@@ -1517,7 +1526,9 @@ async fn pack_all(texts: Vec<String>) -> Vec<Vec<u8>> {
 async fn commit(
     client: &mut Client,
     w: &Writes,
-    jobs: &[Job],
+    jobs: &mut Vec<Job>,
+    rx: &mut mpsc::UnboundedReceiver<Job>,
+    carried: &mut Option<Job>,
 ) -> std::result::Result<Vec<Outcome>, Failed> {
     let tx = client.transaction().await?;
     // Every site row the batch will write, locked first and in one order (by
@@ -1537,7 +1548,7 @@ async fn commit(
     // The batch's idempotency keys, looked up at once (and together with the
     // locks): records placed before this batch by any instance.
     let (mut key_sites, mut keys) = (Vec::new(), Vec::new());
-    for job in jobs {
+    for job in jobs.iter() {
         if let Job::Append { site, draft, .. } = job
             && let Some(k) = &draft.idempotency_key
         {
@@ -1582,10 +1593,26 @@ async fn commit(
                 ((row.get(0), row.get(1)), record)
             })
             .collect();
+    // The appends that came while the rows were locked (as long as another
+    // instance held them, when several share the sites) join this batch if
+    // their site is locked already: the rows are held once for more records.
+    // Their keys were not looked up: a key committed before (a client's retry
+    // after its answer) fails the insert on the unique index, and the batch is
+    // placed again, every key looked up. The first job that cannot join waits
+    // for the next batch, and every job after it, so that jobs keep their order.
+    while carried.is_none() && jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => match &job {
+                Job::Append { site, .. } if locked.contains_key(site.as_str()) => jobs.push(job),
+                _ => *carried = Some(job),
+            },
+            Err(_) => break,
+        }
+    }
     let mut batch = Batch::new();
     let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for job in jobs.iter() {
         // Appends are written together; anything else comes after what the
         // jobs before it placed, as if each had been written at once.
         if !matches!(job, Job::Append { .. }) {

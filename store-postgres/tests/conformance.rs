@@ -202,6 +202,85 @@ async fn a_changed_site_shows_at_once_here_and_within_a_second_on_another_instan
         .unwrap();
 }
 
+/// Appends that arrive while the writer waits for a site's row (held here by
+/// another connection, as another instance's batch would hold it) join that
+/// batch without their keys looked up: a retried key committed before must
+/// still get its first record back, once, and the others their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
+    use keksdose_shared::Action;
+    use keksdose_store::Store;
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    {
+        let store = Arc::new(PgStore::connect(&url).await.unwrap());
+        let config = conformance::config();
+        store
+            .create_site(conformance::site("s"), config.clone())
+            .await
+            .unwrap();
+        let draft =
+            |id: &str, key: &str| conformance::draft(&config, id, Action::AcceptAll, Some(key));
+        let first = store.append("s", draft("a", "k0")).await.unwrap();
+        // Another connection holds the site's row, as a batch of another
+        // instance would.
+        let (mut holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let holder_pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let hold = holder.transaction().await.unwrap();
+        hold.execute("SELECT 1 FROM sites WHERE id = 's' FOR UPDATE", &[])
+            .await
+            .unwrap();
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            let d = draft("b", "k1");
+            async move { store.append("s", d).await }
+        });
+        // The writer's batch waits for the row (a positive sign, not a sleep).
+        loop {
+            let waits: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE $1 = ANY(pg_blocking_pids(pid))",
+                    &[&holder_pid],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waits > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Queued while it waits (`append` queues its job when called): a retry
+        // of k0, committed already, and a new key.
+        let retried = store.append("s", draft("a", "k0"));
+        let fresh = store.append("s", draft("c", "k2"));
+        hold.commit().await.unwrap();
+        let (retried, fresh) = tokio::join!(retried, fresh);
+        let b = waiting.await.unwrap().unwrap();
+        assert_eq!(retried.unwrap(), first);
+        let c = fresh.unwrap();
+        let mut seqs = vec![first.seq, b.seq, c.seq];
+        seqs.sort_unstable();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(store.head("s").await.unwrap().unwrap().seq, 3);
+        let all = store.records("s", 1, 10, 10).await.unwrap();
+        assert_eq!(all.len(), 3);
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
+
 /// A database a newer release migrated is refused, not read wrongly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_migrated_by_a_newer_release_is_refused() {
