@@ -254,11 +254,12 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Internal(format!("runtime: {e}")))?;
         let handle = runtime.handle().clone();
-        match Self::start(config, handle).await {
+        let sites = Arc::<Mutex<RecentSites>>::default();
+        match Self::start(config, handle, sites.clone()).await {
             Ok((db, tx)) => Ok(PgStore {
                 db,
                 configs: Mutex::new(HashMap::new()),
-                sites: Arc::default(),
+                sites,
                 tx: Some(tx),
                 runtime: Some(runtime),
             }),
@@ -275,6 +276,7 @@ impl PgStore {
     async fn start(
         config: Config,
         handle: tokio::runtime::Handle,
+        sites: Arc<Mutex<RecentSites>>,
     ) -> Result<(Arc<Db>, mpsc::UnboundedSender<Job>)> {
         let mut writer = connect(config.clone(), &handle).await?;
         durable(&writer).await?;
@@ -298,7 +300,7 @@ impl PgStore {
             next: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(run(rx, writer, db.clone()));
+        handle.spawn(run(rx, writer, db.clone(), sites));
         Ok((db, tx))
     }
 
@@ -420,7 +422,9 @@ impl PgStore {
                 .map_err(|e| db_error(&e))?;
             }
         }
-        tx.commit().await.map_err(|e| db_error(&e))
+        let done = tx.commit().await.map_err(|e| db_error(&e));
+        RecentSites::forget(&self.sites, &site.id);
+        done
     }
 
     /// Appends records sealed elsewhere to the end of `site`'s ledger in one
@@ -683,13 +687,7 @@ impl Store for PgStore {
     }
 
     fn update_site(&self, site: SiteMeta) -> impl Future<Output = Result<()>> + Send {
-        let (sites, id) = (self.sites.clone(), site.id.clone());
-        let done = self.send(|reply| Job::UpdateSite { site, reply });
-        async move {
-            let result = done.await;
-            RecentSites::forget(&sites, &id);
-            result
-        }
+        self.send(|reply| Job::UpdateSite { site, reply })
     }
 
     fn publish_config(
@@ -697,18 +695,12 @@ impl Store for PgStore {
         site: &str,
         config: SiteConfig,
     ) -> impl Future<Output = Result<String>> + Send {
-        let (sites, id) = (self.sites.clone(), site.to_string());
-        let site = id.clone();
-        let done = self.send(move |reply| Job::Publish {
+        let site = site.to_string();
+        self.send(|reply| Job::Publish {
             site,
             config: Box::new(config),
             reply,
-        });
-        async move {
-            let result = done.await;
-            RecentSites::forget(&sites, &id);
-            result
-        }
+        })
     }
 
     fn append(
@@ -1322,7 +1314,12 @@ impl Writer {
 }
 
 /// The writer: one group commit after another.
-async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) {
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    writer: Writer,
+    db: Arc<Db>,
+    sites: Arc<Mutex<RecentSites>>,
+) {
     let mut writer = Some(writer);
     // A job taken from the queue by the batch before, which could not join it.
     let mut carried: Option<Job> = None;
@@ -1343,7 +1340,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) 
         }
         let mut last = None;
         let mut outcomes = None;
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
             if writer.as_ref().is_none_or(|w| w.client.is_closed()) {
                 writer = None;
                 match db.connect().await.map(Writer::new) {
@@ -1363,7 +1360,10 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) 
             let Some(w) = writer.as_mut() else {
                 continue;
             };
-            match commit(&mut w.client, &w.writes, &mut jobs, &mut rx, &mut carried).await {
+            // Late appends join a first attempt only: a batch placed again
+            // looks every key up, and takes in no new ones.
+            let late = (attempt == 0).then_some((&mut rx, &mut carried));
+            match commit(&mut w.client, &w.writes, &mut jobs, late).await {
                 Ok(o) => {
                     outcomes = Some(o);
                     break;
@@ -1380,6 +1380,19 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, writer: Writer, db: Arc<Db>) 
                     last = Some(db_error(&e));
                     break;
                 }
+            }
+        }
+        // A site this batch changed is read afresh by `site_recent` before
+        // anyone hears of the change (and when its COMMIT's outcome is
+        // unknown): here, where no caller's giving up can skip it.
+        for job in &jobs {
+            if let Job::UpdateSite {
+                site: SiteMeta { id, .. },
+                ..
+            }
+            | Job::Publish { site: id, .. } = job
+            {
+                RecentSites::forget(&sites, id);
             }
         }
         match outcomes {
@@ -1412,8 +1425,10 @@ struct Rows {
     consent_id: Vec<String>,
     received_ms: Vec<i64>,
     key: Vec<Option<String>>,
-    /// Each record's JSON text, packed when the rows are written.
+    /// Each record's JSON text, packed when the rows are written
+    /// (`pack`), into `packed`.
     text: Vec<String>,
+    packed: Vec<Vec<u8>>,
     links: Vec<(String, String, String)>,
 }
 
@@ -1441,7 +1456,17 @@ impl Rows {
         }
     }
 
-    /// Writes what is pending, two statements sent together.
+    /// Packs the records placed so far (see [`pack_all`]).
+    async fn pack(&mut self) {
+        let texts = std::mem::take(&mut self.text);
+        if !texts.is_empty() {
+            self.packed.extend(pack_all(texts).await);
+        }
+    }
+
+    /// Writes what is pending, two statements sent together; the records
+    /// packed first, if they are not yet, so that nothing is awaited between
+    /// sending the statements.
     async fn write(
         &mut self,
         tx: &tokio_postgres::Transaction<'_>,
@@ -1450,8 +1475,9 @@ impl Rows {
         if self.site.is_empty() && self.links.is_empty() {
             return Ok(());
         }
+        self.pack().await;
         let rows = std::mem::take(self);
-        let packed = pack_all(rows.text).await;
+        let packed = rows.packed;
         let mut links = rows.links;
         links.sort_unstable();
         links.dedup();
@@ -1527,8 +1553,7 @@ async fn commit(
     client: &mut Client,
     w: &Writes,
     jobs: &mut Vec<Job>,
-    rx: &mut mpsc::UnboundedReceiver<Job>,
-    carried: &mut Option<Job>,
+    mut late: Option<(&mut mpsc::UnboundedReceiver<Job>, &mut Option<Job>)>,
 ) -> std::result::Result<Vec<Outcome>, Failed> {
     let tx = client.transaction().await?;
     // Every site row the batch will write, locked first and in one order (by
@@ -1600,11 +1625,13 @@ async fn commit(
     // after its answer) fails the insert on the unique index, and the batch is
     // placed again, every key looked up. The first job that cannot join waits
     // for the next batch, and every job after it, so that jobs keep their order.
-    while carried.is_none() && jobs.len() < MAX_BATCH {
+    while let Some((rx, carried)) = late.as_mut().filter(|(_, c)| c.is_none())
+        && jobs.len() < MAX_BATCH
+    {
         match rx.try_recv() {
             Ok(job) => match &job {
                 Job::Append { site, .. } if locked.contains_key(site.as_str()) => jobs.push(job),
-                _ => *carried = Some(job),
+                _ => **carried = Some(job),
             },
             Err(_) => break,
         }
@@ -1753,6 +1780,9 @@ async fn commit(
         }
         tx.execute(&w.heads, &[&ids, &seqs, &hashes, &ats]).await
     };
+    // Packed before the join, so that the records' INSERT is sent before the
+    // heads' UPDATE and its failure is the one reported (see `Rows::write`).
+    rows.pack().await;
     tokio::try_join!(biased; rows.write(&tx, w), heads)?;
     tx.commit().await.map_err(Failed::AtCommit)?;
     Ok(outcomes)

@@ -171,7 +171,12 @@ async fn a_changed_site_shows_at_once_here_and_within_a_second_on_another_instan
         here.create_site(conformance::site("s"), config.clone())
             .await
             .unwrap();
+        // An unknown site is asked again next time (not kept as unknown).
         assert!(there.site_recent("nowhere").await.unwrap().is_none());
+        here.create_site(conformance::site("nowhere"), config.clone())
+            .await
+            .unwrap();
+        assert!(there.site_recent("nowhere").await.unwrap().is_some());
         let before = here.site_recent("s").await.unwrap().unwrap();
         let read_there = std::time::Instant::now();
         assert_eq!(there.site_recent("s").await.unwrap().unwrap(), before);
@@ -195,6 +200,16 @@ async fn a_changed_site_shows_at_once_here_and_within_a_second_on_another_instan
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         assert_eq!(there.site_recent("s").await.unwrap().unwrap(), now_here);
         assert_eq!(there.site("s").await.unwrap().unwrap(), now_here);
+        // A change whose caller gave up waiting (the request went away) is
+        // seen here at once all the same, once it is in the database.
+        let mut again = now_here.clone();
+        again.origins = vec!["https://other.example.org".into()];
+        assert_eq!(here.site_recent("s").await.unwrap().unwrap(), now_here);
+        drop(here.update_site(again.clone()));
+        while here.site("s").await.unwrap().unwrap() != again {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(here.site_recent("s").await.unwrap().unwrap(), again);
     }
     admin
         .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
