@@ -140,15 +140,21 @@ mod tests {
         assert_eq!(unpack(&pack("{}")).unwrap(), "{}");
     }
 
+    /// A fixture's bytes from its hex.
+    fn bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     /// Format 1 is frozen: bytes packed by another deflate (Python's zlib,
     /// level 9, with `dictionary/records-1.txt`) when the format was made
     /// still read as the same text. A changed dictionary fails this.
     #[test]
     fn format_1_reads_what_it_read_when_it_was_made() {
-        let packed: Vec<u8> = (0..FIXTURE.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&FIXTURE[i..i + 2], 16).unwrap())
-            .collect();
+        let packed = bytes(FIXTURE);
+        assert_eq!(packed[0], FORMAT_1);
         assert_eq!(unpack(&packed).unwrap(), FIXTURE_TEXT);
         assert_eq!(DICTIONARY_1.len(), 5295);
     }
@@ -156,10 +162,7 @@ mod tests {
     /// Format 2 likewise, frozen with `dictionary/records-2.txt`.
     #[test]
     fn format_2_reads_what_it_read_when_it_was_made() {
-        let packed: Vec<u8> = (0..FIXTURE_2.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&FIXTURE_2[i..i + 2], 16).unwrap())
-            .collect();
+        let packed = bytes(FIXTURE_2);
         assert_eq!(packed[0], FORMAT_2);
         assert_eq!(unpack(&packed).unwrap(), FIXTURE_2_TEXT);
         assert_eq!(DICTIONARY_2.len(), 9059);
