@@ -16,6 +16,7 @@ use yew::{AppHandle, Callback, Renderer};
 use crate::components::{Banner, BannerProps};
 use crate::options::{self, DecisionEvent, Json, Node};
 use crate::site::SiteRef;
+use crate::state::Layer;
 
 /// A mounted banner.
 #[wasm_bindgen]
@@ -92,17 +93,23 @@ pub fn mount(
             // Where the visitor's focus is in the layer replaced, now: they may
             // have moved it (Tab) since the loader called `mount`. `None` when
             // that layer does not have it; `Some(None)` for its dialog itself.
-            let focused = root.active_element().and_then(|active| {
-                let dialog = active.closest("[role=dialog]").ok().flatten()?;
-                if container.contains(Some(&dialog)) {
-                    return None;
-                }
-                Some(if active.is_same_node(Some(&dialog)) {
-                    None
-                } else {
-                    crate::focus::index_of(&dialog, &active)
-                })
-            });
+            // The layer replaced is a first layer: a place among its controls
+            // names none of the settings' ("Einstellungen" pressed there by
+            // keyboard), which start with their dialog focused.
+            let focused = (layer == Layer::First)
+                .then(|| root.active_element())
+                .flatten()
+                .and_then(|active| {
+                    let dialog = active.closest("[role=dialog]").ok().flatten()?;
+                    if container.contains(Some(&dialog)) {
+                        return None;
+                    }
+                    Some(if active.is_same_node(Some(&dialog)) {
+                        None
+                    } else {
+                        crate::focus::index_of(&dialog, &active)
+                    })
+                });
             let mut child = root.first_child();
             while let Some(node) = child {
                 child = node.next_sibling();

@@ -1903,6 +1903,27 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     demo.settings_layer(true).await;
     assert_eq!(demo.dialogs().await, json!(1), "one dialog");
     demo.finish().await;
+
+    // "Einstellungen" by keyboard while the WASM is held: the settings, once
+    // they open, have the focus on their dialog, not on whichever of their
+    // controls has the place "Einstellungen" had among the first layer's.
+    let release = dir.path().join("release-5");
+    let demo = Demo::start_held(&release).await;
+    demo.open("/demo/saas.html").await;
+    demo.first_layer("the server's first layer").await;
+    demo.tab_to("banner:settings").await;
+    demo.press(&[Key::Enter]).await;
+    demo.wait(
+        "the settings button to show it is busy",
+        "const r = document.querySelector('#keksdose-root').shadowRoot;\
+         return r.querySelector('[data-action=settings]').getAttribute('aria-busy') === 'true';",
+    )
+    .await;
+    std::fs::write(&release, "").unwrap();
+    demo.settings_layer(true).await;
+    assert_eq!(demo.focus().await, "banner:dialog");
+    assert_eq!(demo.dialogs().await, json!(1), "one dialog");
+    demo.finish().await;
 }
 
 /// A returning visitor's embeds load on every page view. Their `src` is set while
