@@ -1363,7 +1363,7 @@ async fn run(
             // Late appends join a first attempt only: a batch placed again
             // looks every key up, and takes in no new ones.
             let late = (attempt == 0).then_some((&mut rx, &mut carried));
-            match commit(&mut w.client, &w.writes, &mut jobs, late).await {
+            match commit(&w.client, &w.writes, &mut jobs, late).await {
                 Ok(o) => {
                     outcomes = Some(o);
                     break;
@@ -1469,7 +1469,7 @@ impl Rows {
     /// sending the statements.
     async fn write(
         &mut self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &Client,
         w: &Writes,
     ) -> std::result::Result<(), tokio_postgres::Error> {
         if self.site.is_empty() && self.links.is_empty() {
@@ -1549,13 +1549,39 @@ async fn pack_all(texts: Vec<String>) -> Vec<Vec<u8>> {
 
 /// One group commit: every job in one transaction, the appends placed by the
 /// shared rules against heads locked for the transaction.
+///
+/// The transaction is the writer's own `BEGIN` and `COMMIT`, each sent with the
+/// statements beside it rather than awaited alone: `BEGIN` with the locks, and
+/// `COMMIT` with the records' and heads' writes. A batch then takes two round
+/// trips, and holds its site rows (which another instance's writer may be
+/// waiting for) for one: from the locks' answer to the COMMIT's.
 async fn commit(
-    client: &mut Client,
+    client: &Client,
+    w: &Writes,
+    jobs: &mut Vec<Job>,
+    late: Option<(&mut mpsc::UnboundedReceiver<Job>, &mut Option<Job>)>,
+) -> std::result::Result<Vec<Outcome>, Failed> {
+    let mut ended = false;
+    let done = commit_in(client, w, jobs, late, &mut ended).await;
+    if done.is_err() && !ended && !client.is_closed() {
+        // Failed before its COMMIT was sent: the transaction (aborted or not)
+        // is ended before the batch is placed again. If even that fails, the
+        // connection is not to be used again.
+        if let Err(e) = client.batch_execute("ROLLBACK").await {
+            return Err(Failed::Before(e));
+        }
+    }
+    done
+}
+
+async fn commit_in(
+    tx: &Client,
     w: &Writes,
     jobs: &mut Vec<Job>,
     mut late: Option<(&mut mpsc::UnboundedReceiver<Job>, &mut Option<Job>)>,
+    ended: &mut bool,
 ) -> std::result::Result<Vec<Outcome>, Failed> {
-    let tx = client.transaction().await?;
+    let begin = tx.batch_execute("BEGIN");
     // Every site row the batch will write, locked first and in one order (by
     // id): two instances whose batches touch the same sites in another order
     // would otherwise deadlock, and PostgreSQL would abort one of them.
@@ -1570,8 +1596,12 @@ async fn commit(
         .collect();
     sites.sort_unstable();
     sites.dedup();
-    // The batch's idempotency keys, looked up at once (and together with the
-    // locks): records placed before this batch by any instance.
+    // The batch's idempotency keys, looked up at once, sent with the locks
+    // and before them: records placed before this batch by any instance. The
+    // lookup does not wait for the site rows (while another instance's batch
+    // holds them, it is done meanwhile, not after). A key another instance
+    // commits between the lookup and the locks fails the insert on the unique
+    // index, and the batch is placed again (as for late appends, below).
     let (mut key_sites, mut keys) = (Vec::new(), Vec::new());
     for job in jobs.iter() {
         if let Job::Append { site, draft, .. } = job
@@ -1600,11 +1630,16 @@ async fn commit(
         matches!(job, Job::Change { changes, .. }
             if changes.iter().any(|c| matches!(c, Change::Audit { .. })))
     });
-    if audits {
+    let (locked_rows, known_rows) = if audits {
+        begin.await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
             .await?;
-    }
-    let (locked_rows, known_rows) = tokio::try_join!(biased; lock, find)?;
+        let (known, locked) = tokio::try_join!(biased; find, lock)?;
+        (locked, known)
+    } else {
+        let ((), known, locked) = tokio::try_join!(biased; begin, find, lock)?;
+        (locked, known)
+    };
     // Each appended site's head before the batch, read with its row locked.
     let mut locked: HashMap<String, Option<Head>> = locked_rows
         .iter()
@@ -1643,7 +1678,7 @@ async fn commit(
         // Appends are written together; anything else comes after what the
         // jobs before it placed, as if each had been written at once.
         if !matches!(job, Job::Append { .. }) {
-            rows.write(&tx, w).await?;
+            rows.write(tx, w).await?;
         }
         let outcome = match job {
             Job::CreateSite { site, config, .. } => {
@@ -1669,7 +1704,7 @@ async fn commit(
                         site.id
                     ))))
                 } else {
-                    insert_config(&tx, &site.id, &version, config).await?;
+                    insert_config(tx, &site.id, &version, config).await?;
                     Outcome::Unit(Ok(()))
                 }
             }
@@ -1706,13 +1741,13 @@ async fn commit(
                 if updated == 0 {
                     Outcome::Version(Err(unknown(site)))
                 } else {
-                    insert_config(&tx, site, &version, config).await?;
+                    insert_config(tx, site, &version, config).await?;
                     Outcome::Version(Ok(version))
                 }
             }
             Job::Append { site, draft, .. } => Outcome::Record(Box::new(
                 place(
-                    &tx,
+                    tx,
                     w,
                     &mut batch,
                     &mut locked,
@@ -1737,13 +1772,13 @@ async fn commit(
                 let mut sealed = Ok(());
                 for change in changes {
                     if let Change::Audit { event } = change {
-                        sealed = append_audit(&tx, event).await?;
+                        sealed = append_audit(tx, event).await?;
                         if sealed.is_err() {
                             break;
                         }
                         continue;
                     }
-                    apply(&tx, change).await?;
+                    apply(tx, change).await?;
                     // A key looked up before the batch may name the record
                     // just erased: a retry later in the batch gets it erased.
                     if let Change::Erase { site, seq } = change {
@@ -1781,11 +1816,41 @@ async fn commit(
         tx.execute(&w.heads, &[&ids, &seqs, &hashes, &ats]).await
     };
     // Packed before the join, so that the records' INSERT is sent before the
-    // heads' UPDATE and its failure is the one reported (see `Rows::write`).
+    // heads' UPDATE and its failure is the one reported (see `Rows::write`),
+    // and the COMMIT right after them.
     rows.pack().await;
-    tokio::try_join!(biased; rows.write(&tx, w), heads)?;
-    tx.commit().await.map_err(Failed::AtCommit)?;
-    Ok(outcomes)
+    *ended = true;
+    // A statement that failed before it was sent (an error of the client's
+    // own, at once) must not be followed by a COMMIT of the others: by then
+    // it has said so here, and the transaction is rolled back instead.
+    let unsent = std::sync::atomic::AtomicBool::new(false);
+    let noted = |r: std::result::Result<(), tokio_postgres::Error>| {
+        if r.is_err() {
+            unsent.store(true, Ordering::Relaxed);
+        }
+        r
+    };
+    let written = async { noted(rows.write(tx, w).await) };
+    let headed = async { noted(heads.await.map(drop)) };
+    let end = async {
+        if unsent.load(Ordering::Relaxed) {
+            tx.batch_execute("ROLLBACK").await
+        } else {
+            tx.batch_execute("COMMIT").await
+        }
+    };
+    let (written, headed, committed) = tokio::join!(biased; written, headed, end);
+    // A statement the database refused aborted the transaction, and the COMMIT
+    // after it rolled it back: nothing was written, and the batch can be
+    // placed again. Otherwise a COMMIT not answered may or may not have
+    // committed.
+    let refused = written.err().or_else(|| headed.err());
+    match (refused, committed) {
+        (None, Ok(())) => Ok(outcomes),
+        (Some(e), Ok(())) => Err(Failed::Before(e)),
+        (Some(e), Err(_)) if !lost(&e) => Err(Failed::Before(e)),
+        (_, Err(e)) => Err(Failed::AtCommit(e)),
+    }
 }
 
 fn unknown(site: &str) -> StoreError {
@@ -1793,7 +1858,7 @@ fn unknown(site: &str) -> StoreError {
 }
 
 async fn insert_config(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &impl tokio_postgres::GenericClient,
     site: &str,
     version: &str,
     config: &SiteConfig,
@@ -1813,7 +1878,7 @@ async fn insert_config(
 /// other records (with its subject link).
 #[allow(clippy::too_many_arguments)]
 async fn place(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Client,
     w: &Writes,
     batch: &mut Batch,
     locked: &mut HashMap<String, Option<Head>>,
@@ -1877,7 +1942,7 @@ const AUDIT_LOCK: i64 = 0x006b_6461_7564_6974;
 
 /// Seals an audit event after the trail's last entry and inserts it.
 async fn append_audit(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Client,
     event: &keksdose_store::AuditEvent,
 ) -> std::result::Result<Result<()>, tokio_postgres::Error> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
@@ -1907,10 +1972,7 @@ async fn append_audit(
 }
 
 /// Applies one change; applying it twice changes nothing.
-async fn apply(
-    tx: &tokio_postgres::Transaction<'_>,
-    change: &Change,
-) -> std::result::Result<(), tokio_postgres::Error> {
+async fn apply(tx: &Client, change: &Change) -> std::result::Result<(), tokio_postgres::Error> {
     match change {
         Change::Erase { site, seq } => {
             let row = tx

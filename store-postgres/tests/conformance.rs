@@ -296,6 +296,89 @@ async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
         .unwrap();
 }
 
+/// Two instances given one idempotency key at once (a client's retry sent to
+/// the other server) while a third connection holds the site's row: each
+/// writer looks the key up before it waits for the row, so neither finds it.
+/// The one that gets the row second fails its insert on the unique index and
+/// places its batch again: both answer the one record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_sent_to_two_instances_while_the_row_is_held_makes_one_record() {
+    use keksdose_shared::Action;
+    use keksdose_store::Store;
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    {
+        let a = Arc::new(PgStore::connect(&url).await.unwrap());
+        let b = Arc::new(PgStore::connect(&url).await.unwrap());
+        let config = conformance::config();
+        a.create_site(conformance::site("s"), config.clone())
+            .await
+            .unwrap();
+        let draft = || conformance::draft(&config, "x", Action::AcceptAll, Some("k"));
+        let (mut holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let holder_pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let hold = holder.transaction().await.unwrap();
+        hold.execute("SELECT 1 FROM sites WHERE id = 's' FOR UPDATE", &[])
+            .await
+            .unwrap();
+        let waiting = |waits_for: i64| {
+            let admin = &admin;
+            async move {
+                loop {
+                    // Waiting for the holder, or for one that waits for it
+                    // (the second in line waits on the first's tuple lock).
+                    let waits: i64 = admin
+                        .query_one(
+                            "WITH first AS (SELECT pid FROM pg_stat_activity \
+                                 WHERE $1 = ANY(pg_blocking_pids(pid))) \
+                             SELECT count(*) FROM pg_stat_activity s \
+                             WHERE s.pid IN (SELECT pid FROM first) \
+                                OR EXISTS (SELECT 1 FROM first f \
+                                    WHERE f.pid = ANY(pg_blocking_pids(s.pid)))",
+                            &[&holder_pid],
+                        )
+                        .await
+                        .unwrap()
+                        .get(0);
+                    if waits >= waits_for {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (a, d) = (a.clone(), draft());
+            async move { a.append("s", d).await }
+        });
+        waiting(1).await;
+        let second = tokio::spawn({
+            let (b, d) = (b.clone(), draft());
+            async move { b.append("s", d).await }
+        });
+        waiting(2).await;
+        hold.commit().await.unwrap();
+        let first = first.await.unwrap().unwrap();
+        let second = second.await.unwrap().unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.seq, 1);
+        assert_eq!(a.head("s").await.unwrap().unwrap().seq, 1);
+        assert_eq!(b.records("s", 1, 10, 10).await.unwrap().len(), 1);
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
+
 /// A database a newer release migrated is refused, not read wrongly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_migrated_by_a_newer_release_is_refused() {
