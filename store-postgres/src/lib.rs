@@ -1221,6 +1221,9 @@ enum Failed {
     Before(tokio_postgres::Error),
     /// At its COMMIT: it may or may not have committed.
     AtCommit(tokio_postgres::Error),
+    /// Before its COMMIT, and the connection could not even roll back: not
+    /// committed, safe to place again, on another connection.
+    Unusable(tokio_postgres::Error),
 }
 
 impl From<tokio_postgres::Error> for Failed {
@@ -1376,7 +1379,21 @@ async fn run(
                     }
                     last = Some(db_error(&e));
                 }
-                Err(Failed::Before(e) | Failed::AtCommit(e)) => {
+                Err(Failed::Before(e)) => {
+                    if lost(&e) {
+                        writer = None;
+                    }
+                    last = Some(db_error(&e));
+                    break;
+                }
+                Err(Failed::Unusable(e)) => {
+                    writer = None;
+                    last = Some(db_error(&e));
+                }
+                Err(Failed::AtCommit(e)) => {
+                    // Where its transaction stands is not known: the next
+                    // batch gets a connection of its own.
+                    writer = None;
                     last = Some(db_error(&e));
                     break;
                 }
@@ -1568,7 +1585,7 @@ async fn commit(
         // is ended before the batch is placed again. If even that fails, the
         // connection is not to be used again.
         if let Err(e) = client.batch_execute("ROLLBACK").await {
-            return Err(Failed::Before(e));
+            return Err(Failed::Unusable(e));
         }
     }
     done
@@ -1601,7 +1618,8 @@ async fn commit_in(
     // lookup does not wait for the site rows (while another instance's batch
     // holds them, it is done meanwhile, not after). A key another instance
     // commits between the lookup and the locks fails the insert on the unique
-    // index, and the batch is placed again (as for late appends, below).
+    // index, and the batch is placed again (as for late appends, below), its
+    // keys then looked up after the locks.
     let (mut key_sites, mut keys) = (Vec::new(), Vec::new());
     for job in jobs.iter() {
         if let Job::Append { site, draft, .. } = job
@@ -1630,14 +1648,19 @@ async fn commit_in(
         matches!(job, Job::Change { changes, .. }
             if changes.iter().any(|c| matches!(c, Change::Audit { .. })))
     });
+    // A batch placed again looks its keys up after the locks: it was placed
+    // again because of such a race, perhaps, and must not lose another.
+    let first_attempt = late.is_some();
     let (locked_rows, known_rows) = if audits {
         begin.await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
             .await?;
-        let (known, locked) = tokio::try_join!(biased; find, lock)?;
+        tokio::try_join!(biased; lock, find)?
+    } else if first_attempt {
+        let ((), known, locked) = tokio::try_join!(biased; begin, find, lock)?;
         (locked, known)
     } else {
-        let ((), known, locked) = tokio::try_join!(biased; begin, find, lock)?;
+        let ((), locked, known) = tokio::try_join!(biased; begin, lock, find)?;
         (locked, known)
     };
     // Each appended site's head before the batch, read with its row locked.
@@ -1832,8 +1855,10 @@ async fn commit_in(
     };
     let written = async { noted(rows.write(tx, w).await) };
     let headed = async { noted(heads.await.map(drop)) };
+    let rolled_back = std::sync::atomic::AtomicBool::new(false);
     let end = async {
         if unsent.load(Ordering::Relaxed) {
+            rolled_back.store(true, Ordering::Relaxed);
             tx.batch_execute("ROLLBACK").await
         } else {
             tx.batch_execute("COMMIT").await
@@ -1844,11 +1869,15 @@ async fn commit_in(
     // after it rolled it back: nothing was written, and the batch can be
     // placed again. Otherwise a COMMIT not answered may or may not have
     // committed.
-    let refused = written.err().or_else(|| headed.err());
-    match (refused, committed) {
+    // Only the database's own refusal proves that: an error of the client's
+    // after the COMMIT went out (an answer it could not read) does not.
+    let failed = written.err().or_else(|| headed.err());
+    match (failed, committed) {
         (None, Ok(())) => Ok(outcomes),
-        (Some(e), Ok(())) => Err(Failed::Before(e)),
-        (Some(e), Err(_)) if !lost(&e) => Err(Failed::Before(e)),
+        (Some(e), _) if rolled_back.load(Ordering::Relaxed) || e.as_db_error().is_some() => {
+            Err(Failed::Before(e))
+        }
+        (Some(e), Ok(())) => Err(Failed::AtCommit(e)),
         (_, Err(e)) => Err(Failed::AtCommit(e)),
     }
 }

@@ -331,7 +331,7 @@ async fn one_key_sent_to_two_instances_while_the_row_is_held_makes_one_record() 
             .unwrap();
         let waiting = |waits_for: i64| {
             let admin = &admin;
-            async move {
+            let wait = async move {
                 loop {
                     // Waiting for the holder, or for one that waits for it
                     // (the second in line waits on the first's tuple lock).
@@ -353,6 +353,11 @@ async fn one_key_sent_to_two_instances_while_the_row_is_held_makes_one_record() 
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
+            };
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+                    .await
+                    .unwrap_or_else(|_| panic!("{waits_for} writer(s) never waited for the row"));
             }
         };
         let first = tokio::spawn({
