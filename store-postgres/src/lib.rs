@@ -1855,30 +1855,22 @@ async fn commit_in(
     };
     let written = async { noted(rows.write(tx, w).await) };
     let headed = async { noted(heads.await.map(drop)) };
-    let rolled_back = std::sync::atomic::AtomicBool::new(false);
     let end = async {
-        if unsent.load(Ordering::Relaxed) {
-            rolled_back.store(true, Ordering::Relaxed);
-            tx.batch_execute("ROLLBACK").await
-        } else {
-            tx.batch_execute("COMMIT").await
-        }
+        let rollback = unsent.load(Ordering::Relaxed);
+        let sent = if rollback { "ROLLBACK" } else { "COMMIT" };
+        (rollback, tx.batch_execute(sent).await)
     };
-    let (written, headed, committed) = tokio::join!(biased; written, headed, end);
-    // A statement the database refused aborted the transaction, and the COMMIT
-    // after it rolled it back: nothing was written, and the batch can be
-    // placed again. Otherwise a COMMIT not answered may or may not have
-    // committed.
-    // Only the database's own refusal proves that: an error of the client's
-    // after the COMMIT went out (an answer it could not read) does not.
+    let (written, headed, (rolled_back, committed)) = tokio::join!(biased; written, headed, end);
+    // Nothing was written if ROLLBACK went instead of the COMMIT, or if the
+    // database refused a statement: that aborted the transaction, and the
+    // COMMIT after it rolled it back. The batch can be placed again. An error
+    // of the client's after the COMMIT went out (an answer it could not read)
+    // proves nothing, and a COMMIT not answered may or may not have committed.
     let failed = written.err().or_else(|| headed.err());
     match (failed, committed) {
         (None, Ok(())) => Ok(outcomes),
-        (Some(e), _) if rolled_back.load(Ordering::Relaxed) || e.as_db_error().is_some() => {
-            Err(Failed::Before(e))
-        }
-        (Some(e), Ok(())) => Err(Failed::AtCommit(e)),
-        (_, Err(e)) => Err(Failed::AtCommit(e)),
+        (Some(e), _) if rolled_back || e.as_db_error().is_some() => Err(Failed::Before(e)),
+        (Some(e), Ok(())) | (_, Err(e)) => Err(Failed::AtCommit(e)),
     }
 }
 

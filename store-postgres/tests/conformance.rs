@@ -240,45 +240,18 @@ async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
         let first = store.append("s", draft("a", "k0")).await.unwrap();
         // Another connection holds the site's row, as a batch of another
         // instance would.
-        let (mut holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let holder_pid: i32 = holder
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .unwrap()
-            .get(0);
-        let hold = holder.transaction().await.unwrap();
-        hold.execute("SELECT 1 FROM sites WHERE id = 's' FOR UPDATE", &[])
-            .await
-            .unwrap();
+        let (hold, holder_pid) = hold_site_row(&url, "s").await;
         let waiting = tokio::spawn({
             let store = store.clone();
             let d = draft("b", "k1");
             async move { store.append("s", d).await }
         });
-        // The writer's batch waits for the row (a positive sign, not a sleep).
-        loop {
-            let waits: i64 = admin
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
-                     WHERE $1 = ANY(pg_blocking_pids(pid))",
-                    &[&holder_pid],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waits > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        waiting_for(&admin, holder_pid, 1).await;
         // Queued while it waits (`append` queues its job when called): a retry
         // of k0, committed already, and a new key.
         let retried = store.append("s", draft("a", "k0"));
         let fresh = store.append("s", draft("c", "k2"));
-        hold.commit().await.unwrap();
+        hold.batch_execute("COMMIT").await.unwrap();
         let (retried, fresh) = tokio::join!(retried, fresh);
         let b = waiting.await.unwrap().unwrap();
         assert_eq!(retried.unwrap(), first);
@@ -294,6 +267,57 @@ async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
         .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
         .await
         .unwrap();
+}
+
+/// A connection of its own with `site`'s row locked in an open transaction,
+/// as another instance's batch holds it (`COMMIT` on it lets go), and its
+/// backend's pid.
+async fn hold_site_row(url: &str, site: &str) -> (tokio_postgres::Client, i32) {
+    let (holder, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder
+        .execute("SELECT 1 FROM sites WHERE id = $1 FOR UPDATE", &[&site])
+        .await
+        .unwrap();
+    (holder, pid)
+}
+
+/// Waits until `count` backends wait for the row `holder` holds: for it, or
+/// for one that waits for it (the second in line waits on the first's tuple
+/// lock). A positive sign, not a sleep; a failure after 30 s, not a hang.
+async fn waiting_for(admin: &tokio_postgres::Client, holder: i32, count: i64) {
+    let wait = async {
+        loop {
+            let waits: i64 = admin
+                .query_one(
+                    "WITH first AS (SELECT pid FROM pg_stat_activity \
+                         WHERE $1 = ANY(pg_blocking_pids(pid))) \
+                     SELECT count(*) FROM pg_stat_activity s \
+                     WHERE s.pid IN (SELECT pid FROM first) \
+                        OR EXISTS (SELECT 1 FROM first f \
+                            WHERE f.pid = ANY(pg_blocking_pids(s.pid)))",
+                    &[&holder],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waits >= count {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{count} writer(s) never waited for the row"));
 }
 
 /// Two instances given one idempotency key at once (a client's retry sent to
@@ -316,61 +340,18 @@ async fn one_key_sent_to_two_instances_while_the_row_is_held_makes_one_record() 
             .await
             .unwrap();
         let draft = || conformance::draft(&config, "x", Action::AcceptAll, Some("k"));
-        let (mut holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let holder_pid: i32 = holder
-            .query_one("SELECT pg_backend_pid()", &[])
-            .await
-            .unwrap()
-            .get(0);
-        let hold = holder.transaction().await.unwrap();
-        hold.execute("SELECT 1 FROM sites WHERE id = 's' FOR UPDATE", &[])
-            .await
-            .unwrap();
-        let waiting = |waits_for: i64| {
-            let admin = &admin;
-            let wait = async move {
-                loop {
-                    // Waiting for the holder, or for one that waits for it
-                    // (the second in line waits on the first's tuple lock).
-                    let waits: i64 = admin
-                        .query_one(
-                            "WITH first AS (SELECT pid FROM pg_stat_activity \
-                                 WHERE $1 = ANY(pg_blocking_pids(pid))) \
-                             SELECT count(*) FROM pg_stat_activity s \
-                             WHERE s.pid IN (SELECT pid FROM first) \
-                                OR EXISTS (SELECT 1 FROM first f \
-                                    WHERE f.pid = ANY(pg_blocking_pids(s.pid)))",
-                            &[&holder_pid],
-                        )
-                        .await
-                        .unwrap()
-                        .get(0);
-                    if waits >= waits_for {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
-            };
-            async move {
-                tokio::time::timeout(std::time::Duration::from_secs(30), wait)
-                    .await
-                    .unwrap_or_else(|_| panic!("{waits_for} writer(s) never waited for the row"));
-            }
-        };
+        let (hold, holder_pid) = hold_site_row(&url, "s").await;
         let first = tokio::spawn({
             let (a, d) = (a.clone(), draft());
             async move { a.append("s", d).await }
         });
-        waiting(1).await;
+        waiting_for(&admin, holder_pid, 1).await;
         let second = tokio::spawn({
             let (b, d) = (b.clone(), draft());
             async move { b.append("s", d).await }
         });
-        waiting(2).await;
-        hold.commit().await.unwrap();
+        waiting_for(&admin, holder_pid, 2).await;
+        hold.batch_execute("COMMIT").await.unwrap();
         let first = first.await.unwrap().unwrap();
         let second = second.await.unwrap().unwrap();
         assert_eq!(first, second);
