@@ -269,9 +269,36 @@ pub async fn writes(
     sites: &Arc<Vec<Site>>,
     counter: &Arc<AtomicU64>,
 ) -> Result<Round> {
+    writes_routed(addrs, Route::Client, clients, duration, sites, counter).await
+}
+
+/// How a load spreads its requests over several servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Each client keeps to one server (clients round robin over them): what a
+    /// proxy does that balances connections.
+    Client,
+    /// Each request goes to the server of its site (site `i` to server
+    /// `i % servers`): what the nginx example does, which hashes the site in
+    /// the path.
+    Site,
+}
+
+/// [`writes`] with the requests spread over `addrs` by `route`.
+pub async fn writes_routed(
+    addrs: &[String],
+    route: Route,
+    clients: usize,
+    duration: Duration,
+    sites: &Arc<Vec<Site>>,
+    counter: &Arc<AtomicU64>,
+) -> Result<Round> {
     let (sites, counter) = (sites.clone(), counter.clone());
-    load(addrs, clients, duration, move |_, last| {
-        consent(&sites, counter.fetch_add(1, Ordering::Relaxed), last)
+    let count = sites.len() as u64;
+    load_routed(addrs, route, clients, duration, move |_, last| {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let (req, keep) = consent(&sites, n, last);
+        (req, keep, (n % count) as usize)
     })
     .await
 }
@@ -516,14 +543,40 @@ async fn load<F>(addrs: &[String], clients: usize, duration: Duration, make: F) 
 where
     F: Fn(u64, Option<&str>) -> (Vec<u8>, bool) + Send + Sync + 'static,
 {
+    load_routed(addrs, Route::Client, clients, duration, move |n, last| {
+        let (req, keep) = make(n, last);
+        (req, keep, 0)
+    })
+    .await
+}
+
+/// `clients` connections sending what `make` makes for `duration`; `make` also
+/// names the request's site (an index), which [`Route::Site`] routes by.
+async fn load_routed<F>(
+    addrs: &[String],
+    route: Route,
+    clients: usize,
+    duration: Duration,
+    make: F,
+) -> Result<Round>
+where
+    F: Fn(u64, Option<&str>) -> (Vec<u8>, bool, usize) + Send + Sync + 'static,
+{
     let make = Arc::new(make);
     let start = Arc::new(tokio::sync::Barrier::new(clients + 1));
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (make, start) = (make.clone(), start.clone());
-        let addr = addrs[c % addrs.len()].clone();
+        // A client's connections: the one server it keeps to, or one to each.
+        let to: Vec<String> = match route {
+            Route::Client => vec![addrs[c % addrs.len()].clone()],
+            Route::Site => addrs.to_vec(),
+        };
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&addr).await?;
+            let mut conns = Vec::with_capacity(to.len());
+            for addr in &to {
+                conns.push(Conn::connect(addr).await?);
+            }
             let mut latencies = Vec::with_capacity(4096);
             let mut unavailable = 0;
             let mut last: Option<String> = None;
@@ -531,9 +584,10 @@ where
             let began = Instant::now();
             let mut n = c as u64;
             while began.elapsed() < duration {
-                let (req, keep) = make(n, last.as_deref());
+                let (req, keep, site) = make(n, last.as_deref());
+                let conn = &mut conns[site % to.len()];
                 let t = Instant::now();
-                let resp = send(&mut conn, &req, &mut unavailable).await?;
+                let resp = send(conn, &req, &mut unavailable).await?;
                 latencies.push(t.elapsed().as_micros() as u32);
                 if !(200..300).contains(&resp.status) {
                     bail!(

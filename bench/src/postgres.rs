@@ -6,9 +6,12 @@
 //! - two servers on the schema (`KEKSDOSE_STORE` = the URL with
 //!   `options=-csearch_path=<schema>`; each migrates it at start and has a data
 //!   directory of its own for its signing key);
-//! - durable consent POSTs at 1, 16, 64 and 256 clients: each round first against
-//!   one instance, then against both (connections round robin over the two), so
-//!   that both figures see the same table sizes and the same machine;
+//! - durable consent POSTs at 1, 16, 64 and 256 clients, each round three ways,
+//!   so that every figure sees the same table sizes and the same machine:
+//!   against one instance; against both, each site's requests to one of them
+//!   (as the nginx example routes: [`ledger::Route::Site`]); and against both,
+//!   each client's requests to one of them, clients round robin (so each site's
+//!   to both: [`ledger::Route::Client`]). Which goes first rotates;
 //! - a fill to `records` records through the first instance at 64 clients;
 //! - at that size, after an `ANALYZE` and a `CHECKPOINT` (what autovacuum and the
 //!   checkpointer would have done by then): bytes per
@@ -29,11 +32,12 @@ use keksdose_tests::TestServer;
 use serde_json::{Value, json};
 use tokio_postgres::{Client, NoTls};
 
-use crate::ledger::{self, CLIENTS};
+use crate::ledger::{self, CLIENTS, Route};
 use crate::report::{Figure, Target, number};
 
 const ONE: &str = "Ledger on PostgreSQL, one instance";
-const TWO: &str = "Ledger on PostgreSQL, two instances";
+const TWO: &str = "Ledger on PostgreSQL, two instances, each site on one";
+const MIXED: &str = "Ledger on PostgreSQL, two instances, each site on both";
 const AT_SIZE: &str = "Ledger on PostgreSQL, at size";
 
 /// Runs the PostgreSQL figures on the database at `url` (a `postgres://` URL
@@ -81,31 +85,39 @@ pub async fn run(options: &ledger::Options, url: &str, figures: &mut Vec<Figure>
         servers[1].pid()
     );
 
-    // Durable consent writes, one instance and two, round after round.
+    // Durable consent writes, one instance and two, round after round: two
+    // routed as the nginx example routes (each site's requests to one
+    // instance), and two with every client's requests to one instance, clients
+    // round robin (each site's requests to both).
     let deadlocks_before = deadlocks(&admin).await?;
     let mut one_figures = Vec::new();
     let mut two_figures = Vec::new();
-    // Which goes first alternates from pair to pair: a round runs while
+    let mut mixed_figures = Vec::new();
+    // Which goes first rotates from round to round: a round runs while
     // PostgreSQL still writes back what the round before it wrote, and the
-    // one after the other would always pay for it (at one client, where two
+    // one after another would always pay for it (at one client, where two
     // instances cannot differ from one, the second of a fixed pair ran some
     // 10 % slower).
-    let mut pair = 0;
+    let mut turn = 0;
     for clients in CLIENTS {
-        let (mut one, mut two) = (Vec::new(), Vec::new());
+        let mut rounds: [Vec<ledger::Round>; 3] = Default::default();
+        let runs = [
+            (first, Route::Client),
+            (&addrs[..], Route::Site),
+            (&addrs[..], Route::Client),
+        ];
         for _ in 0..options.rounds {
-            let mut order = [(first, &mut one), (&addrs[..], &mut two)];
-            if pair % 2 == 1 {
-                order.reverse();
-            }
-            pair += 1;
-            for (to, rounds) in order {
-                let r = ledger::writes(to, clients, round, &sites, &counter).await?;
+            for k in 0..runs.len() {
+                let i = (turn + k) % runs.len();
+                let (to, route) = runs[i];
+                let r = ledger::writes_routed(to, route, clients, round, &sites, &counter).await?;
                 unavailable += r.unavailable;
-                rounds.push(r);
+                rounds[i].push(r);
             }
+            turn += 1;
         }
-        ledger::write_figures(ONE, clients, &one, &mut one_figures, |what| {
+        let [one, two, mixed] = &rounds;
+        ledger::write_figures(ONE, clients, one, &mut one_figures, |what| {
             match (what, clients) {
                 ("throughput", 64) => Target::AtLeast(10_000.0),
                 ("p99", 64) => Target::AtMost(15.0),
@@ -116,15 +128,18 @@ pub async fn run(options: &ledger::Options, url: &str, figures: &mut Vec<Figure>
         let one_median = Figure::new(ONE, "", "")
             .samples(one.iter().map(|r| r.per_sec).collect())
             .median();
-        ledger::write_figures(TWO, clients, &two, &mut two_figures, |what| {
+        ledger::write_figures(TWO, clients, two, &mut two_figures, |what| {
             match (what, clients, one_median) {
                 ("throughput", 64, Some(median)) => Target::AtLeast(median),
                 _ => Target::None,
             }
         });
-        for (group, rounds, figures) in
-            [(ONE, &one, &mut one_figures), (TWO, &two, &mut two_figures)]
-        {
+        ledger::write_figures(MIXED, clients, mixed, &mut mixed_figures, |_| Target::None);
+        for (group, rounds, figures) in [
+            (ONE, one, &mut one_figures),
+            (TWO, two, &mut two_figures),
+            (MIXED, mixed, &mut mixed_figures),
+        ] {
             figures.push(
                 Figure::new(
                     group,
@@ -147,9 +162,9 @@ pub async fn run(options: &ledger::Options, url: &str, figures: &mut Vec<Figure>
     // instances' (or another user's of the database). The count reaches the
     // statistics within a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    two_figures.push(
+    mixed_figures.push(
         Figure::new(
-            TWO,
+            MIXED,
             "deadlocks PostgreSQL detected during the write rounds (the database's count)",
             "deadlocks",
         )
@@ -157,6 +172,7 @@ pub async fn run(options: &ledger::Options, url: &str, figures: &mut Vec<Figure>
     );
     figures.append(&mut one_figures);
     figures.append(&mut two_figures);
+    figures.append(&mut mixed_figures);
 
     // Fill to size through the first instance. (Through both, each batch would
     // wait for the other instance's: the figures above say how that goes.)

@@ -1,6 +1,7 @@
 //! Two servers on one PostgreSQL database behind nginx, configured by the
 //! README's example (`examples/nginx/keksdose.conf`, only its marked lines
-//! adapted): both serve, visitors keep their own identity through the proxy
+//! adapted): each site's decisions go to one server and the sites are spread
+//! over both, visitors keep their own identity through the proxy
 //! (`trusted_proxies`), and a server that dies is skipped. Needs
 //! `KEKSDOSE_TEST_POSTGRES` and nginx (`cargo xtask test` installs Debian's
 //! nginx-light); without either the test says that it skipped.
@@ -15,6 +16,17 @@ use serde_json::{Value, json};
 use crate::api::{config_version, demo_key};
 
 const NGINX: &str = "/usr/sbin/nginx";
+
+/// The demo sites the test writes to.
+const SITES: [&str; 7] = [
+    "saas",
+    "coaching",
+    "dogandme",
+    "fluxcess",
+    "sessionbutler",
+    "sevdesk",
+    "tutory",
+];
 
 /// nginx in the foreground, stopped when dropped.
 struct Nginx {
@@ -167,18 +179,24 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
     .unwrap();
     let proxy = nginx(&[&servers[0], &servers[1]]).await;
     let http = reqwest::Client::new();
-    let version = config_version(&http, &servers[0], "saas").await;
-    let body = json!({"config_version": version, "action": "accept_all", "language": "de"});
+    let mut versions = std::collections::HashMap::new();
+    for site in SITES {
+        versions.insert(site, config_version(&http, &servers[0], site).await);
+    }
     // As the loader sends a decision: with an idempotency key, once more on a
     // 502 (nginx does not resend a POST that may have reached a server that
     // died, e.g. on a kept-alive connection to it).
-    let post = |visitor: String| {
-        let (http, mut body, url) = (
+    let post = |site: &'static str, visitor: String| {
+        let body = json!({
+            "config_version": versions[&site],
+            "action": "accept_all",
+            "language": "de",
+            "idempotency_key": format!("proxy-{}", rand_suffix()),
+        });
+        let (http, url) = (
             http.clone(),
-            body.clone(),
-            format!("{}/v1/sites/saas/consents", proxy.base),
+            format!("{}/v1/sites/{site}/consents", proxy.base),
         );
-        body["idempotency_key"] = json!(format!("proxy-{}", rand_suffix()));
         async move {
             for _ in 0..2 {
                 let resp = http
@@ -196,25 +214,46 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
             (StatusCode::BAD_GATEWAY, Value::Null)
         }
     };
+    let served = async || {
+        [
+            consents_served(&http, &servers[0]).await,
+            consents_served(&http, &servers[1]).await,
+        ]
+    };
 
-    // Twenty visitors from twenty networks: each is a client of its own.
+    // Twenty visitors from twenty networks: each is a client of its own, and
+    // all of one site's decisions go to one server (the example routes by
+    // site: two servers on one site's chain would take turns on its row).
     for i in 0..20 {
-        let (status, r) = post(format!("198.51.{i}.7")).await;
+        let (status, r) = post("saas", format!("198.51.{i}.7")).await;
         assert_eq!(status, StatusCode::CREATED, "visitor {i}: {r}");
     }
-    let served = [
-        consents_served(&http, &servers[0]).await,
-        consents_served(&http, &servers[1]).await,
-    ];
-    assert_eq!(served[0] + served[1], 20, "{served:?}");
+    let after = served().await;
     assert!(
-        served.iter().all(|n| *n > 0),
-        "both servers answered: {served:?}"
+        after == [20, 0] || after == [0, 20],
+        "one server took the site's decisions: {after:?}"
+    );
+    let home = usize::from(after[1] == 20);
+    // The sites are spread: some other site's decisions go to the other server.
+    let mut elsewhere = Vec::new();
+    for (i, site) in SITES.into_iter().enumerate().skip(1) {
+        let before = served().await;
+        let (status, r) = post(site, format!("198.51.{}.8", 100 + i)).await;
+        assert_eq!(status, StatusCode::CREATED, "{site}: {r}");
+        let now = served().await;
+        if now[1 - home] > before[1 - home] {
+            elsewhere.push(site);
+        }
+    }
+    assert!(
+        !elsewhere.is_empty(),
+        "no site went to the other server: {:?}",
+        served().await
     );
     // One visitor over the limit is limited (by whichever server it reaches).
     let mut limited = 0;
     for _ in 0..6 {
-        if post("203.0.113.9".into()).await.0 == StatusCode::TOO_MANY_REQUESTS {
+        if post("saas", "203.0.113.9".into()).await.0 == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
         }
     }
@@ -228,10 +267,10 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
         .unwrap();
     assert_eq!(metrics.status(), StatusCode::FORBIDDEN);
 
-    // A server dies: nginx skips it, every decision is still recorded.
-    servers[0].kill().unwrap();
+    // The site's server dies: nginx skips it, every decision is still recorded.
+    servers[home].kill().unwrap();
     for i in 20..30 {
-        let (status, r) = post(format!("198.51.{i}.7")).await;
+        let (status, r) = post("saas", format!("198.51.{i}.7")).await;
         assert_eq!(
             status,
             StatusCode::CREATED,
@@ -240,6 +279,8 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
     }
     let report: Value = http
         .get(format!("{}/v1/admin/sites/saas/verify", proxy.base))
+        // The key the last server started printed (each start renews them),
+        // whether or not that server is the one killed.
         .bearer_auth(demo_key(&servers[1], "saas"))
         .send()
         .await
