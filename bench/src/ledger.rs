@@ -278,10 +278,20 @@ pub enum Route {
     /// Each client keeps to one server (clients round robin over them): what a
     /// proxy does that balances connections.
     Client,
-    /// Each request goes to the server of its site (site `i` to server
-    /// `i % servers`): what the nginx example does, which hashes the site in
-    /// the path.
+    /// Each request goes to the server of its site, picked as the nginx
+    /// example's `hash` on the site picks it ([`nginx_hash`]); every client has
+    /// a connection to each server (as nginx has to each upstream).
     Site,
+}
+
+/// The server nginx's `hash $key;` (not `consistent`) picks for `key` among
+/// `servers` of equal weight, all up: `((crc32(key) >> 16) & 0x7fff) % servers`
+/// (`ngx_http_upstream_get_hash_peer`, first try). For the benchmark's four
+/// sites and two servers: saas and tutory on one, coaching and sessionbutler on
+/// the other.
+pub fn nginx_hash(key: &str, servers: usize) -> usize {
+    let hash = (crc32fast::hash(key.as_bytes()) >> 16) & 0x7fff;
+    hash as usize % servers.max(1)
 }
 
 /// [`writes`] with the requests spread over `addrs` by `route`.
@@ -295,10 +305,15 @@ pub async fn writes_routed(
 ) -> Result<Round> {
     let (sites, counter) = (sites.clone(), counter.clone());
     let count = sites.len() as u64;
+    // Each site's server, as nginx would pick it.
+    let servers: Vec<usize> = sites
+        .iter()
+        .map(|s| nginx_hash(&s.id, addrs.len()))
+        .collect();
     load_routed(addrs, route, clients, duration, move |_, last| {
         let n = counter.fetch_add(1, Ordering::Relaxed);
         let (req, keep) = consent(&sites, n, last);
-        (req, keep, (n % count) as usize)
+        (req, keep, servers[(n % count) as usize])
     })
     .await
 }
@@ -551,7 +566,8 @@ where
 }
 
 /// `clients` connections sending what `make` makes for `duration`; `make` also
-/// names the request's site (an index), which [`Route::Site`] routes by.
+/// names the server for the request (an index into `addrs`), which
+/// [`Route::Site`] follows.
 async fn load_routed<F>(
     addrs: &[String],
     route: Route,
@@ -584,8 +600,8 @@ where
             let began = Instant::now();
             let mut n = c as u64;
             while began.elapsed() < duration {
-                let (req, keep, site) = make(n, last.as_deref());
-                let conn = &mut conns[site % to.len()];
+                let (req, keep, server) = make(n, last.as_deref());
+                let conn = &mut conns[server % to.len()];
                 let t = Instant::now();
                 let resp = send(conn, &req, &mut unavailable).await?;
                 latencies.push(t.elapsed().as_micros() as u32);
@@ -818,4 +834,22 @@ fn disk_bytes(dir: &Path) -> Result<u64> {
         };
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_hash_splits_the_benchmark_sites_as_nginx_does() {
+        // Expected values from nginx's formula over zlib's CRC-32 (Python:
+        // `((zlib.crc32(b"saas") >> 16) & 0x7fff) % 2`): the four sites the
+        // benchmark writes to go two and two.
+        let servers: Vec<usize> = ["saas", "coaching", "tutory", "sessionbutler"]
+            .iter()
+            .map(|s| nginx_hash(s, 2))
+            .collect();
+        assert_eq!(servers, [1, 0, 1, 0]);
+        assert_eq!(nginx_hash("saas", 1), 0);
+    }
 }

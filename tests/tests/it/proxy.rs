@@ -235,6 +235,9 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
     );
     let home = usize::from(after[1] == 20);
     // The sites are spread: some other site's decisions go to the other server.
+    // (nginx's `hash` without `consistent` does not depend on the servers'
+    // addresses: `((crc32(site) >> 16) & 0x7fff) % 2` puts saas, tutory and
+    // sevdesk on the second server, the other four on the first, every run.)
     let mut elsewhere = Vec::new();
     for (i, site) in SITES.into_iter().enumerate().skip(1) {
         let before = served().await;
@@ -250,7 +253,8 @@ async fn two_servers_behind_the_example_nginx_serve_every_visitor_as_themselves(
         "no site went to the other server: {:?}",
         served().await
     );
-    // One visitor over the limit is limited (by whichever server it reaches).
+    // One visitor over the limit is limited (by the site's server: all six go
+    // there).
     let mut limited = 0;
     for _ in 0..6 {
         if post("saas", "203.0.113.9".into()).await.0 == StatusCode::TOO_MANY_REQUESTS {
