@@ -441,14 +441,14 @@ export default function (K) {
 
 
   /**
-   * Applies and records a decision event: from the banner (which brings its
-   * `choices`, resolved in Rust), or from acceptAll/rejectAll and "Immer
-   * erlauben" (resolved here, by the same rule).
+   * Applies and records a decision event: from the banner, or from
+   * acceptAll/rejectAll and "Immer erlauben"; resolved here, by the rule of
+   * `Decision::resolve` (the core's vectors hold them equal).
    */
   function decide(event) {
     var config = K.published.config;
     var before = K.stored;
-    var ids = lists(event.choices || resolve(config, event));
+    var ids = lists(resolve(config, event));
     var key = randomKey();
     var sig = signals();
     var d = {
@@ -574,7 +574,7 @@ export default function (K) {
           K.published.version === embed.published.version &&
           embed.first[choose(K.published.config, pageLang())];
         if (!markup) {
-          return Promise.all([widget || K.loadBanner(), K.fullConfig()]);
+          return Promise.all([widget || K.loadBanner(), K.bannerView()]);
         }
         return [null, null, markup];
       })
@@ -596,7 +596,7 @@ export default function (K) {
               // Not shown (a page enforcing Trusted Types without allowing the
               // policy "keksdose"): the banner's WASM needs no policy.
               console.error("keksdose: the server's first layer could not be shown:", e);
-              return widgetAndConfig().then(function (both) {
+              return widgetAndView().then(function (both) {
                 if (banner === slot) mountBanner(slot, both, { layer: layer });
               });
             }
@@ -606,7 +606,7 @@ export default function (K) {
             return new Promise(function (resolve) {
               K.afterNextPaint(resolve);
             })
-              .then(widgetAndConfig)
+              .then(widgetAndView)
               .then(function (both) {
                 takeOver(slot, both);
               });
@@ -629,21 +629,20 @@ export default function (K) {
       });
   }
 
-  /** The banner's module and the whole config it is mounted with. */
-  function widgetAndConfig() {
-    return Promise.all([K.loadBanner(), K.fullConfig()]);
+  /** The banner's module and the view of the config it is mounted with. */
+  function widgetAndView() {
+    return Promise.all([K.loadBanner(), K.bannerView()]);
   }
 
-  /** Mounts the banner's WASM (`both`: its module and the whole config) into `slot`. */
+  /**
+   * Mounts the banner's WASM (`both`: its module and its view of the config)
+   * into `slot`. The view is of the config the loader decides with (its
+   * version), so the decision is recorded and applied with the config shown.
+   */
   function mountBanner(slot, both, extra) {
     var mod = both[0];
-    // The banner's decision names the version it showed; the loader records and
-    // applies it with that config (a newer one than the per-site loader's, if
-    // one was published since that was cached).
-    if (both[1] && K.published && both[1].version !== K.published.version) K.published = both[1];
     var options = {
-      config: both[1],
-      lang: pageLang(),
+      view: both[1],
       apiBase: api,
     };
     for (var k in extra) options[k] = extra[k];
@@ -755,7 +754,7 @@ export default function (K) {
           if (slot.handle) slot.handle.unmount();
           slot.handle = null;
         }
-        widgetAndConfig()
+        widgetAndView()
           .then(function (both) {
             takeOver(slot, both);
           })

@@ -393,14 +393,19 @@
   });
 
   /**
-   * The whole published config, for the banner's settings: the per-site loader
-   * carries only the loader's view of it (SiteConfig::loader_view), so the
-   * banner's WASM gets it from the config endpoint, fetched beside the WASM.
+   * The banner's view of the config the loader decides with, in the page's
+   * language, everything worded by the server (GET /v1/sites/{site}/banner):
+   * what the banner's WASM mounts with, fetched beside it.
    */
-  var fetchFull = once(getConfig);
-  function fullConfig() {
-    return embed && embed.view ? fetchFull() : fetchConfig();
-  }
+  var bannerView = once(function () {
+    return fetchConfig().then(function (body) {
+      return getJson(
+        api + "/v1/sites/" + encodeURIComponent(site) + "/banner?version=" +
+          encodeURIComponent(body.version) + "&lang=" +
+          encodeURIComponent(choose(body.config, pageLang()))
+      );
+    });
+  });
 
   // -- Blocked elements ---------------------------------------------------------
   var BLOCKED = 'script[type="text/plain"][data-consent], iframe[data-consent][data-src]';
@@ -763,7 +768,7 @@
     setCookie("", 0);
     stored = null;
     fetchConfig.forget();
-    fetchFull.forget();
+    bannerView.forget();
   }
 
   function now() {
@@ -885,7 +890,7 @@
     optOutHooks: optOutHooks,
     loadBanner: loadBanner,
     fetchConfig: fetchConfig,
-    fullConfig: fullConfig,
+    bannerView: bannerView,
     cookieValue: cookieValue,
     setCookie: setCookie,
     forget: forget,

@@ -779,8 +779,8 @@ fn first_layers(figures: &mut Vec<Figure>) -> Result<()> {
         config.site.languages = vec![lang.to_string()];
         let version = config.version();
         let words = texts::words_for(&config, lang);
-        let site =
-            keksdose_widget::site::Site::new(config, version, lang.to_string(), words, None, None);
+        let view = keksdose_widget::view::View::new(&config, &version, lang, &words);
+        let site = keksdose_widget::site::Site::new(view, None, None);
         let html = keksdose_widget::ssr::first_layer(site);
         let params = brotli::enc::BrotliEncoderParams {
             quality: 11,

@@ -27,6 +27,11 @@ pub struct Published {
     /// The ETag of [`json_words`](Self::json_words): the version and a digest of
     /// the words, which change with the server's release, not the config.
     pub words_etag: String,
+    /// `GET /v1/sites/{site}/banner`: per language the site offers, the banner's
+    /// view of the config (`keksdose_widget::view::View`), serialised and
+    /// compressed once, with its ETag (the version and a digest of the view:
+    /// its words change with the server's release, not the config).
+    pub banner: std::collections::BTreeMap<String, (crate::http::assets::Encoded, String)>,
     /// `/s/{site}/k.js`: the loader with this version and its first layers,
     /// made on the first request for it ([`crate::http::assets::Assets::site_loader`]).
     pub site_loader: std::sync::OnceLock<Option<crate::http::assets::Asset>>,
@@ -71,15 +76,28 @@ impl PublishedCache {
         let words = keksdose_shared::texts::words_by_language(&config);
         let words_json =
             serde_json::to_vec(&words).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let digest = sha2::Sha256::digest(&words_json);
         let words_etag = format!(
             "\"{}.{}\"",
             site.config_version,
-            digest[..6]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            short_digest(&words_json)
         );
+        let mut banner = std::collections::BTreeMap::new();
+        for (lang, words) in &words {
+            let view =
+                keksdose_widget::view::View::new(&config, &site.config_version, lang, words);
+            let json = serde_json::to_vec(&view).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let etag = format!("\"{}.{}\"", site.config_version, short_digest(&json));
+            banner.insert(
+                lang.clone(),
+                (
+                    crate::http::assets::Encoded::with_brotli(
+                        json,
+                        crate::http::assets::CONFIG_BROTLI_QUALITY,
+                    ),
+                    etag,
+                ),
+            );
+        }
         let json_words = body(Some(words))?;
         let p = Arc::new(Published {
             site: site.id.clone(),
@@ -94,6 +112,7 @@ impl PublishedCache {
                 crate::http::assets::CONFIG_BROTLI_QUALITY,
             ),
             words_etag,
+            banner,
             site_loader: std::sync::OnceLock::new(),
         });
         if let Ok(mut m) = self.0.write() {
@@ -101,4 +120,12 @@ impl PublishedCache {
         }
         Ok(p)
     }
+}
+
+/// The first 6 bytes of `bytes`' SHA-256, in hex: an ETag's digest.
+pub(crate) fn short_digest(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -223,18 +223,10 @@ fn dropped(value: &JsValue) -> bool {
 /// docs), built directly rather than through a serialiser: serde's machinery for
 /// one object of flags and strings would cost the banner kilobytes.
 fn event_object(event: &DecisionEvent) -> Result<JsValue, JsValue> {
-    let choices = match &event.choices {
-        Some(choices) => object(&[
-            ("categories", flags(&choices.categories)?),
-            ("services", flags(&choices.services)?),
-        ])?,
-        None => JsValue::NULL,
-    };
     object(&[
         ("action", event.action.into()),
         ("categories", flags(event.categories)?),
         ("services", flags(event.services)?),
-        ("choices", choices),
         ("configVersion", event.config_version.into()),
         ("lang", event.lang.into()),
     ])

@@ -14,11 +14,9 @@
 //! import init, { mount } from "./keksdose_widget.js";
 //! await init();
 //! const handle = mount(hostElement, {
-//!   config,                    // required: the body of GET /v1/sites/{site}/config?words=1,
-//!                              //   {"site", "version", "config", "words"} (the words
-//!                              //   of the language shown are required)
-//!   lang: "de",                // optional: the page's language; falls back to the
-//!                              //   site's default if the site does not offer it
+//!   view,                      // required: the body of GET /v1/sites/{site}/banner?lang=…,
+//!                              //   the config as the banner shows it, in one language
+//!                              //   (the server picks it and words everything: `view`)
 //!   stored: "1.…",             // optional: the consent cookie's value; starts the
 //!                              //   switches from it and shows the consent ID
 //!   layer: "settings",         // optional: "first" (default) or "settings"
@@ -55,7 +53,6 @@
 //! { action: "accept_all" | "reject_all" | "custom" | "withdraw",
 //!   categories: { analytics: true, … },   // the switches, for "custom"; {} otherwise
 //!   services: { mixpanel: true, … },      // the switches, for "custom"; {} otherwise
-//!   choices: { categories: {…}, services: {…} }, // resolved: every id with its yes/no
 //!   configVersion: "…",                   // the config the visitor was shown
 //!   lang: "de" }                          // the language it was shown in
 //! ```
@@ -84,7 +81,7 @@ pub mod site;
 pub mod ssr;
 pub mod state;
 pub mod style;
-pub mod wording;
+pub mod view;
 
 mod export;
 

@@ -7,29 +7,20 @@
 //! time, so that no copy of the whole object is ever held in WASM memory).
 //!
 //! The options are read by hand rather than through serde: serde's derived
-//! deserialisers of the whole site config, with any deserialiser, cost the banner
-//! some 60 KB of WASM (issue 6). The reader is as strict as the derives in
-//! `keksdose-shared`: unknown fields, missing required fields and wrong types are
-//! refused with their path, defaults are the config's own, enums go through
-//! their serde names, and a test checks that it reads every example config and
-//! every default exactly as serde does. A field added to the config fails to
-//! compile here until it is read.
+//! deserialisers cost the banner tens of kilobytes of WASM (issue 6). The reader
+//! is as strict as a derive with `deny_unknown_fields`: unknown fields, missing
+//! fields and wrong types are refused with their path, and a test reads every
+//! view of every example config exactly as the server writes it. A field added
+//! to the [`View`] fails to compile here until it is read.
 
 use std::collections::BTreeMap;
 
-use keksdose_shared::config::{
-    Appearance, Category, ConsentModeSettings, ConsentSettings, ConsentSignal, Cookie, LegalBasis,
-    Localized, Party, ProofRetention, Purpose, RetentionEvent, Safeguard, Service, SiteInfo,
-    Transfer, default_languages,
-};
+use keksdose_shared::Decision;
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::texts::TextOverrides;
-use keksdose_shared::{Choices, Decision, SiteConfig};
-use serde::Deserialize;
-use serde::de::value::{Error as EnumError, StrDeserializer};
 
 use crate::site::Site;
 use crate::state::Layer;
+use crate::view::{CategoryView, CookieView, Link, ServiceView, View};
 
 /// What the reader needs of a JSON-like value.
 pub trait Json: Sized {
@@ -60,21 +51,10 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
         "options",
         // `focus` and `returnFocus` (taking over the server-rendered layer) are
         // read by `mount` itself: an element is no JSON.
-        &[
-            "config",
-            "lang",
-            "stored",
-            "layer",
-            "apiBase",
-            "focus",
-            "returnFocus",
-        ],
+        &["view", "stored", "layer", "apiBase", "focus", "returnFocus"],
     );
-    // The body of `GET /v1/sites/{site}/config`.
-    let published = o.obj("config", &["site", "version", "config", "words"]);
-    published.string("site"); // part of the wire format; the banner needs only the config
-    let version = published.string("version");
-    let config = read_config(&published.obj("config", CONFIG_FIELDS));
+    // The body of `GET /v1/sites/{site}/banner`.
+    let view = read_view(&o.obj("view", VIEW_FIELDS));
     let stored = o.opt_string("stored");
     let layer = match o.opt_string("layer").as_deref() {
         None | Some("first") => Layer::First,
@@ -86,25 +66,12 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
             Layer::First
         }
     };
-    let (lang, api_base) = (o.opt_string("lang"), o.opt_string("apiBase"));
-    // The words of the language shown, of those the site offers (`words`: a map of
-    // language to a map of strings).
-    let lang = config.language_for(lang.as_deref()).to_string();
-    let words = published.item("words").and_then(|all| {
-        let all = Obj::map(&r, all.value, &all.path());
-        all.get(&lang).map(|item| item.strings())
-    });
+    let api_base = o.opt_string("apiBase");
     if let Some(error) = r.error.take() {
         return Err(format!("keksdose: invalid mount options: {error}"));
     }
-    let Some(words) = words else {
-        return Err(format!(
-            "keksdose: invalid mount options: options.config.words: no words in {lang:?}"
-        ));
-    };
     let stored = stored.and_then(|value| StoredDecision::decode(&value).ok());
-    let site = Site::new(config, version, lang, words, stored, api_base.as_deref());
-    Ok((site, layer))
+    Ok((Site::new(view, stored, api_base.as_deref()), layer))
 }
 
 /// Keeps the first problem found ("path: what is wrong") while reading goes on
@@ -127,228 +94,84 @@ impl Reader {
     }
 }
 
-pub const CONFIG_FIELDS: &[&str] = &[
-    "site",
-    "consent",
-    "appearance",
-    "consent_mode",
-    "texts",
+pub const VIEW_FIELDS: &[&str] = &[
+    "version",
+    "lang",
+    "classes",
+    "colors",
+    "privacy_policy_url",
+    "imprint_url",
+    "policy",
+    "words",
     "categories",
-    "purposes",
-    "services",
 ];
 
-/// A [`SiteConfig`] as its serde derive reads it (`deny_unknown_fields`, the same
-/// defaults), but without serde. Problems go to the object's [`Reader`].
-pub fn read_config<V: Json>(c: &Obj<V>) -> SiteConfig {
-    let site = c.obj(
-        "site",
-        &[
-            "name",
-            "controller",
-            "languages",
-            "privacy_policy_url",
-            "imprint_url",
-            "policy_version",
-            "policy_valid_from",
-        ],
-    );
-    let site = SiteInfo {
-        name: site.string("name"),
-        controller: party(&site.obj("controller", PARTY_FIELDS)),
-        languages: match site.get("languages") {
-            None => default_languages(),
-            Some(_) => site.list("languages", |v| v.string()),
-        },
-        privacy_policy_url: site.localized("privacy_policy_url"),
-        imprint_url: site.localized("imprint_url"),
-        policy_version: site.string("policy_version"),
-        policy_valid_from: site.opt_string("policy_valid_from"),
-    };
-    let consent = match c.defaulted_obj(
-        "consent",
-        &[
-            "lifetime",
-            "revision",
-            "reload_on_withdraw",
-            "proof_retention",
-        ],
-    ) {
-        None => ConsentSettings::default(),
-        Some(o) => {
-            let d = ConsentSettings::default();
-            ConsentSettings {
-                lifetime: o.string_or("lifetime", d.lifetime),
-                revision: o.u32_or("revision", d.revision),
-                reload_on_withdraw: o.bool_or("reload_on_withdraw", d.reload_on_withdraw),
-                proof_retention: proof_retention(&o),
-            }
-        }
-    };
-    let appearance = match c.defaulted_obj("appearance", &["position", "theme", "accent_color"]) {
-        None => Appearance::default(),
-        Some(o) => {
-            let d = Appearance::default();
-            Appearance {
-                position: o.variant_or("position", d.position),
-                theme: o.variant_or("theme", d.theme),
-                accent_color: o.string_or("accent_color", d.accent_color),
-            }
-        }
-    };
-    let consent_mode = match c.defaulted_obj(
-        "consent_mode",
-        &[
-            "mode",
-            "ads_data_redaction",
-            "url_passthrough",
-            "wait_for_update",
-        ],
-    ) {
-        None => ConsentModeSettings::default(),
-        Some(o) => {
-            let d = ConsentModeSettings::default();
-            ConsentModeSettings {
-                mode: o.variant_or("mode", d.mode),
-                ads_data_redaction: o.bool_or("ads_data_redaction", d.ads_data_redaction),
-                url_passthrough: o.bool_or("url_passthrough", d.url_passthrough),
-                wait_for_update: o.u32_or("wait_for_update", d.wait_for_update),
-            }
-        }
-    };
-    let mut texts = BTreeMap::new();
-    if let Some(languages) = c.get("texts") {
-        let languages = Obj::map(c.r, languages.value, &languages.path());
-        for (lang, value) in &languages.fields {
-            let path = format!("{}.{lang}", languages.path);
-            let o = Obj::new(c.r, value, &path, TextOverrides::NAMES);
-            let mut overrides = TextOverrides::default();
-            for (name, _) in &o.fields {
-                if let Some(field) = overrides.field_mut(name) {
-                    *field = o.opt_string(name);
-                }
-            }
-            texts.insert(lang.clone(), overrides);
-        }
-    }
-    SiteConfig {
-        site,
-        consent,
-        appearance,
-        consent_mode,
-        texts,
-        categories: c.list("categories", |v| {
-            let o = v.obj(&["id", "name", "description"]);
-            Category {
-                id: o.string("id"),
-                name: o.opt_localized("name"),
-                description: o.opt_localized("description"),
+/// A [`View`] as its serde derive writes it: every field required, no others.
+/// Problems go to the object's [`Reader`].
+pub fn read_view<V: Json>(o: &Obj<V>) -> View {
+    View {
+        version: o.string("version"),
+        lang: o.string("lang"),
+        classes: o.string("classes"),
+        colors: o.string("colors"),
+        privacy_policy_url: o.string("privacy_policy_url"),
+        imprint_url: o.string("imprint_url"),
+        policy: o.string("policy"),
+        words: o.item("words").map(|i| i.strings()).unwrap_or_default(),
+        categories: o.list("categories", |v| {
+            let c = v.obj(&["id", "name", "description", "services"]);
+            CategoryView {
+                id: c.string("id"),
+                name: c.string("name"),
+                description: c.string("description"),
+                services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS))),
             }
         }),
-        purposes: c.list("purposes", |v| {
-            let o = v.obj(&[
-                "id",
-                "name",
-                "description",
-                "double_opt_in",
-                "services",
-                "retention",
-                "recipients",
-                "processors",
-                "transfers",
-                "proof_retention",
-            ]);
-            Purpose {
-                id: o.string("id"),
-                name: o.localized("name"),
-                description: o.localized("description"),
-                double_opt_in: o.bool_or("double_opt_in", false),
-                services: o.list("services", |v| v.string()),
-                retention: o.opt_localized("retention"),
-                recipients: o.list("recipients", |v| v.localized()),
-                processors: o.list("processors", |v| party(&v.obj(PARTY_FIELDS))),
-                transfers: transfers(&o),
-                proof_retention: proof_retention(&o),
-            }
-        }),
-        services: c.list("services", |v| service(&v.obj(SERVICE_FIELDS))),
-    }
-}
-
-const PARTY_FIELDS: &[&str] = &["name", "address", "country", "contact"];
-
-fn proof_retention<V: Json>(o: &Obj<V>) -> Option<ProofRetention> {
-    o.opt_obj("proof_retention", &["keep", "after"])
-        .map(|r| ProofRetention {
-            keep: r.string("keep"),
-            after: r.variant("after", RetentionEvent::Withdrawal),
-        })
-}
-
-fn transfers<V: Json>(o: &Obj<V>) -> Vec<Transfer> {
-    o.list("transfers", |v| {
-        let o = v.obj(&["country", "safeguard"]);
-        Transfer {
-            country: o.string("country"),
-            safeguard: o.variant("safeguard", Safeguard::Consent),
-        }
-    })
-}
-
-fn party<V: Json>(o: &Obj<V>) -> Party {
-    Party {
-        name: o.string("name"),
-        address: o.string("address"),
-        country: o.string("country"),
-        contact: o.opt_string("contact"),
     }
 }
 
 const SERVICE_FIELDS: &[&str] = &[
     "id",
     "name",
-    "category",
     "description",
-    "purposes",
+    "fingerprinting",
     "provider",
+    "address",
+    "purposes",
     "legal_basis",
     "cookies",
-    "fingerprinting",
-    "privacy_policy_url",
-    "opt_out_url",
-    "transfers",
-    "consent_mode",
-    "hosts",
     "retention",
+    "transfers",
+    "links",
 ];
 
-fn service<V: Json>(o: &Obj<V>) -> Service {
-    Service {
+fn service<V: Json>(o: &Obj<V>) -> ServiceView {
+    ServiceView {
         id: o.string("id"),
         name: o.string("name"),
-        category: o.string("category"),
-        description: o.localized("description"),
-        purposes: o.list("purposes", |v| v.localized()),
-        provider: o.opt_obj("provider", PARTY_FIELDS).map(|p| party(&p)),
-        // The stand-ins after a problem are never seen.
-        legal_basis: o.variant("legal_basis", LegalBasis::Consent),
+        description: o.string("description"),
+        fingerprinting: o.bool("fingerprinting"),
+        provider: o.string("provider"),
+        address: o.string("address"),
+        purposes: o.list("purposes", |v| v.string()),
+        legal_basis: o.string("legal_basis"),
         cookies: o.list("cookies", |v| {
-            let o = v.obj(&["name", "storage", "domain", "lifetime", "purpose"]);
-            Cookie {
-                name: o.string("name"),
-                storage: o.variant_or("storage", Default::default()),
-                domain: o.opt_string("domain"),
-                lifetime: o.string("lifetime"),
-                purpose: o.localized("purpose"),
+            let c = v.obj(&["name", "note", "purpose"]);
+            CookieView {
+                name: c.string("name"),
+                note: c.string("note"),
+                purpose: c.string("purpose"),
             }
         }),
-        fingerprinting: o.bool_or("fingerprinting", false),
-        privacy_policy_url: o.opt_string("privacy_policy_url"),
-        opt_out_url: o.opt_string("opt_out_url"),
-        transfers: transfers(o),
-        consent_mode: o.list("consent_mode", |v| v.variant(ConsentSignal::AdStorage)),
-        hosts: o.list("hosts", |v| v.string()),
-        retention: o.opt_localized("retention"),
+        retention: o.opt_string("retention"),
+        transfers: o.list("transfers", |v| v.string()),
+        links: o.list("links", |v| {
+            let l = v.obj(&["url", "label"]);
+            Link {
+                url: l.string("url"),
+                label: l.string("label"),
+            }
+        }),
     }
 }
 
@@ -362,19 +185,6 @@ pub struct Obj<'r, V> {
 impl<'r, V: Json> Obj<'r, V> {
     /// An object with exactly the `known` fields or fewer.
     pub fn new(r: &'r Reader, value: &V, path: &str, known: &[&str]) -> Obj<'r, V> {
-        let obj = Obj::map(r, value, path);
-        if let Some((name, _)) = obj
-            .fields
-            .iter()
-            .find(|(name, _)| !known.contains(&name.as_str()))
-        {
-            r.fail(format!("{path}: unknown field \"{name}\""));
-        }
-        obj
-    }
-
-    /// An object with any fields (a map).
-    fn map(r: &'r Reader, value: &V, path: &str) -> Obj<'r, V> {
         let fields = match value.node() {
             Node::Object(fields) => fields,
             _ => {
@@ -382,6 +192,12 @@ impl<'r, V: Json> Obj<'r, V> {
                 Vec::new()
             }
         };
+        if let Some((name, _)) = fields
+            .iter()
+            .find(|(name, _)| !known.contains(&name.as_str()))
+        {
+            r.fail(format!("{path}: unknown field \"{name}\""));
+        }
         Obj {
             r,
             path: path.to_string(),
@@ -411,27 +227,15 @@ impl<'r, V: Json> Obj<'r, V> {
         item
     }
 
-    /// An optional field: absent and `null` are `None`.
-    fn opt<'s>(&'s self, name: &'s str) -> Option<Item<'s, V>> {
-        self.get(name)
-            .filter(|i| !matches!(i.value.node(), Node::Null))
-    }
-
     fn string(&self, name: &str) -> String {
         self.item(name).map(|i| i.string()).unwrap_or_default()
     }
 
+    /// An optional string: absent and `null` are `None`.
     fn opt_string(&self, name: &str) -> Option<String> {
-        self.opt(name).map(|i| i.string())
-    }
-
-    fn localized(&self, name: &str) -> Localized {
-        self.item(name)
-            .map_or(Localized::Same(String::new()), |i| i.localized())
-    }
-
-    fn opt_localized(&self, name: &str) -> Option<Localized> {
-        self.opt(name).map(|i| i.localized())
+        self.get(name)
+            .filter(|i| !matches!(i.value.node(), Node::Null))
+            .map(|i| i.string())
     }
 
     fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Obj<'s, V> {
@@ -445,59 +249,19 @@ impl<'r, V: Json> Obj<'r, V> {
         }
     }
 
-    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s, V>> {
-        self.opt(name).map(|i| i.obj(known))
-    }
-
-    /// An object that has defaults when absent (but is no object when `null`).
-    fn defaulted_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s, V>> {
-        self.get(name).map(|i| i.obj(known))
-    }
-
-    fn string_or(&self, name: &str, default: String) -> String {
-        self.get(name).map_or(default, |i| i.string())
-    }
-
-    fn bool_or(&self, name: &str, default: bool) -> bool {
-        match self.get(name) {
-            None => default,
+    fn bool(&self, name: &str) -> bool {
+        match self.item(name) {
+            None => false,
             Some(i) => match i.value.node() {
                 Node::Bool(b) => b,
-                _ => i.fail("a boolean", default),
+                _ => i.fail("a boolean", false),
             },
         }
     }
 
-    fn u32_or(&self, name: &str, default: u32) -> u32 {
-        match self.get(name) {
-            None => default,
-            Some(i) => match i.value.node() {
-                Node::Number(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                    n as u32
-                }
-                _ => i.fail("a whole number from 0 to 4294967295", default),
-            },
-        }
-    }
-
-    /// A required enum; `stand_in` only stands in after a problem.
-    fn variant<T: for<'de> Deserialize<'de>>(&self, name: &str, stand_in: T) -> T {
-        match self.item(name) {
-            Some(i) => i.variant(stand_in),
-            None => stand_in,
-        }
-    }
-
-    fn variant_or<T: for<'de> Deserialize<'de>>(&self, name: &str, default: T) -> T {
-        match self.get(name) {
-            Some(i) => i.variant(default),
-            None => default,
-        }
-    }
-
-    /// A list; absent is empty.
+    /// A list that must be there.
     fn list<T>(&self, name: &str, item: impl Fn(Item<'_, V>) -> T) -> Vec<T> {
-        let Some(list) = self.get(name) else {
+        let Some(list) = self.item(name) else {
             return Vec::new();
         };
         let Node::Array(values) = list.value.node() else {
@@ -556,48 +320,20 @@ impl<'a, V: Json> Item<'a, V> {
         Obj::new(self.r, self.value, &self.path(), known)
     }
 
-    /// A text, or a map of language to text (the untagged [`Localized`]).
-    fn localized(&self) -> Localized {
-        match self.value.node() {
-            Node::String(s) => Localized::Same(s),
-            _ => {
-                Localized::PerLanguage(self.strings_expected("a text or a map of language to text"))
-            }
-        }
-    }
-
     /// A map of strings (the words of a language).
     fn strings(&self) -> BTreeMap<String, String> {
-        self.strings_expected("a map of strings")
-    }
-
-    fn strings_expected(&self, expected: &str) -> BTreeMap<String, String> {
         // `insert`, not `collect`: see `State::new`.
         let mut texts = BTreeMap::new();
         let Node::Object(fields) = self.value.node() else {
-            return self.fail(expected, texts);
+            return self.fail("a map of strings", texts);
         };
         for (key, text) in fields {
             match text.node() {
                 Node::String(text) => texts.insert(key, text),
-                _ => return self.fail(expected, BTreeMap::new()),
+                _ => return self.fail("a map of strings", BTreeMap::new()),
             };
         }
         texts
-    }
-
-    /// An enum's variant by its serde name, so that the names live in one place.
-    fn variant<T: for<'de> Deserialize<'de>>(&self, stand_in: T) -> T {
-        let Node::String(name) = self.value.node() else {
-            return self.fail("a string", stand_in);
-        };
-        match T::deserialize(StrDeserializer::<EnumError>::new(&name)) {
-            Ok(v) => v,
-            Err(e) => {
-                self.r.fail(format!("{}: {e}", self.path()));
-                stand_in
-            }
-        }
     }
 }
 
@@ -610,9 +346,6 @@ pub struct DecisionEvent<'a> {
     /// The switches, for `custom` (empty otherwise): what to POST as the decision.
     pub categories: &'a BTreeMap<String, bool>,
     pub services: &'a BTreeMap<String, bool>,
-    /// The decision resolved against the config: every category and service with
-    /// its yes/no, what the loader applies and writes to the cookie.
-    pub choices: Option<Choices>,
     /// The version of the config the visitor was shown.
     pub config_version: &'a str,
     /// The language the banner was shown in.
@@ -625,10 +358,8 @@ impl<'a> DecisionEvent<'a> {
             action: decision.action.as_str(),
             categories: &decision.categories,
             services: &decision.services,
-            // Our own decisions always resolve against the config they came from.
-            choices: decision.resolve(&site.config).ok(),
-            config_version: &site.version,
-            lang: &site.lang,
+            config_version: &site.view.version,
+            lang: &site.view.lang,
         }
     }
 }
@@ -636,7 +367,6 @@ impl<'a> DecisionEvent<'a> {
 #[cfg(test)]
 mod tests {
     use keksdose_shared::{Action, Decision, SiteConfig};
-    use serde::Deserialize;
     use serde_json::json;
 
     use super::*;
@@ -663,9 +393,10 @@ mod tests {
 
     const FIXTURE: &str = include_str!("../tests/fixtures/saas.json");
 
-    fn options(extra: serde_json::Value) -> String {
-        let mut o =
-            json!({ "config": serde_json::from_str::<serde_json::Value>(FIXTURE).unwrap() });
+    /// The options with the fixture's view in `lang`, and `extra`.
+    fn options(lang: &str, extra: serde_json::Value) -> String {
+        let fixture = serde_json::from_str::<serde_json::Value>(FIXTURE).unwrap();
+        let mut o = json!({ "view": fixture[lang] });
         if let (Some(o), Some(extra)) = (o.as_object_mut(), extra.as_object()) {
             o.extend(extra.clone());
         }
@@ -674,19 +405,20 @@ mod tests {
 
     #[test]
     fn reads_the_options_the_loader_passes() {
-        let (site, layer) = parse(&options(json!({}))).unwrap();
+        let (site, layer) = parse(&options("de", json!({}))).unwrap();
         assert_eq!(layer, Layer::First);
-        assert_eq!(site.lang, "de");
+        assert_eq!(site.view.lang, "de");
         assert!(site.stored.is_none());
-        assert_eq!(site.version, site.config.version());
+        assert_eq!(site.texts.accept_all, "Alle akzeptieren");
 
         let cookie = "1.c-123..1717200000.v1.1.a...";
-        let (site, layer) = parse(&options(json!({
-            "lang": "en-US", "stored": cookie, "layer": "settings", "apiBase": "https://cmp.example"
-        })))
+        let (site, layer) = parse(&options(
+            "en",
+            json!({ "stored": cookie, "layer": "settings", "apiBase": "https://cmp.example" }),
+        ))
         .unwrap();
         assert_eq!(layer, Layer::Settings);
-        assert_eq!(site.lang, "en");
+        assert_eq!(site.view.lang, "en");
         assert_eq!(
             site.stored.as_ref().and_then(|s| s.consent_id.as_deref()),
             Some("c-123")
@@ -697,55 +429,49 @@ mod tests {
         );
 
         // A broken cookie is no decision; a broken option is an error.
-        let (site, _) = parse(&options(json!({ "stored": "garbage" }))).unwrap();
+        let (site, _) = parse(&options("de", json!({ "stored": "garbage" }))).unwrap();
         assert!(site.stored.is_none());
-        let err = parse(&options(json!({ "layer": "third" }))).unwrap_err();
+        let err = parse(&options("de", json!({ "layer": "third" }))).unwrap_err();
         assert!(err.contains("unknown variant"), "{err}");
-        assert!(parse(&options(json!({ "colour": "red" }))).is_err());
+        assert!(parse(&options("de", json!({ "colour": "red" }))).is_err());
+        // The old form, the whole published config, is refused by name.
+        let err = parse(&options("de", json!({ "config": {} }))).unwrap_err();
+        assert!(err.contains("unknown field \"config\""), "{err}");
         assert!(parse("{}").is_err());
         assert!(parse("[]").is_err());
     }
 
-    /// The config as serde reads the same JSON, or serde's refusal.
-    fn both(
-        config: &serde_json::Value,
-    ) -> (Result<SiteConfig, String>, Result<SiteConfig, String>) {
+    const EXAMPLES: [&str; 7] = [
+        include_str!("../../examples/sites/saas.toml"),
+        include_str!("../../examples/sites/coaching.toml"),
+        include_str!("../../examples/sites/sessionbutler.toml"),
+        include_str!("../../examples/sites/dogandme.toml"),
+        include_str!("../../examples/sites/sevdesk.toml"),
+        include_str!("../../examples/sites/fluxcess.toml"),
+        include_str!("../../examples/sites/tutory.toml"),
+    ];
+
+    /// The view as our reader reads its JSON, or the first problem.
+    fn reread(view: &serde_json::Value) -> Result<View, String> {
         let r = Reader::default();
-        let config_read = read_config(&Obj::new(&r, config, "config", CONFIG_FIELDS));
-        let ours = r.error().map_or(Ok(config_read), Err);
-        let serde = SiteConfig::deserialize(config).map_err(|e| e.to_string());
-        (ours, serde)
+        let read = read_view(&Obj::new(&r, view, "view", VIEW_FIELDS));
+        r.error().map_or(Ok(read), Err)
     }
 
     #[test]
-    fn reads_every_example_config_as_serde_does() {
-        for example in [
-            include_str!("../../examples/sites/saas.toml"),
-            include_str!("../../examples/sites/coaching.toml"),
-            include_str!("../../examples/sites/sessionbutler.toml"),
-            include_str!("../../examples/sites/dogandme.toml"),
-            include_str!("../../examples/sites/sevdesk.toml"),
-            include_str!("../../examples/sites/fluxcess.toml"),
-            include_str!("../../examples/sites/tutory.toml"),
-        ] {
+    fn reads_every_view_of_every_example_as_the_server_writes_it() {
+        for example in EXAMPLES {
             let config = SiteConfig::from_toml(example).unwrap();
-            let (ours, serde) = both(&serde_json::to_value(&config).unwrap());
-            assert_eq!(ours.unwrap(), config);
-            assert_eq!(serde.unwrap(), config);
+            for lang in &config.site.languages {
+                let words = keksdose_shared::texts::words_for(&config, lang);
+                let view = View::new(&config, "v", lang, &words);
+                let json = serde_json::to_value(&view).unwrap();
+                assert_eq!(reread(&json).unwrap(), view, "{lang}");
+            }
         }
     }
 
-    fn minimal() -> serde_json::Value {
-        json!({ "site": {
-            "name": "S",
-            "controller": { "name": "C", "address": "A", "country": "DE" },
-            "privacy_policy_url": "https://s.example/p",
-            "imprint_url": { "de": "https://s.example/i" },
-            "policy_version": "1",
-        }})
-    }
-
-    /// `json` with `value` at the dotted `path` (`services.0.id`); `null` removes it.
+    /// `json` with `value` at the dotted `path` (`categories.0.id`); `"REMOVE"` removes it.
     fn with(
         mut json: serde_json::Value,
         path: &str,
@@ -773,114 +499,48 @@ mod tests {
     }
 
     #[test]
-    fn fills_in_defaults_and_refuses_what_serde_refuses() {
-        let (ours, serde) = both(&minimal());
-        assert_eq!(ours.unwrap(), serde.unwrap());
-
-        let service = json!({
-            "id": "x", "name": "X", "category": "analytics", "description": "d",
-            "legal_basis": "consent",
-            "cookies": [{ "name": "_x", "lifetime": "1d", "purpose": "p" }],
-            "transfers": [{ "country": "US", "safeguard": "scc" }],
-            "consent_mode": ["analytics_storage"],
-            "provider": null,
-        });
-        let full = with(minimal(), "services", json!([service]));
-        let full = with(
-            full,
-            "purposes",
-            json!([{ "id": "n", "name": "N", "description": "D" }]),
-        );
-        let full = with(
-            full,
-            "categories",
-            json!([{ "id": "analytics", "name": null }]),
-        );
-        let full = with(
-            full,
-            "texts",
-            json!({ "de": { "title": "T", "intro": null } }),
-        );
-        let full = with(full, "consent", json!({ "revision": 3 }));
-        let full = with(full, "appearance", json!({ "theme": "dark" }));
-        let full = with(full, "consent_mode", json!({ "mode": "advanced" }));
-        let (ours, serde) = both(&full);
-        assert_eq!(ours.unwrap(), serde.unwrap());
-
-        // Each of these breaks the config in one place; both readers refuse it.
+    fn refuses_a_view_broken_anywhere_naming_where() {
+        let fixture = serde_json::from_str::<serde_json::Value>(FIXTURE).unwrap();
+        let view = fixture["de"].clone();
+        // The fixture's second category has services with cookies, transfers and links.
+        assert!(reread(&view).is_ok());
         for (path, bad) in [
-            ("site.name", json!("REMOVE")),
-            ("site.name", json!(null)),
-            ("site.name", json!(1)),
-            ("site.colour", json!("red")),
-            ("site.languages", json!(null)),
-            ("site.languages", json!("de")),
-            ("site.languages", json!([1])),
-            ("site.imprint_url", json!({ "de": 1 })),
-            ("site.imprint_url", json!(["x"])),
-            ("site.controller.contact", json!(1)),
-            ("site.controller.zip", json!("1")),
-            ("site.controller", json!(null)),
-            ("consent", json!(null)),
-            ("consent.revision", json!(-1)),
-            ("consent.revision", json!(1.5)),
-            ("consent.revision", json!(4_294_967_296_u64)),
-            ("consent.revision", json!("1")),
-            ("consent.lifetime", json!(null)),
-            ("consent.reload_on_withdraw", json!(null)),
-            ("appearance.position", json!("left")),
-            ("appearance.theme", json!(null)),
-            ("appearance.accent_color", json!(null)),
-            ("consent_mode.mode", json!("full")),
-            ("consent_mode.wait_for_update", json!(true)),
-            ("texts", json!(null)),
-            ("texts.de", json!("x")),
-            ("texts.de.tittle", json!("x")),
-            ("texts.de.title", json!(1)),
-            ("categories", json!(null)),
+            ("version", json!("REMOVE")),
+            ("version", json!(1)),
+            ("lang", json!(null)),
+            ("colour", json!("red")),
+            ("words", json!(["x"])),
+            ("words.title", json!(1)),
             ("categories", json!({})),
-            ("categories.0.id", json!("REMOVE")),
-            ("categories.0.name", json!(1)),
-            ("purposes.0.double_opt_in", json!("yes")),
-            ("purposes.0.services", json!([null])),
-            ("services.0.legal_basis", json!("REMOVE")),
-            ("services.0.legal_basis", json!("whim")),
-            ("services.0.purposes", json!(["a", 1])),
-            ("services.0.provider", json!({ "name": "P" })),
-            ("services.0.cookies.0.storage", json!("disk")),
-            ("services.0.cookies.0.purpose", json!(null)),
-            ("services.0.cookies.0.lifetime", json!("REMOVE")),
-            ("services.0.transfers.0.safeguard", json!("hope")),
-            ("services.0.consent_mode", json!(["ad_spying"])),
-            ("services.0.hosts", json!("x.example")),
-            ("services.0.fingerprinting", json!(null)),
-            ("services.0.extra", json!(1)),
+            ("categories", json!("REMOVE")),
+            ("categories.1.id", json!("REMOVE")),
+            ("categories.1.extra", json!(1)),
+            ("categories.1.services", json!(null)),
+            ("categories.1.services.0.fingerprinting", json!("no")),
+            ("categories.1.services.0.purposes", json!(["a", 1])),
+            ("categories.1.services.0.retention", json!(1)),
+            ("categories.1.services.0.cookies.0.note", json!("REMOVE")),
+            ("categories.1.services.0.links", json!([["u", "l"]])),
         ] {
-            let (ours, serde) = both(&with(full.clone(), path, bad.clone()));
-            assert!(serde.is_err(), "serde took {path} = {bad}");
-            let err = ours
+            let err = reread(&with(view.clone(), path, bad.clone()))
                 .err()
                 .unwrap_or_else(|| panic!("we took {path} = {bad}"));
-            let at = path.replace(".0", "[0]");
+            let at = path.replace(".0", "[0]").replace(".1", "[1]");
             let at = at.rsplit_once('.').map_or("", |(parent, _)| parent);
-            assert!(err.starts_with("config."), "{path} = {bad}: {err}");
+            assert!(err.starts_with("view"), "{path} = {bad}: {err}");
             assert!(err.contains(at), "{path} = {bad}: {err} does not name {at}");
         }
     }
 
     #[test]
-    fn the_decision_event_carries_the_resolved_choices_and_version() {
-        let (site, _) = parse(&options(json!({ "lang": "en" }))).unwrap();
+    fn the_decision_event_carries_the_version_and_language_shown() {
+        let (site, _) = parse(&options("en", json!({}))).unwrap();
         let decision = Decision::new(Action::RejectAll);
         let event = DecisionEvent::new(&site, &decision);
         assert_eq!(event.action, "reject_all");
-        assert_eq!(event.config_version, site.version);
+        assert_eq!(event.config_version, site.view.version);
         assert_eq!(event.lang, "en");
         assert!(event.categories.is_empty() && event.services.is_empty());
-        let choices = event.choices.unwrap();
-        assert!(choices.services["login"]);
-        assert!(!choices.services["mixpanel"]);
-        assert!(!choices.categories["analytics"]);
     }
 }
 
@@ -889,14 +549,25 @@ mod fixture {
     use keksdose_shared::SiteConfig;
     use serde_json::json;
 
+    use crate::view::View;
+
     /// `tests/fixtures/saas.json` (what the browser tests mount) is exactly what
-    /// the server serves for `examples/sites/saas.toml` as site `saas`. Run with
-    /// `KEKSDOSE_BLESS=1` to rewrite it after the example changed.
+    /// the server serves for `examples/sites/saas.toml` as site `saas`: its view
+    /// in each language. Run with `KEKSDOSE_BLESS=1` to rewrite it after the
+    /// example or the words changed.
     #[test]
     fn the_browser_fixture_is_the_saas_example() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
-        let words = keksdose_shared::texts::words_by_language(&config);
-        let expected = json!({ "site": "saas", "version": config.version(), "config": config, "words": words });
+        let version = config.version();
+        let mut expected = serde_json::Map::new();
+        for lang in &config.site.languages {
+            let words = keksdose_shared::texts::words_for(&config, lang);
+            expected.insert(
+                lang.clone(),
+                json!(View::new(&config, &version, lang, &words)),
+            );
+        }
+        let expected = serde_json::Value::Object(expected);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/saas.json");
         if std::env::var_os("KEKSDOSE_BLESS").is_some() {
             std::fs::write(

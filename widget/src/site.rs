@@ -5,25 +5,19 @@
 use std::ops::Deref;
 use std::rc::Rc;
 
-use keksdose_shared::SiteConfig;
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::texts::{Texts, Words};
+use keksdose_shared::texts::{self, Texts};
 use yew::AttrValue;
 
 use crate::style;
+use crate::view::View;
 
 /// The fixed inputs of one banner.
 #[derive(Debug)]
 pub struct Site {
-    pub config: SiteConfig,
-    /// The config's version as the server published it.
-    pub version: String,
-    /// The language the banner is shown in (one the site offers).
-    pub lang: String,
-    /// Every word in that language, as the server resolved them for the site
-    /// (`keksdose_shared::texts::words_for`): the banner links none of its own.
-    pub words: Words,
-    /// The `texts.*` of [`words`](Self::words), as fields.
+    /// The config as the banner shows it, in its language, worded by the server.
+    pub view: View,
+    /// The `texts.*` of the view's words, as fields.
     pub texts: Texts,
     /// The visitor's earlier decision, if the consent cookie held a valid one.
     pub stored: Option<StoredDecision>,
@@ -31,41 +25,35 @@ pub struct Site {
     /// history need it.
     pub api_base: Option<String>,
     /// The stylesheet with the config's colours ([`style`]), made once: every
-    /// render shares it instead of formatting 6 KB again.
+    /// render shares it instead of copying 6 KB again.
     pub stylesheet: AttrValue,
 }
 
 impl Site {
-    /// `lang` is the language shown, one the site offers (`SiteConfig::language_for`
-    /// picks it from what the page asked for); `words` are the site's words in it
-    /// (the config response's `words[lang]`).
-    pub fn new(
-        config: SiteConfig,
-        version: String,
-        lang: String,
-        words: Words,
-        stored: Option<StoredDecision>,
-        api_base: Option<&str>,
-    ) -> Site {
-        let texts = Texts::from_words(&words);
-        let stylesheet = format!("{}{}", style::CSS, style::variables(&config.appearance)).into();
+    pub fn new(view: View, stored: Option<StoredDecision>, api_base: Option<&str>) -> Site {
+        let texts = Texts::from_words(&view.words);
+        let mut stylesheet = String::with_capacity(style::CSS.len() + view.colors.len());
+        stylesheet.push_str(style::CSS);
+        stylesheet.push_str(&view.colors);
         Site {
-            config,
-            version,
-            lang,
-            words,
+            view,
             texts,
             stored,
             api_base: api_base
                 .map(|b| b.trim_end_matches('/').to_string())
                 .filter(|b| !b.is_empty()),
-            stylesheet,
+            stylesheet: stylesheet.into(),
         }
     }
 
-    /// A localized config text in the banner's language.
-    pub fn text<'a>(&self, value: &'a keksdose_shared::config::Localized) -> &'a str {
-        value.get(&self.lang, self.config.default_language())
+    /// The language the banner is shown in.
+    pub fn lang(&self) -> &str {
+        &self.view.lang
+    }
+
+    /// A date as the banner's language writes it ("01.06.2024").
+    pub fn date(&self, unix_secs: u64) -> String {
+        texts::date(&self.view.words, unix_secs)
     }
 
     /// The visitor's history of consents, when there is a consent ID and an API.
@@ -74,7 +62,7 @@ impl Site {
         Some(format!(
             "{}/v1/consents/{id}?lang={}",
             self.api_base.as_ref()?,
-            self.lang
+            self.view.lang
         ))
     }
 }
@@ -108,14 +96,13 @@ mod tests {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
         let words = keksdose_shared::texts::words_for(&config, "en");
         let en = Site::new(
-            config,
-            "v".into(),
-            "en".into(),
-            words,
+            View::new(&config, "v", "en", &words),
             StoredDecision::decode("1.c-123..1717200000.v1.1.a...").ok(),
             Some("https://cmp.example/"),
         );
         assert_eq!(en.texts.accept_all, "Accept all");
+        assert_eq!(en.date(1_717_200_000), "2024-06-01");
+        assert!(en.stylesheet.ends_with(&en.view.colors));
         assert_eq!(en.api_base.as_deref(), Some("https://cmp.example"));
         assert_eq!(
             en.history_url().as_deref(),

@@ -77,14 +77,8 @@ mod tests {
     fn the_first_layer_renders_with_its_texts_and_three_equal_buttons() {
         let config = SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap();
         let words = keksdose_shared::texts::words_for(&config, "en");
-        let html = first_layer(Site::new(
-            config,
-            "v1".into(),
-            "en".into(),
-            words,
-            None,
-            None,
-        ));
+        let view = crate::view::View::new(&config, "v1", "en", &words);
+        let html = first_layer(Site::new(view, None, None));
         assert!(html.starts_with("<div class=\""), "{html}");
         assert!(html.contains("role=\"dialog\""), "{html}");
         assert!(html.contains("lang=\"en\""), "{html}");

@@ -12,8 +12,10 @@ use std::rc::Rc;
 
 use keksdose_shared::config::NECESSARY;
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::{Action, Decision, SiteConfig, withdrawal};
+use keksdose_shared::{Action, Decision};
 use yew::Reducible;
+
+use crate::view::View;
 
 /// Which part of the banner is on screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,20 +91,32 @@ impl State {
     /// are). Without one, every switch but the necessary ones is off.
     /// `layer` is where the loader asked to open; settings count as reopened only
     /// when there is an earlier decision to fall back on.
-    pub fn new(config: &SiteConfig, stored: Option<&StoredDecision>, layer: Layer) -> State {
+    pub fn new(view: &View, stored: Option<&StoredDecision>, layer: Layer) -> State {
         // The switches are the stored decision restated by the rule the loader
-        // shares (a service on only when explicitly allowed, a category when all
-        // of its services are), and "Nur Notwendige" withdraws by the shared rule.
-        let Decision {
-            categories,
-            services,
-            ..
-        } = Decision::restate(config, stored);
+        // and `Decision::restate` share (a service on only when explicitly
+        // allowed, a category when all of its services are), and "Nur
+        // Notwendige" withdraws by the rule of `withdrawal::reject_action`: a
+        // test holds both equal to those over every example config. Maps are
+        // filled by `insert`, not `collect`: every `collect` into a BTreeMap
+        // brings its own sort into the banner's WASM (issue 6).
+        let allowed = |id: &str| stored.is_some_and(|s| s.allowed(id));
+        let (mut categories, mut services) = (BTreeMap::new(), BTreeMap::new());
         let mut service_category = BTreeMap::new();
-        for s in &config.services {
-            service_category.insert(s.id.clone(), s.category.clone());
+        for c in &view.categories {
+            let necessary = c.id == NECESSARY;
+            let mut all = true;
+            for s in &c.services {
+                let on = necessary || allowed(&s.id);
+                all &= on;
+                services.insert(s.id.clone(), on);
+                service_category.insert(s.id.clone(), c.id.clone());
+            }
+            let on = necessary || if c.services.is_empty() { allowed(&c.id) } else { all };
+            categories.insert(c.id.clone(), on);
         }
-        let withdraws = withdrawal::reject_action(config, stored) == Action::Withdraw;
+        let withdraws = stored.is_some_and(|s| {
+            s.consent_id.is_some() && s.granted.iter().any(|id| !view.is_necessary(id))
+        });
         State {
             layer,
             reopened: layer == Layer::Settings && stored.is_some(),
@@ -243,9 +257,68 @@ mod tests {
     use keksdose_shared::{Action, Decision, SiteConfig};
 
     use super::{Layer, Msg, Outcome, State};
+    use crate::view::View;
 
     fn saas() -> SiteConfig {
         SiteConfig::from_toml(include_str!("../../examples/sites/saas.toml")).unwrap()
+    }
+
+    /// The banner's view of `config` in German.
+    fn view(config: &SiteConfig) -> View {
+        let words = keksdose_shared::texts::words_for(config, "de");
+        View::new(config, &config.version(), "de", &words)
+    }
+
+    /// The banner starts its switches as `Decision::restate` and decides "Nur
+    /// Notwendige" as `withdrawal::reject_action`, the rules the loader shares,
+    /// for every example config and earlier decisions of every kind.
+    #[test]
+    fn the_switches_start_as_the_shared_rules_restate_them() {
+        use keksdose_shared::withdrawal;
+        for example in [
+            include_str!("../../examples/sites/saas.toml"),
+            include_str!("../../examples/sites/coaching.toml"),
+            include_str!("../../examples/sites/sessionbutler.toml"),
+            include_str!("../../examples/sites/dogandme.toml"),
+            include_str!("../../examples/sites/sevdesk.toml"),
+            include_str!("../../examples/sites/fluxcess.toml"),
+            include_str!("../../examples/sites/tutory.toml"),
+        ] {
+            let config = SiteConfig::from_toml(example).unwrap();
+            let mut decisions = vec![
+                Decision::new(Action::AcceptAll),
+                Decision::new(Action::RejectAll),
+            ];
+            // Each service alone, and each category alone.
+            for s in &config.services {
+                let mut d = Decision::new(Action::Custom);
+                d.services.insert(s.id.clone(), true);
+                decisions.push(d);
+            }
+            for c in config.categories() {
+                let mut d = Decision::new(Action::Custom);
+                d.categories.insert(c.id.clone(), true);
+                decisions.push(d);
+            }
+            let mut earlier = vec![None];
+            for d in &decisions {
+                for id in [None, Some("c1")] {
+                    earlier.push(Some(stored(&config, d, id)));
+                }
+            }
+            let view = view(&config);
+            for s in &earlier {
+                let state = State::new(&view, s.as_ref(), Layer::Settings);
+                let restated = Decision::restate(&config, s.as_ref());
+                assert_eq!(state.categories, restated.categories, "{s:?}");
+                assert_eq!(state.services, restated.services, "{s:?}");
+                assert_eq!(
+                    state.withdraws,
+                    withdrawal::reject_action(&config, s.as_ref()) == Action::Withdraw,
+                    "{s:?}"
+                );
+            }
+        }
     }
 
     fn stored(
@@ -280,7 +353,7 @@ mod tests {
     #[test]
     fn nothing_is_pre_ticked_but_necessary_is_locked_on() {
         let config = saas();
-        let state = State::new(&config, None, Layer::First);
+        let state = State::new(&view(&config), None, Layer::First);
         assert_eq!(state.layer, Layer::First);
         for (id, on) in &state.categories {
             assert_eq!(*on, id == "necessary", "category {id}");
@@ -312,7 +385,7 @@ mod tests {
     #[test]
     fn accept_all_and_reject_all_decide_at_once_from_the_first_layer() {
         let config = saas();
-        let state = State::new(&config, None, Layer::First);
+        let state = State::new(&view(&config), None, Layer::First);
         assert_eq!(
             state.reduce(Msg::AcceptAll).outcome,
             Some(Outcome::Decided(Decision::new(Action::AcceptAll)))
@@ -326,7 +399,7 @@ mod tests {
     #[test]
     fn closing_is_never_a_choice() {
         let config = saas();
-        let first = State::new(&config, None, Layer::First);
+        let first = State::new(&view(&config), None, Layer::First);
         // Escape on the first layer: nothing happens.
         assert_eq!(first.reduce(Msg::Close), first);
         // Settings reached from the first layer: close goes back, keeps the switches.
@@ -337,13 +410,13 @@ mod tests {
         assert_eq!(back.outcome, None);
         assert!(back.category_on("analytics"));
         // Settings opened directly without any decision: close also goes back.
-        let direct = State::new(&config, None, Layer::Settings);
+        let direct = State::new(&view(&config), None, Layer::Settings);
         assert!(!direct.reopened);
         assert_eq!(direct.reduce(Msg::Close).layer, Layer::First);
         assert_eq!(direct.reduce(Msg::Close).outcome, None);
         // Reopened over a decision ("Cookie-Einstellungen"): close without a new one.
         let old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
-        let reopened = State::new(&config, Some(&old), Layer::Settings);
+        let reopened = State::new(&view(&config), Some(&old), Layer::Settings);
         assert_eq!(reopened.reduce(Msg::Close).outcome, Some(Outcome::Closed));
         assert_eq!(reopened.reduce(Msg::Close).decision(), None);
     }
@@ -352,7 +425,7 @@ mod tests {
     fn a_category_switch_moves_its_services_and_a_service_may_differ() {
         let config = saas();
         let state = run(
-            &State::new(&config, None, Layer::First),
+            &State::new(&view(&config), None, Layer::First),
             [Msg::OpenSettings, cat("analytics")],
         );
         for s in ["mixpanel", "segment", "satismeter"] {
@@ -396,7 +469,7 @@ mod tests {
     fn save_records_exactly_the_switches() {
         let config = saas();
         let state = run(
-            &State::new(&config, None, Layer::First),
+            &State::new(&view(&config), None, Layer::First),
             [
                 Msg::OpenSettings,
                 cat("analytics"),
@@ -430,7 +503,7 @@ mod tests {
         assert!(!choices.categories["marketing"]);
 
         // Saving untouched settings allows only the necessary.
-        let nothing = run(&State::new(&config, None, Layer::Settings), [Msg::Save]);
+        let nothing = run(&State::new(&view(&config), None, Layer::Settings), [Msg::Save]);
         let choices = nothing.decision().unwrap().resolve(&config).unwrap();
         for s in &config.services {
             assert_eq!(
@@ -450,7 +523,7 @@ mod tests {
         custom.services.insert("segment".into(), false);
         custom.services.insert("awin".into(), true);
         let old = stored(&config, &custom, Some("c1"));
-        let state = State::new(&config, Some(&old), Layer::Settings);
+        let state = State::new(&view(&config), Some(&old), Layer::Settings);
         assert!(state.reopened);
         assert!(state.service_on("mixpanel"));
         assert!(!state.service_on("segment"));
@@ -473,7 +546,7 @@ mod tests {
         // category but does not name the service.
         let mut old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
         old.granted.remove("satismeter");
-        let state = State::new(&config, Some(&old), Layer::Settings);
+        let state = State::new(&view(&config), Some(&old), Layer::Settings);
         assert!(!state.service_on("satismeter"));
         assert!(state.service_on("mixpanel") && state.service_on("segment"));
         assert!(!state.category_on("analytics"), "not all of its services");
@@ -484,7 +557,7 @@ mod tests {
     fn only_necessary_after_a_consent_is_a_withdrawal() {
         let config = saas();
         let reject = |stored: &StoredDecision| {
-            State::new(&config, Some(stored), Layer::Settings)
+            State::new(&view(&config), Some(stored), Layer::Settings)
                 .reduce(Msg::RejectAll)
                 .decision()
                 .unwrap()
@@ -500,7 +573,7 @@ mod tests {
         assert_eq!(reject(&pending), Action::RejectAll);
         // From the first layer of a fresh visitor: plain rejection.
         assert_eq!(
-            State::new(&config, None, Layer::First)
+            State::new(&view(&config), None, Layer::First)
                 .reduce(Msg::RejectAll)
                 .decision()
                 .unwrap()
@@ -513,7 +586,7 @@ mod tests {
     fn details_expand_and_collapse_and_nothing_changes_after_the_end() {
         let config = saas();
         let state = run(
-            &State::new(&config, None, Layer::Settings),
+            &State::new(&view(&config), None, Layer::Settings),
             [
                 Msg::ToggleCategoryDetails("analytics".into()),
                 Msg::ToggleServiceDetails("mixpanel".into()),

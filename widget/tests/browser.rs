@@ -1,8 +1,8 @@
 //! The banner in real headless Chromium (wasm-bindgen-test through chromedriver):
-//! mounted with the SaaS example config exactly as the server serves it
-//! (`fixtures/saas.json`, kept equal to `examples/sites/saas.toml` by a native unit
-//! test), driven by clicks and key events, checked through the DOM and the
-//! callbacks the loader would receive.
+//! mounted with the SaaS example's views exactly as the server serves them
+//! (`fixtures/saas.json`, per language, kept equal to `examples/sites/saas.toml`
+//! by a native unit test), driven by clicks and key events, checked through the
+//! DOM and the callbacks the loader would receive.
 //!
 //! Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p keksdose-widget --target wasm32-unknown-unknown`
 #![cfg(target_arch = "wasm32")]
@@ -44,14 +44,15 @@ struct Banner {
 }
 
 impl Banner {
+    /// The German view of the fixture, with `extra` options.
     async fn mount(extra: Value) -> Banner {
-        Banner::mount_config(fixture(), extra).await
+        Banner::mount_view(fixture()["de"].clone(), extra).await
     }
 
-    async fn mount_config(config: Value, extra: Value) -> Banner {
+    async fn mount_view(view: Value, extra: Value) -> Banner {
         let host = document().create_element("div").unwrap();
         document().body().unwrap().append_child(&host).unwrap();
-        let mut options = json!({ "config": config });
+        let mut options = json!({ "view": view });
         options
             .as_object_mut()
             .unwrap()
@@ -262,9 +263,14 @@ async fn the_dialog_is_labelled_and_takes_focus() {
 async fn the_three_first_layer_buttons_are_equal() {
     // The example's corner banner stacks them; a full-width banner puts them in a row.
     for position in ["bottom_right", "bottom"] {
-        let mut config = fixture();
-        config["config"]["appearance"]["position"] = json!(position);
-        let banner = Banner::mount_config(config, json!({})).await;
+        let mut view = fixture()["de"].clone();
+        let classes = view["classes"].as_str().unwrap().to_string();
+        assert!(classes.contains("kd-pos-bottom-right"), "{classes}");
+        view["classes"] = json!(classes.replace(
+            "kd-pos-bottom-right",
+            &format!("kd-pos-{}", position.replace('_', "-"))
+        ));
+        let banner = Banner::mount_view(view, json!({})).await;
         let buttons = banner.all(".kd-actions button");
         let texts: Vec<_> = buttons.iter().map(|b| b.text_content().unwrap()).collect();
         assert_eq!(
@@ -405,16 +411,14 @@ async fn only_necessary_on_the_first_layer_rejects_all() {
         [
             "action",
             "categories",
-            "choices",
             "configVersion",
             "lang",
             "services"
         ]
     );
     assert_eq!(event["categories"], json!({}));
-    assert_eq!(event["configVersion"], fixture()["version"]);
-    assert_eq!(event["choices"]["services"]["login"], true);
-    assert_eq!(event["choices"]["services"]["mixpanel"], false);
+    assert_eq!(event["configVersion"], fixture()["de"]["version"]);
+    assert_eq!(event["services"], json!({}));
     assert_eq!(banner.closes.get(), 0);
     assert!(
         banner.dialog().is_none(),
@@ -441,17 +445,12 @@ async fn statistik_on_and_save_gives_custom_with_only_analytics() {
     let event = banner.only_decision();
     assert_eq!(event["action"], "custom");
     assert_eq!(event["categories"]["analytics"], true);
-    let config: SiteConfig = serde_json::from_value(fixture()["config"].clone()).unwrap();
+    let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
     for service in &config.services {
         let expected = matches!(service.category.as_str(), "necessary" | "analytics");
-        assert_eq!(
-            event["choices"]["services"][&service.id], expected,
-            "{}",
-            service.id
-        );
+        assert_eq!(event["services"][&service.id], expected, "{}", service.id);
     }
-    assert_eq!(event["choices"]["categories"]["analytics"], true);
-    assert_eq!(event["choices"]["categories"]["marketing"], false);
+    assert_eq!(event["categories"]["marketing"], false);
     banner.unmount();
 }
 
@@ -503,13 +502,12 @@ async fn tab_is_trapped_and_escape_is_not_a_choice() {
 }
 
 fn accepted_cookie(consent_id: &str) -> String {
-    let fixture = fixture();
-    let config: SiteConfig = serde_json::from_value(fixture["config"].clone()).unwrap();
+    let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
     let choices = Decision::new(Action::AcceptAll).resolve(&config).unwrap();
     let mut stored = StoredDecision::from_choices(
         &choices,
         Action::AcceptAll,
-        fixture["version"].as_str().unwrap(),
+        &config.version(),
         1,
         1_717_200_000,
         Signals::default(),
@@ -576,8 +574,8 @@ async fn reopened_settings_show_the_consent_and_close_without_a_decision() {
 }
 
 #[wasm_bindgen_test]
-async fn english_when_the_page_asks_for_it() {
-    let banner = Banner::mount(json!({ "lang": "en-GB" })).await;
+async fn english_in_the_english_view() {
+    let banner = Banner::mount_view(fixture()["en"].clone(), json!({})).await;
     let texts: Vec<_> = banner
         .all(".kd-actions button")
         .iter()
@@ -592,7 +590,6 @@ async fn english_when_the_page_asks_for_it() {
     let event = banner.only_decision();
     assert_eq!(event["action"], "accept_all");
     assert_eq!(event["lang"], "en");
-    assert_eq!(event["choices"]["services"]["awin"], true);
     banner.unmount();
 }
 
@@ -600,7 +597,7 @@ async fn english_when_the_page_asks_for_it() {
 async fn malformed_options_are_refused() {
     let host = document().create_element("div").unwrap();
     let noop = js_sys::Function::new_no_args("");
-    let options = js_sys::JSON::parse(r#"{"config": {"site": "x"}}"#).unwrap();
+    let options = js_sys::JSON::parse(r#"{"view": {"version": "x"}}"#).unwrap();
     let err = keksdose_widget::mount(host.clone(), options, noop.clone(), noop.clone())
         .err()
         .expect("an error");
@@ -655,19 +652,11 @@ async fn the_server_rendered_first_layer_is_the_markup_the_banner_renders() {
         let config = SiteConfig::from_toml(toml).unwrap();
         for lang in config.site.languages.clone() {
             let version = format!("v-{name}");
-            let words = keksdose_shared::texts::words_by_language(&config);
-            let site = keksdose_widget::site::Site::new(
-                config.clone(),
-                version.clone(),
-                lang.clone(),
-                words[&lang].clone(),
-                None,
-                None,
-            );
+            let words = keksdose_shared::texts::words_for(&config, &lang);
+            let view = keksdose_widget::view::View::new(&config, &version, &lang, &words);
+            let site = keksdose_widget::site::Site::new(view.clone(), None, None);
             let server = as_parsed(&keksdose_widget::ssr::render(site).await);
-            let published =
-                json!({"site": name, "version": version, "config": config, "words": words});
-            let banner = Banner::mount_config(published, json!({ "lang": lang })).await;
+            let banner = Banner::mount_view(json!(view), json!({})).await;
             let container = banner.find("[data-keksdose-banner]").unwrap();
             assert_eq!(
                 container.inner_html(),
@@ -689,15 +678,9 @@ async fn the_server_rendered_first_layer_is_the_markup_the_banner_renders() {
 #[wasm_bindgen_test]
 async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus() {
     let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
-    let words = keksdose_shared::texts::words_by_language(&config);
-    let site = keksdose_widget::site::Site::new(
-        config.clone(),
-        "v".into(),
-        "de".into(),
-        words["de"].clone(),
-        None,
-        None,
-    );
+    let words = keksdose_shared::texts::words_for(&config, "de");
+    let view = keksdose_widget::view::View::new(&config, "v", "de", &words);
+    let site = keksdose_widget::site::Site::new(view.clone(), None, None);
     let markup = keksdose_widget::ssr::render(site).await;
 
     let before = document().create_element("button").unwrap();
@@ -736,8 +719,7 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
         })
     };
     let options = js_sys::JSON::parse(
-        &json!({"config": {"site": "saas", "version": "v", "config": config, "words": words}, "lang": "de",
-                "focus": 3})
+        &json!({"view": view, "focus": 3})
         .to_string(),
     )
     .unwrap();

@@ -428,14 +428,9 @@ fn site_literal(published: &crate::published::Published) -> String {
     let config = &published.config;
     let words = keksdose_shared::texts::words_by_language(config);
     let site = |lang: &str| {
-        Site::new(
-            config.clone(),
-            published.version.clone(),
-            lang.to_string(),
-            words.get(lang).cloned().unwrap_or_default(),
-            None,
-            None,
-        )
+        let words = words.get(lang).cloned().unwrap_or_default();
+        let view = keksdose_widget::view::View::new(config, &published.version, lang, &words);
+        Site::new(view, None, None)
     };
     let first: serde_json::Map<String, serde_json::Value> = config
         .site
@@ -452,8 +447,8 @@ fn site_literal(published: &crate::published::Published) -> String {
         keksdose_widget::style::FIRST_LAYER_CSS,
         keksdose_widget::style::variables(&config.appearance)
     );
-    // The config as the loader needs it: the settings' texts come with the
-    // banner's WASM, from the config endpoint ("view": the loader knows).
+    // The config as the loader needs it: the banner's settings get their view
+    // of it from the banner endpoint, beside the WASM.
     // Of the words, those the loader shows itself: the two-click placeholders'.
     let placeholder_words: BTreeMap<&String, BTreeMap<&String, &String>> = words
         .iter()
@@ -655,6 +650,7 @@ mod tests {
             json: Encoded::new(body.clone()),
             json_words: Encoded::new(body),
             words_etag: "\"v1.0\"".into(),
+            banner: Default::default(),
             site_loader: std::sync::OnceLock::new(),
         };
         let loader = assets.site_loader(&published).unwrap();

@@ -218,6 +218,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         web::get().to(public::site_config::<S>),
     )
     .route(
+        "/v1/sites/{site}/banner",
+        web::get().to(public::banner_view::<S>),
+    )
+    .route(
         "/v1/sites/{site}/consents",
         web::post().to(public::record_consent::<S>),
     )

@@ -18,6 +18,7 @@ use super::{admin, declaration, export, public, schema, subjects, users};
         super::healthz,
         public::gpc,
         public::site_config,
+        public::banner_view,
         public::site_loader,
         public::preflight,
         public::record_consent,

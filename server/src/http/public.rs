@@ -196,6 +196,96 @@ pub async fn site_config<S: Store>(
     Ok(body.respond(&req, &mut r))
 }
 
+/// `GET /v1/sites/{site}/banner?lang=…&version=…`: the config as the banner
+/// shows it, in the language the site offers that is nearest `lang`
+/// (`SiteConfig::language_for`, the loader's rule), everything worded: what the
+/// banner's WASM mounts with. `version` names the config the loader decides
+/// with, so that the banner shows exactly that one (default: the current one).
+#[utoipa::path(get, path = "/v1/sites/{site}/banner", tag = "public",
+    params(("site" = String, Path, description = "The site id"),
+        ("lang" = Option<String>, Query, description = "The page's language (`de`, `en-GB`); without it the site's default"),
+        ("version" = Option<String>, Query, description = "A config version of the site, current or old; without it the current one"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
+    responses(
+        (status = 200, description = "The banner's view: `version`, `lang`, `classes`, `colors`, `privacy_policy_url`, `imprint_url`, `policy`, `words` (`texts.*`, `date.format`), `categories` with their `services`, each worded (the ETag: the version and a digest of the view)", body = Object),
+        (status = 400, description = "Malformed query", body = keksdose_shared::api::ApiError),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 404, description = "Unknown site or config version", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
+pub async fn banner_view<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let query = web::Query::<BannerQuery>::from_query(req.query_string())
+        .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
+        .into_inner();
+    let site = state.store.site(&path).await?;
+    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()).await {
+        return Ok(r);
+    }
+    let site = site.ok_or_else(|| unknown_site(&path))?;
+    let origin = allowed_origin(&req, &site).unwrap_or(None);
+    let published = state.published.get(&*state.store, &site).await?;
+    // The current version's views were made once, with the config; an older
+    // one (a loader holding a config cached before a publish) is made here.
+    let old;
+    let (body, etag) = match query.version.as_deref() {
+        Some(v) if v != published.version => {
+            let config = state.store.config(&site.id, v).await?.ok_or_else(|| {
+                HttpError::new(
+                    ErrorCode::NotFound,
+                    format!("site {:?} has no config version {v:?}", site.id),
+                )
+            })?;
+            let lang = config.language_for(query.lang.as_deref()).to_string();
+            let words = keksdose_shared::texts::words_for(&config, &lang);
+            let view = keksdose_widget::view::View::new(&config, v, &lang, &words);
+            let json = serde_json::to_vec(&view)
+                .map_err(|e| HttpError::new(ErrorCode::Internal, e.to_string()))?;
+            let etag = format!("\"{v}.{}\"", crate::published::short_digest(&json));
+            old = (
+                crate::http::assets::Encoded::with_brotli(
+                    json,
+                    crate::http::assets::CONFIG_BROTLI_QUALITY,
+                ),
+                etag,
+            );
+            (&old.0, &old.1)
+        }
+        _ => {
+            let lang = published.config.language_for(query.lang.as_deref());
+            let (body, etag) = published.banner.get(lang).ok_or_else(|| {
+                HttpError::new(ErrorCode::Internal, format!("no banner view in {lang:?}"))
+            })?;
+            (body, etag)
+        }
+    };
+    let not_modified = crate::http::assets::etag_matches(&req, etag);
+    let mut r = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    r.insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+    cors(&mut r, origin);
+    if not_modified {
+        r.insert_header((header::VARY, "Accept-Encoding"));
+        return Ok(r.finish());
+    }
+    r.content_type("application/json");
+    Ok(body.respond(&req, &mut r))
+}
+
+/// The query of the banner endpoint; nothing else.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BannerQuery {
+    lang: Option<String>,
+    version: Option<String>,
+}
+
 /// `?words=1` of the config endpoint.
 #[derive(serde::Deserialize)]
 struct WordsQuery {

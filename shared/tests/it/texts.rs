@@ -284,3 +284,79 @@ fn a_language_not_built_in_borrows_the_default_languages_words_and_plural_rules(
     assert_eq!(texts::count(&words, "lb", "month", 5), "5 miesięcy");
     assert_eq!(texts::count(&words, "lb", "month", 2), "2 miesiące");
 }
+
+/// The saas example's words in `lang` (added to its languages).
+fn saas_words(lang: &str) -> Words {
+    let mut config = keksdose_shared::SiteConfig::from_toml(include_str!(
+        "../../../examples/sites/saas.toml"
+    ))
+    .unwrap();
+    if !config.site.languages.iter().any(|l| l == lang) {
+        config.site.languages.push(lang.to_string());
+    }
+    texts::words_for(&config, lang)
+}
+
+#[test]
+fn lifetimes_read_like_a_privacy_policy() {
+    let (de, en) = (saas_words("de"), saas_words("en"));
+    assert_eq!(texts::lifetime(&de, "de", "13mo"), "13 Monate");
+    assert_eq!(texts::lifetime(&de, "de", "1y"), "1 Jahr");
+    assert_eq!(texts::lifetime(&de, "de", "30d"), "30 Tage");
+    assert_eq!(
+        texts::lifetime(&de, "de", "session"),
+        "bis zum Ende der Sitzung"
+    );
+    assert_eq!(texts::lifetime(&de, "de", "persistent"), "bis zur Löschung");
+    assert_eq!(texts::lifetime(&en, "en", "13mo"), "13 months");
+    assert_eq!(texts::lifetime(&en, "en", "1w"), "1 week");
+    assert_eq!(texts::lifetime(&en, "en", "15min"), "15 minutes");
+    assert_eq!(
+        texts::lifetime(&en, "en", "session"),
+        "until the end of the session"
+    );
+    assert_eq!(texts::lifetime(&en, "en", "forever"), "forever");
+}
+
+#[test]
+fn lifetimes_take_the_languages_plural_forms() {
+    let pl = saas_words("pl");
+    assert_eq!(texts::lifetime(&pl, "pl", "1mo"), "1 miesiąc");
+    assert_eq!(texts::lifetime(&pl, "pl", "2mo"), "2 miesiące");
+    assert_eq!(texts::lifetime(&pl, "pl", "13mo"), "13 miesięcy");
+    assert_eq!(texts::lifetime(&pl, "pl", "22mo"), "22 miesiące");
+    let fr = saas_words("fr");
+    assert_ne!(
+        texts::lifetime(&fr, "fr", "1y"),
+        texts::lifetime(&fr, "fr", "2y").replace('2', "1")
+    );
+}
+
+#[test]
+fn codes_become_words() {
+    use keksdose_shared::config::{LegalBasis, Safeguard, Storage};
+    let (de, en) = (saas_words("de"), saas_words("en"));
+    assert_eq!(texts::storage(&de, Storage::LocalStorage), "Local Storage");
+    assert_eq!(texts::storage(&de, Storage::Pixel), "Zählpixel");
+    assert_eq!(
+        texts::safeguard(&de, Safeguard::Scc),
+        "Standardvertragsklauseln (Art. 46 Abs. 2 lit. c DSGVO)"
+    );
+    assert_eq!(
+        texts::safeguard(&en, Safeguard::Adequacy),
+        "Adequacy decision (Art. 45 GDPR)"
+    );
+    assert_eq!(
+        texts::legal_basis(&de, LegalBasis::Consent),
+        "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)"
+    );
+    assert_eq!(
+        texts::legal_basis(&en, LegalBasis::LegitimateInterest),
+        "Legitimate interests (Art. 6(1)(f) GDPR)"
+    );
+    assert_eq!(texts::country(&de, "US"), "USA");
+    assert_eq!(texts::country(&en, "US"), "United States");
+    assert_eq!(texts::country(&de, "BR"), "BR");
+    assert_eq!(texts::date(&de, 1_717_200_000), "01.06.2024");
+    assert_eq!(texts::date(&en, 1_717_200_000), "2024-06-01");
+}

@@ -19,7 +19,6 @@ use super::settings::Settings;
 use crate::focus;
 use crate::site::SiteRef;
 use crate::state::{Layer, Msg, Outcome, State};
-use crate::style;
 
 #[derive(Properties, PartialEq)]
 pub struct BannerProps {
@@ -56,7 +55,7 @@ pub fn Banner(props: &BannerProps) -> Html {
     let site = props.site.clone();
     let state = {
         let (site, layer) = (site.clone(), props.layer);
-        use_reducer_eq(move || State::new(&site.config, site.stored.as_ref(), layer))
+        use_reducer_eq(move || State::new(&site.view, site.stored.as_ref(), layer))
     };
     let dialog = use_node_ref();
     let previous_focus = use_mut_ref(|| None::<HtmlElement>);
@@ -128,7 +127,6 @@ pub fn Banner(props: &BannerProps) -> Html {
         }
     });
 
-    let appearance = &site.config.appearance;
     let style = if props.style_adopted {
         Html::default()
     } else {
@@ -148,15 +146,12 @@ pub fn Banner(props: &BannerProps) -> Html {
             html! { <Settings site={site.clone()} state={snapshot} on_msg={on_msg} /> },
         ),
     };
-    let root = format!(
-        "{} kd-layer-{}",
-        style::root_classes(appearance),
-        if state.layer == Layer::First {
-            "first"
-        } else {
-            "settings"
-        }
-    );
+    let mut root = site.view.classes.clone();
+    root.push_str(if state.layer == Layer::First {
+        " kd-layer-first"
+    } else {
+        " kd-layer-settings"
+    });
     html! {
         <>
             { style }
@@ -168,7 +163,7 @@ pub fn Banner(props: &BannerProps) -> Html {
                     aria-modal="true"
                     aria-labelledby="kd-title"
                     aria-describedby="kd-desc"
-                    lang={site.lang.clone()}
+                    lang={site.view.lang.clone()}
                     tabindex="-1"
                     {onkeydown}
                 >

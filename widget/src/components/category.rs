@@ -4,7 +4,6 @@
 use std::rc::Rc;
 
 use keksdose_shared::config::NECESSARY;
-use keksdose_shared::texts::category_text;
 use yew::prelude::*;
 
 use super::service::ServiceItem;
@@ -25,13 +24,15 @@ pub fn CategoryItem(props: &CategoryItemProps) -> Html {
     let site = &props.site;
     let t = &site.texts;
     let id = props.id.as_str();
-    let (name, description) = category_text(&site.config, &site.words, id, &site.lang);
+    let Some(category) = site.view.categories.iter().find(|c| c.id == id) else {
+        return Html::default();
+    };
     let name_id = format!("kd-cat-{id}");
     let desc_id = format!("kd-cat-{id}-desc");
     let list_id = format!("kd-cat-{id}-services");
     let necessary = id == NECESSARY;
     let expanded = props.state.expanded_categories.contains(id);
-    let services: Vec<_> = site.config.services_in(id).collect();
+    let services = &category.services;
 
     let toggle = {
         let (on_msg, id) = (props.on_msg.clone(), id.to_string());
@@ -69,7 +70,7 @@ pub fn CategoryItem(props: &CategoryItemProps) -> Html {
     html! {
         <section class="kd-category" aria-labelledby={name_id.clone()}>
             <div class="kd-row">
-                <h3 id={name_id.clone()}>{ name }</h3>
+                <h3 id={name_id.clone()}>{ &category.name }</h3>
                 { always }
                 <Switch
                     checked={props.state.category_on(id)}
@@ -79,7 +80,7 @@ pub fn CategoryItem(props: &CategoryItemProps) -> Html {
                     on_toggle={toggle}
                 />
             </div>
-            <p class="kd-muted" id={desc_id}>{ description }</p>
+            <p class="kd-muted" id={desc_id}>{ &category.description }</p>
             { disclosure }
             { list }
         </section>

@@ -4,7 +4,6 @@
 use yew::prelude::*;
 
 use crate::site::SiteRef;
-use crate::wording;
 
 #[derive(Properties, PartialEq)]
 pub struct ConsentInfoProps {
@@ -28,7 +27,7 @@ pub fn ConsentInfo(props: &ConsentInfoProps) -> Html {
                 <dt>{ &t.consent_id }</dt>
                 <dd><code data-consent-id="">{ id }</code></dd>
                 <dt>{ &t.consent_date }</dt>
-                <dd>{ wording::date(site, stored.decided_at) }</dd>
+                <dd>{ site.date(stored.decided_at) }</dd>
             </dl>
             if let Some(url) = site.history_url() {
                 <p><a href={url} target="_blank" rel="noopener">{ &t.history }</a></p>

@@ -27,9 +27,9 @@ pub fn FirstLayer(props: &FirstLayerProps) -> Html {
             <div class="kd-body">
                 <p id="kd-desc">{ &t.intro }</p>
                 <p class="kd-links">
-                    <a href={site.text(&site.config.site.privacy_policy_url).to_string()}
+                    <a href={site.view.privacy_policy_url.clone()}
                         target="_blank" rel="noopener">{ &t.privacy_policy }</a>
-                    <a href={site.text(&site.config.site.imprint_url).to_string()}
+                    <a href={site.view.imprint_url.clone()}
                         target="_blank" rel="noopener">{ &t.imprint }</a>
                 </p>
             </div>

@@ -5,13 +5,13 @@
 
 use std::rc::Rc;
 
-use keksdose_shared::config::{NECESSARY, Service};
+use keksdose_shared::config::NECESSARY;
 use yew::prelude::*;
 
 use super::switch::{Switch, Target};
 use crate::site::SiteRef;
 use crate::state::{Msg, State};
-use crate::wording;
+use crate::view::ServiceView;
 
 #[derive(Properties, PartialEq)]
 pub struct ServiceItemProps {
@@ -25,13 +25,13 @@ pub struct ServiceItemProps {
 pub fn ServiceItem(props: &ServiceItemProps) -> Html {
     let site = &props.site;
     let id = props.id.as_str();
-    let Some(service) = site.config.service(id) else {
+    let Some((category, service)) = site.view.service(id) else {
         return Html::default();
     };
     let t = &site.texts;
     let name_id = format!("kd-svc-{id}");
     let details_id = format!("kd-svc-{id}-details");
-    let necessary = service.category == NECESSARY;
+    let necessary = category == NECESSARY;
     let expanded = props.state.expanded_services.contains(id);
 
     let toggle = {
@@ -75,80 +75,53 @@ pub fn ServiceItem(props: &ServiceItemProps) -> Html {
     }
 }
 
-fn details(site: &SiteRef, service: &Service) -> Html {
+fn details(site: &SiteRef, service: &ServiceView) -> Html {
     let t = &site.texts;
-    // A service without a provider is the site's own: the controller provides it.
-    let provider = service
-        .provider
-        .as_ref()
-        .unwrap_or(&site.config.site.controller);
-    let purposes = (!service.purposes.is_empty()).then(|| {
-        html! {
-            <>
-                <dt>{ &t.purposes }</dt>
-                <dd><ul>{ for service.purposes.iter().map(|p| html! { <li>{ site.text(p) }</li> }) }</ul></dd>
-            </>
-        }
-    });
+    let list = |label: &String, items: &[String]| {
+        (!items.is_empty()).then(|| {
+            html! {
+                <>
+                    <dt>{ label }</dt>
+                    <dd><ul>{ for items.iter().map(|item| html! { <li>{ item }</li> }) }</ul></dd>
+                </>
+            }
+        })
+    };
     let cookies = (!service.cookies.is_empty()).then(|| {
         html! {
             <>
                 <dt>{ &t.cookies }</dt>
-                <dd><ul>{ for service.cookies.iter().map(|c| {
-                    let mut kind = wording::storage(site, c.storage);
-                    if let Some(domain) = &c.domain {
-                        kind.push_str(", ");
-                        kind.push_str(domain);
-                    }
-                    html! {
-                        <li class="kd-cookie">
-                            <code>{ &c.name }</code>{ format!(" ({kind}) · {}: {}", t.lifetime, wording::lifetime(site, &c.lifetime)) }
-                            <br />{ site.text(&c.purpose) }
-                        </li>
-                    }
+                <dd><ul>{ for service.cookies.iter().map(|c| html! {
+                    <li class="kd-cookie">
+                        <code>{ &c.name }</code>{ &c.note }
+                        <br />{ &c.purpose }
+                    </li>
                 }) }</ul></dd>
             </>
         }
     });
-    let transfers = (!service.transfers.is_empty()).then(|| {
-        html! {
-            <>
-                <dt>{ &t.transfer }</dt>
-                <dd><ul>{ for service.transfers.iter().map(|tr| html! {
-                    <li>{ format!("{}: {}", wording::country(site, &tr.country), wording::safeguard(site, tr.safeguard)) }</li>
-                }) }</ul></dd>
-            </>
-        }
-    });
-    let links = [
-        service
-            .privacy_policy_url
-            .as_ref()
-            .map(|u| (u, &t.privacy_policy)),
-        service.opt_out_url.as_ref().map(|u| (u, &t.opt_out)),
-    ];
     html! {
         <>
-            <p>{ site.text(&service.description) }</p>
+            <p>{ &service.description }</p>
             if service.fingerprinting {
                 <p><strong>{ &t.fingerprinting }</strong></p>
             }
             <dl>
                 <dt>{ &t.provider }</dt>
-                <dd>{ &provider.name }<br />{ &provider.address }</dd>
-                { purposes }
+                <dd>{ &service.provider }<br />{ &service.address }</dd>
+                { list(&t.purposes, &service.purposes) }
                 <dt>{ &t.legal_basis }</dt>
-                <dd>{ wording::legal_basis(site, service.legal_basis) }</dd>
+                <dd>{ &service.legal_basis }</dd>
                 { cookies }
                 if let Some(retention) = &service.retention {
                     <dt>{ &t.retention }</dt>
-                    <dd>{ site.text(retention) }</dd>
+                    <dd>{ retention }</dd>
                 }
-                { transfers }
+                { list(&t.transfer, &service.transfers) }
             </dl>
             <p class="kd-links">
-                { for links.into_iter().flatten().map(|(url, label)| html! {
-                    <a href={url.clone()} target="_blank" rel="noopener">{ format!("{label} ({})", service.name) }</a>
+                { for service.links.iter().map(|link| html! {
+                    <a href={link.url.clone()} target="_blank" rel="noopener">{ &link.label }</a>
                 }) }
             </p>
         </>

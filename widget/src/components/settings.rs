@@ -24,7 +24,7 @@ pub fn Settings(props: &SettingsProps) -> Html {
     let site = &props.site;
     let t = &site.texts;
     let send = |msg: Msg| props.on_msg.reform(move |_: MouseEvent| msg.clone());
-    let categories = site.config.categories().into_iter().map(|c| {
+    let categories = site.view.categories.iter().map(|c| {
         html! {
             <CategoryItem
                 key={c.id.clone()}
@@ -52,14 +52,11 @@ pub fn Settings(props: &SettingsProps) -> Html {
             <div class="kd-body">
                 <p id="kd-desc">{ &t.settings_intro }</p>
                 <p class="kd-links">
-                    <a href={site.text(&site.config.site.privacy_policy_url).to_string()}
+                    <a href={site.view.privacy_policy_url.clone()}
                         target="_blank" rel="noopener">{ &t.privacy_policy }</a>
-                    <a href={site.text(&site.config.site.imprint_url).to_string()}
+                    <a href={site.view.imprint_url.clone()}
                         target="_blank" rel="noopener">{ &t.imprint }</a>
-                    <span class="kd-muted">{ policy_version(&site.config.site.policy_version, &t.policy_version) }
-                        { for site.config.site.policy_valid_from.as_deref()
-                            .and_then(|d| keksdose_shared::time::parse_rfc3339(&format!("{d}T00:00:00Z")))
-                            .map(|ms| format!(" · {} {}", t.valid_from, crate::wording::date(site, ms / 1000))) }</span>
+                    <span class="kd-muted">{ &site.view.policy }</span>
                 </p>
                 { for categories }
                 { consent }
@@ -75,32 +72,5 @@ pub fn Settings(props: &SettingsProps) -> Html {
                 </div>
             </div>
         </>
-    }
-}
-
-/// The privacy policy's version under the banner's own label ("Stand: …",
-/// "Version: …"): a label the site wrote in front of it ("Stand: 01.06.2024") is
-/// dropped, so that an English banner does not say "Stand".
-fn policy_version(value: &str, label: &str) -> String {
-    let bare = ["Stand:", "Version:", "Stand", "Version"]
-        .iter()
-        .find_map(|p| value.strip_prefix(p))
-        .unwrap_or(value)
-        .trim();
-    format!("{label}: {bare}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::policy_version;
-
-    #[test]
-    fn the_policy_version_carries_the_banners_label() {
-        assert_eq!(
-            policy_version("Stand: 01.06.2024", "Version"),
-            "Version: 01.06.2024"
-        );
-        assert_eq!(policy_version("01.06.2024", "Stand"), "Stand: 01.06.2024");
-        assert_eq!(policy_version("v3 (2025)", "Version"), "Version: v3 (2025)");
     }
 }

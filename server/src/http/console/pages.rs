@@ -1077,14 +1077,8 @@ fn render_layer(
     use keksdose_widget::state::Layer;
     let lang = config.language_for(Some(lang)).to_string();
     let words = texts::words_for(config, &lang);
-    let site = Site::new(
-        config.clone(),
-        version.to_string(),
-        lang.clone(),
-        words,
-        stored,
-        None,
-    );
+    let view = keksdose_widget::view::View::new(config, version, &lang, &words);
+    let site = Site::new(view, stored, None);
     // Printed as on screen: a proof on paper shows the buttons as they were.
     let css = format!(
         "{}@media print{{*{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}",
