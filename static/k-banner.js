@@ -646,8 +646,9 @@ export default function (K) {
       apiBase: api,
     };
     for (var k in extra) options[k] = extra[k];
-    var value = K.cookieValue();
-    if (K.stored && value) options.stored = value;
+    // The consent cookie as decoded here (only a valid one is K.stored).
+    var s = K.stored;
+    if (s && K.cookieValue()) options.stored = { consent_id: s.consent_id, decided_at: s.decided_at, granted: s.granted };
     slot.handle = mod.mount(
       slot.host,
       options,

@@ -76,16 +76,12 @@ impl PublishedCache {
         let words = keksdose_shared::texts::words_by_language(&config);
         let words_json =
             serde_json::to_vec(&words).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let words_etag = format!(
-            "\"{}.{}\"",
-            site.config_version,
-            short_digest(&words_json)
-        );
+        let words_etag = format!("\"{}.{}\"", site.config_version, short_digest(&words_json));
         let mut banner = std::collections::BTreeMap::new();
         for (lang, words) in &words {
-            let view =
-                keksdose_widget::view::View::new(&config, &site.config_version, lang, words);
-            let json = serde_json::to_vec(&view).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let view = keksdose_widget::view::View::new(&config, &site.config_version, lang, words);
+            let json =
+                serde_json::to_vec(&view).map_err(|e| StoreError::Internal(e.to_string()))?;
             let etag = format!("\"{}.{}\"", site.config_version, short_digest(&json));
             banner.insert(
                 lang.clone(),

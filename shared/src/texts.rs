@@ -81,6 +81,12 @@ macro_rules! texts {
             pub fn from_words(words: &Words) -> Texts {
                 Texts { $( $field: text(words, stringify!($field)), )* }
             }
+
+            /// The texts `get` gives for each field's name (`"accept_all"`):
+            /// the banner reads them from its view of the config.
+            pub fn from_fn(mut get: impl FnMut(&'static str) -> String) -> Texts {
+                Texts { $( $field: get(stringify!($field)), )* }
+            }
         }
     };
 }
@@ -321,15 +327,43 @@ pub fn lifetime(words: &Words, lang: &str, text: &str) -> String {
 /// A Unix time as a date the way the language writes it (`date.format`):
 /// "01.06.2024", "01/06/2024", "2024-06-01" (UTC).
 pub fn date(words: &Words, unix_secs: u64) -> String {
+    match words.get("date.format") {
+        Some(format) => date_in(format, unix_secs),
+        None => crate::time::date(unix_secs),
+    }
+}
+
+/// A Unix time as a date in `format` (the words' `date.format`: `{d}`, `{m}` and
+/// `{y}` stand for the day, month and year). Filled in by one pass over the
+/// format rather than `str::replace`, whose pattern search would cost the
+/// banner's WASM 2 KB (issue 13).
+pub fn date_in(format: &str, unix_secs: u64) -> String {
     let iso = crate::time::date(unix_secs);
-    let mut parts = iso.split('-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(y), Some(m), Some(d)) = (iso.get(..4), iso.get(5..7), iso.get(8..10)) else {
         return iso;
     };
-    match words.get("date.format") {
-        Some(f) => f.replace("{d}", d).replace("{m}", m).replace("{y}", y),
-        None => iso,
+    if iso.len() != 10 {
+        return iso; // after the year 9999
     }
+    let mut out = String::with_capacity(format.len() + 4);
+    let mut rest = format;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let part = match rest.get(start..start + 3) {
+            Some("{d}") => d,
+            Some("{m}") => m,
+            Some("{y}") => y,
+            _ => {
+                out.push('{');
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        out.push_str(part);
+        rest = &rest[start + 3..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The kind of storage, as a label next to a cookie's name.

@@ -3,12 +3,10 @@
 //! across the JavaScript boundary; the logic is in [`crate::options`],
 //! [`crate::state`] and the components.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Reflect};
 
-use keksdose_shared::Decision;
 use wasm_bindgen::prelude::*;
 use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 use yew::{AppHandle, Callback, Renderer};
@@ -16,7 +14,7 @@ use yew::{AppHandle, Callback, Renderer};
 use crate::components::{Banner, BannerProps};
 use crate::options::{self, DecisionEvent, Json, Node};
 use crate::site::SiteRef;
-use crate::state::Layer;
+use crate::state::{Decided, Flags, Layer};
 
 /// A mounted banner.
 #[wasm_bindgen]
@@ -123,7 +121,7 @@ pub fn mount(
     };
     let on_decision = {
         let site = site.clone();
-        Callback::from(move |decision: Decision| {
+        Callback::from(move |decision: Decided| {
             let event = DecisionEvent::new(&site, &decision);
             let result =
                 event_object(&event).and_then(|value| on_decision.call1(&JsValue::NULL, &value));
@@ -233,9 +231,9 @@ fn event_object(event: &DecisionEvent) -> Result<JsValue, JsValue> {
 }
 
 /// `{id: true|false, …}`.
-fn flags(map: &BTreeMap<String, bool>) -> Result<JsValue, JsValue> {
+fn flags(flags: &Flags) -> Result<JsValue, JsValue> {
     let out = Object::new();
-    for (id, on) in map {
+    for (id, on) in &flags.0 {
         Reflect::set(&out, &id.into(), &(*on).into())?;
     }
     Ok(out.into())

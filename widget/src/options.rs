@@ -13,13 +13,10 @@
 //! view of every example config exactly as the server writes it. A field added
 //! to the [`View`] fails to compile here until it is read.
 
-use std::collections::BTreeMap;
+use keksdose_shared::texts::{TextOverrides, Texts};
 
-use keksdose_shared::Decision;
-use keksdose_shared::cookie::StoredDecision;
-
-use crate::site::Site;
-use crate::state::Layer;
+use crate::site::{Earlier, Site};
+use crate::state::{Decided, Flags, Layer};
 use crate::view::{CategoryView, CookieView, Link, ServiceView, View};
 
 /// What the reader needs of a JSON-like value.
@@ -40,9 +37,8 @@ pub enum Node<V> {
     Object(Vec<(String, V)>),
 }
 
-/// Reads `mount`'s options. A consent cookie that does not parse counts as no
-/// decision, as everywhere else; anything else malformed is an error that says
-/// what was wrong and where (the first problem found).
+/// Reads `mount`'s options. Anything malformed is an error that says what was
+/// wrong and where (the first problem found).
 pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     let r = Reader::default();
     let o = Obj::new(
@@ -55,7 +51,14 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     );
     // The body of `GET /v1/sites/{site}/banner`.
     let view = read_view(&o.obj("view", VIEW_FIELDS));
-    let stored = o.opt_string("stored");
+    // The consent cookie as the loader decoded it (only a valid one).
+    let stored = o
+        .opt_obj("stored", &["consent_id", "decided_at", "granted"])
+        .map(|s| Earlier {
+            consent_id: s.opt_string("consent_id"),
+            decided_at: s.secs("decided_at"),
+            granted: s.list("granted", |v| v.string()),
+        });
     let layer = match o.opt_string("layer").as_deref() {
         None | Some("first") => Layer::First,
         Some("settings") => Layer::Settings,
@@ -70,7 +73,6 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
     if let Some(error) = r.error.take() {
         return Err(format!("keksdose: invalid mount options: {error}"));
     }
-    let stored = stored.and_then(|value| StoredDecision::decode(&value).ok());
     Ok((Site::new(view, stored, api_base.as_deref()), layer))
 }
 
@@ -102,7 +104,8 @@ pub const VIEW_FIELDS: &[&str] = &[
     "privacy_policy_url",
     "imprint_url",
     "policy",
-    "words",
+    "texts",
+    "date_format",
     "categories",
 ];
 
@@ -117,7 +120,11 @@ pub fn read_view<V: Json>(o: &Obj<V>) -> View {
         privacy_policy_url: o.string("privacy_policy_url"),
         imprint_url: o.string("imprint_url"),
         policy: o.string("policy"),
-        words: o.item("words").map(|i| i.strings()).unwrap_or_default(),
+        texts: {
+            let t = o.obj("texts", TextOverrides::NAMES);
+            Texts::from_fn(|name| t.string(name))
+        },
+        date_format: o.string("date_format"),
         categories: o.list("categories", |v| {
             let c = v.obj(&["id", "name", "description", "services"]);
             CategoryView {
@@ -238,6 +245,28 @@ impl<'r, V: Json> Obj<'r, V> {
             .map(|i| i.string())
     }
 
+    /// An optional object: absent and `null` are `None`.
+    fn opt_obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Option<Obj<'s, V>> {
+        self.get(name)
+            .filter(|i| !matches!(i.value.node(), Node::Null))
+            .map(|i| i.obj(known))
+    }
+
+    /// Seconds since the epoch: a whole number from 0 to 2^53.
+    fn secs(&self, name: &str) -> u64 {
+        match self.item(name) {
+            None => 0,
+            Some(i) => match i.value.node() {
+                Node::Number(n)
+                    if n.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&n) =>
+                {
+                    n as u64
+                }
+                _ => i.fail("a whole number of seconds", 0),
+            },
+        }
+    }
+
     fn obj<'s>(&'s self, name: &'s str, known: &[&str]) -> Obj<'s, V> {
         match self.item(name) {
             Some(i) => i.obj(known),
@@ -319,22 +348,6 @@ impl<'a, V: Json> Item<'a, V> {
     fn obj(&self, known: &[&str]) -> Obj<'a, V> {
         Obj::new(self.r, self.value, &self.path(), known)
     }
-
-    /// A map of strings (the words of a language).
-    fn strings(&self) -> BTreeMap<String, String> {
-        // `insert`, not `collect`: see `State::new`.
-        let mut texts = BTreeMap::new();
-        let Node::Object(fields) = self.value.node() else {
-            return self.fail("a map of strings", texts);
-        };
-        for (key, text) in fields {
-            match text.node() {
-                Node::String(text) => texts.insert(key, text),
-                _ => return self.fail("a map of strings", BTreeMap::new()),
-            };
-        }
-        texts
-    }
 }
 
 /// What `on_decision` receives (as a plain object with these fields in
@@ -344,8 +357,8 @@ pub struct DecisionEvent<'a> {
     /// `accept_all`, `reject_all`, `custom` or `withdraw`.
     pub action: &'static str,
     /// The switches, for `custom` (empty otherwise): what to POST as the decision.
-    pub categories: &'a BTreeMap<String, bool>,
-    pub services: &'a BTreeMap<String, bool>,
+    pub categories: &'a Flags,
+    pub services: &'a Flags,
     /// The version of the config the visitor was shown.
     pub config_version: &'a str,
     /// The language the banner was shown in.
@@ -353,7 +366,7 @@ pub struct DecisionEvent<'a> {
 }
 
 impl<'a> DecisionEvent<'a> {
-    pub fn new(site: &'a Site, decision: &'a Decision) -> DecisionEvent<'a> {
+    pub fn new(site: &'a Site, decision: &'a Decided) -> DecisionEvent<'a> {
         DecisionEvent {
             action: decision.action.as_str(),
             categories: &decision.categories,
@@ -366,7 +379,7 @@ impl<'a> DecisionEvent<'a> {
 
 #[cfg(test)]
 mod tests {
-    use keksdose_shared::{Action, Decision, SiteConfig};
+    use keksdose_shared::{Action, SiteConfig};
     use serde_json::json;
 
     use super::*;
@@ -409,12 +422,12 @@ mod tests {
         assert_eq!(layer, Layer::First);
         assert_eq!(site.view.lang, "de");
         assert!(site.stored.is_none());
-        assert_eq!(site.texts.accept_all, "Alle akzeptieren");
+        assert_eq!(site.view.texts.accept_all, "Alle akzeptieren");
 
-        let cookie = "1.c-123..1717200000.v1.1.a...";
+        let stored = json!({ "consent_id": "c-123", "decided_at": 1_717_200_000, "granted": ["analytics", "mixpanel"] });
         let (site, layer) = parse(&options(
             "en",
-            json!({ "stored": cookie, "layer": "settings", "apiBase": "https://cmp.example" }),
+            json!({ "stored": stored, "layer": "settings", "apiBase": "https://cmp.example" }),
         ))
         .unwrap();
         assert_eq!(layer, Layer::Settings);
@@ -423,14 +436,29 @@ mod tests {
             site.stored.as_ref().and_then(|s| s.consent_id.as_deref()),
             Some("c-123")
         );
+        let earlier = site.stored.as_ref().unwrap();
+        assert_eq!(earlier.decided_at, 1_717_200_000);
+        assert!(earlier.allowed("mixpanel") && !earlier.allowed("segment"));
         assert_eq!(
             site.history_url().as_deref(),
             Some("https://cmp.example/v1/consents/c-123?lang=en")
         );
 
-        // A broken cookie is no decision; a broken option is an error.
-        let (site, _) = parse(&options("de", json!({ "stored": "garbage" }))).unwrap();
+        // `null` is no earlier decision; anything broken is an error.
+        let (site, _) = parse(&options("de", json!({ "stored": null }))).unwrap();
         assert!(site.stored.is_none());
+        for bad in [
+            json!("1.c-123..1717200000.v1.1.a..."),
+            json!({ "consent_id": "c", "decided_at": 1.5, "granted": [] }),
+            json!({ "consent_id": "c", "decided_at": -1, "granted": [] }),
+            json!({ "consent_id": 1, "decided_at": 1, "granted": [] }),
+            json!({ "decided_at": 1, "granted": ["a", 2] }),
+            json!({ "consent_id": null, "granted": [] }),
+            json!({ "consent_id": null, "decided_at": 1, "granted": [], "pending": "k" }),
+        ] {
+            let err = parse(&options("de", json!({ "stored": bad }))).unwrap_err();
+            assert!(err.contains("options.stored"), "{bad}: {err}");
+        }
         let err = parse(&options("de", json!({ "layer": "third" }))).unwrap_err();
         assert!(err.contains("unknown variant"), "{err}");
         assert!(parse(&options("de", json!({ "colour": "red" }))).is_err());
@@ -509,8 +537,11 @@ mod tests {
             ("version", json!(1)),
             ("lang", json!(null)),
             ("colour", json!("red")),
-            ("words", json!(["x"])),
-            ("words.title", json!(1)),
+            ("texts", json!(["x"])),
+            ("texts.title", json!(1)),
+            ("texts.tittle", json!("x")),
+            ("texts.title", json!("REMOVE")),
+            ("date_format", json!(null)),
             ("categories", json!({})),
             ("categories", json!("REMOVE")),
             ("categories.1.id", json!("REMOVE")),
@@ -535,12 +566,16 @@ mod tests {
     #[test]
     fn the_decision_event_carries_the_version_and_language_shown() {
         let (site, _) = parse(&options("en", json!({}))).unwrap();
-        let decision = Decision::new(Action::RejectAll);
+        let decision = Decided {
+            action: Action::RejectAll,
+            categories: Flags::default(),
+            services: Flags::default(),
+        };
         let event = DecisionEvent::new(&site, &decision);
         assert_eq!(event.action, "reject_all");
         assert_eq!(event.config_version, site.view.version);
         assert_eq!(event.lang, "en");
-        assert!(event.categories.is_empty() && event.services.is_empty());
+        assert!(event.categories.0.is_empty() && event.services.0.is_empty());
     }
 }
 

@@ -1,12 +1,12 @@
-//! What the banner shows and never changes while it is open: the site config, its
-//! version, the chosen language with its texts, the visitor's earlier decision and
-//! the API's base URL. Built once at mount; components share it by reference.
+//! What the banner shows and never changes while it is open: the server's view of
+//! the site config in one language, the visitor's earlier decision and the API's
+//! base URL. Built once at mount; components share it by reference.
 
 use std::ops::Deref;
 use std::rc::Rc;
 
 use keksdose_shared::cookie::StoredDecision;
-use keksdose_shared::texts::{self, Texts};
+use keksdose_shared::texts;
 use yew::AttrValue;
 
 use crate::style;
@@ -17,10 +17,8 @@ use crate::view::View;
 pub struct Site {
     /// The config as the banner shows it, in its language, worded by the server.
     pub view: View,
-    /// The `texts.*` of the view's words, as fields.
-    pub texts: Texts,
     /// The visitor's earlier decision, if the consent cookie held a valid one.
-    pub stored: Option<StoredDecision>,
+    pub stored: Option<Earlier>,
     /// `https://cmp.example`, without a trailing slash; links to the visitor's own
     /// history need it.
     pub api_base: Option<String>,
@@ -30,14 +28,12 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(view: View, stored: Option<StoredDecision>, api_base: Option<&str>) -> Site {
-        let texts = Texts::from_words(&view.words);
+    pub fn new(view: View, stored: Option<Earlier>, api_base: Option<&str>) -> Site {
         let mut stylesheet = String::with_capacity(style::CSS.len() + view.colors.len());
         stylesheet.push_str(style::CSS);
         stylesheet.push_str(&view.colors);
         Site {
             view,
-            texts,
             stored,
             api_base: api_base
                 .map(|b| b.trim_end_matches('/').to_string())
@@ -53,7 +49,7 @@ impl Site {
 
     /// A date as the banner's language writes it ("01.06.2024").
     pub fn date(&self, unix_secs: u64) -> String {
-        texts::date(&self.view.words, unix_secs)
+        texts::date_in(&self.view.date_format, unix_secs)
     }
 
     /// The visitor's history of consents, when there is a consent ID and an API.
@@ -64,6 +60,35 @@ impl Site {
             self.api_base.as_ref()?,
             self.view.lang
         ))
+    }
+}
+
+/// The visitor's earlier decision as the banner needs it: the loader read it
+/// from the consent cookie (`mount`'s `stored`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Earlier {
+    /// The consent ID, once the ledger acknowledged the decision.
+    pub consent_id: Option<String>,
+    /// When it was made, in seconds since the epoch.
+    pub decided_at: u64,
+    /// Every category and service it allowed explicitly.
+    pub granted: Vec<String>,
+}
+
+impl Earlier {
+    /// Whether it allowed the service or category `id`.
+    pub fn allowed(&self, id: &str) -> bool {
+        self.granted.iter().any(|g| g == id)
+    }
+}
+
+impl From<&StoredDecision> for Earlier {
+    fn from(s: &StoredDecision) -> Earlier {
+        Earlier {
+            consent_id: s.consent_id.clone(),
+            decided_at: s.decided_at,
+            granted: s.granted.iter().cloned().collect(),
+        }
     }
 }
 
@@ -97,10 +122,13 @@ mod tests {
         let words = keksdose_shared::texts::words_for(&config, "en");
         let en = Site::new(
             View::new(&config, "v", "en", &words),
-            StoredDecision::decode("1.c-123..1717200000.v1.1.a...").ok(),
+            StoredDecision::decode("1.c-123..1717200000.v1.1.a...")
+                .ok()
+                .as_ref()
+                .map(Earlier::from),
             Some("https://cmp.example/"),
         );
-        assert_eq!(en.texts.accept_all, "Accept all");
+        assert_eq!(en.view.texts.accept_all, "Accept all");
         assert_eq!(en.date(1_717_200_000), "2024-06-01");
         assert!(en.stylesheet.ends_with(&en.view.colors));
         assert_eq!(en.api_base.as_deref(), Some("https://cmp.example"));

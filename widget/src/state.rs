@@ -6,15 +6,18 @@
 //! necessary services are always on, closing is never a choice, and "Nur
 //! Notwendige" after a consent is a withdrawal. The components only render a
 //! [`State`] and dispatch [`Msg`]s; the DOM, focus and callbacks live there.
+//!
+//! Ids are kept in lists, not `BTreeMap`s or sets: a banner has a few dozen at
+//! most, and the B-tree code for each key and value type cost the WASM some
+//! 14 KB (issue 13).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use keksdose_shared::config::NECESSARY;
-use keksdose_shared::cookie::StoredDecision;
 use keksdose_shared::{Action, Decision};
 use yew::Reducible;
 
+use crate::site::Earlier;
 use crate::view::View;
 
 /// Which part of the banner is on screen.
@@ -26,11 +29,57 @@ pub enum Layer {
     Settings,
 }
 
+/// Switches by id, in the view's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags(pub Vec<(String, bool)>);
+
+impl Flags {
+    /// The switch of `id`, if it has one.
+    pub fn get(&self, id: &str) -> Option<bool> {
+        self.0.iter().find(|(k, _)| k == id).map(|(_, on)| *on)
+    }
+
+    /// Sets the switch of `id`, adding it if it has none.
+    pub fn set(&mut self, id: &str, on: bool) {
+        match self.0.iter_mut().find(|(k, _)| k == id) {
+            Some(entry) => entry.1 = on,
+            None => self.0.push((id.to_string(), on)),
+        }
+    }
+}
+
+/// What the visitor decided: the action and, for `custom`, every switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub action: Action,
+    /// The switches, for `custom` (empty otherwise): what to POST as the decision.
+    pub categories: Flags,
+    pub services: Flags,
+}
+
+impl Decided {
+    fn new(action: Action) -> Decided {
+        Decided {
+            action,
+            categories: Flags::default(),
+            services: Flags::default(),
+        }
+    }
+
+    /// The same as the ledger's [`Decision`] (for the tests and the server).
+    pub fn to_decision(&self) -> Decision {
+        let mut d = Decision::new(self.action);
+        d.categories = self.categories.0.iter().cloned().collect();
+        d.services = self.services.0.iter().cloned().collect();
+        d
+    }
+}
+
 /// How the banner ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The visitor chose; this is what to record and apply.
-    Decided(Decision),
+    Decided(Decided),
     /// The visitor closed the settings they had reopened: their earlier decision stands.
     Closed,
 }
@@ -71,48 +120,50 @@ pub struct State {
     /// and allowed something beyond the necessary.
     pub withdraws: bool,
     /// Every category's switch; `necessary` is always on.
-    pub categories: BTreeMap<String, bool>,
+    pub categories: Flags,
     /// Every service's switch; necessary services are always on.
-    pub services: BTreeMap<String, bool>,
+    pub services: Flags,
     /// Categories whose services are shown.
-    pub expanded_categories: BTreeSet<String>,
+    pub expanded_categories: Vec<String>,
     /// Services whose details are shown.
-    pub expanded_services: BTreeSet<String>,
+    pub expanded_services: Vec<String>,
     /// Set once; the banner is done then.
     pub outcome: Option<Outcome>,
-    /// Category of each service, so that the reducer needs no config.
-    service_category: BTreeMap<String, String>,
+    /// Each service with its category, so that the reducer needs no view.
+    service_category: Vec<(String, String)>,
 }
 
 impl State {
     /// The banner as it opens. `stored` is the visitor's earlier decision, if any:
-    /// the switches start from it ([`Decision::restate`]: a service it does not
-    /// explicitly allow starts off, a category is on when all of its services
-    /// are). Without one, every switch but the necessary ones is off.
-    /// `layer` is where the loader asked to open; settings count as reopened only
-    /// when there is an earlier decision to fall back on.
-    pub fn new(view: &View, stored: Option<&StoredDecision>, layer: Layer) -> State {
+    /// the switches start from it (a service it does not explicitly allow starts
+    /// off, a category is on when all of its services are). Without one, every
+    /// switch but the necessary ones is off. `layer` is where the loader asked to
+    /// open; settings count as reopened only when there is an earlier decision to
+    /// fall back on.
+    pub fn new(view: &View, stored: Option<&Earlier>, layer: Layer) -> State {
         // The switches are the stored decision restated by the rule the loader
-        // and `Decision::restate` share (a service on only when explicitly
-        // allowed, a category when all of its services are), and "Nur
-        // Notwendige" withdraws by the rule of `withdrawal::reject_action`: a
-        // test holds both equal to those over every example config. Maps are
-        // filled by `insert`, not `collect`: every `collect` into a BTreeMap
-        // brings its own sort into the banner's WASM (issue 6).
+        // and `Decision::restate` share, and "Nur Notwendige" withdraws by the
+        // rule of `withdrawal::reject_action`: a test holds both equal to those
+        // over every example config.
         let allowed = |id: &str| stored.is_some_and(|s| s.allowed(id));
-        let (mut categories, mut services) = (BTreeMap::new(), BTreeMap::new());
-        let mut service_category = BTreeMap::new();
+        let (mut categories, mut services) = (Flags::default(), Flags::default());
+        let mut service_category = Vec::new();
         for c in &view.categories {
             let necessary = c.id == NECESSARY;
             let mut all = true;
             for s in &c.services {
                 let on = necessary || allowed(&s.id);
                 all &= on;
-                services.insert(s.id.clone(), on);
-                service_category.insert(s.id.clone(), c.id.clone());
+                services.set(&s.id, on);
+                service_category.push((s.id.clone(), c.id.clone()));
             }
-            let on = necessary || if c.services.is_empty() { allowed(&c.id) } else { all };
-            categories.insert(c.id.clone(), on);
+            let on = necessary
+                || if c.services.is_empty() {
+                    allowed(&c.id)
+                } else {
+                    all
+                };
+            categories.set(&c.id, on);
         }
         let withdraws = stored.is_some_and(|s| {
             s.consent_id.is_some() && s.granted.iter().any(|id| !view.is_necessary(id))
@@ -123,8 +174,8 @@ impl State {
             withdraws,
             categories,
             services,
-            expanded_categories: BTreeSet::new(),
-            expanded_services: BTreeSet::new(),
+            expanded_categories: Vec::new(),
+            expanded_services: Vec::new(),
             outcome: None,
             service_category,
         }
@@ -141,40 +192,39 @@ impl State {
             Msg::OpenSettings => next.layer = Layer::Settings,
             Msg::ToggleCategory(id) => {
                 if id != NECESSARY
-                    && let Some(on) = next.categories.get_mut(&id)
+                    && let Some(on) = self.categories.get(&id)
                 {
-                    *on = !*on;
-                    let on = *on;
+                    next.categories.set(&id, !on);
                     for (service, category) in &self.service_category {
                         if *category == id {
-                            next.services.insert(service.clone(), on);
+                            next.services.set(service, !on);
                         }
                     }
                 }
             }
             Msg::ToggleService(id) => {
-                let Some(category) = self.service_category.get(&id) else {
+                let Some(category) = self.category_of(&id) else {
                     return next;
                 };
                 if category == NECESSARY {
                     return next;
                 }
-                if let Some(on) = next.services.get_mut(&id) {
-                    *on = !*on;
+                if let Some(on) = self.services.get(&id) {
+                    next.services.set(&id, !on);
                 }
                 // A category is on when all of its services are (as `Decision::resolve`
                 // counts it); a service may still differ from its category.
                 let all_on = self
                     .service_category
                     .iter()
-                    .filter(|(_, c)| *c == category)
-                    .all(|(s, _)| next.services.get(s).copied().unwrap_or(false));
-                next.categories.insert(category.clone(), all_on);
+                    .filter(|(_, c)| c == category)
+                    .all(|(s, _)| next.services.get(s).unwrap_or(false));
+                next.categories.set(category, all_on);
             }
             Msg::ToggleCategoryDetails(id) => toggle(&mut next.expanded_categories, id),
             Msg::ToggleServiceDetails(id) => toggle(&mut next.expanded_services, id),
             Msg::AcceptAll => {
-                next.outcome = Some(Outcome::Decided(Decision::new(Action::AcceptAll)))
+                next.outcome = Some(Outcome::Decided(Decided::new(Action::AcceptAll)))
             }
             Msg::RejectAll => {
                 let action = if self.withdraws {
@@ -182,10 +232,10 @@ impl State {
                 } else {
                     Action::RejectAll
                 };
-                next.outcome = Some(Outcome::Decided(Decision::new(action)));
+                next.outcome = Some(Outcome::Decided(Decided::new(action)));
             }
             Msg::Save => {
-                next.outcome = Some(Outcome::Decided(Decision {
+                next.outcome = Some(Outcome::Decided(Decided {
                     action: Action::Custom,
                     categories: self.categories.clone(),
                     services: self.services.clone(),
@@ -200,22 +250,35 @@ impl State {
         next
     }
 
+    fn category_of(&self, service: &str) -> Option<&str> {
+        self.service_category
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, c)| c.as_str())
+    }
+
     /// Whether a category's switch is on.
     pub fn category_on(&self, id: &str) -> bool {
-        id == NECESSARY || self.categories.get(id).copied().unwrap_or(false)
+        id == NECESSARY || self.categories.get(id).unwrap_or(false)
     }
 
     /// Whether a service's switch is on.
     pub fn service_on(&self, id: &str) -> bool {
-        self.services.get(id).copied().unwrap_or(false)
-            || self
-                .service_category
-                .get(id)
-                .is_some_and(|c| c == NECESSARY)
+        self.services.get(id).unwrap_or(false) || self.category_of(id) == Some(NECESSARY)
+    }
+
+    /// Whether a category's services are shown.
+    pub fn category_expanded(&self, id: &str) -> bool {
+        self.expanded_categories.iter().any(|c| c == id)
+    }
+
+    /// Whether a service's details are shown.
+    pub fn service_expanded(&self, id: &str) -> bool {
+        self.expanded_services.iter().any(|s| s == id)
     }
 
     /// The decision, once made.
-    pub fn decision(&self) -> Option<&Decision> {
+    pub fn decision(&self) -> Option<&Decided> {
         match &self.outcome {
             Some(Outcome::Decided(d)) => Some(d),
             _ => None,
@@ -223,20 +286,12 @@ impl State {
     }
 }
 
-/// Adds `id` to `set`, or takes it out. Taking out rebuilds the set by `insert`
-/// (a handful of ids): `BTreeSet::remove` and its rebalancing would cost the
-/// WASM some 4 KB for this one call (issue 13).
-fn toggle(set: &mut BTreeSet<String>, id: String) {
-    if set.contains(&id) {
-        let mut kept = BTreeSet::new();
-        for other in std::mem::take(set) {
-            if other != id {
-                kept.insert(other);
-            }
-        }
-        *set = kept;
+/// Adds `id` to `list`, or takes it out.
+fn toggle(list: &mut Vec<String>, id: String) {
+    if list.contains(&id) {
+        list.retain(|other| *other != id);
     } else {
-        set.insert(id);
+        list.push(id);
     }
 }
 
@@ -250,13 +305,14 @@ impl Reducible for State {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use keksdose_shared::cookie::StoredDecision;
     use keksdose_shared::decision::Signals;
     use keksdose_shared::{Action, Decision, SiteConfig};
 
-    use super::{Layer, Msg, Outcome, State};
+    use super::{Decided, Flags, Layer, Msg, Outcome, State};
+    use crate::site::Earlier;
     use crate::view::View;
 
     fn saas() -> SiteConfig {
@@ -308,10 +364,11 @@ mod tests {
             }
             let view = view(&config);
             for s in &earlier {
-                let state = State::new(&view, s.as_ref(), Layer::Settings);
+                let earlier = s.as_ref().map(Earlier::from);
+                let state = State::new(&view, earlier.as_ref(), Layer::Settings);
                 let restated = Decision::restate(&config, s.as_ref());
-                assert_eq!(state.categories, restated.categories, "{s:?}");
-                assert_eq!(state.services, restated.services, "{s:?}");
+                assert_eq!(map(&state.categories), restated.categories, "{s:?}");
+                assert_eq!(map(&state.services), restated.services, "{s:?}");
                 assert_eq!(
                     state.withdraws,
                     withdrawal::reject_action(&config, s.as_ref()) == Action::Withdraw,
@@ -339,6 +396,10 @@ mod tests {
         s
     }
 
+    fn map(flags: &Flags) -> BTreeMap<String, bool> {
+        flags.0.iter().cloned().collect()
+    }
+
     fn run(state: &State, msgs: impl IntoIterator<Item = Msg>) -> State {
         msgs.into_iter().fold(state.clone(), |s, m| s.reduce(m))
     }
@@ -355,7 +416,7 @@ mod tests {
         let config = saas();
         let state = State::new(&view(&config), None, Layer::First);
         assert_eq!(state.layer, Layer::First);
-        for (id, on) in &state.categories {
+        for (id, on) in &state.categories.0 {
             assert_eq!(*on, id == "necessary", "category {id}");
         }
         for s in &config.services {
@@ -367,13 +428,18 @@ mod tests {
             );
         }
         assert_eq!(
-            state.categories.keys().collect::<Vec<_>>(),
+            state
+                .categories
+                .0
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>(),
             [
-                "affiliate",
-                "analytics",
+                "necessary",
                 "functional",
+                "analytics",
                 "marketing",
-                "necessary"
+                "affiliate"
             ]
         );
         // Necessary can't be switched off, by category or service.
@@ -388,11 +454,11 @@ mod tests {
         let state = State::new(&view(&config), None, Layer::First);
         assert_eq!(
             state.reduce(Msg::AcceptAll).outcome,
-            Some(Outcome::Decided(Decision::new(Action::AcceptAll)))
+            Some(Outcome::Decided(Decided::new(Action::AcceptAll)))
         );
         assert_eq!(
             state.reduce(Msg::RejectAll).outcome,
-            Some(Outcome::Decided(Decision::new(Action::RejectAll)))
+            Some(Outcome::Decided(Decided::new(Action::RejectAll)))
         );
     }
 
@@ -416,7 +482,7 @@ mod tests {
         assert_eq!(direct.reduce(Msg::Close).outcome, None);
         // Reopened over a decision ("Cookie-Einstellungen"): close without a new one.
         let old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
-        let reopened = State::new(&view(&config), Some(&old), Layer::Settings);
+        let reopened = State::new(&view(&config), Some(&Earlier::from(&old)), Layer::Settings);
         assert_eq!(reopened.reduce(Msg::Close).outcome, Some(Outcome::Closed));
         assert_eq!(reopened.reduce(Msg::Close).decision(), None);
     }
@@ -478,7 +544,7 @@ mod tests {
                 Msg::Save,
             ],
         );
-        let decision = state.decision().unwrap();
+        let decision = state.decision().unwrap().to_decision();
         assert_eq!(decision.action, Action::Custom);
         let choices = decision.resolve(&config).unwrap();
         let on: BTreeSet<&str> = choices
@@ -503,8 +569,16 @@ mod tests {
         assert!(!choices.categories["marketing"]);
 
         // Saving untouched settings allows only the necessary.
-        let nothing = run(&State::new(&view(&config), None, Layer::Settings), [Msg::Save]);
-        let choices = nothing.decision().unwrap().resolve(&config).unwrap();
+        let nothing = run(
+            &State::new(&view(&config), None, Layer::Settings),
+            [Msg::Save],
+        );
+        let choices = nothing
+            .decision()
+            .unwrap()
+            .to_decision()
+            .resolve(&config)
+            .unwrap();
         for s in &config.services {
             assert_eq!(
                 choices.services[&s.id],
@@ -523,7 +597,7 @@ mod tests {
         custom.services.insert("segment".into(), false);
         custom.services.insert("awin".into(), true);
         let old = stored(&config, &custom, Some("c1"));
-        let state = State::new(&view(&config), Some(&old), Layer::Settings);
+        let state = State::new(&view(&config), Some(&Earlier::from(&old)), Layer::Settings);
         assert!(state.reopened);
         assert!(state.service_on("mixpanel"));
         assert!(!state.service_on("segment"));
@@ -534,7 +608,12 @@ mod tests {
         // Saving unchanged gives back the same choices.
         let again = state.reduce(Msg::Save);
         assert_eq!(
-            again.decision().unwrap().resolve(&config).unwrap(),
+            again
+                .decision()
+                .unwrap()
+                .to_decision()
+                .resolve(&config)
+                .unwrap(),
             custom.resolve(&config).unwrap()
         );
     }
@@ -544,8 +623,9 @@ mod tests {
         let config = saas();
         // Accepted before satismeter joined analytics: the cookie grants the
         // category but does not name the service.
-        let mut old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
-        old.granted.remove("satismeter");
+        let old = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
+        let mut old = Earlier::from(&old);
+        old.granted.retain(|id| id != "satismeter");
         let state = State::new(&view(&config), Some(&old), Layer::Settings);
         assert!(!state.service_on("satismeter"));
         assert!(state.service_on("mixpanel") && state.service_on("segment"));
@@ -557,11 +637,15 @@ mod tests {
     fn only_necessary_after_a_consent_is_a_withdrawal() {
         let config = saas();
         let reject = |stored: &StoredDecision| {
-            State::new(&view(&config), Some(stored), Layer::Settings)
-                .reduce(Msg::RejectAll)
-                .decision()
-                .unwrap()
-                .action
+            State::new(
+                &view(&config),
+                Some(&Earlier::from(stored)),
+                Layer::Settings,
+            )
+            .reduce(Msg::RejectAll)
+            .decision()
+            .unwrap()
+            .action
         };
         let accepted = stored(&config, &Decision::new(Action::AcceptAll), Some("c1"));
         assert_eq!(reject(&accepted), Action::Withdraw);
@@ -592,10 +676,11 @@ mod tests {
                 Msg::ToggleServiceDetails("mixpanel".into()),
             ],
         );
-        assert!(state.expanded_categories.contains("analytics"));
-        assert!(state.expanded_services.contains("mixpanel"));
+        assert!(state.category_expanded("analytics"));
+        assert!(state.service_expanded("mixpanel"));
         let collapsed = state.reduce(Msg::ToggleCategoryDetails("analytics".into()));
-        assert!(!collapsed.expanded_categories.contains("analytics"));
+        assert!(!collapsed.category_expanded("analytics"));
+        assert!(collapsed.service_expanded("mixpanel"));
 
         let done = state.reduce(Msg::AcceptAll);
         assert_eq!(done.reduce(Msg::RejectAll), done);

@@ -10,7 +10,7 @@
 
 use keksdose_shared::SiteConfig;
 use keksdose_shared::config::{NECESSARY, Service};
-use keksdose_shared::texts::{self, Words};
+use keksdose_shared::texts::{self, Texts, Words};
 use serde::Serialize;
 
 use crate::style;
@@ -32,8 +32,11 @@ pub struct View {
     /// The policy's version under the banner's label, with the date it is valid
     /// from: "Stand: 01.06.2024 · Gültig ab 01.06.2024".
     pub policy: String,
-    /// The words the banner shows as they are: `texts.*` and `date.format`.
-    pub words: Words,
+    /// The banner's texts in the language shown.
+    pub texts: Texts,
+    /// How the language writes a date (`{d}.{m}.{y}`): the date of the
+    /// visitor's consent in the settings.
+    pub date_format: String,
     /// The categories in display order, `necessary` first.
     pub categories: Vec<CategoryView>,
 }
@@ -185,11 +188,11 @@ impl View {
             privacy_policy_url: text(&site.privacy_policy_url),
             imprint_url: text(&site.imprint_url),
             policy,
-            words: words
-                .iter()
-                .filter(|(k, _)| k.starts_with("texts.") || *k == "date.format")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            texts: Texts::from_words(words),
+            date_format: words
+                .get("date.format")
+                .cloned()
+                .unwrap_or_else(|| "{y}-{m}-{d}".into()),
             categories,
         }
     }
@@ -255,8 +258,8 @@ mod tests {
         let (de, en) = (saas("de"), saas("en"));
         assert_eq!(de.lang, "de");
         assert_eq!(de.categories[0].id, NECESSARY);
-        assert_eq!(en.words["texts.accept_all"], "Accept all");
-        assert!(!de.words.keys().any(|k| k.starts_with("countries.")));
+        assert_eq!(en.texts.accept_all, "Accept all");
+        assert_eq!(de.date_format, "{d}.{m}.{y}");
         let (category, mixpanel) = de.service("mixpanel").unwrap();
         assert_eq!(category, "analytics");
         assert_eq!(
@@ -264,7 +267,10 @@ mod tests {
             "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)"
         );
         assert!(
-            mixpanel.cookies.iter().any(|c| c.note == " (Cookie) · Speicherdauer: 1 Jahr"),
+            mixpanel
+                .cookies
+                .iter()
+                .any(|c| c.note == " (Cookie) · Speicherdauer: 1 Jahr"),
             "{:?}",
             mixpanel.cookies
         );
@@ -275,12 +281,15 @@ mod tests {
         );
         let (_, en_mixpanel) = en.service("mixpanel").unwrap();
         assert!(
-            en_mixpanel.transfers.iter().any(|t| t.starts_with("United States: ")),
+            en_mixpanel
+                .transfers
+                .iter()
+                .any(|t| t.starts_with("United States: ")),
             "{:?}",
             en_mixpanel.transfers
         );
         assert!(de.is_necessary(NECESSARY));
         assert!(!de.is_necessary("mixpanel"));
-        assert!(de.policy.starts_with(&de.words["texts.policy_version"]));
+        assert!(de.policy.starts_with(&de.texts.policy_version));
     }
 }

@@ -408,13 +408,7 @@ async fn only_necessary_on_the_first_layer_rejects_all() {
         .collect();
     assert_eq!(
         fields,
-        [
-            "action",
-            "categories",
-            "configVersion",
-            "lang",
-            "services"
-        ]
+        ["action", "categories", "configVersion", "lang", "services"]
     );
     assert_eq!(event["categories"], json!({}));
     assert_eq!(event["configVersion"], fixture()["de"]["version"]);
@@ -501,7 +495,9 @@ async fn tab_is_trapped_and_escape_is_not_a_choice() {
     banner.unmount();
 }
 
-fn accepted_cookie(consent_id: &str) -> String {
+/// An "Alle akzeptieren" acknowledged as `consent_id`, as the loader passes the
+/// decoded consent cookie to `mount` (`stored`).
+fn accepted(consent_id: &str) -> Value {
     let config = SiteConfig::from_toml(EXAMPLES[0].1).unwrap();
     let choices = Decision::new(Action::AcceptAll).resolve(&config).unwrap();
     let mut stored = StoredDecision::from_choices(
@@ -513,13 +509,17 @@ fn accepted_cookie(consent_id: &str) -> String {
         Signals::default(),
     );
     stored.consent_id = Some(consent_id.into());
-    stored.encode().unwrap()
+    json!({
+        "consent_id": stored.consent_id,
+        "decided_at": stored.decided_at,
+        "granted": stored.granted,
+    })
 }
 
 #[wasm_bindgen_test]
 async fn reopened_settings_show_the_consent_and_close_without_a_decision() {
     let options = json!({
-        "stored": accepted_cookie("c-7f3a"),
+        "stored": accepted("c-7f3a"),
         "layer": "settings",
         "apiBase": "https://cmp.example/",
     });
@@ -718,11 +718,7 @@ async fn mounting_over_the_server_rendered_layer_replaces_it_and_keeps_the_focus
                 .push(serde_json::from_str(&text).unwrap());
         })
     };
-    let options = js_sys::JSON::parse(
-        &json!({"view": view, "focus": 3})
-        .to_string(),
-    )
-    .unwrap();
+    let options = js_sys::JSON::parse(&json!({"view": view, "focus": 3}).to_string()).unwrap();
     js_sys::Reflect::set(&options, &"returnFocus".into(), &before).unwrap();
     let _handle = keksdose_widget::mount(
         host.clone(),

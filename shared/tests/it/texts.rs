@@ -287,10 +287,9 @@ fn a_language_not_built_in_borrows_the_default_languages_words_and_plural_rules(
 
 /// The saas example's words in `lang` (added to its languages).
 fn saas_words(lang: &str) -> Words {
-    let mut config = keksdose_shared::SiteConfig::from_toml(include_str!(
-        "../../../examples/sites/saas.toml"
-    ))
-    .unwrap();
+    let mut config =
+        keksdose_shared::SiteConfig::from_toml(include_str!("../../../examples/sites/saas.toml"))
+            .unwrap();
     if !config.site.languages.iter().any(|l| l == lang) {
         config.site.languages.push(lang.to_string());
     }
@@ -359,4 +358,9 @@ fn codes_become_words() {
     assert_eq!(texts::country(&de, "BR"), "BR");
     assert_eq!(texts::date(&de, 1_717_200_000), "01.06.2024");
     assert_eq!(texts::date(&en, 1_717_200_000), "2024-06-01");
+    assert_eq!(texts::date_in("{m}/{d}/{y}", 1_717_200_000), "06/01/2024");
+    assert_eq!(
+        texts::date_in("{x} {d}{ {y}{", 1_717_200_000),
+        "{x} 01{ 2024{"
+    );
 }

@@ -467,6 +467,110 @@ async fn a_proof_shows_every_record_with_its_links_and_the_config_shown_and_keys
     );
 }
 
+/// The banner's view of the config: one language, the one the site offers
+/// nearest the page's (the loader's rule), of the version the loader decides
+/// with (an old one too, after a publish), worded by the server; cached with an
+/// ETag; bad queries and unknown versions are clear 4xx errors.
+#[tokio::test]
+async fn the_banner_view_is_one_language_of_the_version_asked_for() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let old = config_version(&http, &server, "saas").await;
+    let get = |query: &str| {
+        http.get(server.url(&format!("/v1/sites/saas/banner{query}")))
+            .header("Origin", server.base_url())
+            .send()
+    };
+    let resp = get("?lang=en-GB").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        server.base_url()
+    );
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with(&format!("\"{old}.")), "{etag}");
+    let en: Value = resp.json().await.unwrap();
+    assert_eq!(en["version"], old.as_str());
+    assert_eq!(en["lang"], "en");
+    assert_eq!(en["texts"]["accept_all"], "Accept all");
+    let mixpanel = en["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["services"].as_array().unwrap())
+        .find(|s| s["id"] == "mixpanel")
+        .unwrap();
+    assert_eq!(mixpanel["legal_basis"], "Consent (Art. 6(1)(a) GDPR)");
+    assert_eq!(en["categories"][0]["id"], "necessary");
+
+    // Without a language, or one the site does not offer: the site's first.
+    for query in ["", "?lang=fr", &format!("?version={old}")] {
+        let body: Value = get(query).await.unwrap().json().await.unwrap();
+        assert_eq!(body["lang"], "de", "{query}");
+        assert_eq!(body["texts"]["accept_all"], "Alle akzeptieren");
+    }
+    let cached = http
+        .get(server.url("/v1/sites/saas/banner?lang=en"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    // A new version published: the old one is still served by name.
+    let mut config =
+        get_json(&http, &server, "/v1/sites/saas/config", None).await["config"].clone();
+    config["texts"] = json!({ "en": { "accept_all": "Yes to all" } });
+    let resp = http
+        .put(server.url("/v1/admin/sites/saas/config"))
+        .bearer_auth(demo_key(&server, "saas"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let new = config_version(&http, &server, "saas").await;
+    assert_ne!(new, old);
+    let current: Value = get("?lang=en").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (
+            current["version"].as_str(),
+            current["texts"]["accept_all"].as_str()
+        ),
+        (Some(new.as_str()), Some("Yes to all"))
+    );
+    let earlier: Value = get(&format!("?lang=en&version={old}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            earlier["version"].as_str(),
+            earlier["texts"]["accept_all"].as_str()
+        ),
+        (Some(old.as_str()), Some("Accept all"))
+    );
+
+    for (query, status) in [
+        ("?version=nope", StatusCode::NOT_FOUND),
+        ("?langs=en", StatusCode::BAD_REQUEST),
+        ("?lang=en&lang=de", StatusCode::BAD_REQUEST),
+    ] {
+        let resp = get(query).await.unwrap();
+        assert_eq!(resp.status(), status, "{query}");
+        let body: Value = resp.json().await.unwrap();
+        error_code(&body);
+    }
+    let resp = http
+        .get(server.url("/v1/sites/nope/banner"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn the_openapi_document_is_served_and_names_every_endpoint() {
     let server = TestServer::start().await.unwrap();
@@ -483,6 +587,7 @@ async fn the_openapi_document_is_served_and_names_every_endpoint() {
     let doc: Value = serde_json::from_str(&served).unwrap();
     for (path, method) in [
         ("/v1/sites/{site}/config", "get"),
+        ("/v1/sites/{site}/banner", "get"),
         ("/v1/sites/{site}/consents", "post"),
         ("/v1/consents/{consent_id}", "get"),
         ("/v1/admin/sites/{site}/consents/{consent_id}/proof", "get"),

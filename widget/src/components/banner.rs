@@ -8,17 +8,14 @@
 //! trapped inside, Escape closes only where closing is allowed (see
 //! [`Msg::Close`]), and on the way out focus returns to where it was.
 
-use std::rc::Rc;
-
-use keksdose_shared::Decision;
 use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
-use super::first_layer::FirstLayer;
-use super::settings::Settings;
+use super::first_layer::first_layer;
+use super::settings::settings;
 use crate::focus;
 use crate::site::SiteRef;
-use crate::state::{Layer, Msg, Outcome, State};
+use crate::state::{Decided, Layer, Msg, Outcome, State};
 
 #[derive(Properties, PartialEq)]
 pub struct BannerProps {
@@ -26,7 +23,7 @@ pub struct BannerProps {
     /// The layer to open with.
     pub layer: Layer,
     /// The visitor decided.
-    pub on_decision: Callback<Decision>,
+    pub on_decision: Callback<Decided>,
     /// The visitor closed the settings they had reopened, without a new decision.
     pub on_close: Callback<()>,
     /// The shadow root has the stylesheet already (`adoptedStyleSheets`, which a
@@ -135,16 +132,9 @@ pub fn Banner(props: &BannerProps) -> Html {
     if state.outcome.is_some() {
         return style;
     }
-    let snapshot = Rc::new((*state).clone());
     let (layer_class, body) = match state.layer {
-        Layer::First => (
-            "kd-first",
-            html! { <FirstLayer site={site.clone()} on_msg={on_msg} /> },
-        ),
-        Layer::Settings => (
-            "kd-settings",
-            html! { <Settings site={site.clone()} state={snapshot} on_msg={on_msg} /> },
-        ),
+        Layer::First => ("kd-first", first_layer(&site, &on_msg)),
+        Layer::Settings => ("kd-settings", settings(&site, &state, &on_msg)),
     };
     let mut root = site.view.classes.clone();
     root.push_str(if state.layer == Layer::First {

@@ -5,15 +5,9 @@ use yew::prelude::*;
 
 use crate::site::SiteRef;
 
-#[derive(Properties, PartialEq)]
-pub struct ConsentInfoProps {
-    pub site: SiteRef,
-}
-
-#[component]
-pub fn ConsentInfo(props: &ConsentInfoProps) -> Html {
-    let site = &props.site;
-    let t = &site.texts;
+/// The visitor's consent ID and date, if the ledger acknowledged their decision.
+pub fn consent_info(site: &SiteRef) -> Html {
+    let t = &site.view.texts;
     let Some((stored, id)) = site
         .stored
         .as_ref()

@@ -8,17 +8,10 @@ use yew::prelude::*;
 use crate::site::SiteRef;
 use crate::state::Msg;
 
-#[derive(Properties, PartialEq)]
-pub struct FirstLayerProps {
-    pub site: SiteRef,
-    pub on_msg: Callback<Msg>,
-}
-
-#[component]
-pub fn FirstLayer(props: &FirstLayerProps) -> Html {
-    let site = &props.site;
-    let t = &site.texts;
-    let send = |msg: Msg| props.on_msg.reform(move |_: MouseEvent| msg.clone());
+/// The first layer of `site`'s banner; its buttons send to `on_msg`.
+pub fn first_layer(site: &SiteRef, on_msg: &Callback<Msg>) -> Html {
+    let t = &site.view.texts;
+    let send = |msg: Msg| on_msg.reform(move |_: MouseEvent| msg.clone());
     html! {
         <>
             <div class="kd-head">

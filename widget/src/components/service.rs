@@ -3,59 +3,50 @@
 //! description, purposes, legal basis, cookies with their lifetimes, privacy and
 //! opt-out links, third-country transfers with their safeguard, fingerprinting.
 
-use std::rc::Rc;
-
 use keksdose_shared::config::NECESSARY;
 use yew::prelude::*;
 
-use super::switch::{Switch, Target};
+use super::switch::{Target, switch};
 use crate::site::SiteRef;
 use crate::state::{Msg, State};
 use crate::view::ServiceView;
 
-#[derive(Properties, PartialEq)]
-pub struct ServiceItemProps {
-    pub site: SiteRef,
-    pub id: AttrValue,
-    pub state: Rc<State>,
-    pub on_msg: Callback<Msg>,
-}
-
-#[component]
-pub fn ServiceItem(props: &ServiceItemProps) -> Html {
-    let site = &props.site;
-    let id = props.id.as_str();
-    let Some((category, service)) = site.view.service(id) else {
-        return Html::default();
-    };
-    let t = &site.texts;
+/// One service of the category `category`, switched as `state` says.
+pub fn service(
+    site: &SiteRef,
+    category: &str,
+    service: &ServiceView,
+    state: &State,
+    on_msg: &Callback<Msg>,
+) -> Html {
+    let id = service.id.as_str();
+    let t = &site.view.texts;
     let name_id = format!("kd-svc-{id}");
     let details_id = format!("kd-svc-{id}-details");
     let necessary = category == NECESSARY;
-    let expanded = props.state.expanded_services.contains(id);
+    let expanded = state.service_expanded(id);
 
     let toggle = {
-        let (on_msg, id) = (props.on_msg.clone(), id.to_string());
+        let (on_msg, id) = (on_msg.clone(), id.to_string());
         Callback::from(move |()| on_msg.emit(Msg::ToggleService(id.clone())))
     };
     let disclose = {
-        let (on_msg, id) = (props.on_msg.clone(), id.to_string());
+        let (on_msg, id) = (on_msg.clone(), id.to_string());
         Callback::from(move |_: MouseEvent| on_msg.emit(Msg::ToggleServiceDetails(id.clone())))
     };
     let control = if necessary {
         html! { <span class="kd-always">{ &t.always_active }</span> }
     } else {
-        html! {
-            <Switch
-                checked={props.state.service_on(id)}
-                labelledby={AttrValue::from(name_id.clone())}
-                target={Target::Service(props.id.clone())}
-                on_toggle={toggle}
-            />
-        }
+        switch(
+            state.service_on(id),
+            name_id.clone(),
+            false,
+            Target::Service(AttrValue::from(id.to_string())),
+            toggle,
+        )
     };
     html! {
-        <li class="kd-service">
+        <li key={id.to_string()} class="kd-service">
             <div class="kd-row">
                 <div>
                     <button type="button" class="kd-disclosure" aria-expanded={expanded.to_string()}
@@ -76,7 +67,7 @@ pub fn ServiceItem(props: &ServiceItemProps) -> Html {
 }
 
 fn details(site: &SiteRef, service: &ServiceView) -> Html {
-    let t = &site.texts;
+    let t = &site.view.texts;
     let list = |label: &String, items: &[String]| {
         (!items.is_empty()).then(|| {
             html! {

@@ -3,43 +3,24 @@
 //! "Auswahl speichern", "Alle akzeptieren", "Nur Notwendige". Its close button
 //! (and Escape) never decides: see [`Msg::Close`].
 
-use std::rc::Rc;
-
 use yew::prelude::*;
 
-use super::category::CategoryItem;
-use super::consent_info::ConsentInfo;
+use super::category::category;
+use super::consent_info::consent_info;
 use crate::site::SiteRef;
 use crate::state::{Msg, State};
 
-#[derive(Properties, PartialEq)]
-pub struct SettingsProps {
-    pub site: SiteRef,
-    pub state: Rc<State>,
-    pub on_msg: Callback<Msg>,
-}
-
-#[component]
-pub fn Settings(props: &SettingsProps) -> Html {
-    let site = &props.site;
-    let t = &site.texts;
-    let send = |msg: Msg| props.on_msg.reform(move |_: MouseEvent| msg.clone());
-    let categories = site.view.categories.iter().map(|c| {
-        html! {
-            <CategoryItem
-                key={c.id.clone()}
-                site={site.clone()}
-                id={AttrValue::from(c.id.clone())}
-                state={props.state.clone()}
-                on_msg={props.on_msg.clone()}
-            />
-        }
-    });
-    let consent = site
-        .stored
-        .as_ref()
-        .filter(|s| s.consent_id.is_some())
-        .map(|_| html! { <ConsentInfo site={site.clone()} /> });
+/// The settings of `site`'s banner with the switches of `state`; every
+/// button and switch sends to `on_msg`.
+pub fn settings(site: &SiteRef, state: &State, on_msg: &Callback<Msg>) -> Html {
+    let t = &site.view.texts;
+    let send = |msg: Msg| on_msg.reform(move |_: MouseEvent| msg.clone());
+    let categories = site
+        .view
+        .categories
+        .iter()
+        .map(|c| category(site, c, state, on_msg));
+    let consent = consent_info(site);
     html! {
         <>
             <div class="kd-head">

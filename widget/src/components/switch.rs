@@ -12,34 +12,28 @@ pub enum Target {
     Service(AttrValue),
 }
 
-#[derive(Properties, PartialEq)]
-pub struct SwitchProps {
-    pub checked: bool,
-    /// Id of the element that names the switch.
-    pub labelledby: AttrValue,
-    /// Locked (necessary services): shown on, cannot be changed.
-    #[prop_or_default]
-    pub disabled: bool,
-    pub target: Target,
-    #[prop_or_default]
-    pub on_toggle: Callback<()>,
-}
-
-#[component]
-pub fn Switch(props: &SwitchProps) -> Html {
-    let onclick = props.on_toggle.reform(|_: MouseEvent| ());
-    let (category, service) = match &props.target {
-        Target::Category(id) => (Some(id.clone()), None),
-        Target::Service(id) => (None, Some(id.clone())),
+/// The switch for `target`, named by the element with the id `labelledby`;
+/// `disabled` locks it (necessary services: shown on, cannot be changed).
+pub fn switch(
+    checked: bool,
+    labelledby: String,
+    disabled: bool,
+    target: Target,
+    on_toggle: Callback<()>,
+) -> Html {
+    let onclick = on_toggle.reform(|_: MouseEvent| ());
+    let (category, service) = match target {
+        Target::Category(id) => (Some(id), None),
+        Target::Service(id) => (None, Some(id)),
     };
     html! {
         <button
             type="button"
             role="switch"
             class="kd-switch"
-            aria-checked={if props.checked { "true" } else { "false" }}
-            aria-labelledby={props.labelledby.clone()}
-            disabled={props.disabled}
+            aria-checked={if checked { "true" } else { "false" }}
+            aria-labelledby={labelledby}
+            disabled={disabled}
             data-category={category}
             data-service={service}
             {onclick}

@@ -1078,7 +1078,11 @@ fn render_layer(
     let lang = config.language_for(Some(lang)).to_string();
     let words = texts::words_for(config, &lang);
     let view = keksdose_widget::view::View::new(config, version, &lang, &words);
-    let site = Site::new(view, stored, None);
+    let site = Site::new(
+        view,
+        stored.as_ref().map(keksdose_widget::site::Earlier::from),
+        None,
+    );
     // Printed as on screen: a proof on paper shows the buttons as they were.
     let css = format!(
         "{}@media print{{*{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}",
