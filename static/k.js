@@ -394,18 +394,27 @@
 
   /**
    * The banner's view of the config the loader decides with, in the page's
-   * language, everything worded by the server (GET /v1/sites/{site}/banner):
-   * what the banner's WASM mounts with, fetched beside it.
+   * language as it is now, everything worded by the server (GET
+   * /v1/sites/{site}/banner): what the banner's WASM mounts with, fetched
+   * beside it. Kept per version and language (a page may change its language).
    */
-  var bannerView = once(function () {
+  var views = {};
+  function bannerView() {
     return fetchConfig().then(function (body) {
-      return getJson(
-        api + "/v1/sites/" + encodeURIComponent(site) + "/banner?version=" +
-          encodeURIComponent(body.version) + "&lang=" +
-          encodeURIComponent(choose(body.config, pageLang()))
-      );
+      var lang = choose(body.config, pageLang());
+      var key = body.version + " " + lang;
+      if (!views[key]) {
+        views[key] = getJson(
+          api + "/v1/sites/" + encodeURIComponent(site) + "/banner?version=" +
+            encodeURIComponent(body.version) + "&lang=" + encodeURIComponent(lang)
+        );
+        views[key].catch(function () {
+          delete views[key]; // try again next time
+        });
+      }
+      return views[key];
     });
-  });
+  }
 
   // -- Blocked elements ---------------------------------------------------------
   var BLOCKED = 'script[type="text/plain"][data-consent], iframe[data-consent][data-src]';
@@ -768,7 +777,7 @@
     setCookie("", 0);
     stored = null;
     fetchConfig.forget();
-    bannerView.forget();
+    views = {};
   }
 
   function now() {

@@ -660,6 +660,8 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         "/s/saas/k.js",
         "/s/coaching/k.js",
         part.as_str(),
+        // What the banner is mounted with, fetched beside its WASM.
+        "/v1/sites/saas/banner?lang=de",
     ];
     // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
     // over: both are revalidated. Status line and headers of the two 304s.
@@ -730,6 +732,14 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         figures.push(
             Figure::new(
                 group,
+                format!("the banner's view of the config (saas, de), {encoding}"),
+                "B",
+            )
+            .one(sizes[7]),
+        );
+        figures.push(
+            Figure::new(
+                group,
                 format!(
                     "per-site loader /s/saas/k.js (loader, config, stylesheet, first layer), {encoding}"
                 ),
@@ -752,7 +762,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
                 format!("first visit, every Keksdose response body, {encoding}"),
                 "B",
             )
-            .one(sizes[..4].iter().sum::<f64>() + sizes[6]),
+            .one(sizes[..4].iter().sum::<f64>() + sizes[6] + sizes[7]),
         );
         figures.push(
             Figure::new(
@@ -760,7 +770,7 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
                 format!("per site: first visit, every Keksdose response body, {encoding}"),
                 "B",
             )
-            .one(sizes[2] + sizes[3] + sizes[4]),
+            .one(sizes[2] + sizes[3] + sizes[4] + sizes[7]),
         );
     }
     Ok(())

@@ -10,7 +10,9 @@
 //! ([`Decision::restate`]): the banner's switches when the settings reopen, the
 //! loader's "Immer erlauben" ([`Decision::allowing`]) and a pending decision sent
 //! again ([`Decision::resend`]). The loader (`static/k-banner.js`) implements these and
-//! [`Decision::resolve`] too, held to this code by `shared/vectors/choices.json`.
+//! [`Decision::resolve`] too, held to this code by `shared/vectors/choices.json`;
+//! the banner starts its switches over its view of the config by the same rule
+//! (`widget/src/state.rs`, held to [`Decision::restate`] by a test there).
 
 use std::collections::BTreeMap;
 

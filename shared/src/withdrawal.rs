@@ -3,7 +3,8 @@
 //! the loader turns into the site's opt-out hooks, deleted cookies and, where
 //! the site asks for it, a reload.
 //!
-//! The banner ([`reject_action`], in `widget/src/state.rs`) and the loader
+//! The banner (the rule of [`reject_action`] over its view of the config, in
+//! `widget/src/state.rs`, held to it by a test there) and the loader
 //! (`static/k-banner.js`, all of it) apply these rules; the loader is held to this code
 //! by `shared/vectors/withdrawal.json`. Nothing here looks at the page: which
 //! blocked scripts already ran is the loader's to say ([`needs_reload`]'s `ran`).

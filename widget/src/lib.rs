@@ -6,7 +6,9 @@
 //! settings, focus and keyboard handling, the look — and nothing else: it does not
 //! read or write cookies, POST to the ledger, or apply decisions; the loader does,
 //! with what [`mount`] hands it. The rules of the banner live in [`state`], pure
-//! and unit-tested natively; [`components`] render it, one component per file.
+//! and unit-tested natively; [`components`] render it, one part per file. What
+//! it shows comes worded from the server ([`view`]): the WASM holds no config
+//! types, no languages and no wording of its own.
 //!
 //! # The loader's API
 //!
@@ -14,11 +16,15 @@
 //! import init, { mount } from "./keksdose_widget.js";
 //! await init();
 //! const handle = mount(hostElement, {
-//!   view,                      // required: the body of GET /v1/sites/{site}/banner?lang=…,
-//!                              //   the config as the banner shows it, in one language
+//!   view,                      // required: the body of GET /v1/sites/{site}/banner
+//!                              //   ?version=…&lang=…: the config the loader decides
+//!                              //   with, as the banner shows it, in one language
 //!                              //   (the server picks it and words everything: `view`)
-//!   stored: "1.…",             // optional: the consent cookie's value; starts the
-//!                              //   switches from it and shows the consent ID
+//!   stored: {                  // optional: the consent cookie, as the loader decoded
+//!     consent_id: "…" | null,  //   it (only a valid one); starts the switches from
+//!     decided_at: 1717200000,  //   what it granted and shows the consent ID and date
+//!     granted: ["analytics", …],
+//!   },
 //!   layer: "settings",         // optional: "first" (default) or "settings"
 //!                              //   (the "Cookie-Einstellungen" link)
 //!   apiBase: "https://cmp.example", // optional: for the link to the visitor's history
@@ -33,7 +39,7 @@
 //! ```
 //!
 //! `mount` throws an `Error` if the options are malformed (unknown fields
-//! included); a `stored` value that does not parse counts as no decision.
+//! included), naming where.
 //! It attaches an open shadow root to `hostElement` (or reuses the one there),
 //! renders into a new `<div data-keksdose-banner>` in it, hidden, and once
 //! rendered removes whatever else the root held — the loader's server-rendered

@@ -340,7 +340,13 @@ mod tests {
             include_str!("../../examples/sites/fluxcess.toml"),
             include_str!("../../examples/sites/tutory.toml"),
         ] {
-            let config = SiteConfig::from_toml(example).unwrap();
+            let mut config = SiteConfig::from_toml(example).unwrap();
+            // A category without services: switched by its own id.
+            config.categories.push(keksdose_shared::config::Category {
+                id: "empty".into(),
+                name: None,
+                description: None,
+            });
             let mut decisions = vec![
                 Decision::new(Action::AcceptAll),
                 Decision::new(Action::RejectAll),
@@ -361,6 +367,22 @@ mod tests {
                 for id in [None, Some("c1")] {
                     earlier.push(Some(stored(&config, d, id)));
                 }
+            }
+            // Cookies the config did not make: one id alone (a category
+            // without its services, a service of a necessary category), an
+            // id the config does not know.
+            let base = stored(&config, &Decision::new(Action::RejectAll), Some("c1"));
+            let ids = config
+                .categories()
+                .into_iter()
+                .map(|c| c.id)
+                .chain(config.services.iter().map(|s| s.id.clone()))
+                .chain(["gone".to_string()]);
+            for id in ids {
+                let mut s = base.clone();
+                s.granted = BTreeSet::from([id]);
+                s.denied.clear();
+                earlier.push(Some(s));
             }
             let view = view(&config);
             for s in &earlier {

@@ -112,7 +112,7 @@ impl Encoded {
         r: &mut actix_web::HttpResponseBuilder,
     ) -> HttpResponse {
         let (body, encoding) = self.body(accepted(req));
-        r.insert_header((header::VARY, "Accept-Encoding"));
+        r.append_header((header::VARY, "Accept-Encoding"));
         if let Some(encoding) = encoding {
             r.insert_header((header::CONTENT_ENCODING, encoding));
         }

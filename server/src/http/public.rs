@@ -184,7 +184,7 @@ pub async fn site_config<S: Store>(
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
     cors(&mut r, origin);
     if not_modified {
-        r.insert_header((header::VARY, "Accept-Encoding"));
+        r.append_header((header::VARY, "Accept-Encoding"));
         return Ok(r.finish());
     }
     r.content_type("application/json");
@@ -207,7 +207,7 @@ pub async fn site_config<S: Store>(
         ("version" = Option<String>, Query, description = "A config version of the site, current or old; without it the current one"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
-        (status = 200, description = "The banner's view: `version`, `lang`, `classes`, `colors`, `privacy_policy_url`, `imprint_url`, `policy`, `words` (`texts.*`, `date.format`), `categories` with their `services`, each worded (the ETag: the version and a digest of the view)", body = Object),
+        (status = 200, description = "The banner's view: `version`, `lang`, `classes`, `colors`, `privacy_policy_url`, `imprint_url`, `policy`, `texts` (by name), `date_format`, `categories` with their `services`, each worded (the ETag: the version and a digest of the view)", body = Object),
         (status = 400, description = "Malformed query", body = keksdose_shared::api::ApiError),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "Unknown site or config version", body = keksdose_shared::api::ApiError),
@@ -217,19 +217,21 @@ pub async fn banner_view<S: Store>(
     path: web::Path<String>,
     state: web::Data<AppState<S>>,
 ) -> Result<HttpResponse, HttpError> {
-    let query = web::Query::<BannerQuery>::from_query(req.query_string())
-        .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
-        .into_inner();
     let site = state.store.site(&path).await?;
     if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()).await {
         return Ok(r);
     }
+    let query = web::Query::<BannerQuery>::from_query(req.query_string())
+        .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
+        .into_inner();
     let site = site.ok_or_else(|| unknown_site(&path))?;
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&*state.store, &site).await?;
     // The current version's views were made once, with the config; an older
-    // one (a loader holding a config cached before a publish) is made here.
-    let old;
+    // version (a loader holding a config cached before a publish: at most a day,
+    // and rate limited like the config) is made for the request and sent as it
+    // is, without the cost of compressing it.
+    let made;
     let (body, etag) = match query.version.as_deref() {
         Some(v) if v != published.version => {
             let config = state.store.config(&site.id, v).await?.ok_or_else(|| {
@@ -244,21 +246,15 @@ pub async fn banner_view<S: Store>(
             let json = serde_json::to_vec(&view)
                 .map_err(|e| HttpError::new(ErrorCode::Internal, e.to_string()))?;
             let etag = format!("\"{v}.{}\"", crate::published::short_digest(&json));
-            old = (
-                crate::http::assets::Encoded::with_brotli(
-                    json,
-                    crate::http::assets::CONFIG_BROTLI_QUALITY,
-                ),
-                etag,
-            );
-            (&old.0, &old.1)
+            made = etag;
+            (Err(json), &made)
         }
         _ => {
             let lang = published.config.language_for(query.lang.as_deref());
             let (body, etag) = published.banner.get(lang).ok_or_else(|| {
                 HttpError::new(ErrorCode::Internal, format!("no banner view in {lang:?}"))
             })?;
-            (body, etag)
+            (Ok(body), etag)
         }
     };
     let not_modified = crate::http::assets::etag_matches(&req, etag);
@@ -271,11 +267,16 @@ pub async fn banner_view<S: Store>(
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
     cors(&mut r, origin);
     if not_modified {
-        r.insert_header((header::VARY, "Accept-Encoding"));
+        r.append_header((header::VARY, "Accept-Encoding"));
         return Ok(r.finish());
     }
     r.content_type("application/json");
-    Ok(body.respond(&req, &mut r))
+    Ok(match body {
+        Ok(encoded) => encoded.respond(&req, &mut r),
+        Err(json) => r
+            .append_header((header::VARY, "Accept-Encoding"))
+            .body(json),
+    })
 }
 
 /// The query of the banner endpoint; nothing else.
