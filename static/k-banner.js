@@ -608,9 +608,7 @@ export default function (K) {
             })
               .then(widgetAndView)
               .then(function (both) {
-                afterLayerPainted(slot.early, function () {
-                  takeOver(slot, both);
-                });
+                takeOver(slot, both);
               });
           }
           mountBanner(slot, got, { layer: layer });
@@ -629,42 +627,6 @@ export default function (K) {
       .then(function () {
         if (opening === call) opening = null;
       });
-  }
-
-  /**
-   * Calls `fn` once the browser has reported the largest paint that showing the
-   * server's first layer caused (a `largest-contentful-paint` entry after it was
-   * shown), at most `LAYER_PAINT_WAIT` ms later, and at once where there is no
-   * such API. The WASM replaces that layer only then: replaced before its paint
-   * was reported, the layer would not count, and the page's largest paint would
-   * be the WASM's copy of it, a round trip and a compile later (seen in
-   * Lighthouse on loopback, where the WASM arrives within a few frames). A page
-   * whose own content is larger reports no entry for the layer: the cap.
-   * "Einstellungen" takes over at once, without this wait.
-   */
-  var LAYER_PAINT_WAIT = 500;
-  function afterLayerPainted(early, fn) {
-    var called = false;
-    var observer = null;
-    function go() {
-      if (called) return;
-      called = true;
-      if (observer) observer.disconnect();
-      fn();
-    }
-    var types = root.PerformanceObserver && root.PerformanceObserver.supportedEntryTypes;
-    if (!types || types.indexOf("largest-contentful-paint") < 0) return go();
-    try {
-      observer = new root.PerformanceObserver(function (list) {
-        list.getEntries().forEach(function (entry) {
-          if (entry.startTime >= early.shownAt) go();
-        });
-      });
-      observer.observe({ type: "largest-contentful-paint", buffered: true });
-    } catch (e) {
-      return go();
-    }
-    setTimeout(go, LAYER_PAINT_WAIT);
   }
 
   /** The banner's module and the view of the config it is mounted with. */
@@ -743,7 +705,6 @@ export default function (K) {
     var early = {
       done: false,
       settings: false,
-      shownAt: root.performance && root.performance.now ? root.performance.now() : 0,
       previous: active && active !== doc.body && typeof active.focus === "function" ? active : null,
       offs: [],
     };
