@@ -208,7 +208,7 @@ pub async fn site_config<S: Store>(
         ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
         (status = 200, description = "The banner's view: `version`, `lang`, `classes`, `colors`, `privacy_policy_url`, `imprint_url`, `policy`, `texts` (by name), `date_format`, `categories` with their `services`, each worded (the ETag: the version and a digest of the view)", body = Object),
-        (status = 400, description = "Malformed query", body = keksdose_shared::api::ApiError),
+        (status = 400, description = "Malformed query (an unknown field, a `lang` that is no language tag, a `version` that is no config version)", body = keksdose_shared::api::ApiError),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "Unknown site or config version", body = keksdose_shared::api::ApiError),
         (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
@@ -224,6 +224,22 @@ pub async fn banner_view<S: Store>(
     let query = web::Query::<BannerQuery>::from_query(req.query_string())
         .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
         .into_inner();
+    if let Some(lang) = &query.lang
+        && !is_language_tag(lang)
+    {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
+        ));
+    }
+    if let Some(version) = &query.version
+        && !keksdose_shared::consent_request::is_token(version)
+    {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!("version: expected a config version, got {version:?}"),
+        ));
+    }
     let site = site.ok_or_else(|| unknown_site(&path))?;
     let origin = allowed_origin(&req, &site).unwrap_or(None);
     let published = state.published.get(&*state.store, &site).await?;

@@ -504,7 +504,7 @@ async fn the_banner_view_is_one_language_of_the_version_asked_for() {
     assert_eq!(en["categories"][0]["id"], "necessary");
 
     // Without a language, or one the site does not offer: the site's first.
-    for query in ["", "?lang=fr", &format!("?version={old}")] {
+    for query in ["", "?lang=fr", "?lang=pt-BR", &format!("?version={old}")] {
         let body: Value = get(query).await.unwrap().json().await.unwrap();
         assert_eq!(body["lang"], "de", "{query}");
         assert_eq!(body["texts"]["accept_all"], "Alle akzeptieren");
@@ -555,6 +555,8 @@ async fn the_banner_view_is_one_language_of_the_version_asked_for() {
 
     for (query, status) in [
         ("?version=nope", StatusCode::NOT_FOUND),
+        ("?version=%00", StatusCode::BAD_REQUEST),
+        ("?lang=..%2Fetc", StatusCode::BAD_REQUEST),
         ("?langs=en", StatusCode::BAD_REQUEST),
         ("?lang=en&lang=de", StatusCode::BAD_REQUEST),
     ] {
