@@ -378,7 +378,7 @@ impl<'a> DecisionEvent<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use keksdose_shared::{Action, SiteConfig};
     use serde_json::json;
 
@@ -469,7 +469,8 @@ mod tests {
         assert!(parse("[]").is_err());
     }
 
-    const EXAMPLES: [&str; 7] = [
+    /// Every example site's config as TOML, for the tests that go through each.
+    pub(crate) const EXAMPLES: [&str; 7] = [
         include_str!("../../examples/sites/saas.toml"),
         include_str!("../../examples/sites/coaching.toml"),
         include_str!("../../examples/sites/sessionbutler.toml"),

@@ -331,15 +331,7 @@ mod tests {
     #[test]
     fn the_switches_start_as_the_shared_rules_restate_them() {
         use keksdose_shared::withdrawal;
-        for example in [
-            include_str!("../../examples/sites/saas.toml"),
-            include_str!("../../examples/sites/coaching.toml"),
-            include_str!("../../examples/sites/sessionbutler.toml"),
-            include_str!("../../examples/sites/dogandme.toml"),
-            include_str!("../../examples/sites/sevdesk.toml"),
-            include_str!("../../examples/sites/fluxcess.toml"),
-            include_str!("../../examples/sites/tutory.toml"),
-        ] {
+        for example in crate::options::tests::EXAMPLES {
             let mut config = SiteConfig::from_toml(example).unwrap();
             // A category without services: switched by its own id.
             config.categories.push(keksdose_shared::config::Category {

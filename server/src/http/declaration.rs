@@ -266,14 +266,7 @@ async fn made<S: Store>(
     let q = web::Query::<Query>::from_query(req.query_string())
         .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
         .into_inner();
-    if let Some(lang) = &q.lang
-        && !super::public::is_language_tag(lang)
-    {
-        return Err(HttpError::new(
-            ErrorCode::BadRequest,
-            format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
-        ));
-    }
+    super::public::check_lang(q.lang.as_deref())?;
     if let Some(id) = &q.consent
         && !keksdose_shared::consent_request::is_token(id)
     {

@@ -174,20 +174,10 @@ pub async fn site_config<S: Store>(
     } else {
         format!("\"{}\"", published.version)
     };
-    let not_modified = crate::http::assets::etag_matches(&req, &etag);
-    let mut r = if not_modified {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    r.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
-    cors(&mut r, origin);
+    let (mut r, not_modified) = json_cached(&req, etag, origin);
     if not_modified {
-        r.append_header((header::VARY, "Accept-Encoding"));
         return Ok(r.finish());
     }
-    r.content_type("application/json");
     let body = if words {
         &published.json_words
     } else {
@@ -224,14 +214,7 @@ pub async fn banner_view<S: Store>(
     let query = web::Query::<BannerQuery>::from_query(req.query_string())
         .map_err(|e| HttpError::new(ErrorCode::BadRequest, format!("invalid query: {e}")))?
         .into_inner();
-    if let Some(lang) = &query.lang
-        && !is_language_tag(lang)
-    {
-        return Err(HttpError::new(
-            ErrorCode::BadRequest,
-            format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
-        ));
-    }
+    check_lang(query.lang.as_deref())?;
     if let Some(version) = &query.version
         && !keksdose_shared::consent_request::is_token(version)
     {
@@ -273,26 +256,52 @@ pub async fn banner_view<S: Store>(
             (Ok(body), etag)
         }
     };
-    let not_modified = crate::http::assets::etag_matches(&req, etag);
-    let mut r = if not_modified {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    r.insert_header((header::ETAG, etag.clone()))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
-    cors(&mut r, origin);
+    let (mut r, not_modified) = json_cached(&req, etag.clone(), origin);
     if not_modified {
-        r.append_header((header::VARY, "Accept-Encoding"));
         return Ok(r.finish());
     }
-    r.content_type("application/json");
     Ok(match body {
         Ok(encoded) => encoded.respond(&req, &mut r),
         Err(json) => r
             .append_header((header::VARY, "Accept-Encoding"))
             .body(json),
     })
+}
+
+/// The start of a public JSON answer cached for 60 s under `etag`, with CORS
+/// for `origin`, and whether it is a 304 (the client has `etag` already: the
+/// builder is to be finished without a body).
+fn json_cached(
+    req: &HttpRequest,
+    etag: String,
+    origin: Option<String>,
+) -> (HttpResponseBuilder, bool) {
+    let not_modified = crate::http::assets::etag_matches(req, &etag);
+    let mut r = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    r.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"));
+    cors(&mut r, origin);
+    if not_modified {
+        r.append_header((header::VARY, "Accept-Encoding"));
+    } else {
+        r.content_type("application/json");
+    }
+    (r, not_modified)
+}
+
+/// A `lang` query parameter: a language tag, else a 400 that says so.
+pub(super) fn check_lang(lang: Option<&str>) -> Result<(), HttpError> {
+    match lang {
+        Some(lang) if !is_language_tag(lang) => Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!("lang: expected a language tag like \"de\" or \"pt-BR\", got {lang:?}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The query of the banner endpoint; nothing else.
