@@ -911,7 +911,6 @@
     trustedPolicy: trustedPolicy,
     ready: ready,
     afterFirstPaint: afterFirstPaint,
-    afterNextPaint: afterNextPaint,
     pageLang: pageLang,
   });
 

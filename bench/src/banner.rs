@@ -11,7 +11,7 @@
 //! DevTools protocol (`Page.addScriptToEvaluateOnNewDocument`, before any of the
 //! page's scripts) records the paint entries, the layout shifts, the first
 //! animation frame in which a banner button has a size, the moment the banner's
-//! WASM took over from the server's first layer (per-site form), and the moment the first
+//! WASM and its view of the config were there beside the server's first layer (per-site form), and the moment the first
 //! consented script runs (the demo's scripts report to `window.__demo.ran`). Bytes
 //! are Resource Timing's `transferSize` of the requests to the Keksdose server
 //! (`/k.js`, `/s/{site}/k.js`, `/widget/`, `/v1/`); sizes per encoding are fetched again with
@@ -36,7 +36,7 @@ pub struct Options {
 
 /// Recorded from the first moment of every page (see the module comment).
 const PROBE: &str = r##"(() => {
-  const r = (window.__kb = { cls: 0, shifted: [], fp: null, fcp: null, banner: null, takeover: null, lcp: null, lcpNode: null, consented: null, started: null, activated: null });
+  const r = (window.__kb = { cls: 0, shifted: [], fp: null, fcp: null, banner: null, ready: null, lcp: null, lcpNode: null, consented: null, started: null, activated: null });
   // k.js's first act is a Consent Mode default pushed to dataLayer: its start.
   const dl = [];
   dl.push = function () {
@@ -85,23 +85,20 @@ const PROBE: &str = r##"(() => {
     return Array.prototype.push.apply(this, arguments);
   };
   window.__demo = { ran: ran };
-  // The WASM took over from the server's first layer (per-site form): the shadow
-  // root holds its container, marked data-takeover, no longer hidden. Watched from
-  // the first frame that sees the shadow root, so the time is the mutation's.
-  const settled = (root) => {
-    const c = root.querySelector("[data-keksdose-banner][data-takeover]");
-    return !!c && !c.hasAttribute("hidden");
-  };
+  // The banner's WASM and its view of the config are there, beside the server's
+  // first layer (per-site form): the loader marks the host data-ready, and
+  // "Einstellungen" would open the settings at once. Watched from the first
+  // frame that sees the host, so the time is the mutation's.
   let watched = null;
   const poll = () => {
     const host = document.getElementById("keksdose-root");
     const root = host && host.shadowRoot;
-    if (root && watched !== root) {
-      watched = root;
-      if (r.takeover === null && settled(root)) r.takeover = performance.now();
+    if (host && watched !== host) {
+      watched = host;
+      if (r.ready === null && host.hasAttribute("data-ready")) r.ready = performance.now();
       new MutationObserver(() => {
-        if (r.takeover === null && settled(root)) r.takeover = performance.now();
-      }).observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: ["hidden"] });
+        if (r.ready === null && host.hasAttribute("data-ready")) r.ready = performance.now();
+      }).observe(host, { attributes: true, attributeFilter: ["data-ready"] });
     }
     const b = root && root.querySelector("button");
     if (b && b.getBoundingClientRect().height > 0) r.banner = performance.now();
@@ -116,7 +113,7 @@ const res = performance.getEntriesByType("resource").filter((e) => ours(e.name))
 const kjs = res.find((e) => /^\/(s\/[^/]+\/)?k\.js$/.test(new URL(e.name).pathname));
 const nav = performance.getEntriesByType("navigation")[0];
 return {
-  fp: __kb.fp, fcp: __kb.fcp, cls: __kb.cls, shifted: __kb.shifted, banner: __kb.banner, takeover: __kb.takeover, lcp: __kb.lcp, lcpNode: __kb.lcpNode, consented: __kb.consented,
+  fp: __kb.fp, fcp: __kb.fcp, cls: __kb.cls, shifted: __kb.shifted, banner: __kb.banner, ready: __kb.ready, lcp: __kb.lcp, lcpNode: __kb.lcpNode, consented: __kb.consented,
   started: __kb.started, activated: __kb.activated,
   loader: kjs ? kjs.responseEnd : null,
   dcl: nav ? nav.domContentLoadedEventStart : null,
@@ -221,7 +218,7 @@ impl Form {
     fn done(self) -> &'static str {
         match self {
             Form::Generic => "return window.__kb && window.__kb.banner",
-            Form::PerSite => "return window.__kb && window.__kb.banner && window.__kb.takeover",
+            Form::PerSite => "return window.__kb && window.__kb.banner && window.__kb.ready",
         }
     }
 }
@@ -235,8 +232,9 @@ struct Samples {
     /// Chromium's largest contentful paint, and the nodes it named.
     lcp: Vec<f64>,
     lcp_nodes: Vec<String>,
-    /// Per-site form: the WASM took over (settings ready), from navigation start…
-    takeover: Vec<f64>,
+    /// Per-site form: the WASM and the view are there (settings ready), from
+    /// navigation start…
+    ready: Vec<f64>,
     /// … and after the first layer showed.
     ready_after_banner: Vec<f64>,
     fp: Vec<f64>,
@@ -369,9 +367,9 @@ async fn measure(
                     s.lcp_nodes.push(n.to_string());
                 }
                 if form == Form::PerSite {
-                    let takeover = num(&m["takeover"])?;
-                    s.takeover.push(takeover);
-                    s.ready_after_banner.push(takeover - banner);
+                    let ready = num(&m["ready"])?;
+                    s.ready.push(ready);
+                    s.ready_after_banner.push(ready - banner);
                 }
                 s.fp.push(num(&m["fp"])?);
                 s.fcp.push(num(&m["fcp"])?);
@@ -500,9 +498,9 @@ fn push(figures: &mut Vec<Figure>, form: Form, mut s: Samples, slow: bool) {
     ));
     if form == Form::PerSite {
         figures.push(f(
-            "first visit: settings ready (the WASM took over), from navigation start",
+            "first visit: settings ready (the WASM and the view there), from navigation start",
             "ms",
-            s.takeover,
+            s.ready,
         ));
         figures.push(f(
             "first visit: first layer visible → settings ready",

@@ -1843,36 +1843,52 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     assert_eq!(proof["records"][0]["record"]["action"], "custom");
     demo.finish().await;
 
-    // The WASM arriving takes over without moving the focus from where the
-    // visitor was on the server's layer.
+    // The WASM arriving changes nothing on the server's layer: the same
+    // layer, the focus where the visitor put it. The banner takes its place
+    // only with the settings.
     let release = dir.path().join("release-3");
     let demo = Demo::start_held(&release).await;
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
+    demo.eval(
+        "window.serversLayer = document.querySelector('#keksdose-root').shadowRoot\
+             .querySelector('[data-keksdose-banner]'); return true;",
+    )
+    .await;
     demo.press(&[Key::Tab, Key::Tab]).await;
     assert_eq!(demo.focus().await, "banner:link:Impressum");
     std::fs::write(&release, "").unwrap();
     demo.wait(
-        "the banner to take over",
-        "const r = document.querySelector('#keksdose-root').shadowRoot;\
-         return !!r.querySelector('[data-keksdose-banner][data-takeover]:not([hidden])')\
-             && r.querySelectorAll('[role=dialog]').length === 1;",
+        "the WASM and the view, let go, to be there",
+        "return document.querySelector('#keksdose-root').hasAttribute('data-ready');",
     )
     .await;
+    assert_eq!(
+        demo.eval(
+            "const r = document.querySelector('#keksdose-root').shadowRoot;\
+             return [r.querySelectorAll('[data-keksdose-banner]').length,\
+                 r.querySelector('[data-keksdose-banner]') === window.serversLayer];"
+        )
+        .await,
+        json!([1, true]),
+        "still the server's layer, alone"
+    );
     assert_eq!(demo.focus().await, "banner:link:Impressum", "focus kept");
     demo.press(&[Key::Tab]).await;
     assert_eq!(demo.focus().await, "banner:accept_all");
     demo.press(&[Key::Enter]).await;
     let id = demo.acknowledged_consent_id().await;
     let proof = demo.proof("saas", &id).await;
+    assert_eq!(proof["records"].as_array().unwrap().len(), 1, "{proof}");
     assert_eq!(proof["records"][0]["record"]["action"], "accept_all");
     demo.finish().await;
 
-    // "Einstellungen" clicked on the server's layer after the banner was mounted
-    // and before its first render replaced that layer: the settings open all the
-    // same. The page clicks in that moment: when the banner's hidden container
-    // appears beside the server's layer (a mutation observer runs before the
-    // banner's render, which is a later microtask).
+    // "Nur Notwendige" clicked on the server's layer after "Einstellungen"
+    // mounted the banner and before its first render replaced that layer: the
+    // visitor's answer, recorded once, and the settings never show. The page
+    // clicks in that moment: when the banner's hidden container appears beside
+    // the server's layer (a mutation observer runs before the banner's render,
+    // which is a later microtask).
     let release = dir.path().join("release-4");
     let demo = Demo::start_held(&release).await;
     demo.open("/demo/saas.html").await;
@@ -1884,11 +1900,12 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
            if (!r.querySelector('[data-keksdose-banner][data-takeover][hidden]')) return;\
            observer.disconnect();\
            window.clickedDuringTakeover = early.isConnected;\
-           if (early.isConnected) early.querySelector('[data-action=settings]').click();\
+           if (early.isConnected) early.querySelector('[data-action=reject_all]').click();\
          }).observe(r, { childList: true });\
          return true;",
     )
     .await;
+    demo.click("settings").await;
     std::fs::write(&release, "").unwrap();
     demo.wait(
         "the banner's hidden container beside the server's layer",
@@ -1900,8 +1917,17 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
         json!(true),
         "the click came while the banner was taking over"
     );
-    demo.settings_layer(true).await;
-    assert_eq!(demo.dialogs().await, json!(1), "one dialog");
+    let id = demo.acknowledged_consent_id().await;
+    demo.wait(
+        "the banner to close",
+        "return !document.querySelector('#keksdose-root');",
+    )
+    .await;
+    let proof = demo.proof("saas", &id).await;
+    let records = proof["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "recorded once: {proof}");
+    assert_eq!(records[0]["record"]["action"], "reject_all");
+    assert_eq!(demo.cookie_action().await, json!("r"));
     demo.finish().await;
 
     // "Einstellungen" by keyboard while the WASM is held: the settings, once
@@ -1923,6 +1949,66 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     demo.settings_layer(true).await;
     assert_eq!(demo.focus().await, "banner:dialog");
     assert_eq!(demo.dialogs().await, json!(1), "one dialog");
+    demo.finish().await;
+}
+
+/// Issue 13: with the per-site loader, the page's largest contentful paint is
+/// the server's first layer, reported before the banner's WASM is asked for.
+/// Asked for a frame after the layer showed, the WASM raced that report, and a
+/// download done before the largest paint counts in Lighthouse's simulated LCP
+/// (77 KB at slow 4G): it was then 2 s, not 1 s. And once the WASM is there,
+/// the layer stays (the banner takes its place only with the settings): no
+/// later copy of it to be the largest paint, no render on the visitor's time.
+/// Three page views, as the race did not lose every time.
+#[tokio::test]
+async fn the_wasm_is_asked_for_only_after_the_first_layers_largest_paint_was_reported() {
+    let demo = Demo::start_as(Embed::PerSite).await;
+    for view in 0..3 {
+        demo.open("/demo/saas.html").await;
+        demo.first_layer("the server's first layer").await;
+        demo.eval(
+            "window.serversLayer = document.querySelector('#keksdose-root').shadowRoot\
+                 .querySelector('[data-keksdose-banner]'); return true;",
+        )
+        .await;
+        demo.wait(
+            "the WASM and the view to be there",
+            "return document.querySelector('#keksdose-root').hasAttribute('data-ready');",
+        )
+        .await;
+        let got = demo
+            .eval(
+                "const lcp = await new Promise(resolve => new PerformanceObserver(l => resolve(l.getEntries()))\
+                     .observe({ type: 'largest-contentful-paint', buffered: true }));\
+                 const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));\
+                 const r = document.querySelector('#keksdose-root').shadowRoot;\
+                 return {\
+                   lcp: lcp.map(e => ({ at: e.startTime, size: e.size, element: e.element && e.element.nodeName })),\
+                   wasm: wasm ? wasm.startTime : null,\
+                   layers: r.querySelectorAll('[data-keksdose-banner]').length,\
+                   same: r.querySelector('[data-keksdose-banner]') === window.serversLayer,\
+                 };",
+            )
+            .await;
+        let wasm = got["wasm"].as_f64().expect("the WASM was loaded");
+        let lcp = got["lcp"].as_array().expect("largest paints");
+        let last = lcp.last().expect("a largest contentful paint was reported");
+        // An element in a shadow root is not exposed (null): the banner's, as the
+        // demo page has no shadow root of its own.
+        assert!(
+            last["element"].is_null() && last["size"].as_f64() > Some(10_000.0),
+            "the page's largest paint is the banner's (view {view}): {got}"
+        );
+        assert!(
+            last["at"].as_f64().unwrap() <= wasm,
+            "the largest paint was reported before the WASM was asked for (view {view}): {got}"
+        );
+        assert_eq!(
+            (&got["layers"], &got["same"]),
+            (&json!(1), &json!(true)),
+            "the server's layer stays, alone (view {view}): {got}"
+        );
+    }
     demo.finish().await;
 }
 
