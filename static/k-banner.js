@@ -3,7 +3,8 @@
  * ledger's answers mean: mirrors of shared/src/decision.rs and
  * shared/src/withdrawal.rs, held to shared/vectors/ by tests/js/), recording
  * it with the ledger, and the banner: the server's first layer shown at once
- * (per-site form), the banner's WASM loaded and taking over.
+ * (per-site form), the banner's WASM loaded beside it and taking its place
+ * with the settings.
  *
  * static/k.js loads it only when the visitor has something to decide (see
  * there), as an ES module whose default export is called once with K: the
@@ -604,12 +605,14 @@ export default function (K) {
             // Fetched for the settings once the first layer's paint was
             // reported: that paint depends on nothing but this script, and
             // shows so (Lighthouse, too).
-            return new Promise(afterLayerPaint)
-              .then(widgetAndView)
-              .then(function () {
+            return new Promise(afterLayerPaint).then(function () {
+              // Not for a visitor who answered meanwhile.
+              if (banner !== slot || slot.early.done) return;
+              return widgetAndView().then(function () {
                 // The settings would open at once (the tests' and the bench's sign).
                 slot.host.setAttribute("data-ready", "");
               });
+            });
           }
           mountBanner(slot, got, { layer: layer });
         });
@@ -618,7 +621,7 @@ export default function (K) {
         // The server's first layer stays: it records both answers, and
         // "Einstellungen" asks for the banner again.
         if (!slot || (banner === slot && !slot.early)) closeBanner();
-        console.error("keksdose: could not open the banner:", e);
+        console.error("keksdose: could not " + (slot && slot.early ? "load the settings:" : "open the banner:"), e);
       })
       .then(function () {
         if (opening === call) opening = null;
@@ -707,7 +710,7 @@ export default function (K) {
     // The server's layer keeps working until the banner has replaced it (its
     // first render may yield to input): a click there in between is the
     // visitor's answer, and closing the banner unmounts the hidden one.
-    mountBanner(slot, both, { layer: "settings", returnFocus: early.previous || undefined });
+    mountBanner(slot, both, { layer: "settings", fromFirst: true, returnFocus: early.previous || undefined });
   }
 
   /**
@@ -783,6 +786,9 @@ export default function (K) {
       if (action !== "accept_all" && action !== "reject_all") return;
       early.done = true;
       early.stop();
+      // The settings being mounted in its place ("Einstellungen" first) never show.
+      if (slot.handle) slot.handle.unmount();
+      slot.handle = null;
       // As the banner does: focus goes back first, then the decision.
       if (early.previous && early.previous.isConnected) early.previous.focus({ preventScroll: true });
       decideOn(K.published, {

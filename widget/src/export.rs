@@ -52,6 +52,11 @@ pub fn mount(
         .and_then(|v| v.as_f64())
         .filter(|i| i.fract() == 0.0 && (0.0..64.0).contains(i))
         .map(|i| i as usize);
+    // The settings asked for on that layer ("Einstellungen"): closing them
+    // shows the first layer, as it would in the banner's own first layer.
+    let from_first = Reflect::get(&options, &"fromFirst".into())
+        .ok()
+        .is_some_and(|v| v.as_bool() == Some(true));
     let return_focus = Reflect::get(&options, &"returnFocus".into())
         .ok()
         .and_then(|v| v.dyn_into::<HtmlElement>().ok());
@@ -136,6 +141,7 @@ pub fn mount(
         on_close,
         style_adopted,
         focus,
+        from_first,
         return_focus,
         on_shown,
     };

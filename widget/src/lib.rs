@@ -31,6 +31,9 @@
 //!   focus: 4,                  // optional: taking over the server-rendered first
 //!                              //   layer, the control focused there (its index
 //!                              //   among the dialog's controls Tab stops at)
+//!   fromFirst: true,           // optional: the settings asked for on the server-
+//!                              //   rendered first layer; closing them shows the
+//!                              //   first layer, also over a `stored` decision
 //!   returnFocus: element,      // optional: where focus returns at the end, when
 //!                              //   the page's focus is not there now
 //! }, onDecision, onClose);
@@ -68,7 +71,7 @@
 //! anything beyond the necessary, else `reject_all`.
 //!
 //! `onClose()` is called when the visitor closes settings they reopened over an
-//! earlier decision (`layer: "settings"` with a `stored` decision): that decision
+//! earlier decision (`layer: "settings"` with a `stored` decision, not `fromFirst`): that decision
 //! stands. Closing is never a choice: the first layer cannot be closed, and
 //! closing settings without an earlier decision returns to the first layer.
 //!

@@ -45,9 +45,17 @@ pub fn read<V: Json>(options: &V) -> Result<(Site, Layer), String> {
         &r,
         options,
         "options",
-        // `focus` and `returnFocus` (taking over the server-rendered layer) are
-        // read by `mount` itself: an element is no JSON.
-        &["view", "stored", "layer", "apiBase", "focus", "returnFocus"],
+        // `focus`, `returnFocus` and `fromFirst` (taking over the
+        // server-rendered layer) are read by `mount` itself: an element is no JSON.
+        &[
+            "view",
+            "stored",
+            "layer",
+            "apiBase",
+            "focus",
+            "returnFocus",
+            "fromFirst",
+        ],
     );
     // The body of `GET /v1/sites/{site}/banner`.
     let view = read_view(&o.obj("view", VIEW_FIELDS));

@@ -3,14 +3,17 @@
 //! server can send the first layer with the loader and the visitor sees it
 //! before the WASM arrives (issue 13). The loader puts it into the shadow root
 //! in a `<div data-keksdose-banner>`, as `mount` does, with the same
-//! stylesheet; the WASM, once there, renders the same markup beside it and
-//! takes over.
+//! stylesheet. That layer stays until "Einstellungen": the WASM, loaded
+//! meanwhile, then renders the settings beside it and takes its place
+//! (`mount`'s `fromFirst` and `returnFocus`); the markup is the same as the
+//! WASM's own first layer, which shows when those settings are closed.
 //!
 //! Not hydratable: hydration would cost the banner's WASM the code to walk and
 //! claim server markup (measured: 302 → 340 KB raw, 128 → 144 KB gzip), and a
-//! mismatch would stop it. The WASM renders afresh,
-//! hidden, and replaces the server's layer in the same task, keeping the
-//! focused control focused (`mount`'s `focus` and `returnFocus`).
+//! mismatch would stop it. The WASM renders afresh, hidden, and replaces the
+//! server's layer in the same task. (`mount`'s `focus`, the focused control's
+//! place kept when the WASM's first layer replaces the server's, is not used by
+//! the loader since it replaces that layer only with the settings.)
 
 use std::future::Future;
 use std::pin::pin;
@@ -58,6 +61,7 @@ async fn render_layer(site: Site, layer: Layer) -> String {
         on_close: Callback::noop(),
         style_adopted: true,
         focus: None,
+        from_first: false,
         return_focus: None,
         on_shown: Callback::from(|()| None),
     };

@@ -1252,6 +1252,16 @@ async fn a_config_change_that_needs_consent_asks_again_and_a_text_change_does_no
         revisit(&mut demo).await;
         demo.first_layer("the first layer again").await;
         assert!(demo.ran().await.contains(&"mixpanel".to_string()));
+        // "Einstellungen" there, and the settings closed (Escape): the first
+        // layer again. The banner that asks cannot be closed without an answer,
+        // also over the earlier decision it renews (in the per-site form, the
+        // settings take the server's layer's place).
+        demo.click("settings").await;
+        demo.settings_layer(true).await;
+        demo.press(&[Key::Escape]).await;
+        demo.first_layer("the first layer after the settings were closed")
+            .await;
+        assert_eq!(demo.dialogs().await, json!(1), "{embed:?}");
         demo.finish().await;
     }
 }
@@ -1902,6 +1912,10 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
            window.clickedDuringTakeover = early.isConnected;\
            if (early.isConnected) early.querySelector('[data-action=reject_all]').click();\
          }).observe(r, { childList: true });\
+         window.settingsShown = false;\
+         new MutationObserver(() => {\
+           if (r.querySelector('[data-keksdose-banner][data-takeover]:not([hidden])')) window.settingsShown = true;\
+         }).observe(r, { childList: true, subtree: true, attributes: true, attributeFilter: ['hidden'] });\
          return true;",
     )
     .await;
@@ -1928,6 +1942,11 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     assert_eq!(records.len(), 1, "recorded once: {proof}");
     assert_eq!(records[0]["record"]["action"], "reject_all");
     assert_eq!(demo.cookie_action().await, json!("r"));
+    assert_eq!(
+        demo.eval("return window.settingsShown;").await,
+        json!(false),
+        "the settings never showed"
+    );
     demo.finish().await;
 
     // "Einstellungen" by keyboard while the WASM is held: the settings, once
@@ -1978,8 +1997,11 @@ async fn the_wasm_is_asked_for_only_after_the_first_layers_largest_paint_was_rep
         .await;
         let got = demo
             .eval(
-                "const lcp = await new Promise(resolve => new PerformanceObserver(l => resolve(l.getEntries()))\
-                     .observe({ type: 'largest-contentful-paint', buffered: true }));\
+                "const lcp = await new Promise(resolve => {\
+                   new PerformanceObserver(l => resolve(l.getEntries()))\
+                     .observe({ type: 'largest-contentful-paint', buffered: true });\
+                   setTimeout(() => resolve([]), 2000);\
+                 });\
                  const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));\
                  const r = document.querySelector('#keksdose-root').shadowRoot;\
                  return {\

@@ -35,6 +35,11 @@ pub struct BannerProps {
     /// stops at, keeps the focus (else the dialog gets it, as on a fresh mount).
     #[prop_or_default]
     pub focus: Option<usize>,
+    /// The settings opened from a first layer ("Einstellungen" on the loader's
+    /// server-rendered one): closing them shows the first layer, also over an
+    /// earlier decision (a renewal's), instead of closing the banner.
+    #[prop_or_default]
+    pub from_first: bool,
     /// Where focus returns at the end, when it is not where the page's focus is
     /// now (the loader's first layer had it, and remembered where it came from).
     #[prop_or_default]
@@ -51,8 +56,14 @@ pub struct BannerProps {
 pub fn Banner(props: &BannerProps) -> Html {
     let site = props.site.clone();
     let state = {
-        let (site, layer) = (site.clone(), props.layer);
-        use_reducer_eq(move || State::new(&site.view, site.stored.as_ref(), layer))
+        let (site, layer, from_first) = (site.clone(), props.layer, props.from_first);
+        use_reducer_eq(move || {
+            let mut state = State::new(&site.view, site.stored.as_ref(), layer);
+            // Asked for on a first layer: closing goes back to one, whatever
+            // was decided before (a renewal's first layer cannot be closed).
+            state.reopened &= !from_first;
+            state
+        })
     };
     let dialog = use_node_ref();
     let previous_focus = use_mut_ref(|| None::<HtmlElement>);
