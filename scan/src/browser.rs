@@ -151,7 +151,13 @@ impl Driver {
             .tempdir_in(self.dir.path())?;
         let mut args = self.args.clone();
         args.push(format!("--user-data-dir={}", profile.path().display()));
-        let ms = u64::try_from(page_load.as_millis()).unwrap_or(u64::MAX);
+        // Setting up waits for the new browser's first (blank) page: bounded
+        // generously, not by the page-load bound, which a busy machine's renderer
+        // can miss before any page is asked for ("Timed out receiving message
+        // from renderer" on a fresh browser, seen in CI). The bound applies from
+        // the visit's first page on.
+        let setup = page_load.max(SETUP);
+        let ms = u64::try_from(setup.as_millis()).unwrap_or(u64::MAX);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": self.chromium,
@@ -180,9 +186,21 @@ impl Driver {
                 json!({ "source": HOOK }),
             )
             .await?;
+        session
+            .client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(page_load),
+                Some(page_load),
+                None,
+            ))
+            .await
+            .context("setting the page-load bound")?;
         Ok(session)
     }
 }
+
+/// How long a new browser may take to be ready for its first page.
+const SETUP: Duration = Duration::from_secs(30);
 
 /// A program's path: as given when it names a directory, else the first match on
 /// `PATH` (chromedriver wants Chromium's full path).
