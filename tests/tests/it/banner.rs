@@ -280,6 +280,26 @@ impl Demo {
         self.wait(what, FIRST_LAYER_VISIBLE).await;
     }
 
+    /// Remembers the server's first layer (`window.serversLayer`), to tell later
+    /// whether it is still the one shown.
+    async fn remember_servers_layer(&self) {
+        self.eval(
+            "window.serversLayer = document.querySelector('#keksdose-root').shadowRoot\
+                 .querySelector('[data-keksdose-banner]'); return true;",
+        )
+        .await;
+    }
+
+    /// Waits until the loader marked the host `data-ready` (per-site form): the
+    /// banner's WASM and view are there, "Einstellungen" would open at once.
+    async fn settings_ready(&self) {
+        self.wait(
+            "the WASM and the view to be there",
+            "return document.querySelector('#keksdose-root').hasAttribute('data-ready');",
+        )
+        .await;
+    }
+
     /// Waits until the settings layer is open, with its dialog focused if
     /// `focused` (as after a keyboard action).
     async fn settings_layer(&self, focused: bool) {
@@ -1860,19 +1880,11 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     let demo = Demo::start_held(&release).await;
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
-    demo.eval(
-        "window.serversLayer = document.querySelector('#keksdose-root').shadowRoot\
-             .querySelector('[data-keksdose-banner]'); return true;",
-    )
-    .await;
+    demo.remember_servers_layer().await;
     demo.press(&[Key::Tab, Key::Tab]).await;
     assert_eq!(demo.focus().await, "banner:link:Impressum");
     std::fs::write(&release, "").unwrap();
-    demo.wait(
-        "the WASM and the view, let go, to be there",
-        "return document.querySelector('#keksdose-root').hasAttribute('data-ready');",
-    )
-    .await;
+    demo.settings_ready().await;
     assert_eq!(
         demo.eval(
             "const r = document.querySelector('#keksdose-root').shadowRoot;\
@@ -1985,16 +1997,8 @@ async fn the_wasm_is_asked_for_only_after_the_first_layers_largest_paint_was_rep
     for view in 0..3 {
         demo.open("/demo/saas.html").await;
         demo.first_layer("the server's first layer").await;
-        demo.eval(
-            "window.serversLayer = document.querySelector('#keksdose-root').shadowRoot\
-                 .querySelector('[data-keksdose-banner]'); return true;",
-        )
-        .await;
-        demo.wait(
-            "the WASM and the view to be there",
-            "return document.querySelector('#keksdose-root').hasAttribute('data-ready');",
-        )
-        .await;
+        demo.remember_servers_layer().await;
+        demo.settings_ready().await;
         let got = demo
             .eval(
                 "const lcp = await new Promise(resolve => {\
