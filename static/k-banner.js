@@ -3,8 +3,8 @@
  * ledger's answers mean: mirrors of shared/src/decision.rs and
  * shared/src/withdrawal.rs, held to shared/vectors/ by tests/js/), recording
  * it with the ledger, and the banner: the server's first layer shown at once
- * (per-site form), the banner's WASM loaded beside it and taking its place
- * with the settings.
+ * (brought by the per-site loader, or fetched by /k.js with data-site), the
+ * banner's WASM loaded beside it and taking its place with the settings.
  *
  * static/k.js loads it only when the visitor has something to decide (see
  * there), as an ES module whose default export is called once with K: the
@@ -18,7 +18,6 @@ export default function (K) {
   var root = K.root;
   var doc = K.doc;
   var api = K.api;
-  var embed = K.embed;
   var NECESSARY = K.NECESSARY;
   var isToken = K.isToken;
   var field = K.field;
@@ -562,16 +561,22 @@ export default function (K) {
     var call = {};
     opening = call;
     var slot = null;
-    // Without a first layer of the server's to show, the banner is fetched
-    // while the config is.
-    var early = embed && layer === "first";
+    // The settings: the banner is fetched while the config is. The first
+    // layer: the server's (what the per-site loader carries), if it was
+    // rendered for the config in force.
+    var early = layer === "first";
     var widget = early ? null : K.loadBanner();
-    return fetchConfig()
-      .then(function () {
-        // The server's first layer, if it was rendered for the config in force.
+    return Promise.all([
+      fetchConfig(),
+      early &&
+        K.loaderData().catch(function () {
+          /* then the banner's */
+        }),
+    ])
+      .then(function (got) {
+        var embed = got[1];
         var markup =
           embed &&
-          layer === "first" &&
           K.published.version === embed.published.version &&
           embed.first[choose(K.published.config, pageLang())];
         if (!markup) {
@@ -726,7 +731,7 @@ export default function (K) {
     'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   function showEarly(slot, markup) {
     var shadow = slot.host.attachShadow({ mode: "open" });
-    adoptStyle(shadow, embed.css);
+    adoptStyle(shadow, K.embed.css);
     var box = doc.createElement("div");
     box.setAttribute("data-keksdose-banner", "");
     var p = K.trustedPolicy();

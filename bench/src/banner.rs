@@ -86,7 +86,7 @@ const PROBE: &str = r##"(() => {
   };
   window.__demo = { ran: ran };
   // The banner's WASM and its view of the config are there, beside the server's
-  // first layer (per-site form): the loader marks the host data-ready, and
+  // first layer: the loader marks the host data-ready, and
   // "Einstellungen" would open the settings at once. Watched from the first
   // frame that sees the host, so the time is the mutation's.
   let watched = null;
@@ -183,11 +183,13 @@ async fn throttle(browser: &Browser, slow: bool) -> Result<()> {
 /// The two ways a site embeds the banner (issue 13), on the same demo page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
-    /// `<script src="/k.js" data-site="saas" async>`: config, then WASM, then the banner.
+    /// `<script src="/k.js" data-site="saas" async>`: then what the per-site
+    /// loader carries (`/v1/sites/saas/loader`) and the loader's other half, then
+    /// the server-rendered first layer; the WASM beside it for the settings.
     Generic,
     /// `<script src="/s/saas/k.js" async>` (the demo server rewrites the page for
     /// `?embed=site`): the config and the server-rendered first layer come with the
-    /// loader; the WASM takes over later.
+    /// loader; the WASM beside it for the settings.
     PerSite,
 }
 
@@ -216,10 +218,7 @@ impl Form {
 
     /// What shows that a first visit is complete.
     fn done(self) -> &'static str {
-        match self {
-            Form::Generic => "return window.__kb && window.__kb.banner",
-            Form::PerSite => "return window.__kb && window.__kb.banner && window.__kb.ready",
-        }
+        "return window.__kb && window.__kb.banner && window.__kb.ready"
     }
 }
 
@@ -232,8 +231,7 @@ struct Samples {
     /// Chromium's largest contentful paint, and the nodes it named.
     lcp: Vec<f64>,
     lcp_nodes: Vec<String>,
-    /// Per-site form: the WASM and the view are there (settings ready), from
-    /// navigation start…
+    /// The WASM and the view are there (settings ready), from navigation start…
     ready: Vec<f64>,
     /// … and after the first layer showed.
     ready_after_banner: Vec<f64>,
@@ -366,11 +364,9 @@ async fn measure(
                 if let Some(n) = m["lcpNode"].as_str() {
                     s.lcp_nodes.push(n.to_string());
                 }
-                if form == Form::PerSite {
-                    let ready = num(&m["ready"])?;
-                    s.ready.push(ready);
-                    s.ready_after_banner.push(ready - banner);
-                }
+                let ready = num(&m["ready"])?;
+                s.ready.push(ready);
+                s.ready_after_banner.push(ready - banner);
                 s.fp.push(num(&m["fp"])?);
                 s.fcp.push(num(&m["fcp"])?);
                 s.cls.push(num(&m["cls"])?);
@@ -496,18 +492,16 @@ fn push(figures: &mut Vec<Figure>, form: Form, mut s: Samples, slow: bool) {
         "ms",
         s.lcp,
     ));
-    if form == Form::PerSite {
-        figures.push(f(
-            "first visit: settings ready (the WASM and the view there), from navigation start",
-            "ms",
-            s.ready,
-        ));
-        figures.push(f(
-            "first visit: first layer visible → settings ready",
-            "ms",
-            s.ready_after_banner,
-        ));
-    }
+    figures.push(f(
+        "first visit: settings ready (the WASM and the view there), from navigation start",
+        "ms",
+        s.ready,
+    ));
+    figures.push(f(
+        "first visit: first layer visible → settings ready",
+        "ms",
+        s.ready_after_banner,
+    ));
     figures.push(f("first visit: first paint, with banner", "ms", s.fp));
     figures.push(f(
         "first visit: first paint, baseline without k.js",

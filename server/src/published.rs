@@ -35,6 +35,44 @@ pub struct Published {
     /// `/s/{site}/k.js`: the loader with this version and its first layers,
     /// made on the first request for it ([`crate::http::assets::Assets::site_loader`]).
     pub site_loader: std::sync::OnceLock<Option<crate::http::assets::Asset>>,
+    /// What the per-site loader carries, made on the first request for it
+    /// ([`loader_data`](Self::loader_data)).
+    pub loader_data: std::sync::OnceLock<LoaderData>,
+}
+
+/// What the per-site loader carries (`crate::http::assets::site_literal`): the
+/// config as the loader needs it, the first layer's stylesheet and its markup
+/// in every language the site offers. `/s/{site}/k.js` has it written in;
+/// `GET /v1/sites/{site}/loader` serves it as JSON, which `/k.js` with
+/// `data-site` asks for on a first visit instead of the config.
+#[derive(Debug)]
+pub struct LoaderData {
+    /// The JSON text (a JavaScript literal too).
+    pub text: String,
+    /// The same, compressed once.
+    pub encoded: crate::http::assets::Encoded,
+    /// Its ETag: the version and a digest (the words and the markup change
+    /// with the server's release, not the config).
+    pub etag: String,
+}
+
+impl Published {
+    /// What the per-site loader carries: rendered (every first layer) on the
+    /// first call, then kept with this version. Call it off the async workers.
+    pub fn loader_data(&self) -> &LoaderData {
+        self.loader_data.get_or_init(|| {
+            let text = crate::http::assets::site_literal(self);
+            let etag = format!("\"{}.{}\"", self.version, short_digest(text.as_bytes()));
+            LoaderData {
+                encoded: crate::http::assets::Encoded::with_brotli(
+                    text.clone().into_bytes(),
+                    crate::http::assets::CONFIG_BROTLI_QUALITY,
+                ),
+                text,
+                etag,
+            }
+        })
+    }
 }
 
 /// The cache, keyed by site id; an entry is replaced when the site's current
@@ -110,6 +148,7 @@ impl PublishedCache {
             words_etag,
             banner,
             site_loader: std::sync::OnceLock::new(),
+            loader_data: std::sync::OnceLock::new(),
         });
         if let Ok(mut m) = self.0.write() {
             m.insert(site.id.clone(), p.clone());

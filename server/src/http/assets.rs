@@ -402,7 +402,7 @@ impl Assets {
             Some(part) => source.replacen(PART_TOKEN, part, 1),
             None => source.clone(),
         };
-        let text = source.replacen(SITE_TOKEN, &site_literal(published), 1);
+        let text = source.replacen(SITE_TOKEN, &published.loader_data().text, 1);
         Some(Asset::new(
             "text/javascript; charset=utf-8",
             SITE_LOADER_CACHE,
@@ -421,9 +421,9 @@ const LOADER_WORDS: [&str; 4] = [
 
 /// What the per-site loader carries, as a JavaScript literal (JSON):
 /// `{"published": <the config endpoint's body, its config as
-/// `SiteConfig::loader_view` and of its words only the placeholders'>, "view": true, "css": <the first layer's part of the banner's stylesheet>,
+/// `SiteConfig::loader_view` and of its words only the placeholders'>, "css": <the first layer's part of the banner's stylesheet>,
 /// "first": {<lang>: <the first layer's markup>, …}}`.
-fn site_literal(published: &crate::published::Published) -> String {
+pub(crate) fn site_literal(published: &crate::published::Published) -> String {
     use keksdose_widget::site::Site;
     let config = &published.config;
     let words = keksdose_shared::texts::words_by_language(config);
@@ -442,11 +442,11 @@ fn site_literal(published: &crate::published::Published) -> String {
         })
         .collect();
     // The first layer's rules only: the banner's WASM brings the whole stylesheet.
-    let css = format!(
+    let css = minify_css(&format!(
         "{}{}",
         keksdose_widget::style::FIRST_LAYER_CSS,
         keksdose_widget::style::variables(&config.appearance)
-    );
+    ));
     // The config as the loader needs it: the banner's settings get their view
     // of it from the banner endpoint, beside the WASM.
     // Of the words, those the loader shows itself: the two-click placeholders'.
@@ -468,7 +468,6 @@ fn site_literal(published: &crate::published::Published) -> String {
     });
     serde_json::json!({
         "published": view,
-        "view": true,
         "css": css,
         "first": first,
     })
@@ -476,6 +475,36 @@ fn site_literal(published: &crate::published::Published) -> String {
     // JSON is JavaScript, but for these two in strings before ES2019.
     .replace('\u{2028}', "\\u2028")
     .replace('\u{2029}', "\\u2029")
+}
+
+/// `css` without the whitespace it does not need: none around `{`, `}`, `;` and
+/// `,` or after `:`, runs of it made one space, no `;` before `}`. For the
+/// banner's own stylesheet (no strings or comments holding those characters);
+/// a space before `:` stays (a descendant selector's).
+fn minify_css(css: &str) -> String {
+    const TIGHT: [char; 4] = ['{', '}', ';', ','];
+    let mut out = String::with_capacity(css.len());
+    let mut space = false;
+    for c in css.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space
+            && !out.is_empty()
+            && !TIGHT.contains(&c)
+            && !out.ends_with(TIGHT)
+            && !out.ends_with(':')
+        {
+            out.push(' ');
+        }
+        space = false;
+        if c == '}' && out.ends_with(';') {
+            out.pop();
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether the minified loader `minified` was made from `source`: its first line
@@ -511,6 +540,18 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_first_layers_stylesheet_loses_only_whitespace_it_does_not_need() {
+        assert_eq!(
+            minify_css(
+                "\n:host { all: initial; }\n.a *, .b :focus-visible {\n  font: 15px/1.5 \"Segoe UI\", x;\n  \
+                 max-height: calc(100vh - 2rem);\n}\n@media (max-width: 40rem) {\n  .a { padding: 0.5rem; }\n}\n"
+            ),
+            ":host{all:initial}.a *,.b :focus-visible{font:15px/1.5 \"Segoe UI\",x;\
+             max-height:calc(100vh - 2rem)}@media (max-width:40rem){.a{padding:0.5rem}}"
+        );
+    }
 
     #[test]
     fn accept_encoding_prefers_brotli_and_honours_q_zero() {
@@ -652,6 +693,7 @@ mod tests {
             words_etag: "\"v1.0\"".into(),
             banner: Default::default(),
             site_loader: std::sync::OnceLock::new(),
+            loader_data: std::sync::OnceLock::new(),
         };
         let loader = assets.site_loader(&published).unwrap();
         assert_eq!(loader.cache_control, SITE_LOADER_CACHE);
@@ -665,7 +707,6 @@ mod tests {
         assert_eq!(site["published"]["version"], "v1");
         assert_eq!(site["published"]["site"], "coaching");
         assert_eq!(site["published"]["config"], config.loader_view());
-        assert_eq!(site["view"], true);
         let css = site["css"].as_str().unwrap();
         assert!(
             css.contains(".kd-btn") && css.contains("--kd-accent"),

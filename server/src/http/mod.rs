@@ -222,6 +222,10 @@ pub fn routes<S: Store>(cfg: &mut web::ServiceConfig, static_dir: &std::path::Pa
         web::get().to(public::banner_view::<S>),
     )
     .route(
+        "/v1/sites/{site}/loader",
+        web::get().to(public::loader_data::<S>),
+    )
+    .route(
         "/v1/sites/{site}/consents",
         web::post().to(public::record_consent::<S>),
     )

@@ -19,6 +19,7 @@ use super::{admin, declaration, export, public, schema, subjects, users};
         public::gpc,
         public::site_config,
         public::banner_view,
+        public::loader_data,
         public::site_loader,
         public::preflight,
         public::record_consent,

@@ -127,6 +127,58 @@ pub async fn site_loader<S: Store>(
     }
 }
 
+/// `GET /v1/sites/{site}/loader`: what the per-site loader carries, as JSON —
+/// the config as the loader needs it, the first layer's stylesheet and its
+/// markup in every language the site offers. `/k.js` with `data-site` asks for
+/// it on a first visit instead of the config, so that the server's first layer
+/// shows in that form too, without waiting for the banner's WASM.
+#[utoipa::path(get, path = "/v1/sites/{site}/loader", tag = "public",
+    params(("site" = String, Path, description = "The site id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
+    responses(
+        (status = 200, description = "`published` (`site`, `version`, `config` as the loader needs it, `words`: the placeholders' per language), `css` (the first layer's stylesheet), `first` (per language, the first layer's markup). The ETag: the version and a digest", body = Object),
+        (status = 400, description = "Malformed query (this endpoint takes none)", body = keksdose_shared::api::ApiError),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 404, description = "Unknown site", body = keksdose_shared::api::ApiError),
+        (status = 429, description = "Rate limited (see Retry-After)", body = keksdose_shared::api::ApiError)))]
+pub async fn loader_data<S: Store>(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<S>>,
+) -> Result<HttpResponse, HttpError> {
+    let site = state.store.site(&path).await?;
+    if let Some(r) = over_limit(&req, &state, Route::Config, site.as_ref()).await {
+        return Ok(r);
+    }
+    if !req.query_string().is_empty() {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "invalid query: this endpoint takes none, got {:?}",
+                req.query_string()
+            ),
+        ));
+    }
+    let site = site.ok_or_else(|| unknown_site(&path))?;
+    let origin = allowed_origin(&req, &site).unwrap_or(None);
+    let published = state.published.get(&*state.store, &site).await?;
+    if published.loader_data.get().is_none() {
+        let published = published.clone();
+        // Rendered and compressed once per version, off the async workers.
+        web::block(move || {
+            published.loader_data();
+        })
+        .await
+        .map_err(|e| keksdose_store::StoreError::Internal(e.to_string()))?;
+    }
+    let data = published.loader_data();
+    let (mut r, not_modified) = json_cached(&req, data.etag.clone(), origin);
+    if not_modified {
+        return Ok(r.finish());
+    }
+    Ok(data.encoded.respond(&req, &mut r))
+}
+
 /// `GET /v1/sites/{site}/config`: the published config with its version.
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
     params(("site" = String, Path, description = "The site id"),

@@ -590,6 +590,7 @@ async fn the_openapi_document_is_served_and_names_every_endpoint() {
     for (path, method) in [
         ("/v1/sites/{site}/config", "get"),
         ("/v1/sites/{site}/banner", "get"),
+        ("/v1/sites/{site}/loader", "get"),
         ("/v1/sites/{site}/consents", "post"),
         ("/v1/consents/{consent_id}", "get"),
         ("/v1/admin/sites/{site}/consents/{consent_id}/proof", "get"),
@@ -610,6 +611,122 @@ async fn the_openapi_document_is_served_and_names_every_endpoint() {
             doc["paths"][path][method].is_object(),
             "{method} {path} is not documented"
         );
+    }
+}
+
+/// What the per-site loader carries, as JSON for `/k.js` with `data-site`: the
+/// current version's config, the first layer's stylesheet and its markup in
+/// every language the site offers — the very text written into `/s/SITE/k.js`;
+/// cached with an ETag, CORS for the site's origins only, a new one after a
+/// publish; a query or an unknown site is a clear 4xx.
+#[tokio::test]
+async fn the_loaders_data_is_what_the_per_site_loader_carries() {
+    let server = TestServer::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let get = |origin: &str| {
+        http.get(server.url("/v1/sites/saas/loader"))
+            .header("Origin", origin)
+            .send()
+    };
+    let old = config_version(&http, &server, "saas").await;
+    let resp = get(server.base_url()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        server.base_url()
+    );
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with(&format!("\"{old}.")), "{etag}");
+    let text = resp.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["published"]["site"], "saas");
+    assert_eq!(body["published"]["version"], old.as_str());
+    assert!(body["published"]["config"]["services"].is_array(), "{body}");
+    assert!(
+        body["css"].as_str().is_some_and(|c| c.contains(":host")),
+        "{body}"
+    );
+    let config = get_json(&http, &server, "/v1/sites/saas/config", None).await;
+    let offered: Vec<&str> = config["config"]["site"]["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let first = body["first"].as_object().unwrap();
+    assert_eq!(
+        first.keys().map(String::as_str).collect::<Vec<_>>(),
+        {
+            let mut o = offered.clone();
+            o.sort();
+            o
+        },
+        "a first layer per offered language"
+    );
+    assert!(first["de"].as_str().unwrap().contains("Alle akzeptieren"));
+    assert!(first["en"].as_str().unwrap().contains("Accept all"));
+    // The per-site loader carries the same text.
+    let loader = http
+        .get(server.url("/s/saas/k.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        loader.contains(&text),
+        "the per-site loader carries the same data"
+    );
+
+    let foreign = get("https://elsewhere.example").await.unwrap();
+    assert_eq!(foreign.status(), 200);
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "no CORS for another origin"
+    );
+    let cached = http
+        .get(server.url("/v1/sites/saas/loader"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    // A new version published: its config and its words, under a new ETag.
+    let mut config = config["config"].clone();
+    config["texts"] = json!({ "en": { "accept_all": "Yes to all" } });
+    let resp = http
+        .put(server.url("/v1/admin/sites/saas/config"))
+        .bearer_auth(demo_key(&server, "saas"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let new = config_version(&http, &server, "saas").await;
+    let resp = http
+        .get(server.url("/v1/sites/saas/loader"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the old ETag no longer matches");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["published"]["version"], new.as_str());
+    assert!(body["first"]["en"].as_str().unwrap().contains("Yes to all"));
+
+    for (path, status) in [
+        ("/v1/sites/saas/loader?lang=en", StatusCode::BAD_REQUEST),
+        ("/v1/sites/nope/loader", StatusCode::NOT_FOUND),
+    ] {
+        let resp = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), status, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        error_code(&body);
     }
 }
 

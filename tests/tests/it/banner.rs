@@ -69,9 +69,9 @@ impl Demo {
         }
     }
 
-    /// In the per-site form, with the banner's WASM held back by the server
-    /// until `release` exists.
-    async fn start_held(release: &std::path::Path) -> Demo {
+    /// In `embed`'s form, with the banner's WASM held back by the server until
+    /// `release` exists.
+    async fn start_held(embed: Embed, release: &std::path::Path) -> Demo {
         Demo {
             server: TestServer::start_with(|cmd| {
                 cmd.env("KEKSDOSE_TEST_HOLD_WASM", release);
@@ -80,7 +80,7 @@ impl Demo {
             .unwrap(),
             browser: Browser::start().await.unwrap(),
             http: reqwest::Client::new(),
-            embed: Embed::PerSite,
+            embed,
         }
     }
 
@@ -175,12 +175,13 @@ impl Demo {
         }
     }
 
-    /// Waits until the loader has `site`'s config: fetched (`/k.js`), or brought
-    /// with it (the per-site loader, which has used it before any later task).
+    /// Waits until the loader has `site`'s config: fetched (`/k.js`: the config,
+    /// or on a first visit what the per-site loader carries), or brought with it
+    /// (the per-site loader, which has used it before any later task).
     async fn config_arrived(&self, site: &str) {
         let script = match self.embed {
             Embed::Generic => format!(
-                "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/{site}/config'));"
+                "return performance.getEntriesByType('resource').some(e => /\\/v1\\/sites\\/{site}\\/(config|loader)/.test(e.name));"
             ),
             Embed::PerSite => format!(
                 "return !!window.keksdose && performance.getEntriesByType('resource').some(e => e.name.includes('/s/{site}/k.js'));"
@@ -290,7 +291,7 @@ impl Demo {
         .await;
     }
 
-    /// Waits until the loader marked the host `data-ready` (per-site form): the
+    /// Waits until the loader marked the host `data-ready` (the server's layer shown): the
     /// banner's WASM and view are there, "Einstellungen" would open at once.
     async fn settings_ready(&self) {
         self.wait(
@@ -799,13 +800,15 @@ async fn a_site_with_only_necessary_cookies_shows_no_banner_until_the_settings_l
             json!(false),
             "no banner"
         );
+        // The banner's module and WASM are not fetched. The loader's other half
+        // is, on a first visit with `/k.js` (beside the config, before the config
+        // says whether a banner shows), as the per-site loader carries it.
+        let resources = demo.resources().await;
         assert!(
-            !demo
-                .resources()
-                .await
+            !resources
                 .iter()
-                .any(|u| u.contains("/widget/")),
-            "no banner download"
+                .any(|u| u.contains("/widget/banner.") || u.ends_with(".wasm")),
+            "no banner download: {resources:?}"
         );
         demo.eval("document.querySelector('a[data-consent-open]').click(); return true;")
             .await;
@@ -1780,7 +1783,8 @@ async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_sc
 const WASM_LOADED: &str =
     "return performance.getEntriesByType('resource').some(e => e.name.endsWith('.wasm'));";
 
-/// Issue 13: with the per-site loader, the server's first layer works before the
+/// Issue 13: in both embed forms (`/k.js` with `data-site` asks for what the
+/// per-site loader carries), the server's first layer works before the
 /// banner's WASM arrives (held back by the server here until the test lets it
 /// go): it shows with focus in the dialog, passes axe, and "Nur Notwendige"
 /// records exactly one `reject_all`, which the WASM arriving later does not
@@ -1788,11 +1792,19 @@ const WASM_LOADED: &str =
 #[tokio::test]
 async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_settings_wait_for_it()
 {
+    for embed in EMBEDS {
+        held_wasm(embed).await;
+    }
+}
+
+/// [`before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_settings_wait_for_it`]
+/// in `embed`'s form.
+async fn held_wasm(embed: Embed) {
     let dir = tempfile::tempdir().unwrap();
 
     // "Nur Notwendige" while the WASM is held.
     let release = dir.path().join("release-1");
-    let demo = Demo::start_held(&release).await;
+    let demo = Demo::start_held(embed, &release).await;
     let version = demo.config("saas").await["version"].clone();
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
@@ -1846,7 +1858,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
 
     // "Einstellungen" while the WASM is held: busy, then the settings.
     let release = dir.path().join("release-2");
-    let demo = Demo::start_held(&release).await;
+    let demo = Demo::start_held(embed, &release).await;
     demo.open("/demo/saas.html").await;
     demo.click("settings").await;
     demo.wait(
@@ -1877,7 +1889,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     // layer, the focus where the visitor put it. The banner takes its place
     // only with the settings.
     let release = dir.path().join("release-3");
-    let demo = Demo::start_held(&release).await;
+    let demo = Demo::start_held(embed, &release).await;
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
     demo.remember_servers_layer().await;
@@ -1912,7 +1924,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     // the server's layer (a mutation observer runs before the banner's render,
     // which is a later microtask).
     let release = dir.path().join("release-4");
-    let demo = Demo::start_held(&release).await;
+    let demo = Demo::start_held(embed, &release).await;
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
     demo.eval(
@@ -1965,7 +1977,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     // they open, have the focus on their dialog, not on whichever of their
     // controls has the place "Einstellungen" had among the first layer's.
     let release = dir.path().join("release-5");
-    let demo = Demo::start_held(&release).await;
+    let demo = Demo::start_held(embed, &release).await;
     demo.open("/demo/saas.html").await;
     demo.first_layer("the server's first layer").await;
     demo.tab_to("banner:settings").await;
@@ -1983,7 +1995,7 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
     demo.finish().await;
 }
 
-/// Issue 13: with the per-site loader, the page's largest contentful paint is
+/// Issue 13: in both embed forms, the page's largest contentful paint is
 /// the server's first layer, reported before the banner's WASM is asked for.
 /// Asked for a frame after the layer showed, the WASM raced that report, and a
 /// download done before the largest paint counts in Lighthouse's simulated LCP
@@ -1993,7 +2005,13 @@ async fn before_the_wasm_arrives_the_server_rendered_first_layer_decides_and_set
 /// Three page views, as the race did not lose every time.
 #[tokio::test]
 async fn the_wasm_is_asked_for_only_after_the_first_layers_largest_paint_was_reported() {
-    let demo = Demo::start_as(Embed::PerSite).await;
+    for embed in EMBEDS {
+        wasm_after_the_layers_paint(embed).await;
+    }
+}
+
+async fn wasm_after_the_layers_paint(embed: Embed) {
+    let demo = Demo::start_as(embed).await;
     for view in 0..3 {
         demo.open("/demo/saas.html").await;
         demo.first_layer("the server's first layer").await;
@@ -2023,16 +2041,16 @@ async fn the_wasm_is_asked_for_only_after_the_first_layers_largest_paint_was_rep
         // demo page has no shadow root of its own.
         assert!(
             last["element"].is_null() && last["size"].as_f64() > Some(10_000.0),
-            "the page's largest paint is the banner's (view {view}): {got}"
+            "the page's largest paint is the banner's ({embed:?}, view {view}): {got}"
         );
         assert!(
             last["at"].as_f64().unwrap() <= wasm,
-            "the largest paint was reported before the WASM was asked for (view {view}): {got}"
+            "the largest paint was reported before the WASM was asked for ({embed:?}, view {view}): {got}"
         );
         assert_eq!(
             (&got["layers"], &got["same"]),
             (&json!(1), &json!(true)),
-            "the server's layer stays, alone (view {view}): {got}"
+            "the server's layer stays, alone ({embed:?}, view {view}): {got}"
         );
     }
     demo.finish().await;
