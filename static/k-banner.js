@@ -561,22 +561,19 @@ export default function (K) {
     var call = {};
     opening = call;
     var slot = null;
-    // The settings: the banner is fetched while the config is. The first
-    // layer: the server's (what the per-site loader carries), if it was
-    // rendered for the config in force.
-    var early = layer === "first";
+    // Without a first layer of the server's to show, the banner is fetched
+    // while the config is.
+    var embed = K.embed;
+    var early = embed && layer === "first";
     var widget = early ? null : K.loadBanner();
-    return Promise.all([
-      fetchConfig(),
-      early &&
-        K.loaderData().catch(function () {
-          /* then the banner's */
-        }),
-    ])
-      .then(function (got) {
-        var embed = got[1];
+    return fetchConfig()
+      .then(function () {
+        // The server's first layer (what the per-site loader carries, fetched
+        // with the config by /k.js), if it was rendered for the config in force.
+        embed = K.embed;
         var markup =
           embed &&
+          layer === "first" &&
           K.published.version === embed.published.version &&
           embed.first[choose(K.published.config, pageLang())];
         if (!markup) {

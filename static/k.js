@@ -320,20 +320,6 @@
   var api = new URL(script.src, doc.baseURI).origin;
 
   var stored = readStored(); // the decision in force, or null
-  // What the per-site loader carries (GET /v1/sites/{site}/loader): with
-  // data-site, asked for when the server's first layer is to show; on a first
-  // visit at once, in place of the config, beside the other half.
-  var loaderData = once(function () {
-    return embed
-      ? Promise.resolve(embed)
-      : getJson(api + "/v1/sites/" + encodeURIComponent(site) + "/loader").then(function (b) {
-          return (K.embed = embed = b);
-        });
-  });
-  if (!embed && !stored)
-    brought = loaderData().then(function (b) {
-      return b.published;
-    }, getConfig);
   var published = null; // GET /v1/sites/{site}/config, once fetched
   var ran = []; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
@@ -367,9 +353,16 @@
       return r.json();
     });
   }
-  /** The site's published config, with the words of every language it offers. */
+  /**
+   * The site's published config (as the loader needs it, with the placeholders'
+   * words), fetched with what the per-site loader carries beside it, the first
+   * layer in each language the site offers: GET /v1/sites/{site}/loader.
+   */
   function getConfig() {
-    return getJson(api + "/v1/sites/" + encodeURIComponent(site) + "/config?words=1");
+    return getJson(api + "/v1/sites/" + encodeURIComponent(site) + "/loader").then(function (b) {
+      K.embed = embed = b;
+      return b.published;
+    });
   }
 
   /**
@@ -393,10 +386,7 @@
     return get;
   }
 
-  /**
-   * The published config: the per-site loader brought it (with data-site, on a
-   * first visit, GET …/loader did); else it is fetched (cached 60 s).
-   */
+  /** The published config: the per-site loader brought it; else it is fetched (cached 60 s). */
   var fetchConfig = once(function () {
     var given = brought;
     brought = null;
@@ -912,7 +902,6 @@
     api: api,
     site: site,
     embed: embed,
-    loaderData: loaderData,
     ran: ran,
     optOutHooks: optOutHooks,
     loadBanner: loadBanner,
@@ -1005,7 +994,8 @@
   // A stored decision applies at once to what the page has so far, and to what the
   // parser adds later (the observer), not only from DOMContentLoaded on; inline
   // scripts still being parsed are left to the next pass (see apply).
-  // A first visit needs the other half: fetched beside the config.
+  // A first visit needs the other half (to show the banner, or to find
+  // that there is none): fetched beside the config.
   if (!stored && !inline) part().catch(function () {});
   apply(doc);
   new MutationObserver(function (records) {

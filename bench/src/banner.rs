@@ -617,7 +617,7 @@ async fn revalidation(http: &reqwest::Client, server: &TestServer, path: &str) -
 }
 
 /// The banner's size per encoding, as the server sends it, and the first visit's
-/// Keksdose requests per encoding: generic (k.js, config, the loader's other
+/// Keksdose requests per encoding: generic (k.js, the per-site loader's data, the loader's other
 /// half, the banner's module and WASM) and per site (`/s/saas/k.js`, module, WASM).
 async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>) -> Result<()> {
     let group = "Banner, bytes per encoding";
@@ -645,8 +645,8 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
     );
     let first = [
         "/k.js",
-        // As the loader asks for it: with the words.
-        "/v1/sites/saas/config?words=1",
+        // What /k.js asks for in place of the config: the per-site loader's data.
+        "/v1/sites/saas/loader",
         js.as_str(),
         wasm.as_str(),
         "/s/saas/k.js",
@@ -655,16 +655,17 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
         // What the banner is mounted with, fetched beside its WASM.
         "/v1/sites/saas/banner?lang=de",
     ];
-    // A returning visitor once the cache lifetimes (k.js 5 min, config 60 s) are
-    // over: both are revalidated. Status line and headers of the two 304s.
+    // A returning visitor once the cache lifetimes (k.js 5 min, the loader's
+    // data 60 s) are over: both are revalidated. Status line and headers of the
+    // two 304s.
     let mut generic = 0.0;
-    for path in ["/k.js", "/v1/sites/saas/config?words=1"] {
+    for path in ["/k.js", "/v1/sites/saas/loader"] {
         generic += revalidation(&http, server, path).await?;
     }
     figures.push(
         Figure::new(
             group,
-            "returning visitor after the cache lifetimes: two 304s (k.js, config)",
+            "returning visitor after the cache lifetimes: two 304s (k.js, /loader)",
             "B",
         )
         .one(generic)
@@ -720,7 +721,16 @@ async fn sizes(server: &TestServer, manifest: &Value, figures: &mut Vec<Figure>)
             )
             .one(sizes[6]),
         );
-        figures.push(Figure::new(group, format!("config (saas), {encoding}"), "B").one(sizes[1]));
+        figures.push(
+            Figure::new(
+                group,
+                format!(
+                    "the per-site loader's data /v1/sites/saas/loader (config, stylesheet, first layers), {encoding}"
+                ),
+                "B",
+            )
+            .one(sizes[1]),
+        );
         figures.push(
             Figure::new(
                 group,

@@ -130,13 +130,13 @@ pub async fn site_loader<S: Store>(
 /// `GET /v1/sites/{site}/loader`: what the per-site loader carries, as JSON —
 /// the config as the loader needs it, the first layer's stylesheet and its
 /// markup in every language the site offers. `/k.js` with `data-site` asks for
-/// it on a first visit instead of the config, so that the server's first layer
-/// shows in that form too, without waiting for the banner's WASM.
+/// it instead of the config, so that the server's first layer shows in that
+/// form too, without waiting for the banner's WASM.
 #[utoipa::path(get, path = "/v1/sites/{site}/loader", tag = "public",
     params(("site" = String, Path, description = "The site id"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
-        (status = 200, description = "`published` (`site`, `version`, `config` as the loader needs it, `words`: the placeholders' per language), `css` (the first layer's stylesheet), `first` (per language, the first layer's markup). The ETag: the version and a digest", body = Object),
+        (status = 200, description = "`published` (`site`, `version`, `config` as the loader needs it, `words`: the placeholders' per language), `css` (the first layer's stylesheet), `first` (per language, the first layer's markup); what `/k.js` asks for in place of the config. The ETag: the version and a digest", body = Object),
         (status = 400, description = "Malformed query (this endpoint takes none)", body = keksdose_shared::api::ApiError),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "Unknown site", body = keksdose_shared::api::ApiError),
@@ -182,7 +182,7 @@ pub async fn loader_data<S: Store>(
 /// `GET /v1/sites/{site}/config`: the published config with its version.
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public",
     params(("site" = String, Path, description = "The site id"),
-        ("words" = Option<String>, Query, description = "`1`: with the words a visitor reads, per language the site offers (the loader asks so)"),
+        ("words" = Option<String>, Query, description = "`1`: with the words a visitor reads, per language the site offers (loaders before `/v1/sites/{site}/loader` asked so)"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag seen before")),
     responses(
         (status = 200, description = "The published config and its version (the ETag; with words=1, the version and a digest of the words)", body = PublishedConfig),
