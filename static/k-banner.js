@@ -6,8 +6,8 @@
  * (brought by the per-site loader, or fetched by /k.js with data-site), the
  * banner's WASM loaded beside it and taking its place with the settings.
  *
- * static/k.js loads it only when the visitor has something to decide (see
- * there), as an ES module whose default export is called once with K: the
+ * static/k.js loads it on a first visit and when the visitor has something
+ * to decide (see there), as an ES module whose default export is called once with K: the
  * first half's rules, state (K.stored, K.published) and functions. The
  * per-site loader carries this function inline instead. Under test
  * (K.test) it returns its rules only. Served minified as
@@ -552,34 +552,34 @@ export default function (K) {
   }
 
   /**
-   * Opens the banner in `layer`. With the per-site loader and the first layer,
-   * the server's rendering of it shows at once (see showEarly) and stays: the
-   * banner's WASM loads meanwhile and takes its place only with the settings.
+   * Opens the banner in `layer`. The first layer: the server's rendering of it
+   * (the per-site loader's, or /loader's) shows at once (see showEarly) and
+   * stays: the banner's WASM loads meanwhile and takes its place only with the
+   * settings.
    */
   function openBanner(layer) {
     if (banner || opening) return Promise.resolve();
     var call = {};
     opening = call;
     var slot = null;
-    // Without a first layer of the server's to show, the banner is fetched
-    // while the config is.
-    var embed = K.embed;
-    var early = embed && layer === "first";
+    // The settings: the banner is fetched while the config is.
+    var early = layer === "first";
     var widget = early ? null : K.loadBanner();
     return fetchConfig()
       .then(function () {
         // The server's first layer (what the per-site loader carries, fetched
-        // with the config by /k.js), if it was rendered for the config in force.
-        embed = K.embed;
+        // with the config by /k.js), if it was rendered for the config in force
+        // (a config fetched without it, from an older server: the banner's).
+        var embed = K.embed;
         var markup =
+          early &&
           embed &&
-          layer === "first" &&
           K.published.version === embed.published.version &&
           embed.first[choose(K.published.config, pageLang())];
         if (!markup) {
           return Promise.all([widget || K.loadBanner(), K.bannerView()]);
         }
-        return [null, null, markup];
+        return [null, null, markup, embed.css];
       })
       .then(function (got) {
         return new Promise(function (resolve) {
@@ -594,7 +594,7 @@ export default function (K) {
           banner = slot;
           if (got[2]) {
             try {
-              slot.early = showEarly(slot, got[2]);
+              slot.early = showEarly(slot, got[2], got[3]);
             } catch (e) {
               // Not shown (a page enforcing Trusted Types without allowing the
               // policy "keksdose"): the banner's WASM needs no policy.
@@ -726,9 +726,9 @@ export default function (K) {
   // What Tab stops at in the dialog: widget/src/focus.rs's TABBABLE.
   var TABBABLE =
     'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-  function showEarly(slot, markup) {
+  function showEarly(slot, markup, css) {
     var shadow = slot.host.attachShadow({ mode: "open" });
-    adoptStyle(shadow, K.embed.css);
+    adoptStyle(shadow, css);
     var box = doc.createElement("div");
     box.setAttribute("data-keksdose-banner", "");
     var p = K.trustedPolicy();

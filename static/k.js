@@ -13,9 +13,10 @@
  * (applying a stored decision to blocked scripts and iframes, placeholders,
  * window.keksdose). The other half, static/k-banner.js, decides: the rules that
  * make a decision (how choices resolve, taking consent back, what the ledger's
- * answers mean), recording it, and the banner. It is fetched only when the
- * visitor has a decision to make (a banner to show, a pending decision, or a call
- * or click that decides); the per-site loader carries it inline (PART).
+ * answers mean), recording it, and the banner. It is fetched on a first visit
+ * (beside the config, before that says whether a banner shows) and when the
+ * visitor has a decision to make (a banner to show, a pending decision, or a
+ * call or click that decides); the per-site loader carries it inline (PART).
  *
  * The pure rules of both halves are loaded by tests/js/ in a `vm` sandbox with
  * `__KEKSDOSE_TEST__` set, where this file stops after exporting its core, and
@@ -320,7 +321,7 @@
   var api = new URL(script.src, doc.baseURI).origin;
 
   var stored = readStored(); // the decision in force, or null
-  var published = null; // GET /v1/sites/{site}/config, once fetched
+  var published = null; // the config, once fetched (or brought): GET …/loader's `published`
   var ran = []; // data-consent ids of scripts that ran, for reload_on_withdraw
   var seen = typeof WeakSet === "function" ? new WeakSet() : null;
   var listeners = [];
@@ -359,10 +360,18 @@
    * layer in each language the site offers: GET /v1/sites/{site}/loader.
    */
   function getConfig() {
-    return getJson(api + "/v1/sites/" + encodeURIComponent(site) + "/loader").then(function (b) {
-      K.embed = embed = b;
-      return b.published;
-    });
+    var path = api + "/v1/sites/" + encodeURIComponent(site);
+    return getJson(path + "/loader").then(
+      function (b) {
+        K.embed = embed = b;
+        return b.published;
+      },
+      function () {
+        // A server from before /loader (during an upgrade; /k.js is cached
+        // 5 min): the config, and the banner's own first layer.
+        return getJson(path + "/config?words=1");
+      }
+    );
   }
 
   /**
@@ -948,10 +957,10 @@
 
   /**
    * Opens the banner in `layer` (the other half does). The banner's WASM, which
-   * it needs unless the server's first layer shows, is fetched beside it.
+   * the settings need, is fetched beside it (the first layer: the server's).
    */
   function openBanner(layer) {
-    if (layer === "settings" || !embed) loadBanner();
+    if (layer === "settings") loadBanner();
     return withPart("openBanner", layer).catch(function () {
       /* said in the console */
     });

@@ -1,7 +1,7 @@
-//! The published configs, ready to serve: the config endpoint is the hot path of
-//! every first visit, and every recorded decision is checked against the config
-//! it names, so each site's current config is parsed and serialised once per
-//! version and kept in memory.
+//! The published configs, ready to serve: the config (as `/loader` or within
+//! `/s/{site}/k.js`) is on the path of every first visit, and every recorded
+//! decision is checked against the config it names, so each site's current
+//! config is parsed and serialised once per version and kept in memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,7 +20,7 @@ pub struct Published {
     pub config: SiteConfig,
     /// `{"site", "version", "config"}`, serialised and compressed once.
     pub json: crate::http::assets::Encoded,
-    /// The same with `words` (`?words=1`, what the loader asks for): a body of its
+    /// The same with `words` (`?words=1`, what loaders before `/loader` asked for): a body of its
     /// own, so that a banner built before `words` existed, still cached by
     /// visitors, gets the body it knows.
     pub json_words: crate::http::assets::Encoded,
@@ -44,7 +44,7 @@ pub struct Published {
 /// config as the loader needs it, the first layer's stylesheet and its markup
 /// in every language the site offers. `/s/{site}/k.js` has it written in;
 /// `GET /v1/sites/{site}/loader` serves it as JSON, which `/k.js` with
-/// `data-site` asks for on a first visit instead of the config.
+/// `data-site` asks for instead of the config.
 #[derive(Debug)]
 pub struct LoaderData {
     /// The JSON text (a JavaScript literal too).

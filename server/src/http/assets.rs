@@ -553,6 +553,26 @@ mod tests {
         );
     }
 
+    /// The banner's real first-layer stylesheet loses whitespace and nothing
+    /// else, and holds nothing `minify_css` does not know (a comment).
+    #[test]
+    fn the_first_layers_stylesheet_minifies_to_the_same_rules() {
+        let config = keksdose_shared::SiteConfig::from_toml(include_str!(
+            "../../../examples/sites/coaching.toml"
+        ))
+        .unwrap();
+        let css = format!(
+            "{}{}",
+            keksdose_widget::style::FIRST_LAYER_CSS,
+            keksdose_widget::style::variables(&config.appearance)
+        );
+        assert!(!css.contains("/*"), "a comment in the stylesheet");
+        let squeezed = |s: &str| s.split_whitespace().collect::<String>().replace(";}", "}");
+        let minified = minify_css(&css);
+        assert!(minified.len() < css.len() * 9 / 10, "{minified}");
+        assert_eq!(squeezed(&minified), squeezed(&css));
+    }
+
     #[test]
     fn accept_encoding_prefers_brotli_and_honours_q_zero() {
         let enc = |v: &str| {

@@ -28,7 +28,7 @@ pub struct PublishedConfig {
     /// base64url(SHA-256(JCS(config))); also the ETag.
     pub version: String,
     pub config: SiteConfig,
-    /// With `?words=1` (the loader asks so): every word a visitor reads, per
+    /// With `?words=1` (loaders before `/loader` asked so): every word a visitor reads, per
     /// language the site offers, flat (`"texts.accept_all"`, `"units.month.one"`,
     /// `"legal_basis.consent"`…): the built-in ones (`shared/texts/<lang>.toml`)
     /// with the site's `texts` over them.

@@ -175,13 +175,13 @@ impl Demo {
         }
     }
 
-    /// Waits until the loader has `site`'s config: fetched (`/k.js`: the config,
-    /// or on a first visit what the per-site loader carries), or brought with it
+    /// Waits until the loader has `site`'s config: fetched (`/k.js`: what the
+    /// per-site loader carries, `/v1/sites/{site}/loader`), or brought with it
     /// (the per-site loader, which has used it before any later task).
     async fn config_arrived(&self, site: &str) {
         let script = match self.embed {
             Embed::Generic => format!(
-                "return performance.getEntriesByType('resource').some(e => /\\/v1\\/sites\\/{site}\\/(config|loader)/.test(e.name));"
+                "return performance.getEntriesByType('resource').some(e => e.name.includes('/v1/sites/{site}/loader'));"
             ),
             Embed::PerSite => format!(
                 "return !!window.keksdose && performance.getEntriesByType('resource').some(e => e.name.includes('/s/{site}/k.js'));"
@@ -1612,6 +1612,53 @@ async fn readme_screenshots() {
 /// decision while the page is still parsed: in minified HTML an inline script can
 /// be the last child of its parent, with an external script right after that
 /// parent, which must not run first.
+/// `/k.js` (cached 5 minutes) from a newer release, answered by a server from
+/// before `/v1/sites/{site}/loader` (an upgrade behind a load balancer): the
+/// page answers that request with a 404 as such a server would. The loader
+/// takes the config instead, and the banner's own first layer asks and records.
+#[tokio::test]
+async fn without_the_loaders_data_k_js_takes_the_config_and_the_banners_own_first_layer() {
+    let page =
+        std::fs::read_to_string(keksdose_tests::workspace_root().join("static/demo/saas.html"))
+            .unwrap()
+            .replacen(
+                "<head>",
+                "<head><script>const fetched = window.fetch; window.fetch = (url, init) =>\
+           String(url).includes('/loader') ? Promise.resolve(new Response(\
+             '{\"error\":{\"code\":\"not_found\",\"message\":\"no route\"}}',\
+             { status: 404, headers: { 'content-type': 'application/json' } }))\
+           : fetched(url, init);</script>",
+                1,
+            );
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start_with_pages_as(
+        Embed::Generic,
+        dir.path(),
+        &[("demo/old-server.html", &page)],
+    )
+    .await;
+    demo.open("/demo/old-server.html").await;
+    demo.first_layer("the banner's own first layer").await;
+    let resources = demo.resources().await;
+    assert!(
+        resources
+            .iter()
+            .any(|u| u.contains("/v1/sites/saas/config?words=1"))
+            && resources.iter().any(|u| u.ends_with(".wasm")),
+        "the config and the banner: {resources:?}"
+    );
+    assert_eq!(
+        demo.eval("return document.querySelector('#keksdose-root').hasAttribute('data-ready');")
+            .await,
+        json!(false),
+        "not the server's layer"
+    );
+    demo.click("reject_all").await;
+    demo.acknowledged_consent_id().await;
+    assert_eq!(demo.cookie_action().await, json!("r"));
+    demo.finish().await;
+}
+
 #[tokio::test]
 async fn blocked_scripts_run_in_page_order_also_while_the_page_is_parsed() {
     // k.js without async: it runs before the body is parsed, the early path.
@@ -1717,6 +1764,10 @@ async fn under_a_strict_csp_with_trusted_types_the_banner_records_and_allowed_sc
                 && getComputedStyle(ph).display === 'flex' && !r.querySelector('style');";
         demo.wait("the banner and the placeholder, styled", styled)
             .await;
+        // The server's first layer, passed through the policy: the loader marks
+        // the host data-ready only beside it (the banner's WASM, had the policy
+        // refused the markup, would show its own layer instead).
+        demo.settings_ready().await;
         assert_eq!(
             demo.ran().await,
             Vec::<String>::new(),
