@@ -215,12 +215,11 @@ impl Form {
             (Form::PerSite, false) => "Banner per site (/s/saas/k.js), loopback without throttling",
         }
     }
-
-    /// What shows that a first visit is complete.
-    fn done(self) -> &'static str {
-        "return window.__kb && window.__kb.banner && window.__kb.ready"
-    }
 }
+
+/// What shows that a first visit is complete, in either form: the first
+/// layer's button, and the settings ready beside it.
+const FIRST_VISIT_DONE: &str = "return window.__kb && window.__kb.banner && window.__kb.ready";
 
 /// One profile's samples of one form.
 #[derive(Debug, Default)]
@@ -318,7 +317,7 @@ async fn first_visit(
     };
     browser.client().goto(&url).await?;
     match form {
-        Some(form) => wait_for(browser, form.done()).await?,
+        Some(_) => wait_for(browser, FIRST_VISIT_DONE).await?,
         None => wait_for(browser, "return window.__kb && window.__kb.fp").await?,
     };
     // Room for a late layout shift.

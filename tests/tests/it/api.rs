@@ -467,6 +467,22 @@ async fn a_proof_shows_every_record_with_its_links_and_the_config_shown_and_keys
     );
 }
 
+/// Publishes the saas site's config with "Accept all" in English reworded to
+/// "Yes to all"; its new version.
+async fn publish_yes_to_all(http: &reqwest::Client, server: &TestServer) -> String {
+    let mut config = get_json(http, server, "/v1/sites/saas/config", None).await["config"].clone();
+    config["texts"] = json!({ "en": { "accept_all": "Yes to all" } });
+    let resp = http
+        .put(server.url("/v1/admin/sites/saas/config"))
+        .bearer_auth(demo_key(server, "saas"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    config_version(http, server, "saas").await
+}
+
 /// The banner's view of the config: one language, the one the site offers
 /// nearest the page's (the loader's rule), of the version the loader decides
 /// with (an old one too, after a publish), worded by the server; cached with an
@@ -518,18 +534,7 @@ async fn the_banner_view_is_one_language_of_the_version_asked_for() {
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
 
     // A new version published: the old one is still served by name.
-    let mut config =
-        get_json(&http, &server, "/v1/sites/saas/config", None).await["config"].clone();
-    config["texts"] = json!({ "en": { "accept_all": "Yes to all" } });
-    let resp = http
-        .put(server.url("/v1/admin/sites/saas/config"))
-        .bearer_auth(demo_key(&server, "saas"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-    let new = config_version(&http, &server, "saas").await;
+    let new = publish_yes_to_all(&http, &server).await;
     assert_ne!(new, old);
     let current: Value = get("?lang=en").await.unwrap().json().await.unwrap();
     assert_eq!(
@@ -697,17 +702,7 @@ async fn the_loaders_data_is_what_the_per_site_loader_carries() {
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
 
     // A new version published: its config and its words, under a new ETag.
-    let mut config = config["config"].clone();
-    config["texts"] = json!({ "en": { "accept_all": "Yes to all" } });
-    let resp = http
-        .put(server.url("/v1/admin/sites/saas/config"))
-        .bearer_auth(demo_key(&server, "saas"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-    let new = config_version(&http, &server, "saas").await;
+    let new = publish_yes_to_all(&http, &server).await;
     let resp = http
         .get(server.url("/v1/sites/saas/loader"))
         .header("If-None-Match", &etag)
