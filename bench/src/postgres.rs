@@ -196,12 +196,20 @@ pub async fn run(options: &ledger::Options, url: &str, figures: &mut Vec<Figure>
     })
     .await?;
     let wal = wal_since(&admin, &wal_before).await?;
-    // Statistics, as autovacuum would have gathered them by now. Without them
-    // (a database with autovacuum off) the planner takes a million-row table for
-    // an empty one, and reads of a seq range become scans of the rest of the
-    // site: verification at 1 M records then takes many minutes.
+    // What autovacuum would have done by now after a million inserts (this
+    // machine's database runs with it off): statistics, without which the
+    // planner takes a million-row table for an empty one, and reads of a seq
+    // range become scans of the rest of the site (verification at 1 M records
+    // then takes many minutes); and a VACUUM (PostgreSQL 13 on vacuums a table
+    // after inserts too), which marks the fill's rows as committed in their
+    // pages. Without it, the first read of each row does that, and dirties
+    // the page it reads: a proof lookup then waits to write another page back
+    // to make room for its own (`DataFileWrite`), which is the fill's cost.
     admin
-        .batch_execute(&format!("ANALYZE {0}.records, {0}.sites", schema.name))
+        .batch_execute(&format!(
+            "VACUUM (ANALYZE) {0}.records, {0}.sites",
+            schema.name
+        ))
         .await?;
     // And the pages the fill left dirty, written as the checkpointer would have
     // by its next round (`checkpoint_timeout`): read while a checkpoint writes

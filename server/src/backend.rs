@@ -4,7 +4,9 @@
 //! the backend it names.
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
-use keksdose_store::{Change, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store};
+use keksdose_store::{
+    Change, ConsentProof, Draft, Head, PublicKey, Result, Selection, SiteMeta, Store,
+};
 use keksdose_store_postgres::PgStore;
 use keksdose_store_sled::SledStore;
 
@@ -96,6 +98,10 @@ impl Store for Backend {
 
     async fn consent(&self, site: &str, consent_id: &str) -> Result<Vec<ConsentRecord>> {
         each!(self, s => s.consent(site, consent_id))
+    }
+
+    async fn consent_proof(&self, site: &str, consent_id: &str) -> Result<ConsentProof> {
+        each!(self, s => s.consent_proof(site, consent_id))
     }
 
     async fn consent_site(&self, consent_id: &str) -> Result<Option<String>> {

@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 use keksdose_shared::record::ChainVerifier;
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, AuditEntry, Batch, Change, Draft, Head, PublicKey, Result, Selection, SiteMeta,
-    Store, StoreError, audit, now_ms,
+    Appended, AuditEntry, Batch, Change, ConsentProof, Draft, Head, PublicKey, Result, Selection,
+    SiteMeta, Store, StoreError, audit, now_ms,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -52,6 +52,11 @@ const ATTEMPTS: usize = 3;
 const SITE_FRESH: Duration = Duration::from_secs(1);
 /// How many sites are kept in memory for it.
 const SITES_CACHED: usize = 4096;
+/// How many sites' heads the writer keeps, to place their batches ahead.
+const HEADS_KEPT: usize = 4096;
+/// How long a site whose head another instance moved is written under lock
+/// first (its batches not placed ahead).
+const SHARED_FOR: Duration = Duration::from_secs(1);
 
 /// The store on a database.
 pub struct PgStore {
@@ -887,6 +892,55 @@ impl Store for PgStore {
         rows.iter().map(record_of).collect()
     }
 
+    async fn consent_proof(&self, site: &str, consent_id: &str) -> Result<ConsentProof> {
+        if has_nul(&[site, consent_id]) {
+            return Ok(ConsentProof::default());
+        }
+        // Two queries at once on two connections, one round trip: the
+        // consent ID's records with the seqs around each on the primary key
+        // (a record between two of its own comes once per neighbour), and the
+        // covering checkpoint. Each plans as a few index probes; as one
+        // statement (a UNION) they took longer to plan than to run.
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&consent_id, &site];
+        let ledger = self.db.query(
+            "SELECT r.consent_id = $1, r.seq, r.record, r.packed FROM records c \
+             JOIN records r ON r.site = c.site AND r.seq BETWEEN c.seq - 1 AND c.seq + 1 \
+             WHERE c.consent_id = $1 AND c.site = $2",
+            &params,
+        );
+        let checkpoint = self.db.query(
+            "SELECT checkpoint FROM checkpoints WHERE site = $2 AND seq >= \
+             (SELECT max(seq) FROM records WHERE consent_id = $1 AND site = $2) \
+             ORDER BY seq LIMIT 1",
+            &params,
+        );
+        let (rows, checkpoint) = tokio::try_join!(ledger, checkpoint)?;
+        let mut read = ConsentProof::default();
+        let mut ledger: Vec<(i64, bool, &Row)> = rows
+            .iter()
+            .map(|row| (row.get(1), row.get(0), row))
+            .collect();
+        ledger.sort_unstable_by_key(|(seq, ..)| *seq);
+        ledger.dedup_by_key(|(seq, ..)| *seq);
+        for (_, own, row) in ledger {
+            let record = record_at(row, 2)?;
+            if own {
+                read.records.push(record);
+            } else {
+                read.neighbours.push(record);
+            }
+        }
+        read.checkpoint = checkpoint
+            .first()
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
+            .transpose()?;
+        if read.records.is_empty() {
+            // The checkpoint covers nothing here.
+            return Ok(ConsentProof::default());
+        }
+        Ok(read)
+    }
+
     async fn consent_site(&self, consent_id: &str) -> Result<Option<String>> {
         if has_nul(&[consent_id]) {
             return Ok(None);
@@ -1245,7 +1299,8 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 /// The writer's statements, prepared once on its connection, so that a batch
 /// costs a few round trips whatever its size: its site rows locked and its
 /// idempotency keys looked up together, its records and subject links
-/// inserted in one statement each, its heads updated in one.
+/// inserted in one statement each, its heads updated in one (which fails the
+/// transaction if a head is not the one the batch was placed after).
 struct Writes {
     lock: Statement,
     lock_one: Statement,
@@ -1270,8 +1325,17 @@ impl Writer {
         // table: no sequential scans, and the key lookup is one index probe
         // per key (LATERAL … LIMIT 1 with the partial index's own condition;
         // as a join, its plan made on an empty table read the whole index).
+        // `pg_temp.keksdose_moved` (this connection's own, gone with it)
+        // fails the heads' UPDATE where a head is not the one the batch was
+        // placed after: as a serialization failure, which is placed again.
         client
-            .batch_execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
+            .batch_execute(
+                "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+                 CREATE FUNCTION pg_temp.keksdose_moved(site text) RETURNS boolean \
+                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \
+                 'keksdose: the head of site % moved since this server placed a batch after it', \
+                 site USING ERRCODE = 'serialization_failure'; END $$",
+            )
             .await
             .map_err(|e| db_error(&e))?;
         let prepare = |sql| client.prepare(sql);
@@ -1297,8 +1361,11 @@ impl Writer {
             ),
             prepare(
                 "UPDATE sites s SET head_seq = h.seq, head_hash = h.hash, head_at_ms = h.at \
-                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS h (id, seq, hash, at) \
-                 WHERE s.id = h.id"
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], \
+                 $6::text[]) AS h (id, seq, hash, at, seq_before, hash_before) \
+                 WHERE s.id = h.id AND CASE WHEN s.head_seq = h.seq_before \
+                 AND (h.seq_before = 0 OR s.head_hash = h.hash_before) THEN true \
+                 ELSE pg_temp.keksdose_moved(s.id) END"
             ),
         )
         .map_err(|e| db_error(&e))?;
@@ -1316,6 +1383,78 @@ impl Writer {
     }
 }
 
+/// The heads the writer last saw committed, so that a batch of appends to
+/// sites it wrote before can be placed before anything is sent
+/// ([`Place::Ahead`]): its rows locked, records written, heads moved and
+/// COMMIT in one round trip. A head another instance moved meanwhile fails
+/// that transaction (a record's seq taken, or the heads' UPDATE), and the
+/// batch is placed again under lock.
+#[derive(Default)]
+struct Heads {
+    /// Each site's head after the writer's last commit to it (`None`: its
+    /// ledger was empty).
+    known: HashMap<String, Option<Head>>,
+    /// Sites whose head another instance moved lately, until when their
+    /// batches are placed under lock first.
+    shared: HashMap<String, Instant>,
+}
+
+impl Heads {
+    /// The heads to place `jobs` after, if they are all appends to sites
+    /// whose heads are known and not shared.
+    fn ahead(&mut self, jobs: &[Job], now: Instant) -> Option<HashMap<String, Option<Head>>> {
+        self.shared.retain(|_, until| *until > now);
+        let mut before = HashMap::new();
+        for job in jobs {
+            let Job::Append { site, .. } = job else {
+                return None;
+            };
+            if self.shared.contains_key(site) {
+                return None;
+            }
+            before.insert(site.clone(), self.known.get(site)?.clone());
+        }
+        Some(before)
+    }
+
+    /// The heads a committed batch left.
+    fn learn(&mut self, after: HashMap<String, Option<Head>>) {
+        if self.known.len() + after.len() > HEADS_KEPT {
+            self.known.clear();
+        }
+        self.known.extend(after);
+    }
+
+    /// Forgets the heads of the sites `jobs` write (a batch that failed or
+    /// whose outcome is unknown), and marks them shared until `shared`.
+    fn forget(&mut self, jobs: &[Job], shared: Option<Instant>) {
+        for job in jobs {
+            let site = match job {
+                Job::Append { site, .. } | Job::Publish { site, .. } => site,
+                Job::UpdateSite { site, .. } => &site.id,
+                Job::CreateSite { site, .. } => &site.id,
+                Job::Change { .. } => continue,
+            };
+            self.known.remove(site);
+            if let Some(until) = shared {
+                if self.shared.len() >= HEADS_KEPT {
+                    self.shared.clear();
+                }
+                self.shared.insert(site.clone(), until);
+            }
+        }
+    }
+}
+
+/// How a batch is placed.
+enum Place<'a> {
+    /// After the heads its rows hold once locked (read in the first round
+    /// trip); on a first attempt, with the appends that arrive meanwhile.
+    Locked(Option<(&'a mut mpsc::UnboundedReceiver<Job>, &'a mut Option<Job>)>),
+    /// After the heads the writer last committed, before anything is sent.
+    Ahead(HashMap<String, Option<Head>>),
+}
+
 /// The writer: one group commit after another.
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Job>,
@@ -1324,6 +1463,7 @@ async fn run(
     sites: Arc<Mutex<RecentSites>>,
 ) {
     let mut writer = Some(writer);
+    let mut heads = Heads::default();
     // A job taken from the queue by the batch before, which could not join it.
     let mut carried: Option<Job> = None;
     loop {
@@ -1343,7 +1483,11 @@ async fn run(
         }
         let mut last = None;
         let mut outcomes = None;
-        for attempt in 0..ATTEMPTS {
+        // A batch placed ahead that fails is placed again under lock, as
+        // often as any other batch.
+        let mut ahead = heads.ahead(&jobs, Instant::now());
+        let attempts = ATTEMPTS + usize::from(ahead.is_some());
+        for attempt in 0..attempts {
             if writer.as_ref().is_none_or(|w| w.client.is_closed()) {
                 writer = None;
                 match db.connect().await.map(Writer::new) {
@@ -1365,9 +1509,22 @@ async fn run(
             };
             // Late appends join a first attempt only: a batch placed again
             // looks every key up, and takes in no new ones.
-            let late = (attempt == 0).then_some((&mut rx, &mut carried));
-            match commit(&w.client, &w.writes, &mut jobs, late).await {
-                Ok(o) => {
+            let (place, placed_ahead) = match ahead.take() {
+                Some(before) => (Place::Ahead(before), true),
+                None => (
+                    Place::Locked((attempt == 0).then_some((&mut rx, &mut carried))),
+                    false,
+                ),
+            };
+            let result = commit(&w.client, &w.writes, &mut jobs, place).await;
+            if result.is_err() {
+                // Another instance may have moved these heads: their
+                // batches lock first for a while.
+                heads.forget(&jobs, placed_ahead.then(|| Instant::now() + SHARED_FOR));
+            }
+            match result {
+                Ok((o, after)) => {
+                    heads.learn(after);
                     outcomes = Some(o);
                     break;
                 }
@@ -1576,10 +1733,13 @@ async fn commit(
     client: &Client,
     w: &Writes,
     jobs: &mut Vec<Job>,
-    late: Option<(&mut mpsc::UnboundedReceiver<Job>, &mut Option<Job>)>,
-) -> std::result::Result<Vec<Outcome>, Failed> {
+    place: Place<'_>,
+) -> std::result::Result<Committed, Failed> {
     let mut ended = false;
-    let done = commit_in(client, w, jobs, late, &mut ended).await;
+    let done = match place {
+        Place::Locked(late) => commit_in(client, w, jobs, late, &mut ended).await,
+        Place::Ahead(before) => commit_ahead(client, w, jobs, before, &mut ended).await,
+    };
     if done.is_err() && !ended && !client.is_closed() {
         // Failed before its COMMIT was sent: the transaction (aborted or not)
         // is ended before the batch is placed again. If even that fails, the
@@ -1591,13 +1751,59 @@ async fn commit(
     done
 }
 
+/// A committed batch: each job's outcome, and every site's head after it.
+type Committed = (Vec<Outcome>, HashMap<String, Option<Head>>);
+
+/// A batch of appends placed after the heads the writer last committed
+/// (`before`, every site the batch writes), before anything is sent: `BEGIN`,
+/// its site rows' locks, its writes and COMMIT then go in one round trip
+/// ([`finish`]). Its keys are not looked up: a key used before fails the
+/// insert on the unique index, as a seq another instance took fails it on
+/// the primary key, and the batch is placed again under lock.
+async fn commit_ahead(
+    tx: &Client,
+    w: &Writes,
+    jobs: &[Job],
+    before: HashMap<String, Option<Head>>,
+    ended: &mut bool,
+) -> std::result::Result<Committed, Failed> {
+    let mut placed = before.clone();
+    let known = HashMap::new();
+    let mut batch = Batch::new();
+    let mut rows = Rows::default();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let Job::Append { site, draft, .. } = job else {
+            // Never: `Heads::ahead` places appends only.
+            outcomes.push(Outcome::Unit(Err(StoreError::Internal(
+                "only appends are placed ahead".into(),
+            ))));
+            continue;
+        };
+        let placed = place(
+            tx,
+            w,
+            &mut batch,
+            &mut placed,
+            &known,
+            &mut rows,
+            site,
+            draft,
+        )
+        .await?;
+        outcomes.push(Outcome::Record(Box::new(placed)));
+    }
+    let after = finish(tx, w, rows, batch, before, true, ended).await?;
+    Ok((outcomes, after))
+}
+
 async fn commit_in(
     tx: &Client,
     w: &Writes,
     jobs: &mut Vec<Job>,
     mut late: Option<(&mut mpsc::UnboundedReceiver<Job>, &mut Option<Job>)>,
     ended: &mut bool,
-) -> std::result::Result<Vec<Outcome>, Failed> {
+) -> std::result::Result<Committed, Failed> {
     let begin = tx.batch_execute("BEGIN");
     // Every site row the batch will write, locked first and in one order (by
     // id): two instances whose batches touch the same sites in another order
@@ -1825,24 +2031,41 @@ async fn commit_in(
         };
         outcomes.push(outcome);
     }
+    let after = finish(tx, w, rows, batch, locked, false, ended).await?;
+    Ok((outcomes, after))
+}
+
+/// Sends a placed batch's writes and its COMMIT together: its records and
+/// subject links, its heads moved (the UPDATE fails if a head is not the one
+/// in `before` that the batch was placed after), and COMMIT, in one round
+/// trip. A batch placed `ahead` sends its `BEGIN` and its site rows' locks
+/// first in the same round trip, so that another instance's batch for those
+/// sites waits for this one rather than the two waiting for each other.
+/// Returns every site's head after the batch.
+async fn finish(
+    tx: &Client,
+    w: &Writes,
+    mut rows: Rows,
+    batch: Batch,
+    before: HashMap<String, Option<Head>>,
+    ahead: bool,
+    ended: &mut bool,
+) -> std::result::Result<HashMap<String, Option<Head>>, Failed> {
+    let moved = batch.into_heads();
     let (mut ids, mut seqs, mut hashes, mut ats) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (site, head) in batch.into_heads() {
-        ids.push(site);
+    let (mut seqs_before, mut hashes_before) = (Vec::new(), Vec::new());
+    for (site, head) in &moved {
+        let prior = before.get(site).cloned().flatten();
+        ids.push(site.as_str());
         seqs.push(big(head.seq));
-        hashes.push(head.hash);
+        hashes.push(head.hash.as_str());
         ats.push(big(head.at_ms));
+        seqs_before.push(prior.as_ref().map_or(0, |h| big(h.seq)));
+        hashes_before.push(prior.map_or_else(String::new, |h| h.hash));
     }
-    let heads = async {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        tx.execute(&w.heads, &[&ids, &seqs, &hashes, &ats]).await
-    };
-    // Packed before the join, so that the records' INSERT is sent before the
-    // heads' UPDATE and its failure is the one reported (see `Rows::write`),
-    // and the COMMIT right after them.
-    rows.pack().await;
-    *ended = true;
+    // In one order (by id), as every batch locks them.
+    let mut locks: Vec<&str> = before.keys().map(String::as_str).collect();
+    locks.sort_unstable();
     // A statement that failed before it was sent (an error of the client's
     // own, at once) must not be followed by a COMMIT of the others: by then
     // it has said so here, and the transaction is rolled back instead.
@@ -1853,6 +2076,30 @@ async fn commit_in(
         }
         r
     };
+    let begun = async {
+        if !ahead {
+            return Ok(());
+        }
+        let begin = tx.batch_execute("BEGIN");
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&locks];
+        let lock = tx.query(&w.lock, &params);
+        noted(tokio::try_join!(biased; begin, lock).map(drop))
+    };
+    let heads = async {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            &w.heads,
+            &[&ids, &seqs, &hashes, &ats, &seqs_before, &hashes_before],
+        )
+        .await
+    };
+    // Packed before the join, so that the records' INSERT is sent before the
+    // heads' UPDATE and its failure is the one reported (see `Rows::write`),
+    // and the COMMIT right after them.
+    rows.pack().await;
+    *ended = true;
     let written = async { noted(rows.write(tx, w).await) };
     let headed = async { noted(heads.await.map(drop)) };
     let end = async {
@@ -1860,15 +2107,20 @@ async fn commit_in(
         let sent = if rollback { "ROLLBACK" } else { "COMMIT" };
         (rollback, tx.batch_execute(sent).await)
     };
-    let (written, headed, (rolled_back, committed)) = tokio::join!(biased; written, headed, end);
+    let (begun, written, headed, (rolled_back, committed)) =
+        tokio::join!(biased; begun, written, headed, end);
     // Nothing was written if ROLLBACK went instead of the COMMIT, or if the
     // database refused a statement: that aborted the transaction, and the
     // COMMIT after it rolled it back. The batch can be placed again. An error
     // of the client's after the COMMIT went out (an answer it could not read)
     // proves nothing, and a COMMIT not answered may or may not have committed.
-    let failed = written.err().or_else(|| headed.err());
+    let failed = begun.err().or(written.err()).or(headed.err());
     match (failed, committed) {
-        (None, Ok(())) => Ok(outcomes),
+        (None, Ok(())) => {
+            let mut after = before;
+            after.extend(moved.into_iter().map(|(site, head)| (site, Some(head))));
+            Ok(after)
+        }
         (Some(e), _) if rolled_back || e.as_db_error().is_some() => Err(Failed::Before(e)),
         (Some(e), Ok(())) | (_, Err(e)) => Err(Failed::AtCommit(e)),
     }

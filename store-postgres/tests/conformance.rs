@@ -237,7 +237,11 @@ async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
             .unwrap();
         let draft =
             |id: &str, key: &str| conformance::draft(&config, id, Action::AcceptAll, Some(key));
-        let first = store.append("s", draft("a", "k0")).await.unwrap();
+        // Written through another instance, so that this one's writer does
+        // not know the head and locks the row first (a batch placed ahead
+        // takes in no late appends).
+        let other = PgStore::connect(&url).await.unwrap();
+        let first = other.append("s", draft("a", "k0")).await.unwrap();
         // Another connection holds the site's row, as a batch of another
         // instance would.
         let (hold, holder_pid) = hold_site_row(&url, "s").await;
@@ -262,6 +266,82 @@ async fn appends_joining_a_batch_while_it_waits_for_the_rows_keep_their_keys() {
         assert_eq!(store.head("s").await.unwrap().unwrap().seq, 3);
         let all = store.records("s", 1, 10, 10).await.unwrap();
         assert_eq!(all.len(), 3);
+    }
+    admin
+        .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
+        .await
+        .unwrap();
+}
+
+/// A batch placed after the head this instance last wrote, where another
+/// instance has moved it since, takes a seq that is taken: it is placed again
+/// after the real head. Where the database's head went back instead (a
+/// restore from a backup under a running server), the heads' UPDATE refuses
+/// the batch rather than leave a gap. Either way: no seq twice, none skipped,
+/// one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_placed_after_a_head_that_moved_is_placed_again_after_the_real_one() {
+    use keksdose_shared::Action;
+    use keksdose_shared::record::ChainVerifier;
+    use keksdose_store::{Head, Store};
+    let Some((admin, name, url)) = schema().await else {
+        return;
+    };
+    {
+        let a = PgStore::connect(&url).await.unwrap();
+        let b = PgStore::connect(&url).await.unwrap();
+        let config = conformance::config();
+        a.create_site(conformance::site("m"), config.clone())
+            .await
+            .unwrap();
+        let d = |id: &str| conformance::draft(&config, id, Action::AcceptAll, None);
+        let mut seqs = Vec::new();
+        for (store, id) in [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&b, "b2"), (&a, "a3")] {
+            seqs.push(store.append("m", d(id)).await.unwrap().seq);
+        }
+        assert_eq!(seqs, [1, 2, 3, 4, 5], "a3 after b's records");
+        let mut chain = ChainVerifier::new("m");
+        for r in a.records("m", 1, 100, 100).await.unwrap() {
+            chain.push(&r).unwrap();
+        }
+        // On a site only `a` writes (so not written under lock first, as
+        // "m" is now for a second), the database's head goes back to record
+        // 1, as a restore would take it, while `a` knows record 2 as its last.
+        a.create_site(conformance::site("r"), config.clone())
+            .await
+            .unwrap();
+        let one = a.append("r", d("r1")).await.unwrap();
+        assert_eq!(a.append("r", d("r2")).await.unwrap().seq, 2);
+        let head = Head::of(&one);
+        admin
+            .batch_execute(&format!(
+                "DELETE FROM {name}.records WHERE site = 'r' AND seq = 2"
+            ))
+            .await
+            .unwrap();
+        admin
+            .execute(
+                &format!(
+                    "UPDATE {name}.sites SET head_seq = 1, head_hash = $1, head_at_ms = $2 \
+                     WHERE id = 'r'"
+                ),
+                &[&head.hash, &i64::try_from(head.at_ms).unwrap()],
+            )
+            .await
+            .unwrap();
+        let again = a.append("r", d("r3")).await.unwrap();
+        assert_eq!(
+            (again.seq, &again.prev_hash),
+            (2, &head.hash),
+            "placed after the database's head, not after the one `a` knew"
+        );
+        let all = a.records("r", 1, 100, 100).await.unwrap();
+        assert_eq!(all.len(), 2);
+        let mut chain = ChainVerifier::new("r");
+        for r in &all {
+            chain.push(r).unwrap();
+        }
+        assert_eq!(a.head("r").await.unwrap(), Some(Head::of(&again)));
     }
     admin
         .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))

@@ -20,7 +20,9 @@ use std::time::Duration;
 use keksdose_shared::record::{ChainVerifier, GENESIS, Source};
 use keksdose_shared::{Action, Checkpoint, ConsentRecord, Decision, Personal, SiteConfig};
 
-use crate::{Change, DayStats, Draft, Head, PublicKey, Selection, SiteMeta, Store, StoreError};
+use crate::{
+    Change, ConsentProof, DayStats, Draft, Head, PublicKey, Selection, SiteMeta, Store, StoreError,
+};
 
 /// The example SaaS site's config.
 pub fn config() -> SiteConfig {
@@ -108,6 +110,7 @@ pub async fn run<S: Store>(store: Arc<S>) {
     erasure(&*store).await;
     unlink(&*store).await;
     checkpoints(&*store).await;
+    proof_reads(&*store).await;
     concurrent_appends(store.clone()).await;
     selections(&*store).await;
     keys(&*store).await;
@@ -641,6 +644,60 @@ pub async fn checkpoints<S: Store>(store: &S) {
         store.latest_checkpoint("cp").await.unwrap(),
         Some(checkpoint("cp", 4))
     );
+}
+
+/// A proof's reads: a consent ID's records with the records around them and
+/// the checkpoint that covers its latest, as the single reads give them; none
+/// of another site's records with the same consent ID.
+pub async fn proof_reads<S: Store>(store: &S) {
+    let config = new_site(store, "proof").await;
+    new_site(store, "proofx").await;
+    // Seqs 1 to 7: a b a a c b d.
+    for id in ["a", "b", "a", "a", "c", "b", "d"] {
+        let d = draft(&config, id, Action::AcceptAll, None);
+        store.append("proof", d).await.expect("append");
+    }
+    let other = draft(&config, "a", Action::RejectAll, None);
+    let other = store.append("proofx", other).await.expect("append");
+    store
+        .change(vec![
+            Change::Checkpoint {
+                checkpoint: checkpoint("proof", 2),
+            },
+            Change::Checkpoint {
+                checkpoint: checkpoint("proof", 5),
+            },
+        ])
+        .await
+        .unwrap();
+    let ledger = all(store, "proof").await;
+    let at = |seqs: &[u64]| -> Vec<ConsentRecord> {
+        seqs.iter()
+            .map(|s| ledger[*s as usize - 1].clone())
+            .collect()
+    };
+    let read = store.consent_proof("proof", "a").await.unwrap();
+    assert_eq!(read.records, at(&[1, 3, 4]), "a's records, in order");
+    assert_eq!(read.neighbours, at(&[2, 5]), "around them, each once");
+    assert_eq!(read.checkpoint, Some(checkpoint("proof", 5)));
+    let read = store.consent_proof("proof", "b").await.unwrap();
+    assert_eq!(read.records, at(&[2, 6]));
+    assert_eq!(read.neighbours, at(&[1, 3, 5, 7]));
+    assert_eq!(read.checkpoint, None, "no checkpoint covers record 6 yet");
+    // The head: nothing after it.
+    let read = store.consent_proof("proof", "d").await.unwrap();
+    assert_eq!((read.records, read.neighbours), (at(&[7]), at(&[6])));
+    // The same consent ID on another site is that site's alone.
+    let read = store.consent_proof("proofx", "a").await.unwrap();
+    assert_eq!(read.records, vec![other]);
+    assert_eq!((read.neighbours, read.checkpoint), (vec![], None));
+    for (site, id) in [("proof", "nobody"), ("nowhere", "a"), ("proof", "a\0")] {
+        assert_eq!(
+            store.consent_proof(site, id).await.unwrap(),
+            ConsentProof::default(),
+            "{site:?} {id:?}"
+        );
+    }
 }
 
 /// What a copy of a site needs besides its records (`keksdose migrate`): every

@@ -147,6 +147,18 @@ pub struct PublicKey {
     pub x: String,
 }
 
+/// What a proof of a consent ID is checked against ([`Store::consent_proof`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsentProof {
+    /// Every record of the consent ID, in order.
+    pub records: Vec<ConsentRecord>,
+    /// The records just before and just after each of them in the ledger
+    /// that are not among them, in order.
+    pub neighbours: Vec<ConsentRecord>,
+    /// The first checkpoint at or after the consent ID's latest record.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// The head of a site's ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -261,6 +273,39 @@ pub trait Store: Send + Sync + 'static {
         site: &str,
         consent_id: &str,
     ) -> impl Future<Output = Result<Vec<ConsentRecord>>> + Send;
+    /// What a proof of a consent ID is checked against, read together (see
+    /// [`ConsentProof`]). No records: no such consent ID on this site. This
+    /// default asks [`consent`](Self::consent), then [`records`](Self::records)
+    /// and [`checkpoint_covering`](Self::checkpoint_covering); a backend with a
+    /// query language may answer it in one query.
+    fn consent_proof(
+        &self,
+        site: &str,
+        consent_id: &str,
+    ) -> impl Future<Output = Result<ConsentProof>> + Send {
+        async move {
+            let records = self.consent(site, consent_id).await?;
+            let Some(last) = records.last().map(|r| r.seq) else {
+                return Ok(ConsentProof::default());
+            };
+            let mut neighbours: BTreeMap<u64, ConsentRecord> = BTreeMap::new();
+            for r in &records {
+                let from = r.seq.saturating_sub(1).max(1);
+                for n in self.records(site, from, r.seq.saturating_add(1), 3).await? {
+                    neighbours.entry(n.seq).or_insert(n);
+                }
+            }
+            for r in &records {
+                neighbours.remove(&r.seq);
+            }
+            let checkpoint = self.checkpoint_covering(site, last).await?;
+            Ok(ConsentProof {
+                records,
+                neighbours: neighbours.into_values().collect(),
+                checkpoint,
+            })
+        }
+    }
     /// The site a consent ID belongs to.
     fn consent_site(&self, consent_id: &str)
     -> impl Future<Output = Result<Option<String>>> + Send;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
 use keksdose_store::{
-    Appended, AuditEntry, Batch, Change, Draft, Head, Leases, PublicKey, Result, Selection,
-    SiteMeta, Store, StoreError, audit, conformance, now_ms,
+    Appended, AuditEntry, Batch, Change, ConsentProof, Draft, Head, Leases, PublicKey, Result,
+    Selection, SiteMeta, Store, StoreError, audit, conformance, now_ms,
 };
 
 /// One plausible backend bug, at one place.
@@ -50,6 +50,9 @@ enum Fault {
     UnserialisedAudit,
     /// `docs` lists every table's documents.
     DocsOfEveryTable,
+    /// `consent_proof` reads the records around the consent ID's first
+    /// record only.
+    ProofAroundFirstOnly,
 }
 
 #[derive(Debug, Default)]
@@ -397,6 +400,36 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn consent_proof(&self, site: &str, consent_id: &str) -> Result<ConsentProof> {
+        let records = self.consent(site, consent_id).await?;
+        let around = if self.has(Fault::ProofAroundFirstOnly) {
+            &records[..records.len().min(1)]
+        } else {
+            &records[..]
+        };
+        let s = self.state();
+        let mut neighbours: Vec<ConsentRecord> = s
+            .ledger(site)
+            .filter(|n| {
+                around
+                    .iter()
+                    .any(|r| n.seq + 1 == r.seq || n.seq == r.seq + 1)
+                    && !records.iter().any(|r| r.seq == n.seq)
+            })
+            .cloned()
+            .collect();
+        neighbours.dedup_by_key(|n| n.seq);
+        let checkpoint = records.last().and_then(|last| {
+            let range = (site.to_string(), last.seq)..=(site.to_string(), u64::MAX);
+            s.checkpoints.range(range).next().map(|(_, c)| c.clone())
+        });
+        Ok(ConsentProof {
+            records,
+            neighbours,
+            checkpoint,
+        })
+    }
+
     async fn consent_site(&self, consent_id: &str) -> Result<Option<String>> {
         Ok(self
             .state()
@@ -606,6 +639,18 @@ async fn a_store_that_answers_another_sites_latest_checkpoint_fails_checkpoints(
         "the latest checkpoint of this site",
         |s| async move {
             conformance::checkpoints(&*s).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_whose_proof_reads_miss_records_around_fails_proof_reads() {
+    fails(
+        Fault::ProofAroundFirstOnly,
+        "around them, each once",
+        |s| async move {
+            conformance::proof_reads(&*s).await;
         },
     )
     .await;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use keksdose_shared::record::{Broken, ChainVerifier, GENESIS};
 use keksdose_shared::{Checkpoint, ConsentRecord, SiteConfig};
-use keksdose_store::{Change, Store, now_ms};
+use keksdose_store::{Change, ConsentProof, Store, now_ms};
 
-use futures_util::future::{try_join_all, try_join4};
+use futures_util::future::{try_join, try_join_all};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -69,47 +69,37 @@ pub struct VerifyReport {
 /// against its neighbours in the ledger, the config versions the visitor was
 /// shown, and the signed checkpoint that covers the latest record.
 pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<Proof> {
-    let records = store.consent(site, consent_id).await?;
+    // Everything the proof checks the records against, asked at once: each
+    // record with the ones before and after it (seqs have no gaps) and the
+    // covering checkpoint (one query on PostgreSQL), and the keys that may
+    // have signed it; then the config versions (kept in memory once read).
+    let (read, keys) = try_join(store.consent_proof(site, consent_id), store.keys()).await?;
+    let ConsentProof {
+        records,
+        neighbours,
+        checkpoint,
+    } = read;
     if records.is_empty() {
         return Err(Error::not_found(format!(
             "no records of consent ID {consent_id:?}"
         )));
     }
-    // Everything the proof checks the records against, asked at once (a
-    // store with several connections answers in parallel): each record with
-    // the ones before and after it (seqs have no gaps), the config versions,
-    // the covering checkpoint and the keys that may have signed it.
-    let last = records.last().map_or(0, |r| r.seq);
+    let at = |seq: u64| records.iter().chain(&neighbours).find(|r| r.seq == seq);
     let mut versions: Vec<&str> = records.iter().map(|r| r.config_version.as_str()).collect();
     versions.sort_unstable();
     versions.dedup();
-    let around = try_join_all(
-        records
-            .iter()
-            .map(|r| store.records(site, r.seq.saturating_sub(1).max(1), r.seq + 1, 3)),
-    );
-    let shown = try_join_all(versions.iter().map(|v| store.config(site, v)));
-    let (around, shown, checkpoint, keys) = try_join4(
-        around,
-        shown,
-        store.checkpoint_covering(site, last),
-        store.keys(),
-    )
-    .await?;
+    let shown = try_join_all(versions.iter().map(|v| store.config(site, v))).await?;
     let mut verified = true;
     let mut entries = Vec::new();
-    for (r, around) in records.iter().zip(around) {
+    for r in &records {
         // A record verifies when its own hashes hold, it links to the record
         // before it in the ledger, and the record after it links to it.
         let own = r.verify_self();
         let prev_ok = match r.seq {
             1 => r.prev_hash == GENESIS,
-            n => around
-                .iter()
-                .find(|p| p.seq == n - 1)
-                .is_some_and(|p| p.record_hash == r.prev_hash && p.verify_self().is_ok()),
+            n => at(n - 1).is_some_and(|p| p.record_hash == r.prev_hash && p.verify_self().is_ok()),
         };
-        let next = around.iter().find(|n| n.seq == r.seq + 1);
+        let next = at(r.seq + 1);
         let next_ok = next.is_none_or(|n| n.prev_hash == r.record_hash);
         let ok = own.is_ok() && prev_ok && next_ok;
         verified &= ok;
