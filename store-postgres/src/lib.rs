@@ -26,7 +26,7 @@ mod schema;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,8 +54,8 @@ const SITE_FRESH: Duration = Duration::from_secs(1);
 const SITES_CACHED: usize = 4096;
 /// How many sites' heads the writer keeps, to place their batches ahead.
 const HEADS_KEPT: usize = 4096;
-/// How long a site whose head another instance moved is written under lock
-/// first (its batches not placed ahead).
+/// How long the sites of a batch placed ahead that failed (most often: another
+/// instance moved a head) are written under lock first, not placed ahead.
 const SHARED_FOR: Duration = Duration::from_secs(1);
 
 /// The store on a database.
@@ -68,6 +68,15 @@ pub struct PgStore {
     sites: Arc<Mutex<RecentSites>>,
     tx: Option<mpsc::UnboundedSender<Job>>,
     runtime: Option<tokio::runtime::Runtime>,
+    ahead: Arc<AheadCount>,
+}
+
+/// The writer's batches placed ahead ([`Place::Ahead`]): those that
+/// committed so, and those placed again under lock.
+#[derive(Debug, Default)]
+struct AheadCount {
+    committed: AtomicU64,
+    again: AtomicU64,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -161,6 +170,11 @@ fn transient(e: &tokio_postgres::Error) -> bool {
 }
 
 fn db_error(e: &tokio_postgres::Error) -> StoreError {
+    if moved(e) {
+        return StoreError::Unavailable(
+            "database: a site's head moved while a batch was written after it; try again".into(),
+        );
+    }
     // The server's own message, not only "db error".
     let text = e.as_db_error().map_or_else(
         || e.to_string(),
@@ -260,13 +274,15 @@ impl PgStore {
             .map_err(|e| StoreError::Internal(format!("runtime: {e}")))?;
         let handle = runtime.handle().clone();
         let sites = Arc::<Mutex<RecentSites>>::default();
-        match Self::start(config, handle, sites.clone()).await {
+        let ahead = Arc::<AheadCount>::default();
+        match Self::start(config, handle, sites.clone(), ahead.clone()).await {
             Ok((db, tx)) => Ok(PgStore {
                 db,
                 configs: Mutex::new(HashMap::new()),
                 sites,
                 tx: Some(tx),
                 runtime: Some(runtime),
+                ahead,
             }),
             Err(e) => {
                 // Dropping a runtime inside an async context would panic.
@@ -282,6 +298,7 @@ impl PgStore {
         config: Config,
         handle: tokio::runtime::Handle,
         sites: Arc<Mutex<RecentSites>>,
+        ahead: Arc<AheadCount>,
     ) -> Result<(Arc<Db>, mpsc::UnboundedSender<Job>)> {
         let mut writer = connect(config.clone(), &handle).await?;
         durable(&writer).await?;
@@ -305,8 +322,19 @@ impl PgStore {
             next: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(run(rx, writer, db.clone(), sites));
+        handle.spawn(run(rx, writer, db.clone(), sites, ahead));
         Ok((db, tx))
+    }
+
+    /// How many batches the writer placed ahead of their rows' locks (after
+    /// the heads it last committed) that committed so, and how many of them
+    /// were placed again under lock (a head had moved, a key was used before,
+    /// or the database failed them otherwise).
+    pub fn batches_ahead(&self) -> (u64, u64) {
+        (
+            self.ahead.committed.load(Ordering::Relaxed),
+            self.ahead.again.load(Ordering::Relaxed),
+        )
     }
 
     /// Migrates the schema of the database at `url` to this release's and
@@ -930,13 +958,19 @@ impl Store for PgStore {
                 read.neighbours.push(record);
             }
         }
-        read.checkpoint = checkpoint
-            .first()
-            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| json_error(&e)))
-            .transpose()?;
-        if read.records.is_empty() {
+        let Some(last) = read.records.last().map(|r| r.seq) else {
             // The checkpoint covers nothing here.
             return Ok(ConsentProof::default());
+        };
+        read.checkpoint = checkpoint
+            .first()
+            .map(|r| serde_json::from_str::<Checkpoint>(r.get(0)).map_err(|e| json_error(&e)))
+            .transpose()?;
+        // The two queries see the ledger as of two moments: a record of this
+        // consent ID committed between them may be newer than the checkpoint
+        // found. Asked again for the records read.
+        if read.checkpoint.as_ref().is_some_and(|c| c.seq < last) {
+            read.checkpoint = self.checkpoint_covering(site, last).await?;
         }
         Ok(read)
     }
@@ -1289,6 +1323,18 @@ impl From<tokio_postgres::Error> for Failed {
 /// Whether placing the batch again may succeed: the database was gone for a
 /// moment (see [`transient`]), or another instance took a key first.
 fn retryable(e: &tokio_postgres::Error) -> bool {
+    moved(e) || retryable_otherwise(e)
+}
+
+/// Whether the heads' UPDATE refused a head that is not the one its batch
+/// was placed after: it divides by zero there (`Writes`), the one division of
+/// the writer's statements. So it needs no function, nor the privilege to
+/// create one, and does not depend on the database's language.
+fn moved(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::DIVISION_BY_ZERO)
+}
+
+fn retryable_otherwise(e: &tokio_postgres::Error) -> bool {
     // A "transaction aborted" should never be what a batch reports (see
     // `biased` below), but if it is, the failure before it was not a refusal.
     transient(e)
@@ -1300,7 +1346,8 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 /// costs a few round trips whatever its size: its site rows locked and its
 /// idempotency keys looked up together, its records and subject links
 /// inserted in one statement each, its heads updated in one (which fails the
-/// transaction if a head is not the one the batch was placed after).
+/// transaction, dividing by zero, where a head is not the one the batch was
+/// placed after: see [`moved`]).
 struct Writes {
     lock: Statement,
     lock_one: Statement,
@@ -1325,17 +1372,8 @@ impl Writer {
         // table: no sequential scans, and the key lookup is one index probe
         // per key (LATERAL … LIMIT 1 with the partial index's own condition;
         // as a join, its plan made on an empty table read the whole index).
-        // `pg_temp.keksdose_moved` (this connection's own, gone with it)
-        // fails the heads' UPDATE where a head is not the one the batch was
-        // placed after: as a serialization failure, which is placed again.
         client
-            .batch_execute(
-                "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
-                 CREATE FUNCTION pg_temp.keksdose_moved(site text) RETURNS boolean \
-                 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \
-                 'keksdose: the head of site % moved since this server placed a batch after it', \
-                 site USING ERRCODE = 'serialization_failure'; END $$",
-            )
+            .batch_execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
             .await
             .map_err(|e| db_error(&e))?;
         let prepare = |sql| client.prepare(sql);
@@ -1365,7 +1403,7 @@ impl Writer {
                  $6::text[]) AS h (id, seq, hash, at, seq_before, hash_before) \
                  WHERE s.id = h.id AND CASE WHEN s.head_seq = h.seq_before \
                  AND (h.seq_before = 0 OR s.head_hash = h.hash_before) THEN true \
-                 ELSE pg_temp.keksdose_moved(s.id) END"
+                 ELSE 1 / (s.head_seq * 0) = 0 END"
             ),
         )
         .map_err(|e| db_error(&e))?;
@@ -1394,8 +1432,9 @@ struct Heads {
     /// Each site's head after the writer's last commit to it (`None`: its
     /// ledger was empty).
     known: HashMap<String, Option<Head>>,
-    /// Sites whose head another instance moved lately, until when their
-    /// batches are placed under lock first.
+    /// Sites of a batch placed ahead that failed lately (most often: another
+    /// instance moved a head), until when their batches are placed under
+    /// lock first.
     shared: HashMap<String, Instant>,
 }
 
@@ -1461,6 +1500,7 @@ async fn run(
     writer: Writer,
     db: Arc<Db>,
     sites: Arc<Mutex<RecentSites>>,
+    ahead_count: Arc<AheadCount>,
 ) {
     let mut writer = Some(writer);
     let mut heads = Heads::default();
@@ -1517,9 +1557,18 @@ async fn run(
                 ),
             };
             let result = commit(&w.client, &w.writes, &mut jobs, place).await;
+            if placed_ahead {
+                let counter = if result.is_ok() {
+                    &ahead_count.committed
+                } else {
+                    &ahead_count.again
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
             if result.is_err() {
-                // Another instance may have moved these heads: their
-                // batches lock first for a while.
+                // Another instance may have moved these heads (or the batch
+                // failed otherwise): placed ahead, their batches lock first
+                // for a while.
                 heads.forget(&jobs, placed_ahead.then(|| Instant::now() + SHARED_FOR));
             }
             match result {
@@ -1722,13 +1771,15 @@ async fn pack_all(texts: Vec<String>) -> Vec<Vec<u8>> {
 }
 
 /// One group commit: every job in one transaction, the appends placed by the
-/// shared rules against heads locked for the transaction.
+/// shared rules, after the heads locked for the transaction or ahead of the
+/// locks ([`Place`]).
 ///
 /// The transaction is the writer's own `BEGIN` and `COMMIT`, each sent with the
-/// statements beside it rather than awaited alone: `BEGIN` with the locks, and
-/// `COMMIT` with the records' and heads' writes. A batch then takes two round
-/// trips, and holds its site rows (which another instance's writer may be
-/// waiting for) for one: from the locks' answer to the COMMIT's.
+/// statements beside it rather than awaited alone. Under lock: `BEGIN` with the
+/// locks, and `COMMIT` with the records' and heads' writes; a batch then takes
+/// two round trips, and holds its site rows (which another instance's writer
+/// may be waiting for) for one: from the locks' answer to the COMMIT's. Placed
+/// ahead: everything in one round trip ([`commit_ahead`]).
 async fn commit(
     client: &Client,
     w: &Writes,

@@ -300,6 +300,11 @@ async fn a_batch_placed_after_a_head_that_moved_is_placed_again_after_the_real_o
             seqs.push(store.append("m", d(id)).await.unwrap().seq);
         }
         assert_eq!(seqs, [1, 2, 3, 4, 5], "a3 after b's records");
+        // a2 was placed ahead (after a1, which `a` wrote) and committed so;
+        // a3 was placed ahead after a2, found seq 3 taken, and was placed
+        // again under lock.
+        assert_eq!(a.batches_ahead(), (1, 1));
+        assert_eq!(b.batches_ahead(), (1, 0), "b2 after b1");
         let mut chain = ChainVerifier::new("m");
         for r in a.records("m", 1, 100, 100).await.unwrap() {
             chain.push(&r).unwrap();
@@ -329,7 +334,9 @@ async fn a_batch_placed_after_a_head_that_moved_is_placed_again_after_the_real_o
             )
             .await
             .unwrap();
+        assert_eq!(a.batches_ahead(), (2, 1), "r2 after r1");
         let again = a.append("r", d("r3")).await.unwrap();
+        assert_eq!(a.batches_ahead(), (2, 2), "r3 placed again under lock");
         assert_eq!(
             (again.seq, &again.prev_hash),
             (2, &head.hash),

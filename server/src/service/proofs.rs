@@ -71,8 +71,8 @@ pub struct VerifyReport {
 pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<Proof> {
     // Everything the proof checks the records against, asked at once: each
     // record with the ones before and after it (seqs have no gaps) and the
-    // covering checkpoint (one query on PostgreSQL), and the keys that may
-    // have signed it; then the config versions (kept in memory once read).
+    // covering checkpoint (one round trip on PostgreSQL), and the keys that
+    // may have signed it; then the config versions (kept in memory once read).
     let (read, keys) = try_join(store.consent_proof(site, consent_id), store.keys()).await?;
     let ConsentProof {
         records,
@@ -85,6 +85,16 @@ pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<
         )));
     }
     let at = |seq: u64| records.iter().chain(&neighbours).find(|r| r.seq == seq);
+    // Two records that claim one seq (a row altered in the database): which
+    // of them is the ledger's cannot be told here, so nothing around them
+    // verifies.
+    let mut seqs: Vec<u64> = records.iter().chain(&neighbours).map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    let twice: Vec<u64> = seqs
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
     let mut versions: Vec<&str> = records.iter().map(|r| r.config_version.as_str()).collect();
     versions.sort_unstable();
     versions.dedup();
@@ -101,7 +111,10 @@ pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<
         };
         let next = at(r.seq + 1);
         let next_ok = next.is_none_or(|n| n.prev_hash == r.record_hash);
-        let ok = own.is_ok() && prev_ok && next_ok;
+        let claimed = [r.seq.saturating_sub(1), r.seq, r.seq + 1]
+            .into_iter()
+            .find(|n| twice.contains(n));
+        let ok = own.is_ok() && prev_ok && next_ok && claimed.is_none();
         verified &= ok;
         let problem = own
             .err()
@@ -118,7 +131,8 @@ pub async fn proof<S: Store>(store: &S, site: &str, consent_id: &str) -> Result<
             .or_else(|| {
                 (!next_ok)
                     .then(|| format!("record {} does not link to record {}", r.seq + 1, r.seq))
-            });
+            })
+            .or_else(|| claimed.map(|n| format!("two records claim seq {n}")));
         entries.push(ProofEntry {
             record: r.clone(),
             verified: ok,
