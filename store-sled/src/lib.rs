@@ -404,6 +404,11 @@ impl Trees {
 
     /// The seqs of a consent ID's records, from the consent index alone.
     fn consent_seqs(&self, site: &str, consent_id: &str) -> Result<Vec<u64>> {
+        // NUL separates the key's parts: no stored ID holds one, and an ID
+        // asked with one would find another's keys (an existing ID + NUL).
+        if site.contains('\0') || consent_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         let mut prefix = key(&[site.as_bytes(), consent_id.as_bytes()]);
         prefix.push(0);
         self.consents

@@ -691,7 +691,8 @@ pub async fn proof_reads<S: Store>(store: &S) {
     let read = store.consent_proof("proofx", "a").await.unwrap();
     assert_eq!(read.records, vec![other]);
     assert_eq!((read.neighbours, read.checkpoint), (vec![], None));
-    for (site, id) in [("proof", "nobody"), ("nowhere", "a")] {
+    // An existing ID with a NUL after it is another ID, not found.
+    for (site, id) in [("proof", "nobody"), ("nowhere", "a"), ("proof", "a\0")] {
         assert_eq!(
             store.consent_proof(site, id).await.unwrap(),
             ConsentProof::default(),
